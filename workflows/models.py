@@ -1,0 +1,341 @@
+"""The data that flows through a research run: requests, activity inputs and outputs, status, results.
+
+Every model here travels through Temporal's pydantic data converter, so it must stay
+plain data: no I/O, no clocks, no randomness.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+MAX_FEEDBACK_CHARS = 3000
+
+
+class SlackContext(BaseModel):
+    """Where a run was asked from in Slack, and where its thread lives once posted."""
+
+    channel_id: str
+    user_id: str
+    team_id: str | None = None
+    response_url: str | None = None
+    thread_ts: str | None = None
+
+
+class Budget(BaseModel):
+    max_total_tokens: int = 200_000
+    max_pages: int = 6
+    max_page_chars: int = 12_000
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            calls=self.calls + other.calls,
+        )
+
+
+def clean_question(question: str) -> str:
+    """Strip a question and refuse empty or over-long ones with a message that says what to fix."""
+    text = question.strip()
+    if not text:
+        raise ValueError("the question is empty: write what you want researched")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}"
+        )
+    return text
+
+
+# ---------------------------------------------------------------- search, pages, sources
+
+
+class SearchHit(BaseModel):
+    url: str
+    title: str
+    snippet: str = ""
+    provider: str
+    score: float = 0.0
+
+
+class Source(BaseModel):
+    """A source as cited in a draft: [number] maps to url."""
+
+    number: int
+    url: str
+    title: str
+
+
+class Page(BaseModel):
+    """The main text of a page, bounded in size; ok=False keeps why it could not be read."""
+
+    url: str
+    title: str
+    text: str = ""
+    ok: bool = True
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- activity inputs and outputs
+
+
+class PlanInput(BaseModel):
+    question: str
+    model: str | None = None
+    max_sub_questions: int = 5
+
+
+class RevisionPlanInput(BaseModel):
+    question: str
+    feedback: str
+    previous_sub_questions: list[str]
+    model: str | None = None
+
+
+class PlanOutput(BaseModel):
+    sub_questions: list[str]
+    usage: TokenUsage = TokenUsage()
+
+
+class SynthesizeInput(BaseModel):
+    question: str
+    sources: list[Source]
+    pages: list[Page]
+    feedback: str | None = None
+    previous_draft: str | None = None
+    violations: list[str] = []
+    model: str | None = None
+
+
+class FinalizeInput(BaseModel):
+    question: str
+    draft: str
+    sources: list[Source]
+    pages: list[Page]
+    feedback: str
+    model: str | None = None
+
+
+class TextOutput(BaseModel):
+    text: str
+    usage: TokenUsage = TokenUsage()
+
+
+class SearchInput(BaseModel):
+    query: str
+    limit: int = 5
+
+
+class SearchOutput(BaseModel):
+    hits: list[SearchHit]
+
+
+class ReadPageInput(BaseModel):
+    url: str
+    title: str
+    max_chars: int = 12_000
+
+
+# ---------------------------------------------------------------- decisions
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REVISE = "revise"
+    REJECT = "reject"
+
+
+class DecisionInput(BaseModel):
+    """One person's decision on one draft round; the same model arrives as an update or a signal."""
+
+    kind: DecisionKind
+    draft_round: int
+    decided_by: str
+    feedback: str | None = Field(default=None, max_length=MAX_FEEDBACK_CHARS)
+    # Lets the update and the signal fallback for the same click be applied once.
+    decision_id: str | None = None
+
+    @field_validator("feedback")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class DecisionRecord(BaseModel):
+    kind: DecisionKind
+    draft_round: int
+    decided_by: str
+    feedback: str | None = None
+    decision_id: str | None = None
+    at: datetime
+    via: str  # "update" or "signal"
+    applied: bool = True
+    reason: str | None = None  # why a signalled decision was ignored
+
+
+class DecisionReceipt(BaseModel):
+    """What the update caller hears back."""
+
+    accepted: bool
+    message: str
+    draft_round: int
+
+
+# ---------------------------------------------------------------- status and results
+
+
+class Stage(StrEnum):
+    STARTING = "starting"
+    PLANNING = "planning"
+    SEARCHING = "searching"
+    READING = "reading"
+    WRITING = "writing"
+    CHECKING = "checking"
+    AWAITING_DECISION = "awaiting_decision"
+    FINALIZING = "finalizing"
+    STORING = "storing"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL_STAGES = frozenset(
+    {Stage.COMPLETED, Stage.REJECTED, Stage.EXPIRED, Stage.CANCELLED, Stage.FAILED}
+)
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Draft(BaseModel):
+    round: int
+    text: str
+    sources: list[Source]
+    # Problems the guardrails could not get the model to fix; such a draft cannot be approved.
+    violations: list[str] = []
+
+
+class RunStatus(BaseModel):
+    """What the `status` query returns, and what progress reports carry."""
+
+    workflow_id: str
+    question: str
+    requested_by: str
+    stage: Stage
+    draft_round: int = 0
+    sub_questions: list[str] = []
+    searches_done: int = 0
+    searches_total: int = 0
+    pages_read: int = 0
+    pages_total: int = 0
+    steps_taken: int = 0
+    sources: list[Source] = []
+    draft: Draft | None = None
+    decisions: list[DecisionRecord] = []
+    usage: TokenUsage = TokenUsage()
+    reminder_sent: bool = False
+    error: str | None = None
+
+
+class ResearchResult(BaseModel):
+    workflow_id: str
+    question: str
+    requested_by: str
+    outcome: Outcome
+    answer: str
+    steps_taken: int
+    sources: list[Source]
+    revision_rounds: int
+    usage: TokenUsage
+    decisions: list[DecisionRecord]
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = None
+    slack: SlackContext | None = None
+
+
+class ProgressKind(StrEnum):
+    STARTED = "started"
+    PLAN = "plan"
+    PROGRESS = "progress"
+    DRAFT = "draft"
+    DECISION = "decision"
+    REMINDER = "reminder"
+    FINISHED = "finished"
+
+
+class ProgressInput(BaseModel):
+    """One progress report; the Slack reporter turns these into the channel's root message and thread."""
+
+    kind: ProgressKind
+    status: RunStatus
+    approvers: list[str] = []
+    slack: SlackContext | None = None
+    result: ResearchResult | None = None
+
+
+class ProgressReceipt(BaseModel):
+    # The Slack reporter answers STARTED with the root message's ts, which later reports carry.
+    thread_ts: str | None = None
+
+
+class StoreInput(BaseModel):
+    result: ResearchResult
+
+
+# ---------------------------------------------------------------- the workflow's own input
+
+
+class CarriedState(BaseModel):
+    """What a run carries across continue-as-new."""
+
+    started_at: datetime
+    draft_round: int
+    sub_questions: list[str]
+    sources: list[Source]
+    pages: list[Page]
+    draft: Draft
+    decisions: list[DecisionRecord]
+    usage: TokenUsage
+    steps_taken: int
+    feedback: str
+    thread_ts: str | None = None
+
+
+class ResearchRequest(BaseModel):
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    requested_by: str
+    approvers: list[str] = []
+    slack: SlackContext | None = None
+    max_steps: int = Field(default=10, ge=1, le=100)
+    model: str | None = None
+    budget: Budget = Budget()
+    max_revision_rounds: int = Field(default=5, ge=0)
+    remind_after: timedelta = timedelta(hours=24)
+    expire_after: timedelta = timedelta(days=7)
+    carried: CarriedState | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _question_is_usable(cls, value: str) -> str:
+        return clean_question(value)
