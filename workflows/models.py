@@ -292,11 +292,13 @@ class ProgressInput(BaseModel):
     approvers: list[str] = []
     slack: SlackContext | None = None
     result: ResearchResult | None = None
+    # Messages already posted for this run, by step key ("root", "progress", "draft-2", ...) -> ts.
+    # The reporter answers with the ones it posts; the workflow keeps them and passes them back.
+    messages: dict[str, str] = {}
 
 
 class ProgressReceipt(BaseModel):
-    # The Slack reporter answers STARTED with the root message's ts, which later reports carry.
-    thread_ts: str | None = None
+    messages: dict[str, str] = {}
 
 
 class StoreInput(BaseModel):
@@ -319,7 +321,7 @@ class CarriedState(BaseModel):
     usage: TokenUsage
     steps_taken: int
     feedback: str
-    thread_ts: str | None = None
+    messages: dict[str, str] = {}
 
 
 class ResearchRequest(BaseModel):

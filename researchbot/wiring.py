@@ -1,0 +1,75 @@
+"""Builds every activity from Settings, with the clients they share; checks settings up front."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from activities.llm import LlmActivities, build_research_model
+from activities.local_corpus import LocalCorpus
+from activities.pages import PageActivities, PageReader
+from activities.progress import LogReporter, ProgressActivities, Reporter
+from activities.search import SearchActivities, build_search_providers
+from activities.store import ArchiveStore, StoreActivities
+from researchbot.settings import Settings
+
+USER_AGENT = "ResearchBot/0.1 (+https://github.com/researchbot)"
+
+
+@dataclass
+class Activities:
+    llm: LlmActivities
+    search: SearchActivities
+    pages: PageActivities
+    store: StoreActivities
+    progress: ProgressActivities
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.llm.plan_research,
+            self.llm.plan_revision,
+            self.llm.synthesize_draft,
+            self.llm.finalize_answer,
+            self.search.search,
+            self.pages.read_page,
+            self.store.store_result,
+            self.progress.report_progress,
+        ]
+
+
+def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
+    if settings.slack_bot_token is None:
+        return LogReporter()
+    from activities.slack import SlackReporter, build_slack_client
+
+    return SlackReporter(build_slack_client(settings), fallback=LogReporter(), http=http)
+
+
+@asynccontextmanager
+async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
+    """Every activity with its clients; raises ConfigError before anything runs if a setting is wrong."""
+    store = ArchiveStore(settings.database_url)
+    store.migrate()
+    corpus = LocalCorpus(settings.research_corpus_dir)
+    timeout = httpx.Timeout(settings.fetch_timeout_seconds, connect=5.0)
+    async with (
+        httpx.AsyncClient(timeout=timeout, headers={"User-Agent": USER_AGENT}) as http,
+        httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout_seconds, connect=5.0)) as llm_http,
+    ):
+        reader = PageReader(
+            http,
+            corpus,
+            allow_private_networks=settings.fetch_allow_private_networks,
+            max_bytes=settings.fetch_max_bytes,
+        )
+        yield Activities(
+            llm=LlmActivities(build_research_model(settings, llm_http)),
+            search=SearchActivities(build_search_providers(settings, http, corpus)),
+            pages=PageActivities(reader),
+            store=StoreActivities(store),
+            progress=ProgressActivities(build_reporter(settings, http)),
+        )

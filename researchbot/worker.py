@@ -1,0 +1,49 @@
+"""The Temporal worker: builds every activity from Settings and serves the research task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from researchbot.settings import Settings
+from researchbot.wiring import Activities, build_activities
+from workflows.research import ResearchWorkflow
+
+log = structlog.get_logger("researchbot.worker")
+
+# Lets in-flight activities finish on SIGTERM before the worker exits.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_worker(client: Client, settings: Settings, activities: Activities) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.research_task_queue,
+        workflows=[ResearchWorkflow],
+        activities=activities.all(),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_cached_workflows=2_000,
+    )
+
+
+async def run_worker(client: Client, settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then drain: stop polling, let running activities finish."""
+    async with build_activities(settings) as activities:
+        worker = build_worker(client, settings, activities)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker.started", task_queue=settings.research_task_queue)
+        async with worker:
+            if on_ready:
+                on_ready()
+            await stop.wait()
+            log.info("worker.draining")
+        log.info("worker.stopped")

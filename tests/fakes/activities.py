@@ -1,0 +1,124 @@
+"""Fake activities registered under the real names, for tests of the workflow's control flow.
+
+They count their calls and record what they were given, so tests can assert what ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+from workflows.models import (
+    FinalizeInput,
+    Page,
+    PlanInput,
+    PlanOutput,
+    ProgressInput,
+    ProgressReceipt,
+    ReadPageInput,
+    RevisionPlanInput,
+    SearchHit,
+    SearchInput,
+    SearchOutput,
+    StoreInput,
+    SynthesizeInput,
+    TextOutput,
+    TokenUsage,
+)
+
+USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
+
+
+class FakeActivities:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.progress: list[ProgressInput] = []
+        self.stored: list[StoreInput] = []
+        self.synth_inputs: list[SynthesizeInput] = []
+        # Replies for successive synthesize calls; the last one repeats.
+        self.drafts: list[str] = ["Temporal keeps workflow state durable [1] and retries activities [2]."]
+        self.revision_questions: list[str] = ["what do the critics say"]
+        self.synth_gate: asyncio.Event | None = None  # when set, synthesize waits for it (heartbeating)
+        self.synth_started = asyncio.Event()
+        self.cancelled: list[str] = []
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.plan_research,
+            self.plan_revision,
+            self.synthesize_draft,
+            self.finalize_answer,
+            self.search,
+            self.read_page,
+            self.store_result,
+            self.report_progress,
+        ]
+
+    @activity.defn(name="plan_research")
+    async def plan_research(self, input: PlanInput) -> PlanOutput:
+        self.calls["plan_research"] += 1
+        return PlanOutput(sub_questions=[f"{input.question} basics", f"{input.question} trade-offs"], usage=USAGE)
+
+    @activity.defn(name="plan_revision")
+    async def plan_revision(self, input: RevisionPlanInput) -> PlanOutput:
+        self.calls["plan_revision"] += 1
+        return PlanOutput(sub_questions=list(self.revision_questions), usage=USAGE)
+
+    @activity.defn(name="synthesize_draft")
+    async def synthesize_draft(self, input: SynthesizeInput) -> TextOutput:
+        self.calls["synthesize_draft"] += 1
+        self.synth_inputs.append(input)
+        if self.synth_gate is not None:
+            self.synth_started.set()
+            try:
+                while not self.synth_gate.is_set():
+                    activity.heartbeat()
+                    await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                self.cancelled.append("synthesize_draft")
+                raise
+        index = min(len(self.synth_inputs), len(self.drafts)) - 1
+        text = self.drafts[index]
+        if input.feedback:
+            text += f"\n\nRevised for: {input.feedback}"
+        return TextOutput(text=text, usage=USAGE)
+
+    @activity.defn(name="finalize_answer")
+    async def finalize_answer(self, input: FinalizeInput) -> TextOutput:
+        self.calls["finalize_answer"] += 1
+        return TextOutput(text=f"{input.draft}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
+
+    @activity.defn(name="search")
+    async def search(self, input: SearchInput) -> SearchOutput:
+        self.calls["search"] += 1
+        slug = input.query.replace(" ", "-")
+        return SearchOutput(
+            hits=[
+                SearchHit(url=f"https://example.org/{slug}", title=input.query, snippet="s", provider="fake", score=2),
+                SearchHit(url="https://example.org/shared", title="Shared", snippet="s", provider="fake", score=1),
+            ]
+        )
+
+    @activity.defn(name="read_page")
+    async def read_page(self, input: ReadPageInput) -> Page:
+        self.calls["read_page"] += 1
+        return Page(url=input.url, title=input.title, text=f"Text of {input.title}.")
+
+    @activity.defn(name="store_result")
+    async def store_result(self, input: StoreInput) -> bool:
+        self.calls["store_result"] += 1
+        self.stored.append(input)
+        return True
+
+    @activity.defn(name="report_progress")
+    async def report_progress(self, input: ProgressInput) -> ProgressReceipt:
+        self.calls["report_progress"] += 1
+        self.progress.append(input)
+        return ProgressReceipt(messages={f"{input.kind.value}-{len(self.progress)}": "1.0"})
+
+    def progress_kinds(self) -> list[str]:
+        return [p.kind.value for p in self.progress]

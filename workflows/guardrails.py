@@ -1,0 +1,76 @@
+"""Deterministic checks on a model's draft before a person sees it.
+
+Pure functions of text, so the workflow can run them itself and replay gives the same answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workflows.models import Source
+
+MAX_DRAFT_CHARS = 12_000
+MIN_DRAFT_CHARS = 20
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_SLACK_SPECIAL = re.compile(r"<\s*[!@#]\s*([^>|]*)(?:\|([^>]*))?>")
+_BARE_MASS_MENTION = re.compile(r"(?<![\w@])@(channel|here|everyone)\b", re.IGNORECASE)
+_CREDENTIALS = re.compile(
+    r"(sk-[A-Za-z0-9_-]{16,}"  # OpenAI-style keys
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|xapp-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub tokens
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{20,}=*)"
+)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The distinct [n] citation numbers in order of first appearance."""
+    seen: dict[int, None] = {}
+    for match in _CITATION.finditer(text):
+        seen.setdefault(int(match.group(1)), None)
+    return list(seen)
+
+
+def neutralise_mentions(text: str) -> str:
+    """Turn Slack mention syntax from model output into harmless text.
+
+    `<!channel>` becomes `@channel` with a zero-width space after the @, `<@U123>` becomes `@U123`,
+    so nothing the model writes can notify a channel or a person.
+    """
+    def plain(match: re.Match[str]) -> str:
+        label = (match.group(2) or match.group(1)).strip()
+        return "@\u200b" + label.lstrip("@!#^")
+
+    text = _SLACK_SPECIAL.sub(plain, text)
+    return _BARE_MASS_MENTION.sub(lambda m: "@\u200b" + m.group(1), text)
+
+
+def redact_credentials(text: str) -> str:
+    return _CREDENTIALS.sub("[redacted credential]", text)
+
+
+def check_draft(text: str, sources: list[Source], *, max_chars: int = MAX_DRAFT_CHARS) -> list[str]:
+    """Every problem with a draft, each phrased as an instruction the model can act on."""
+    violations: list[str] = []
+    known = {source.number for source in sources}
+    cited = cited_numbers(text)
+    unknown = [n for n in cited if n not in known]
+    if unknown:
+        listed = ", ".join(f"[{n}]" for n in unknown)
+        violations.append(f"citations {listed} match no source; cite only {_numbers(known)}")
+    if sources and not any(n in known for n in cited):
+        violations.append(f"the draft cites no source; support its claims with {_numbers(known)}")
+    if len(text.strip()) < MIN_DRAFT_CHARS:
+        violations.append("the draft is empty or too short to answer the question")
+    if len(text) > max_chars:
+        violations.append(f"the draft is {len(text)} characters; keep it under {max_chars}")
+    if _CREDENTIALS.search(text):
+        violations.append("the draft contains a credential-looking string; remove it")
+    return violations
+
+
+def _numbers(known: set[int]) -> str:
+    return ", ".join(f"[{n}]" for n in sorted(known)) or "no numbers (there are no sources)"

@@ -1,0 +1,284 @@
+"""ResearchWorkflow: plan, search, read, write a cited draft, wait for a person, finish.
+
+Only control flow lives here; every side effect is an activity (see activities/). A round of
+research is in workflows/steps.py; the decision rules are in workflows/decisions.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import decisions, steps
+    from workflows.models import (
+        CarriedState,
+        DecisionInput,
+        DecisionKind,
+        DecisionReceipt,
+        DecisionRecord,
+        Draft,
+        FinalizeInput,
+        Outcome,
+        ProgressInput,
+        ProgressKind,
+        ProgressReceipt,
+        ResearchRequest,
+        ResearchResult,
+        RunStatus,
+        Stage,
+        StoreInput,
+    )
+
+# Past this many events the next revision round starts a fresh run with continue-as-new.
+HISTORY_EVENTS_BEFORE_CONTINUE = 5_000
+
+_FINAL_STAGE = {
+    Outcome.APPROVED: Stage.COMPLETED,
+    Outcome.REJECTED: Stage.REJECTED,
+    Outcome.EXPIRED: Stage.EXPIRED,
+    Outcome.CANCELLED: Stage.CANCELLED,
+    Outcome.FAILED: Stage.FAILED,
+}
+
+
+@workflow.defn
+class ResearchWorkflow:
+    @workflow.init
+    def __init__(self, request: ResearchRequest) -> None:
+        self._request = request
+        self._status = RunStatus(
+            workflow_id=workflow.info().workflow_id,
+            question=request.question,
+            requested_by=request.requested_by,
+            stage=Stage.STARTING,
+        )
+        self._run = steps.RoundRunner(request, self._status, self._report)
+        self._pending: DecisionInput | None = None
+        self._messages: dict[str, str] = {}
+        self._feedback = ""
+        self._started_at = workflow.now()
+        if carried := request.carried:
+            self._restore(carried)
+
+    # ------------------------------------------------------------------ the run
+
+    @workflow.run
+    async def run(self, request: ResearchRequest) -> ResearchResult:
+        try:
+            if request.carried is None:
+                await self._report(ProgressKind.STARTED)
+                await self._run.research(feedback=None)
+                await self._present(await self._run.write_draft(feedback=None))
+            return await self._decide_until_done()
+        except (asyncio.CancelledError, ActivityError, ApplicationError) as failure:
+            if is_cancelled_exception(failure):
+                await self._finish(Outcome.CANCELLED, answer="", error="the run was cancelled")
+                raise
+            message = steps.describe_failure(failure)
+            await self._finish(Outcome.FAILED, answer="", error=message)
+            raise ApplicationError(f"research run failed: {message}", non_retryable=True) from failure
+
+    async def _decide_until_done(self) -> ResearchResult:
+        while True:
+            decision = await self._await_decision()
+            if decision is None:
+                return await self._finish(Outcome.EXPIRED, answer="", error="no decision in time")
+            await self._report(ProgressKind.DECISION)
+            if decision.kind is DecisionKind.REJECT:
+                return await self._finish(Outcome.REJECTED, answer="")
+            if decision.kind is DecisionKind.APPROVE:
+                return await self._finish(Outcome.APPROVED, answer=await self._final_answer(decision))
+            self._feedback = "\n".join(filter(None, [self._feedback, decision.feedback]))
+            await self._run.research(feedback=decision.feedback, draft_round=self._status.draft_round + 1)
+            await self._present(await self._run.write_draft(feedback=decision.feedback))
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+
+    async def _await_decision(self) -> DecisionInput | None:
+        """Wait for a person; remind once, then expire. Timers are durable: days are fine."""
+        self._status.stage = Stage.AWAITING_DECISION
+        request = self._request
+        waited = timedelta(0)
+        if not self._status.reminder_sent and request.remind_after < request.expire_after:
+            if await self._wait_for_decision(request.remind_after):
+                return self._take_pending()
+            waited = request.remind_after
+            self._status.reminder_sent = True
+            await self._report(ProgressKind.REMINDER)
+        if await self._wait_for_decision(request.expire_after - waited):
+            return self._take_pending()
+        return None
+
+    async def _wait_for_decision(self, timeout: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._pending is not None, timeout=timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def _take_pending(self) -> DecisionInput:
+        decision, self._pending = self._pending, None
+        assert decision is not None
+        self._status.stage = decisions.stage_after(decision)
+        return decision
+
+    async def _present(self, draft: Draft) -> None:
+        self._status.draft = draft
+        self._status.draft_round = draft.round
+        self._status.reminder_sent = False
+        await self._report(ProgressKind.DRAFT)
+
+    async def _final_answer(self, decision: DecisionInput) -> str:
+        draft = self._status.draft
+        assert draft is not None
+        if not decision.feedback:
+            return draft.text
+        self._status.stage = Stage.FINALIZING
+        output = await self._run.llm(
+            "finalize_answer",
+            FinalizeInput(
+                question=self._request.question,
+                draft=draft.text,
+                sources=draft.sources,
+                pages=self._run.pages,
+                feedback=decision.feedback,
+                model=self._request.model,
+            ),
+        )
+        return steps.clean_model_text(output.text)
+
+    async def _finish(self, outcome: Outcome, answer: str, error: str | None = None) -> ResearchResult:
+        draft = self._status.draft
+        result = ResearchResult(
+            workflow_id=self._status.workflow_id,
+            question=self._request.question,
+            requested_by=self._request.requested_by,
+            outcome=outcome,
+            answer=answer,
+            steps_taken=self._status.steps_taken,
+            sources=draft.sources if draft else self._status.sources,
+            revision_rounds=max(self._status.draft_round - 1, 0),
+            usage=self._status.usage,
+            decisions=self._status.decisions,
+            started_at=self._started_at,
+            finished_at=workflow.now(),
+            error=error,
+            slack=self._request.slack,
+        )
+        self._status.stage = _FINAL_STAGE[outcome]
+        self._status.error = error
+        await self._report(ProgressKind.FINISHED, result)
+        await workflow.execute_activity(
+            "store_result", StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    # ------------------------------------------------------------------ messages from people
+
+    @workflow.update(name="decide")
+    async def decide(self, decision: DecisionInput) -> DecisionReceipt:
+        # Re-checked here: two updates can pass their validators in one workflow task.
+        if refusal := self._refusal(decision):
+            raise ApplicationError(refusal, type="DecisionRefused")
+        self._accept(decision, via="update")
+        return DecisionReceipt(
+            accepted=True,
+            message=decisions.acknowledgement(decision),
+            draft_round=decision.draft_round,
+        )
+
+    @decide.validator
+    def _validate_decide(self, decision: DecisionInput) -> None:
+        if refusal := self._refusal(decision):
+            raise ValueError(refusal)
+
+    @workflow.signal(name="decide_signal")
+    def decide_signal(self, decision: DecisionInput) -> None:
+        """The same decision, for when no worker answers an update in time: never lost, applied later."""
+        if refusal := self._refusal(decision):
+            self._status.decisions.append(self._record(decision, "signal", applied=False, reason=refusal))
+            return
+        self._accept(decision, via="signal")
+
+    @workflow.query(name="status")
+    def status(self) -> RunStatus:
+        return self._status
+
+    def _refusal(self, decision: DecisionInput) -> str | None:
+        return decisions.refusal(
+            decision,
+            status=self._status,
+            request=self._request,
+            already_pending=self._pending is not None,
+        )
+
+    def _accept(self, decision: DecisionInput, via: str) -> None:
+        self._pending = decision
+        self._status.decisions.append(self._record(decision, via))
+
+    def _record(self, decision: DecisionInput, via: str, applied: bool = True, reason: str | None = None) -> DecisionRecord:
+        return DecisionRecord(
+            **decision.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason
+        )
+
+    # ------------------------------------------------------------------ progress and continue-as-new
+
+    async def _report(self, kind: ProgressKind, result: ResearchResult | None = None) -> None:
+        progress = ProgressInput(
+            kind=kind,
+            status=self._status,
+            approvers=self._request.approvers,
+            slack=self._request.slack,
+            result=result,
+            messages=self._messages,
+        )
+        try:
+            receipt = await workflow.execute_activity(
+                "report_progress", progress, result_type=ProgressReceipt, **steps.PROGRESS_OPTIONS
+            )
+        except ActivityError as failure:
+            # Progress is for people watching; a failure to show it must not end the research.
+            workflow.logger.warning("progress report %s failed: %s", kind, failure.cause or failure)
+            return
+        self._messages.update(receipt.messages)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_BEFORE_CONTINUE
+
+    def _carry_over(self) -> ResearchRequest:
+        draft = self._status.draft
+        assert draft is not None
+        carried = CarriedState(
+            started_at=self._started_at,
+            draft_round=self._status.draft_round,
+            sub_questions=self._status.sub_questions,
+            sources=self._status.sources,
+            pages=self._run.pages,
+            draft=draft,
+            decisions=self._status.decisions,
+            usage=self._status.usage,
+            steps_taken=self._status.steps_taken,
+            feedback=self._feedback,
+            messages=self._messages,
+        )
+        return self._request.model_copy(update={"carried": carried})
+
+    def _restore(self, carried: CarriedState) -> None:
+        self._started_at = carried.started_at
+        self._feedback = carried.feedback
+        self._messages = dict(carried.messages)
+        self._run.pages = list(carried.pages)
+        self._status.draft_round = carried.draft_round
+        self._status.sub_questions = carried.sub_questions
+        self._status.sources = carried.sources
+        self._status.draft = carried.draft
+        self._status.decisions = carried.decisions
+        self._status.usage = carried.usage
+        self._status.steps_taken = carried.steps_taken

@@ -1,0 +1,231 @@
+"""One round of research inside the workflow: plan, search in parallel, read the best pages, write.
+
+Runs in workflow context: deterministic, every side effect an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import guardrails
+    from workflows.models import (
+        Draft,
+        Page,
+        PlanInput,
+        PlanOutput,
+        ProgressKind,
+        ReadPageInput,
+        ResearchRequest,
+        RevisionPlanInput,
+        RunStatus,
+        SearchHit,
+        SearchInput,
+        SearchOutput,
+        Source,
+        Stage,
+        SynthesizeInput,
+        TextOutput,
+    )
+
+MAX_GUARDRAIL_RETRIES = 2
+HITS_PER_SEARCH = 5
+
+LLM_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=120),
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=60), maximum_attempts=5
+    ),
+}
+SEARCH_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_attempts=3),
+}
+READ_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=45),
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": RetryPolicy(maximum_attempts=3),
+}
+PROGRESS_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
+}
+# The archive must not lose a run: retry until the database is back.
+STORE_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=60)),
+}
+
+_LLM_RESULTS: dict[str, type] = {
+    "plan_research": PlanOutput,
+    "plan_revision": PlanOutput,
+    "synthesize_draft": TextOutput,
+    "finalize_answer": TextOutput,
+}
+
+Reporter = Callable[[ProgressKind], Awaitable[None]]
+
+
+class RoundRunner:
+    """Runs research rounds for one workflow, updating its status as it goes."""
+
+    def __init__(self, request: ResearchRequest, status: RunStatus, report: Reporter) -> None:
+        self._request = request
+        self._status = status
+        self._report = report
+        self.pages: list[Page] = []
+
+    async def research(self, *, feedback: str | None, draft_round: int = 1) -> None:
+        """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up."""
+        status = self._status
+        status.stage = Stage.PLANNING
+        status.draft_round = draft_round
+        if feedback is None:
+            plan = await self.llm("plan_research", PlanInput(question=self._request.question, model=self._request.model))
+        else:
+            plan = await self.llm(
+                "plan_revision",
+                RevisionPlanInput(
+                    question=self._request.question,
+                    feedback=feedback,
+                    previous_sub_questions=status.sub_questions,
+                    model=self._request.model,
+                ),
+            )
+        if not plan.sub_questions:
+            return
+        status.sub_questions = [*status.sub_questions, *plan.sub_questions]
+        await self._report(ProgressKind.PLAN)
+        queries = plan.sub_questions[: self._request.max_steps]
+        hits = await self._search(queries)
+        steps_left = self._request.max_steps - len(queries)
+        await self._read(self._pick_pages(hits, min(self._request.budget.max_pages, steps_left)))
+
+    async def write_draft(self, *, feedback: str | None) -> Draft:
+        """Synthesize, then check; send violations back to the model at most twice, then surface them."""
+        status = self._status
+        previous = status.draft.text if status.draft else None
+        readable = [page for page in self.pages if page.ok]
+        violations: list[str] = []
+        text = ""
+        for _ in range(1 + MAX_GUARDRAIL_RETRIES):
+            status.stage = Stage.WRITING
+            output = await self.llm(
+                "synthesize_draft",
+                SynthesizeInput(
+                    question=self._request.question,
+                    sources=status.sources,
+                    pages=readable,
+                    feedback=feedback,
+                    previous_draft=previous,
+                    violations=violations,
+                    model=self._request.model,
+                ),
+            )
+            status.stage = Stage.CHECKING
+            text = clean_model_text(output.text)
+            violations = guardrails.check_draft(text, status.sources)
+            if not violations:
+                break
+            previous = text
+        return Draft(
+            round=status.draft_round,
+            text=guardrails.redact_credentials(text),
+            sources=status.sources,
+            violations=violations,
+        )
+
+    async def llm(self, name: str, payload: Any) -> Any:
+        budget = self._request.budget.max_total_tokens
+        if self._status.usage.total_tokens >= budget:
+            raise ApplicationError(
+                f"the run used its token budget ({budget} tokens); ask a narrower question",
+                non_retryable=True,
+            )
+        output = await workflow.execute_activity(name, payload, result_type=_LLM_RESULTS[name], **LLM_OPTIONS)
+        self._status.usage = self._status.usage + output.usage
+        return output
+
+    async def _search(self, queries: list[str]) -> list[list[SearchHit]]:
+        status = self._status
+        status.stage = Stage.SEARCHING
+        status.searches_total += len(queries)
+        await self._report(ProgressKind.PROGRESS)
+
+        async def one(query: str) -> list[SearchHit]:
+            try:
+                output = await workflow.execute_activity(
+                    "search", SearchInput(query=query, limit=HITS_PER_SEARCH), result_type=SearchOutput, **SEARCH_OPTIONS
+                )
+            except ActivityError as failure:
+                workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
+                return []
+            finally:
+                status.searches_done += 1
+                status.steps_taken += 1
+            return output.hits
+
+        results = list(await asyncio.gather(*(one(query) for query in queries)))
+        if not any(results) and not self.pages:
+            raise ApplicationError("every search failed or found nothing; check the search provider settings", non_retryable=True)
+        return results
+
+    def _pick_pages(self, results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
+        """The best unread hits, taken in turn from each sub-question so every one is covered."""
+        seen = {page.url for page in self.pages}
+        picked: list[SearchHit] = []
+        ranked = [sorted(hits, key=lambda hit: -hit.score) for hits in results]
+        for rank in range(max((len(hits) for hits in ranked), default=0)):
+            for hits in ranked:
+                if rank < len(hits) and hits[rank].url not in seen and len(picked) < limit:
+                    seen.add(hits[rank].url)
+                    picked.append(hits[rank])
+        return picked
+
+    async def _read(self, hits: list[SearchHit]) -> None:
+        status = self._status
+        status.stage = Stage.READING
+        status.pages_total += len(hits)
+        await self._report(ProgressKind.PROGRESS)
+        max_chars = self._request.budget.max_page_chars
+
+        async def one(hit: SearchHit) -> Page:
+            try:
+                page = await workflow.execute_activity(
+                    "read_page", ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars), result_type=Page, **READ_OPTIONS
+                )
+            except ActivityError as failure:
+                page = Page(url=hit.url, title=hit.title, ok=False, error=describe_failure(failure))
+            finally:
+                status.pages_read += 1
+                status.steps_taken += 1
+            if not page.ok and hit.snippet:
+                # The search snippet still says something worth citing.
+                page = Page(url=hit.url, title=hit.title, text=hit.snippet, ok=True, error=page.error)
+            return page
+
+        for page in await asyncio.gather(*(one(hit) for hit in hits)):
+            self.pages.append(page)
+            if page.ok:
+                number = len(status.sources) + 1
+                status.sources = [*status.sources, Source(number=number, url=page.url, title=page.title or page.url)]
+        await self._report(ProgressKind.PROGRESS)
+
+
+def clean_model_text(text: str) -> str:
+    return guardrails.neutralise_mentions(text.strip())
+
+
+def describe_failure(failure: BaseException) -> str:
+    """The innermost message of a Temporal failure chain: the part a person can act on."""
+    while isinstance(failure, FailureError) and failure.cause is not None:
+        failure = failure.cause
+    return str(failure) or type(failure).__name__
