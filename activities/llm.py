@@ -1,0 +1,194 @@
+"""The language-model activities of a research run: plan, plan a revision, write a draft, finalize.
+
+``LlmActivities`` receives a ``ResearchModel``: ``ChatResearchModel`` over any OpenAI-compatible
+endpoint, or ``OfflineResearchModel`` when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set.
+``build_research_model`` picks one from the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import prompts
+from activities.chat_client import ChatClient, Completion
+from activities.errors import ConfigError
+from activities.heartbeat import heartbeating
+from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
+from researchbot.settings import Settings
+from workflows.models import (
+    FinalizeInput,
+    PlanInput,
+    PlanOutput,
+    RevisionPlanInput,
+    SynthesizeInput,
+    TextOutput,
+    TokenUsage,
+)
+
+__all__ = [
+    "DEFAULT_OPENAI_BASE_URL",
+    "OFFLINE_NOTICE",
+    "ChatResearchModel",
+    "LlmActivities",
+    "OfflineResearchModel",
+    "ResearchModel",
+    "build_research_model",
+]
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+log = structlog.get_logger(__name__)
+
+
+class ResearchModel(Protocol):
+    """What the research activities need from a language model."""
+
+    name: str
+
+    async def plan(self, data: PlanInput) -> PlanOutput: ...
+
+    async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput: ...
+
+    async def synthesize(self, data: SynthesizeInput) -> TextOutput: ...
+
+    async def finalize(self, data: FinalizeInput) -> TextOutput: ...
+
+
+class ChatResearchModel:
+    """A ResearchModel over an OpenAI-compatible chat endpoint.
+
+    Each input's ``model`` overrides ``default_model`` (LLM_MODEL) for that call.
+    """
+
+    def __init__(self, chat: ChatClient, default_model: str) -> None:
+        self._chat = chat
+        self.name = default_model
+
+    async def plan(self, data: PlanInput) -> PlanOutput:
+        messages = prompts.plan_messages(data.question, data.max_sub_questions)
+        reply = await self._ask(messages, data.model, json_mode=True)
+        subs = prompts.parse_sub_questions(reply.text, limit=max(2, data.max_sub_questions))
+        if len(subs) < 2:
+            log.warning("llm.plan_unparsed", model=self._model(data.model), reply=reply.text[:200])
+            subs = split_question(data.question, data.max_sub_questions)
+        return PlanOutput(sub_questions=subs, usage=reply.usage)
+
+    async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
+        messages = prompts.revision_messages(
+            data.question, data.feedback, data.previous_sub_questions
+        )
+        reply = await self._ask(messages, data.model, json_mode=True)
+        subs = prompts.parse_revision_sub_questions(reply.text, data.previous_sub_questions)
+        return PlanOutput(sub_questions=subs, usage=reply.usage)
+
+    async def synthesize(self, data: SynthesizeInput) -> TextOutput:
+        if not prompts.usable_sources(data.sources, data.pages):
+            text = (
+                f"I found no sources for \u201c{data.question}\u201d, so I cannot give a cited "
+                "answer. Try rephrasing the question, or another search provider."
+            )
+            return TextOutput(text=text, usage=TokenUsage())
+        reply = await self._ask(prompts.synthesize_messages(data), data.model)
+        return TextOutput(text=self._answer(reply), usage=reply.usage)
+
+    async def finalize(self, data: FinalizeInput) -> TextOutput:
+        reply = await self._ask(prompts.finalize_messages(data), data.model)
+        return TextOutput(text=self._answer(reply), usage=reply.usage)
+
+    def _model(self, requested: str | None) -> str:
+        return requested or self.name
+
+    async def _ask(
+        self, messages: list[dict], model: str | None, *, json_mode: bool = False
+    ) -> Completion:
+        return await self._chat.complete(messages, self._model(model), json_mode=json_mode)
+
+    def _answer(self, reply: Completion) -> str:
+        text = prompts.clean_answer(reply.text)
+        if not text:
+            # Retryable: an empty answer is usually a hiccup (or a length cut-off) on the server.
+            raise ApplicationError(
+                f"the {self._chat.service} returned an empty answer "
+                f"(finish_reason={reply.finish_reason})",
+                type="EmptyAnswer",
+            )
+        return text
+
+
+class LlmActivities:
+    """The four language-model activities; register the bound methods on a worker."""
+
+    def __init__(self, model: ResearchModel) -> None:
+        self._model = model
+
+    @activity.defn(name="plan_research")
+    async def plan_research(self, data: PlanInput) -> PlanOutput:
+        async with heartbeating():
+            out = await self._model.plan(data)
+        self._log("llm.plan_research", data.model, out.usage, sub_questions=len(out.sub_questions))
+        return out
+
+    @activity.defn(name="plan_revision")
+    async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
+        async with heartbeating():
+            out = await self._model.plan_revision(data)
+        self._log("llm.plan_revision", data.model, out.usage, sub_questions=len(out.sub_questions))
+        return out
+
+    @activity.defn(name="synthesize_draft")
+    async def synthesize_draft(self, data: SynthesizeInput) -> TextOutput:
+        async with heartbeating():
+            out = await self._model.synthesize(data)
+        self._log(
+            "llm.synthesize_draft",
+            data.model,
+            out.usage,
+            sources=len(data.sources),
+            violations=len(data.violations),
+            chars=len(out.text),
+        )
+        return out
+
+    @activity.defn(name="finalize_answer")
+    async def finalize_answer(self, data: FinalizeInput) -> TextOutput:
+        async with heartbeating():
+            out = await self._model.finalize(data)
+        self._log("llm.finalize_answer", data.model, out.usage, chars=len(out.text))
+        return out
+
+    def _log(self, event: str, requested: str | None, usage: TokenUsage, **fields: object) -> None:
+        if activity.in_activity():
+            info = activity.info()
+            fields.update(workflow_id=info.workflow_id, attempt=info.attempt)
+        log.info(
+            event,
+            model=requested or self._model.name,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            calls=usage.calls,
+            **fields,
+        )
+
+
+def build_research_model(settings: Settings, client: httpx.AsyncClient) -> ResearchModel:
+    """Offline when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set; else the chat endpoint."""
+    if settings.llm_is_offline:
+        log.info("llm.offline_mode", reason="neither OPENAI_API_KEY nor OPENAI_BASE_URL is set")
+        return OfflineResearchModel()
+    base_url = (settings.openai_base_url or DEFAULT_OPENAI_BASE_URL).strip()
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"OPENAI_BASE_URL={base_url!r} is not an http(s) URL; "
+            "use e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
+        )
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    chat = ChatClient(client, base_url, key)  # timeouts: the client's (LLM_TIMEOUT_SECONDS)
+    log.info("llm.configured", base_url=base_url, model=settings.llm_model, api_key_set=bool(key))
+    return ChatResearchModel(chat, settings.llm_model)

@@ -1,0 +1,204 @@
+"""The `read_page` activity: fetch one page safely and keep only its main text.
+
+Outcomes: a page we can never read (refused address, 404, a PDF, ...) comes back as
+Page(ok=False, error=...) so the run carries on with its other sources; a problem that may
+pass (timeout, 5xx, 429) raises, so Temporal retries the activity.
+
+The SSRF guard resolves every hop's host itself, refuses non-public addresses, and then
+connects to the address it checked (Host header and TLS SNI keep the name), so a DNS answer
+that changes between the check and the connect cannot point us at the inside network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import rate_limited, retry_after_seconds
+from activities.heartbeat import heartbeating
+from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
+from workflows.models import Page, ReadPageInput
+
+__all__ = ["PageActivities", "PageReader", "Refused", "check_address", "check_host", "resolve_host"]
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", "text/markdown"})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Names that reach the inside of a network (cloud metadata services, mDNS, private TLDs).
+BLOCKED_NAMES = frozenset({"localhost", "metadata", "metadata.google.internal", "instance-data"})
+BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".home.arpa")
+_HEADERS = {"Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9"}
+
+
+class Refused(Exception):
+    """We will not read this URL: the message says why, in words a person can act on."""
+
+
+def check_address(address: str) -> None:
+    """Refuse any address that is not plainly on the public internet."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    # Most specific first: 169.254.169.254 is also "private", but "link-local" says more.
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            raise Refused(f"{address} is a {kind.replace('_', '-')} address")
+    if not ip.is_global:  # shared address space (100.64/10), documentation ranges, ...
+        raise Refused(f"{address} is not a public address")
+
+
+def check_host(host: str) -> None:
+    name = host.lower().rstrip(".")
+    if name in BLOCKED_NAMES or name.endswith(BLOCKED_SUFFIXES):
+        raise Refused(f"{host} is an internal host name")
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise  # DNS is having a moment: transient, let Temporal retry
+        raise Refused(f"{host} does not resolve ({exc.strerror})") from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _literal(host: str) -> list[str]:
+    """[host] when it is already an IP address, so it needs no lookup."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return []
+
+
+class PageReader:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        corpus: LocalCorpus,
+        *,
+        allow_private_networks: bool,
+        max_bytes: int,
+        max_redirects: int = 5,
+        resolver: Resolver = resolve_host,
+    ) -> None:
+        self._client = client
+        self._corpus = corpus
+        self._allow_private = allow_private_networks
+        self._max_bytes = max_bytes
+        self._max_redirects = max_redirects
+        self._resolve = resolver
+
+    async def read(self, url: str, title: str, max_chars: int) -> Page:
+        try:
+            if url.startswith(LOCAL_SCHEME):
+                found_title, text = await asyncio.to_thread(self._corpus.read, url)
+            else:
+                found_title, text = await self._fetch(url)
+        except (Refused, CorpusReadError) as exc:
+            return Page(url=url, title=title, ok=False, error=str(exc))
+        except httpx.InvalidURL as exc:
+            return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}")
+        if not text.strip():
+            return Page(url=url, title=title or found_title, ok=False,
+                        error="the page has no readable main text")
+        return Page(url=url, title=title or found_title or url, text=text[:max_chars])
+
+    async def guard(self, url: httpx.URL) -> httpx.URL:
+        """Check one hop; answer the URL to request (pinned to the checked address)."""
+        if url.scheme not in ("http", "https"):
+            raise Refused(f"only http and https URLs can be read, not {url.scheme or 'this'!r}")
+        if not url.host:
+            raise Refused(f"{url} has no host")
+        if self._allow_private:
+            return url
+        check_host(url.host)
+        addresses = _literal(url.host) or await self._resolve(
+            url.host, url.port or (443 if url.scheme == "https" else 80)
+        )
+        if not addresses:
+            raise Refused(f"{url.host} does not resolve")
+        for address in addresses:  # every answer, since the connection may use any of them
+            try:
+                check_address(address)
+            except Refused as exc:
+                raise Refused(f"refused {url.host}: {exc} (set FETCH_ALLOW_PRIVATE_NETWORKS to allow)") from exc
+        return url.copy_with(host=addresses[0])
+
+    async def _fetch(self, url: str) -> tuple[str, str]:
+        target = httpx.URL(url)
+        for _ in range(self._max_redirects + 1):
+            pinned = await self.guard(target)
+            headers = dict(_HEADERS)
+            extensions = {}
+            if pinned != target:  # connecting to the IP: keep the name for HTTP and TLS
+                headers["Host"] = target.netloc.decode("ascii")
+                extensions["sni_hostname"] = target.host
+                # A pooled connection is keyed by IP alone; never reuse one made for another name.
+                headers["Connection"] = "close"
+            request = self._client.build_request("GET", pinned, headers=headers, extensions=extensions)
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+            try:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECTS and location:
+                    target = target.join(location)
+                    continue
+                return await self._extract(target, response)
+            finally:
+                await response.aclose()
+        raise Refused(f"too many redirects (more than {self._max_redirects}) from {url}")
+
+    async def _extract(self, url: httpx.URL, response: httpx.Response) -> tuple[str, str]:
+        status = response.status_code
+        if status == 429:
+            raise rate_limited(url.host, retry_after_seconds(response))
+        if status >= 500:
+            raise ApplicationError(f"{url.host} failed with HTTP {status}", type="Transient")
+        if status in (404, 410):
+            raise Refused(f"the page is gone (HTTP {status})")
+        if status >= 300:
+            raise Refused(f"the server refused the page (HTTP {status})")
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in TEXT_TYPES:
+            raise Refused(f"unsupported content type {content_type or 'none'!r}; only HTML and text pages are read")
+        text = _decode(await self._body(response), response.charset_encoding)
+        if content_type in ("text/html", "application/xhtml+xml"):
+            # trafilatura is CPU-bound; a big page must not stall other activities.
+            return await asyncio.to_thread(extract_html, text)
+        return "", text.strip()
+
+    async def _body(self, response: httpx.Response) -> bytes:
+        """At most max_bytes of the body: stop reading there, whatever the server sends."""
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= self._max_bytes:
+                break
+        return b"".join(chunks)[: self._max_bytes]
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, else UTF-8; fall back to cp1252, which decodes anything."""
+    try:
+        return body.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return body.decode("cp1252", errors="replace")
+
+
+class PageActivities:
+    def __init__(self, reader: PageReader) -> None:
+        self._reader = reader
+
+    @activity.defn(name="read_page")
+    async def read_page(self, input: ReadPageInput) -> Page:
+        async with heartbeating():
+            return await self._reader.read(input.url, input.title, input.max_chars)

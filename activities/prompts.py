@@ -1,0 +1,225 @@
+"""Prompt texts for the research model, and tolerant parsers for its plain-text answers.
+
+Builders return chat messages (``[{"role": ..., "content": ...}]``). Parsers accept a numbered
+list, a bulleted list or JSON, since models (and local ones especially) answer in all three.
+Page text in prompts is bounded: PAGES_PROMPT_CHARS in all, PAGE_PROMPT_CHARS per page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from workflows.models import FinalizeInput, Page, Source, SynthesizeInput
+
+__all__ = [
+    "PAGES_PROMPT_CHARS",
+    "PAGE_PROMPT_CHARS",
+    "clean_answer",
+    "finalize_messages",
+    "parse_revision_sub_questions",
+    "parse_sub_questions",
+    "plan_messages",
+    "prompt_kind",
+    "revision_messages",
+    "synthesize_messages",
+    "usable_sources",
+]
+
+PAGES_PROMPT_CHARS = 24_000
+PAGE_PROMPT_CHARS = 6_000
+DRAFT_PROMPT_CHARS = 12_000
+MAX_REVISION_SUB_QUESTIONS = 3
+
+_PLAN_SYSTEM = (
+    "You plan web research. Break the user's question into {low} to {high} focused "
+    "sub-questions that together answer it; each one must make sense on its own as a web search. "
+    'Answer with JSON only: {{"sub_questions": ["...", "..."]}}'
+)
+_REVISION_SYSTEM = (
+    "You plan extra web research after a reviewer read a draft answer. Propose at most "
+    f"{MAX_REVISION_SUB_QUESTIONS} NEW sub-questions, and only where the feedback asks for "
+    "information the existing sub-questions do not cover. Feedback about style, length, tone or "
+    'wording needs no new research. Answer with JSON only: {"sub_questions": [...]}, '
+    "with an empty list (or the word NONE) when no new research is needed."
+)
+_WRITING_RULES = (
+    "Rules:\n"
+    "- Use ONLY the numbered sources below; do not add facts from memory.\n"
+    "- Cite every claim with the source number in square brackets, like [1] or [2][3]. "
+    "Use only these numbers: {numbers}.\n"
+    "- Write Markdown for Slack readers: a direct answer first, then the supporting detail; "
+    "be concise.\n"
+    "- Do not add a list of sources or references at the end; it is appended for you.\n"
+    "- If the sources do not answer part of the question, say so plainly."
+)
+_SYNTHESIZE_SYSTEM = "You write research answers from the sources you are given.\n" + _WRITING_RULES
+_FINALIZE_SYSTEM = (
+    "You finish an approved research answer. Rewrite the draft so it takes in the approver's "
+    "feedback, keeping everything else it says, and keep its citations valid.\n" + _WRITING_RULES
+)
+
+# How each system prompt opens; prompt_kind() tells the prompts apart by these (fakes use it).
+_OPENERS = {
+    "plan": "You plan web research.",
+    "revision": "You plan extra web research",
+    "draft": "You write research answers",
+    "finalize": "You finish an approved research answer",
+}
+
+_MARKER = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|[-*\u2022+]|#{1,6})\s+(.*\S)\s*$")
+_FENCE = re.compile(r"```[a-zA-Z]*\s*\n(.*?)\n\s*```", re.S)
+_NONE = re.compile(r"^\W*(none|no new (sub-?)?questions?|n/?a)\W*$", re.I)
+_LIST_KEYS = ("sub_questions", "new_sub_questions", "questions", "queries", "items")
+
+
+# ---------------------------------------------------------------- builders
+
+
+def plan_messages(question: str, max_sub_questions: int = 5) -> list[dict]:
+    high = max(2, min(5, max_sub_questions))
+    system = _PLAN_SYSTEM.format(low=2, high=high)
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+def revision_messages(question: str, feedback: str, previous: list[str]) -> list[dict]:
+    done = "\n".join(f"- {q}" for q in previous) or "- (none)"
+    user = (
+        f"Question: {question}\n\nSub-questions already researched:\n{done}\n\n"
+        f"Reviewer feedback:\n{feedback}"
+    )
+    return [{"role": "system", "content": _REVISION_SYSTEM}, {"role": "user", "content": user}]
+
+
+def synthesize_messages(data: SynthesizeInput) -> list[dict]:
+    usable = usable_sources(data.sources, data.pages)
+    parts = [f"Question: {data.question}", "Sources:\n" + _source_blocks(usable)]
+    if data.previous_draft:
+        parts.append("Your previous draft:\n" + _bounded(data.previous_draft, DRAFT_PROMPT_CHARS))
+    if data.feedback:
+        parts.append("Reviewer feedback to take into account:\n" + data.feedback)
+    if data.violations:
+        problems = "\n".join(f"- {v}" for v in data.violations)
+        parts.append("Your last draft broke these rules; fix every one:\n" + problems)
+    return _writing(_SYNTHESIZE_SYSTEM, usable, "\n\n".join(parts))
+
+
+def finalize_messages(data: FinalizeInput) -> list[dict]:
+    usable = usable_sources(data.sources, data.pages)
+    user = (
+        f"Question: {data.question}\n\nSources:\n{_source_blocks(usable)}\n\n"
+        f"Approved draft:\n{_bounded(data.draft, DRAFT_PROMPT_CHARS)}\n\n"
+        f"Approver's feedback:\n{data.feedback}\n\nWrite the final answer."
+    )
+    return _writing(_FINALIZE_SYSTEM, usable, user)
+
+
+def prompt_kind(messages: list[dict]) -> str | None:
+    """Which prompt these messages are: "plan", "revision", "draft", "finalize", or None."""
+    system = next((str(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    return next((kind for kind, opener in _OPENERS.items() if system.startswith(opener)), None)
+
+
+def usable_sources(sources: list[Source], pages: list[Page]) -> list[tuple[Source, Page]]:
+    """Pair each source with its readable page (matched by URL), in source-number order."""
+    by_url = {_url_key(p.url): p for p in pages if p.ok and p.text.strip()}
+    pairs = [(s, by_url.get(_url_key(s.url))) for s in sorted(sources, key=lambda s: s.number)]
+    return [(s, p) for s, p in pairs if p is not None]
+
+
+def _writing(system: str, usable: list[tuple[Source, Page]], user: str) -> list[dict]:
+    numbers = ", ".join(f"[{s.number}]" for s, _ in usable) or "(none)"
+    return [
+        {"role": "system", "content": system.format(numbers=numbers)},
+        {"role": "user", "content": user},
+    ]
+
+
+def _source_blocks(usable: list[tuple[Source, Page]]) -> str:
+    if not usable:
+        return "(no sources could be read)"
+    per_page = min(PAGE_PROMPT_CHARS, PAGES_PROMPT_CHARS // len(usable))
+    return "\n\n".join(
+        f"[{s.number}] {s.title}\n{s.url}\n{_bounded(p.text, per_page)}" for s, p in usable
+    )
+
+
+def _bounded(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + " [...]"
+
+
+def _url_key(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def parse_sub_questions(text: str, limit: int = 5) -> list[str]:
+    """Sub-questions from a numbered list, bullets or JSON; may return fewer than two."""
+    return _items(text)[: max(0, limit)]
+
+
+def parse_revision_sub_questions(text: str, previous: list[str]) -> list[str]:
+    """Only the sub-questions not already researched, at most three; [] for NONE."""
+    seen = {_norm(q) for q in previous}
+    fresh = [q for q in _items(text) if _norm(q) not in seen]
+    return fresh[:MAX_REVISION_SUB_QUESTIONS]
+
+
+def clean_answer(text: str) -> str:
+    """The model's answer without a code fence wrapped around all of it."""
+    stripped = text.strip()
+    match = re.fullmatch(r"```(?:markdown|md)?\s*\n(.*?)\n\s*```", stripped, re.S)
+    return (match.group(1) if match else stripped).strip()
+
+
+def _items(text: str) -> list[str]:
+    fenced = _FENCE.search(text)
+    body = fenced.group(1) if fenced else text
+    items = _json_items(body)
+    if items is None:
+        lines = [line for line in body.splitlines() if line.strip()]
+        marked = [m.group(1) for line in lines if (m := _MARKER.match(line))]
+        questions = [line for line in lines if line.rstrip().endswith("?")]
+        items = marked or questions or lines
+    result: list[str] = []
+    for item in items:
+        cleaned = _clean_item(item)
+        if cleaned and _norm(cleaned) not in {_norm(r) for r in result}:
+            result.append(cleaned)
+    return result
+
+
+def _json_items(text: str) -> list[str] | None:
+    match = re.search(r"^\s*([\[{])", text, re.M)
+    if match is None:
+        return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text[match.start(1) :])
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        lists = [data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)]
+        lists += [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if lists else None
+    if not isinstance(data, list):
+        return None
+    items = [d if isinstance(d, str) else d.get("question") if isinstance(d, dict) else None
+             for d in data]
+    strings = [i for i in items if isinstance(i, str)]
+    return strings if strings or not data else None
+
+
+def _clean_item(item: str) -> str:
+    text = " ".join(item.split()).strip(" \"'`,")
+    text = re.sub(r"^\*\*(.*)\*\*$", r"\1", text).strip()
+    text = re.sub(r"^(?:sub-?question\s*\d*|q\d+)\s*[:.-]\s*", "", text, flags=re.I)
+    if not re.search(r"\w", text) or text.endswith(":") or _NONE.match(text):
+        return ""
+    return text
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()

@@ -1,0 +1,266 @@
+"""Report a research run in Slack: the root message in the channel; the plan, live progress,
+drafts with decision buttons, reminders and the final report in its thread.
+
+Posting is idempotent. Every post carries message metadata naming the run and the step, and
+a retried activity looks for its step's message before posting it, so a response lost after
+Slack accepted a post never shows the message twice. Failures reach Temporal classified:
+HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio import activity
+
+from activities import errors
+from activities.progress import ProgressActivities, Reporter
+from activities.slack_limits import SlackPacer, digest, slack_failure, slack_error_code
+from bot import blocks
+from bot.replies import cannot_post_message
+from researchbot.settings import Settings
+from workflows.models import (
+    DecisionRecord, Draft, Outcome, ProgressInput, ProgressKind, ProgressReceipt, ResearchResult, RunStatus,
+)
+
+__all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter", "build_slack_client"]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
+_NO_ACCESS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+_LOOKUP_PAGES = 5  # of a thread's replies, 200 a page
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    if settings.slack_bot_token is None:
+        raise errors.ConfigError("SLACK_BOT_TOKEN is not set: copy the app's Bot User OAuth Token (xoxb-...)")
+    base_url = settings.slack_api_url.rstrip("/") + "/"
+    # No retry handlers: slack_sdk's default one re-sends a request whose connection broke,
+    # which can post a message twice. Temporal retries instead, and looks before it posts.
+    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url,
+                          retry_handlers=[], timeout=15)
+
+
+def _may_have_posted_before() -> bool:
+    """Only a retry can find its own message already posted; outside an activity, assume a retry."""
+    return not activity.in_activity() or activity.info().attempt > 1
+
+
+def _last_decision(status: RunStatus) -> DecisionRecord | None:
+    return next((d for d in reversed(status.decisions) if d.applied), None)
+
+
+@dataclass
+class _Run:
+    """One report being made: the input, and the messages posted so far (step key -> ts)."""
+
+    input: ProgressInput
+    messages: dict[str, str]
+
+    @property
+    def channel(self) -> str:
+        assert self.input.slack is not None
+        return self.input.slack.channel_id
+
+    @property
+    def status(self) -> RunStatus:
+        return self.input.status
+
+    @property
+    def root(self) -> str | None:
+        return self.messages.get("root") or (self.input.slack.thread_ts if self.input.slack else None)
+
+
+class SlackReporter:
+    """Turns progress reports into Slack messages. Make one per worker: its pacer spaces the
+    writes of all runs on the worker, and remembers what it last sent to each message."""
+
+    def __init__(self, client: AsyncWebClient, fallback: Reporter,
+                 http: httpx.AsyncClient | None = None, *, pacer: SlackPacer | None = None) -> None:
+        self._client, self._fallback = client, fallback
+        self._http = http or httpx.AsyncClient(timeout=10)
+        self._pacer = pacer or SlackPacer()
+
+    async def report(self, input: ProgressInput) -> ProgressReceipt:
+        if input.slack is None:
+            return await self._fallback.report(input)
+        run = _Run(input, dict(input.messages))
+        if input.kind is not ProgressKind.STARTED and run.root is None:
+            log.info("slack_report_skipped", reason="no thread: the root message was never posted",
+                     workflow_id=input.status.workflow_id, kind=input.kind.value)
+            return ProgressReceipt(messages=run.messages)
+        steps: dict[ProgressKind, Callable[[_Run], Awaitable[None]]] = {
+            ProgressKind.STARTED: self._started, ProgressKind.PLAN: self._plan,
+            ProgressKind.PROGRESS: self._progress, ProgressKind.DRAFT: self._draft,
+            ProgressKind.DECISION: self._decision, ProgressKind.REMINDER: self._reminder,
+            ProgressKind.FINISHED: self._finished,
+        }
+        try:
+            await steps[input.kind](run)
+        except SlackApiError as error:
+            raise slack_failure(error) from error
+        return ProgressReceipt(messages=run.messages)
+
+    # ------------------------------------------------------------ the steps
+
+    async def _started(self, run: _Run) -> None:
+        try:
+            await self._post(run, "root", blocks.root_message(run.status), thread=False)
+        except SlackApiError as error:
+            if slack_error_code(error) not in _NO_ACCESS:
+                raise
+            log.warning("slack_cannot_post", channel=run.channel, error=slack_error_code(error),
+                        workflow_id=run.status.workflow_id)
+            await self._tell_requester(run, cannot_post_message())
+
+    async def _plan(self, run: _Run) -> None:
+        await self._post(run, f"plan-{run.status.draft_round}", blocks.plan_message(run.status))
+
+    async def _progress(self, run: _Run) -> None:
+        if "progress" not in run.messages:
+            await self._post(run, "progress", blocks.progress_message(run.status))
+        await self._refresh(run)
+
+    async def _draft(self, run: _Run) -> None:
+        draft = run.status.draft
+        if draft is None:
+            raise errors.permanent("a DRAFT report needs status.draft")
+        parts = blocks.draft_messages(run.status.workflow_id, run.status.question, draft)
+        await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1)
+        await self._refresh(run)
+
+    async def _decision(self, run: _Run) -> None:
+        record, draft = _last_decision(run.status), run.status.draft
+        if record and draft and draft.round == record.draft_round:
+            await self._close_draft(run, draft, blocks.decision_line(record))
+        else:
+            log.warning("slack_decision_without_its_draft", workflow_id=run.status.workflow_id)
+        await self._refresh(run)
+
+    async def _reminder(self, run: _Run) -> None:
+        message = blocks.reminder_message(run.status, run.input.approvers)
+        await self._post(run, f"reminder-{run.status.draft_round}", message)
+
+    async def _finished(self, run: _Run) -> None:
+        result = run.input.result
+        if result is None:
+            raise errors.permanent("a FINISHED report needs its result")
+        if draft := run.status.draft:
+            record = _last_decision(run.status)
+            if record is not None and record.draft_round == draft.round:
+                await self._close_draft(run, draft, blocks.decision_line(record))
+            else:
+                await self._close_draft(run, draft, blocks.closed_line(result.outcome))
+        if result.outcome is Outcome.APPROVED:
+            await self._post_parts(run, "final", blocks.final_report_messages(result), main=0, broadcast=True)
+        else:
+            await self._post(run, "finished", blocks.outcome_notice(result))
+        await self._refresh(run, result)
+
+    async def _refresh(self, run: _Run, result: ResearchResult | None = None) -> None:
+        """Bring the progress checklist and the root's status line up to date."""
+        await self._update(run, "progress", blocks.progress_message(run.status))
+        await self._update(run, "root", blocks.root_message(run.status, result))
+
+    async def _close_draft(self, run: _Run, draft: Draft, line: str) -> None:
+        parts = blocks.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
+        await self._update(run, f"draft-{draft.round}", parts[-1])
+
+    # ------------------------------------------------------------ posting, once
+
+    async def _post_parts(self, run: _Run, key: str, parts: list[blocks.Message], *, main: int,
+                          broadcast: bool = False) -> None:
+        """Post a message spread over parts; ``main`` gets ``key``, the others ``key.partN``."""
+        for n, part in enumerate(parts):
+            part_key = key if n == main else f"{key}.part{n + 1}"
+            await self._post(run, part_key, part, broadcast=broadcast and n == 0)
+
+    async def _post(self, run: _Run, key: str, message: blocks.Message, *, thread: bool = True,
+                    broadcast: bool = False) -> str:
+        if key in run.messages:
+            return run.messages[key]
+        if _may_have_posted_before() and (ts := await self._find(run, key, thread)):
+            run.messages[key] = ts
+            return ts
+        metadata = {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
+        where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
+        await self._pacer.before_post(run.channel)
+        response = await self._joining(run, lambda: self._client.chat_postMessage(
+            channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where))
+        ts = run.messages[key] = response["ts"]
+        self._pacer.sent(run.channel, ts, digest(message))
+        return ts
+
+    async def _find(self, run: _Run, key: str, thread: bool) -> str | None:
+        """The ts of this run's message for ``key`` if an earlier attempt posted it: among the
+        thread's replies, or for the root among the channel's 100 newest messages."""
+        cursor = None
+        for _ in range(_LOOKUP_PAGES if thread else 1):
+            if thread:
+                page = await self._joining(run, lambda: self._client.conversations_replies(
+                    channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor))
+            else:
+                page = await self._joining(run, lambda: self._client.conversations_history(
+                    channel=run.channel, include_all_metadata=True, limit=100))
+            for found in page.get("messages", []):
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (metadata.get("event_type") == STEP_EVENT and payload.get("step") == key
+                        and payload.get("workflow_id") == run.status.workflow_id):
+                    return found["ts"]
+            if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
+                break
+        return None
+
+    async def _update(self, run: _Run, key: str, message: blocks.Message) -> None:
+        """chat.update a posted message, unless this worker already sent it exactly this."""
+        ts = run.messages.get(key)
+        if ts is None or self._pacer.already_sent(run.channel, ts, digest(message)):
+            return
+        if not await self._pacer.before_update(run.channel, ts):
+            return  # a newer update of the same message came in while this one waited
+        await self._client.chat_update(channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"])
+        self._pacer.sent(run.channel, ts, digest(message))
+
+    async def _joining(self, run: _Run, call: Callable[[], Awaitable[T]]) -> T:
+        """Make a call; if the bot is not in the channel, join it (public channels only) and call again."""
+        try:
+            return await call()
+        except SlackApiError as error:
+            if slack_error_code(error) != "not_in_channel" or not await self._join(run.channel):
+                raise
+        return await call()
+
+    async def _join(self, channel: str) -> bool:
+        try:
+            await self._client.conversations_join(channel=channel)
+        except SlackApiError as error:
+            if error.response.status_code != 200:
+                raise
+            log.info("slack_join_failed", channel=channel, error=slack_error_code(error))
+            return False
+        return True
+
+    async def _tell_requester(self, run: _Run, message: blocks.Message) -> None:
+        """An ephemeral answer through the command's response_url; best effort, never raises."""
+        url = run.input.slack.response_url if run.input.slack else None
+        if not url:
+            log.warning("slack_requester_not_told", reason="no response_url", workflow_id=run.status.workflow_id)
+            return
+        try:
+            response = await self._http.post(url, json={"response_type": "ephemeral", **message})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            log.warning("slack_requester_not_told", reason=str(error), workflow_id=run.status.workflow_id)
+
+
+# The report_progress activity is the same whichever reporter is behind it.
+SlackProgressActivities = ProgressActivities

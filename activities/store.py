@@ -1,0 +1,242 @@
+"""The archive: every finished research run, one row each, in SQLite or PostgreSQL.
+
+A worker builds one ``ArchiveStore(settings.database_url)`` at start-up, calls ``migrate()``
+(both raise ``ConfigError`` for a bad URL or an unreachable database), and registers
+``StoreActivities(store).store_result``. Saving is idempotent by workflow id, so a retried
+activity never writes a run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+import structlog
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, RowMapping
+from sqlalchemy.exc import ArgumentError, OperationalError
+from temporalio import activity
+
+from activities.errors import ConfigError
+from workflows.models import DecisionRecord, ResearchResult, StoreInput
+
+__all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_runs"]
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number will do; every worker must use the same one.
+_MIGRATION_LOCK = 0x5265_7365_6172  # "Resear"
+# Alembic keeps the running migration in module globals: one migration per process at a time.
+_MIGRATING = threading.Lock()
+_SUPPORTED = "use sqlite:///path/to/file.db or postgresql://user@host/db"
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+_TIME = sa.DateTime(timezone=True)
+
+metadata = sa.MetaData()
+
+# Keep in step with migrations/versions/: tests/test_store.py checks that they match.
+research_runs = sa.Table(
+    "research_runs",
+    metadata,
+    sa.Column("workflow_id", sa.Text, primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("sources", _JSON, nullable=False),
+    sa.Column("decisions", _JSON, nullable=False),
+    sa.Column("feedback", sa.Text, nullable=True),  # every decision's feedback, one per line
+    sa.Column("usage", _JSON, nullable=False),
+    sa.Column("steps_taken", sa.Integer, nullable=False),
+    sa.Column("revision_rounds", sa.Integer, nullable=False),
+    sa.Column("slack_channel_id", sa.Text, nullable=True),
+    sa.Column("slack", _NULLABLE_JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_at", _TIME, nullable=False),
+    sa.Column("finished_at", _TIME, nullable=False),
+    sa.Column("stored_at", _TIME, nullable=False),
+    sa.Index("ix_research_runs_finished_at", "finished_at"),
+    sa.Index("ix_research_runs_requested_by_finished_at", "requested_by", "finished_at"),
+)
+
+
+class ArchiveStore:
+    """Finished runs in a SQL database. Methods block: call them from a thread in async code."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = _normalise(database_url)
+        self.safe_url = self.url.render_as_string(hide_password=True)
+        connect_args = {}
+        if self.url.get_backend_name() == "postgresql" and "connect_timeout" not in self.url.query:
+            connect_args["connect_timeout"] = 10
+        self.engine: Engine = sa.create_engine(
+            self.url, pool_pre_ping=True, connect_args=connect_args
+        )
+
+    def migrate(self) -> None:
+        """Bring the schema up to date. Callers take turns: threads in this process through a
+        lock, workers sharing a PostgreSQL database through an advisory lock."""
+        with _MIGRATING, self._connect() as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                # Released when this transaction ends, after the migrations have committed.
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            command.upgrade(alembic_config(connection), "head")
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+    def save(self, result: ResearchResult) -> bool:
+        """Store a run; True if it was new, False if this workflow id was already stored."""
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(research_runs)
+            .values(_to_row(result))
+            .on_conflict_do_nothing(index_elements=["workflow_id"])
+            .returning(research_runs.c.workflow_id)  # rowcount is not reliable across drivers
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(statement).first() is not None
+
+    def get(self, workflow_id: str) -> ResearchResult | None:
+        query = sa.select(research_runs).where(research_runs.c.workflow_id == workflow_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return _to_result(row) if row is not None else None
+
+    def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ResearchResult]:
+        """The latest finished runs, newest first, optionally only one person's."""
+        query = (
+            sa.select(research_runs)
+            .order_by(research_runs.c.finished_at.desc(), research_runs.c.workflow_id.desc())
+            .limit(limit)
+        )
+        if requested_by is not None:
+            query = query.where(research_runs.c.requested_by == requested_by)
+        with self.engine.connect() as connection:
+            return [_to_result(row) for row in connection.execute(query).mappings()]
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except OperationalError as exc:
+            reason = (str(exc.orig).strip().splitlines() or ["no reason given"])[0].strip()
+            if self.url.password:
+                reason = reason.replace(self.url.password, "***")
+            raise ConfigError(
+                f"cannot connect to the database at DATABASE_URL {self.safe_url!r} ({reason}): "
+                "check the URL and that the database is running"
+            ) from None
+
+
+class StoreActivities:
+    def __init__(self, store: ArchiveStore) -> None:
+        self._store = store
+
+    @activity.defn(name="store_result")
+    async def store_result(self, input: StoreInput) -> bool:
+        inserted = await asyncio.to_thread(self._store.save, input.result)
+        log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted)
+        return inserted
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic settings without an alembic.ini: migrations/env.py runs on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def _normalise(database_url: str) -> URL:
+    try:
+        url = sa.make_url(database_url.strip())
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"DATABASE_URL {_mask(database_url)!r} is not a database URL: {_SUPPORTED}"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    if url.drivername not in ("sqlite", "sqlite+pysqlite"):
+        raise ConfigError(f"DATABASE_URL {shown!r} is not supported: {_SUPPORTED}")
+    if url.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"DATABASE_URL {shown!r} is not a file, and the archive must outlive the worker: "
+            "use sqlite:///path/to/file.db"
+        )
+    folder = Path(url.database).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"DATABASE_URL {shown!r}: cannot create the folder {str(folder)!r} ({exc.strerror}); "
+            "choose a path this process can write to"
+        ) from None
+    return url
+
+
+def _mask(text: str) -> str:
+    """Hide the password in a URL that SQLAlchemy could not parse."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text.strip())
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _joined_feedback(decisions: list[DecisionRecord]) -> str | None:
+    lines = [f"{d.decided_by} (round {d.draft_round}, {d.kind}): {d.feedback}" for d in decisions if d.feedback]
+    return "\n".join(lines) or None
+
+
+def _to_row(result: ResearchResult) -> dict[str, object]:
+    slack = result.slack
+    return {
+        "workflow_id": result.workflow_id,
+        "question": result.question,
+        "requested_by": result.requested_by,
+        "outcome": result.outcome.value,
+        "answer": result.answer,
+        "sources": [source.model_dump(mode="json") for source in result.sources],
+        "decisions": [decision.model_dump(mode="json") for decision in result.decisions],
+        "feedback": _joined_feedback(result.decisions),
+        "usage": result.usage.model_dump(mode="json"),
+        "steps_taken": result.steps_taken,
+        "revision_rounds": result.revision_rounds,
+        "slack_channel_id": slack.channel_id if slack else None,
+        # response_url is a short-lived credential for posting into the channel: not archived.
+        "slack": slack.model_dump(mode="json", exclude={"response_url"}) if slack else None,
+        "error": result.error,
+        "started_at": _utc(result.started_at),
+        "finished_at": _utc(result.finished_at),
+        "stored_at": datetime.now(UTC),
+    }
+
+
+def _to_result(row: RowMapping) -> ResearchResult:
+    fields = set(ResearchResult.model_fields)
+    data = {key: value for key, value in row.items() if key in fields}
+    data["started_at"] = _utc(row["started_at"])
+    data["finished_at"] = _utc(row["finished_at"])
+    return ResearchResult.model_validate(data)

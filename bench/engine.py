@@ -1,0 +1,124 @@
+"""Engine benchmarks: ratios against a baseline measured in the same run, on the same Temporal server.
+
+    python -m bench.engine [--runs 20] [--parked 1000]
+
+1. Per-step cost: a ResearchWorkflow run with instant fake activities, per activity it executes,
+   against a plain workflow that runs the same number of no-op activities one after another.
+2. Whole-run overhead: wall time from start to final result of a run with instant LLM and search
+   (approval sent as soon as the draft waits), which is all orchestration.
+3. Recovery after SIGKILL: see bench/crash.py.
+4. Parked runs: N runs waiting for a decision on one worker; the worker's RSS before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import time
+import uuid
+from datetime import timedelta
+
+import psutil
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from researchbot.worker import MAX_CACHED_WORKFLOWS
+from tests.conftest import TEMPORAL_CLI
+from tests.fakes.activities import FakeActivities
+from tests.workflow_helpers import decision, start_run, wait_for_stage
+from workflows.models import DecisionKind, Stage
+from workflows.research import ResearchWorkflow
+
+
+@activity.defn(name="noop")
+async def noop(step: int) -> int:
+    return step
+
+
+@workflow.defn
+class PlainWorkflow:
+    """The baseline: nothing but sequential no-op activities."""
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        for step in range(steps):
+            await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=10))
+        return steps
+
+
+async def research_once(client: Client, queue: str) -> float:
+    started = time.perf_counter()
+    handle = await start_run(client, queue)
+    status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=2000)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, draft_round=status.draft_round))
+    await handle.result()
+    return time.perf_counter() - started
+
+
+async def plain_once(client: Client, queue: str, steps: int) -> float:
+    started = time.perf_counter()
+    await client.execute_workflow(PlainWorkflow.run, steps, id=f"plain-{uuid.uuid4().hex[:10]}", task_queue=queue)
+    return time.perf_counter() - started
+
+
+async def per_step_and_overhead(client: Client, runs: int) -> None:
+    fakes, queue = FakeActivities(), f"bench-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow, PlainWorkflow], activities=[*fakes.all(), noop]):
+        await research_once(client, queue)  # warm-up
+        steps = sum(fakes.calls.values())
+        research_times, plain_times = [], []
+        for _ in range(runs):  # interleaved, so machine noise hits both alike
+            research_times.append(await research_once(client, queue))
+            plain_times.append(await plain_once(client, queue, steps))
+    research, plain = statistics.median(research_times), statistics.median(plain_times)
+    print(f"activities per research run: {steps}")
+    print(f"per-step cost: research {1000 * research / steps:.1f} ms, plain {1000 * plain / steps:.1f} ms, ratio {research / plain:.2f}x (target <= 1.1x)")
+    print(f"whole-run orchestration overhead (instant LLM/search, incl. the approval round trip): median {research:.3f} s (target <= 1 s)")
+
+
+async def parked_runs(client: Client, count: int) -> None:
+    fakes, queue = FakeActivities(), f"bench-park-{uuid.uuid4().hex[:8]}"
+    process = psutil.Process()
+    gc.collect()
+    before = process.memory_info().rss
+    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow], activities=fakes.all(), max_cached_workflows=MAX_CACHED_WORKFLOWS):
+        started = time.perf_counter()
+        semaphore = asyncio.Semaphore(50)
+
+        async def one() -> None:
+            async with semaphore:
+                handle = await start_run(client, queue)
+                await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=100_000)
+
+        await asyncio.gather(*(one() for _ in range(count)))
+        gc.collect()
+        after = process.memory_info().rss
+        elapsed = time.perf_counter() - started
+    print(
+        f"parked runs: {count} awaiting a decision in {elapsed:.0f} s; worker process RSS {before / 2**20:.0f} MB -> "
+        f"{after / 2**20:.0f} MB ({(after - before) / count / 1024:.1f} KB per parked run; "
+        f"projected for 10,000: {(before + (after - before) * 10_000 / count) / 2**20:.0f} MB, target <= 300 MB)"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--parked", type=int, default=1000)
+    args = parser.parse_args()
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
+    )
+    async with env:
+        await per_step_and_overhead(env.client, args.runs)
+        if args.parked:
+            await parked_runs(env.client, args.parked)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,184 @@
+"""Slack mrkdwn from text we do not control: a model's Markdown, a person's question.
+
+Everything that reaches a mrkdwn field goes through here, so such text cannot notify a
+channel, mention someone, or turn into a link Slack renders from ``<url|label>``:
+``&``, ``<`` and ``>`` are escaped, and mention syntax is defused before that.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+__all__ = ["escape", "link", "markdown_to_mrkdwn", "mention", "neutralise_mentions", "safe", "split_text"]
+
+ZWJ = "\u200d"  # between "@" and "here", Slack no longer sees a broadcast
+_MENTION_SYNTAX = re.compile(r"<\s*[!@]([^<>|]*)(?:\|([^<>]*))?>")
+_BROADCAST_WORD = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters: & < > (nothing else needs escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def neutralise_mentions(text: str) -> str:
+    """Make ``<!channel>``, ``<!here>``, ``<@U123>``, ``<!subteam^S1|@team>`` and bare
+    ``@channel``/``@here``/``@everyone`` into text that shows the same but notifies nobody."""
+
+    def defuse(match: re.Match[str]) -> str:
+        name = (match.group(2) or match.group(1)).strip().lstrip("@").removeprefix("subteam^")
+        return "@" + ZWJ + name
+
+    return _BROADCAST_WORD.sub("@" + ZWJ, _MENTION_SYNTAX.sub(defuse, text))
+
+
+def safe(text: str, limit: int | None = None) -> str:
+    """Plain text made safe for a mrkdwn field; cut (ending in …) to at most ``limit`` characters."""
+    result = escape(neutralise_mentions(text))
+    if limit is None or len(result) <= limit:
+        return result
+    raw = text[:limit]
+    result = escape(neutralise_mentions(raw))
+    while len(result) > limit - 1:  # escaping makes a character up to 5 long: cut the source, measure again
+        raw = raw[: len(raw) - max(1, (len(result) - limit + 1) // 5)]
+        result = escape(neutralise_mentions(raw))
+    return result + "…"
+
+
+def mention(user: str) -> str:
+    """``<@U123>`` for a Slack user id; anything else (a CLI user name) as safe text."""
+    return f"<@{user}>" if _USER_ID.match(user) else safe(user, 80)
+
+
+def link(url: str, label: str) -> str:
+    """``<url|label>`` for an http(s)/mailto URL; any other URL is shown, not linked."""
+    url = url.strip()
+    if not url.lower().startswith(_SAFE_SCHEMES):
+        return f"{safe(label)} ({safe(url)})"
+    target = quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
+    return f"<{target}|{safe(label)}>"
+
+
+# ------------------------------------------------------------------ Markdown → mrkdwn
+
+_FENCE = re.compile(r"^\s*```")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_RULE = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
+# Code spans and links are taken out before escaping, and put back after.
+_PROTECTED = re.compile(r"(`+)(.+?)\1|\[([^\]\n]+)\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\))?)>?\s*\)")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_HOLE = "\x00"
+
+
+def _inline(text: str) -> str:
+    kept: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        if match.group(1):
+            kept.append("`" + safe(match.group(2)) + "`")
+        else:
+            kept.append(link(match.group(4), match.group(3)))
+        return f"{_HOLE}{len(kept) - 1}{_HOLE}"
+
+    text = safe(_PROTECTED.sub(keep, text.replace(_HOLE, "").replace("\x01", "")))
+    text = _BOLD.sub("\x01\\2\x01", text)
+    text = _ITALIC.sub(r"_\1_", text)
+    text = _STRIKE.sub(r"~\1~", text).replace("\x01", "*")
+    return re.sub(f"{_HOLE}(\\d+){_HOLE}", lambda m: kept[int(m.group(1))], text)
+
+
+def _line(line: str) -> str:
+    if match := _HEADING.match(line):
+        return f"*{_inline(match.group(1).replace('**', '').replace('__', ''))}*"
+    if _RULE.match(line):
+        return "──────────"
+    if match := _BULLET.match(line):
+        indent = match.group(1).replace("\t", "    ")
+        return f"{indent}{'◦' if indent else '•'} {_inline(match.group(2))}"
+    if match := _QUOTE.match(line):
+        return "> " + _inline(match.group(1))
+    return _inline(line)
+
+
+def markdown_to_mrkdwn(md: str) -> str:
+    """Convert a model's Markdown to Slack mrkdwn, escaping everything first so the text
+    cannot inject links, mentions or broadcasts. Code spans and fenced blocks stay code."""
+    out: list[str] = []
+    in_code = False
+    for line in md.replace("\r\n", "\n").split("\n"):
+        if _FENCE.match(line):
+            out.append("```")  # a language tag after the fence would show as text in Slack
+            in_code = not in_code
+        else:
+            out.append(safe(line) if in_code else _line(line))
+    if in_code:
+        out.append("```")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+# ------------------------------------------------------------------ splitting
+
+_SEPARATORS = ("\n\n", "\n", " ")
+
+
+def split_text(text: str, limit: int = 3000) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at paragraph breaks if it can,
+    else at line breaks, else between words; a code block cut in two is closed and reopened."""
+    if limit < 32:
+        raise ValueError("limit must be at least 32 characters")
+    if not text:
+        return []
+    if len(text) <= limit:
+        return [text]
+    fenced = "```" in text
+    pieces = [p for p in _split(text, limit - 8 if fenced else limit, 0) if p.strip()]
+    return _balance_fences(pieces) if fenced else pieces  # (8: room to close and reopen a fence)
+
+
+def _split(text: str, limit: int, level: int) -> list[str]:
+    if len(text) <= limit:
+        return [text]
+    if level == len(_SEPARATORS):
+        return _hard_cut(text, limit)
+    separator = _SEPARATORS[level]
+    pieces: list[str] = []
+    for part in text.split(separator):
+        for piece in _split(part, limit, level + 1):
+            if pieces and len(pieces[-1]) + len(separator) + len(piece) <= limit:
+                pieces[-1] += separator + piece
+            else:
+                pieces.append(piece)
+    return pieces
+
+
+def _hard_cut(text: str, limit: int) -> list[str]:
+    """Cut a run without spaces, never inside an &entity; or a <link>."""
+    pieces = []
+    while len(text) > limit:
+        cut = limit
+        amp = text.rfind("&", cut - 6, cut)
+        if amp > 0 and ";" not in text[amp:cut]:
+            cut = amp
+        opening = text.rfind("<", 0, cut)
+        if opening > 0 and ">" not in text[opening:cut]:
+            cut = opening
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text] if text else pieces
+
+
+def _balance_fences(pieces: list[str]) -> list[str]:
+    balanced, open_fence = [], False
+    for piece in pieces:
+        if open_fence:
+            piece = "```\n" + piece
+        open_fence = piece.count("```") % 2 == 1
+        balanced.append(piece + "\n```" if open_fence else piece)
+    return balanced

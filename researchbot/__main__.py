@@ -1,0 +1,3 @@
+from researchbot.cli import app
+
+app(prog_name="researchbot")

@@ -1,0 +1,184 @@
+"""The `researchbot` command: worker, server, ask, decide (and the Slack bot)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, Optional
+
+import typer
+from pydantic import ValidationError
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from activities.errors import ConfigError
+from researchbot import devserver, temporal
+from researchbot.logs import configure_logging
+from researchbot.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="ResearchBot: AI research runs as durable Temporal workflows.")
+
+
+def fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def explain(error: ValidationError) -> str:
+    """One line per problem, naming the setting or field to fix."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]).upper() or "input"
+        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def run(coro_factory: Any) -> Any:
+    """Run a command's coroutine, turning every known failure into one line and exit code 2."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        fail(f"bad setting: {explain(error)}")
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return asyncio.run(coro_factory(settings))
+    except ConfigError as error:
+        fail(str(error))
+    except ValidationError as error:
+        fail(explain(error))
+    except KeyboardInterrupt:
+        raise typer.Exit(code=130)
+
+
+@asynccontextmanager
+async def temporal_client(start_embedded: bool) -> AsyncIterator[Client]:
+    """Connect as configured; with nothing configured and nothing listening, start the embedded server."""
+    config = temporal.connect_config()
+    nothing_configured = not any(key.startswith("TEMPORAL_") for key in os.environ)
+    if start_embedded and nothing_configured and not devserver.port_is_open(devserver.DEFAULT_PORT):
+        async with devserver.embedded_temporal() as address:
+            yield await temporal.connect({**config, "target_host": address})
+        return
+    yield await temporal.connect(config)
+
+
+async def has_workers(client: Client, task_queue: str) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0
+
+
+@asynccontextmanager
+async def worker_if_none(client: Client, settings: Settings) -> AsyncIterator[None]:
+    from researchbot.wiring import build_activities
+    from researchbot.worker import build_worker
+
+    if await has_workers(client, settings.research_task_queue):
+        yield
+        return
+    async with AsyncExitStack() as stack:
+        activities = await stack.enter_async_context(build_activities(settings))
+        await stack.enter_async_context(build_worker(client, settings, activities))
+        yield
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker on RESEARCH_TASK_QUEUE; SIGTERM drains and exits."""
+    from researchbot.worker import run_worker
+
+    async def main(settings: Settings) -> None:
+        client = await temporal.connect()
+        await run_worker(client, settings)
+
+    run(main)
+
+
+@app.command()
+def server(
+    port: int = typer.Option(devserver.DEFAULT_PORT, help="gRPC port"),
+    ui_port: int = typer.Option(devserver.DEFAULT_UI_PORT, help="web UI port"),
+) -> None:
+    """Run the embedded Temporal dev server (SQLite file under ./.data, web UI on 8233)."""
+
+    async def main(settings: Settings) -> None:
+        async with devserver.embedded_temporal(port, ui_port) as address:
+            typer.echo(f"Temporal at {address}, web UI at http://127.0.0.1:{ui_port} (Ctrl-C stops it)")
+            await asyncio.Event().wait()
+
+    run(main)
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="What to research"),
+    approve: bool = typer.Option(False, "--approve", help="Approve the first draft without asking"),
+    feedback: Optional[str] = typer.Option(None, "--feedback", help="Feedback to go with --approve"),
+    revise: Optional[list[str]] = typer.Option(None, "--revise", help="Ask for a revision with this feedback (repeatable)"),
+    reject: bool = typer.Option(False, "--reject", help="Reject the first draft"),
+) -> None:
+    """Research a question from the terminal, starting what it needs on the embedded defaults."""
+    from researchbot.terminal import ScriptedDecision, ask as ask_run, is_interactive
+    from workflows.models import DecisionKind, clean_question
+
+    try:
+        question = clean_question(question)
+    except ValueError as error:
+        fail(str(error))
+    scripted = [ScriptedDecision(DecisionKind.REVISE, text) for text in revise or []]
+    if approve or feedback:
+        scripted.append(ScriptedDecision(DecisionKind.APPROVE, feedback))
+    elif reject:
+        scripted.append(ScriptedDecision(DecisionKind.REJECT))
+
+    async def main(settings: Settings) -> None:
+        async with temporal_client(start_embedded=True) as client, worker_if_none(client, settings):
+            await ask_run(client, settings, question, scripted=scripted, interactive=is_interactive())
+
+    run(main)
+
+
+@app.command()
+def decide(
+    workflow_id: str,
+    kind: str = typer.Argument(..., help="approve, revise or reject"),
+    feedback: Optional[str] = typer.Option(None, "--feedback"),
+    as_user: Optional[str] = typer.Option(None, "--as", help="Who decides (default: your login name)"),
+) -> None:
+    """Decide on a waiting run from the terminal."""
+    import getpass
+    import uuid
+
+    from researchbot.runs import send_decision
+    from workflows.models import DecisionInput, DecisionKind
+    from workflows.research import ResearchWorkflow
+
+    if kind not in {k.value for k in DecisionKind}:
+        fail(f"unknown decision {kind!r}: use approve, revise or reject")
+
+    async def main(settings: Settings) -> None:
+        client = await temporal.connect()
+        status = await client.get_workflow_handle(workflow_id).query(ResearchWorkflow.status)
+        decision = DecisionInput(
+            kind=DecisionKind(kind), draft_round=status.draft_round, decided_by=as_user or getpass.getuser(),
+            feedback=feedback, decision_id=uuid.uuid4().hex,
+        )
+        outcome = await send_decision(client, workflow_id, decision)
+        typer.echo(outcome.message)
+        if not outcome.accepted:
+            raise typer.Exit(code=1)
+
+    run(main)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,6 @@
+"""A local Slack: a workspace's state and a Web API server over it, for tests and local runs."""
+
+from sandbox.slack_api import Call, SlackApiServer, create_app
+from sandbox.state import Channel, User, Workspace
+
+__all__ = ["Call", "Channel", "SlackApiServer", "User", "Workspace", "create_app"]

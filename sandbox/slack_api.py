@@ -1,0 +1,218 @@
+"""A local Slack Web API: the same requests, answers and error codes as slack.com/api, over a Workspace.
+
+Point any Slack client at it (``AsyncWebClient(base_url=server.base_url, token=...)``).
+Tests use :class:`SlackApiServer` as a context manager; it also injects the faults that
+are hard to get from real Slack: rate limiting, and a response lost after Slack stored
+the call's effect. ``/response/{token}`` serves response_urls like Slack's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from sandbox.methods import METHODS, SlackError
+from sandbox.state import RESPONSE_URL_USES, Workspace
+
+__all__ = ["Call", "SlackApiServer", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the server received (its token left out)."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    kind: Literal["rate_limit", "lose"]
+    retry_after: int = 1
+    how: Literal["disconnect", "error"] = "disconnect"
+
+
+class _DroppedResponse(Exception):
+    """Raised on purpose to cut a connection after the call's effect was stored."""
+
+
+async def _cut_connection(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"ok":', "more_body": True})
+    raise _DroppedResponse()
+
+
+def _not_a_dropped_response(record: logging.LogRecord) -> bool:
+    return not (record.exc_info and isinstance(record.exc_info[1], _DroppedResponse))
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        body = await request.body()
+        data = json.loads(body) if body else {}
+        if not isinstance(data, dict):
+            raise SlackError("invalid_json")
+        params.update(data)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    return params
+
+
+def create_app(workspace: Workspace, server: SlackApiServer | None = None) -> Starlette:
+    """The ASGI app: ``/api/{method}`` and ``/response/{token}``, over ``workspace``."""
+
+    async def api(request: Request) -> Any:
+        name = request.path_params["method"]
+        try:
+            params = await _params(request)
+        except (SlackError, json.JSONDecodeError):
+            return JSONResponse({"ok": False, "error": "invalid_json"})
+        body_token = params.pop("token", None)
+        fault = server._record(name, params) if server else None
+        if fault and fault.kind == "rate_limit":
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
+                                headers={"Retry-After": str(fault.retry_after)})
+        header = request.headers.get("authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else body_token
+        try:
+            if not token:
+                raise SlackError("not_authed")
+            if token != workspace.bot_token:
+                raise SlackError("invalid_auth")
+            if name not in METHODS:
+                raise SlackError("unknown_method")
+            answer: dict[str, Any] = {"ok": True, **METHODS[name](workspace, params)}
+        except SlackError as error:
+            answer = {"ok": False, "error": error.code, **error.extra}
+        except (ValueError, TypeError, AttributeError):  # a param of the wrong kind or form
+            answer = {"ok": False, "error": "invalid_arguments"}
+        if fault and fault.kind == "lose" and answer["ok"]:
+            if fault.how == "error":
+                return PlainTextResponse("Internal Server Error", status_code=500)
+            return _cut_connection
+        return JSONResponse(answer)
+
+    async def respond(request: Request) -> JSONResponse:
+        """A response_url: post JSON {text, blocks, response_type} to answer a command or action."""
+        with workspace.lock:
+            target = workspace.response_urls.get(request.path_params["token"])
+            if target is None or target["uses"] >= RESPONSE_URL_USES:
+                return JSONResponse({"ok": False, "error": "used_url" if target else "expired_url"}, status_code=404)
+            target["uses"] += 1
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return JSONResponse({"ok": False, "error": "invalid_payload"}, status_code=400)
+        content = {"text": body.get("text", ""), "blocks": body.get("blocks")}
+        if body.get("response_type") == "in_channel":
+            workspace.post(target["channel"], **content)
+        else:
+            workspace.post_ephemeral(target["channel"], target["user"], **content)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[
+        Route("/api/{method}", api, methods=["GET", "POST"]),
+        Route("/response/{token}", respond, methods=["POST"]),
+    ])
+
+
+class SlackApiServer:
+    """Serves a Workspace's Web API on 127.0.0.1 from a background thread.
+
+    >>> with SlackApiServer() as slack:
+    ...     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url)
+    """
+
+    def __init__(self, workspace: Workspace | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.workspace = workspace or Workspace()
+        self.host, self.port = host, port
+        self.calls: list[Call] = []
+        self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.app = create_app(self.workspace, self)
+
+    # ------------------------------------------------------------ addresses
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def base_url(self) -> str:
+        """What to give a Slack client as base_url: ``http://127.0.0.1:<port>/api/``."""
+        return self.url + "api/"
+
+    def response_url(self, channel_id: str, user_id: str) -> str:
+        """A response_url for a command from ``user_id`` in ``channel_id``."""
+        return f"{self.url}response/{self.workspace.issue_response_url_token(channel_id, user_id)}"
+
+    # ------------------------------------------------------------ faults and calls
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer HTTP 429 with ``Retry-After: retry_after``."""
+        with self._lock:
+            self._faults[method].extend([_Fault("rate_limit", retry_after=retry_after)] * times)
+
+    def lose_response(self, method: str, *, times: int = 1, how: Literal["disconnect", "error"] = "disconnect") -> None:
+        """The next ``times`` successful calls of ``method`` take effect, but their answer is lost:
+        the connection is cut mid-response (``disconnect``) or the answer is HTTP 500 (``error``)."""
+        with self._lock:
+            self._faults[method].extend([_Fault("lose", how=how)] * times)
+
+    def _record(self, method: str, params: dict[str, Any]) -> _Fault | None:
+        with self._lock:
+            self.calls.append(Call(method, params))
+            return self._faults[method].popleft() if self._faults[method] else None
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> SlackApiServer:
+        logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_response)
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="slack-sandbox", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the Slack sandbox could not start on {self.host}:{self.port}")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> SlackApiServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
