@@ -78,20 +78,25 @@ def digest(message: dict[str, Any]) -> str:
 
 
 class SlackPacer:
-    """Spaces one worker's Slack writes, shared by all its runs: at most one post per
-    ``post_interval`` in a channel, one update per ``update_interval`` in all; and remembers
-    what each message last got, so an update that changes nothing is not sent."""
+    """Spaces one worker's Slack writes, shared by all its runs: on average one post per
+    ``post_interval`` in a channel and one update per ``update_interval`` in all, with short
+    bursts allowed as Slack allows them (a generic cell-rate algorithm: a run's first few
+    messages go out at once); and remembers what each message last got, so an update that
+    changes nothing is not sent."""
 
     def __init__(
         self,
         *,
         post_interval: float = 1.0,
         update_interval: float = 1.5,
+        post_burst: int = 3,
+        update_burst: int = 5,
         remember: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self._post_interval, self._update_interval = post_interval, update_interval
+        self._post_burst, self._update_burst = post_burst, update_burst
         self._clock, self._sleep = clock, sleep
         self._next_post: dict[str, float] = {}
         self._next_update = 0.0
@@ -104,19 +109,23 @@ class SlackPacer:
         if delay > 0:
             await self._sleep(delay)
 
-    async def before_post(self, channel: str) -> None:
+    def _schedule(self, theoretical: float, interval: float, burst: int) -> tuple[float, float]:
+        """When this write may go, and the next theoretical arrival time."""
         now = self._clock()
-        due = max(now, self._next_post.get(channel, now))
-        self._next_post[channel] = due + self._post_interval
+        theoretical = max(theoretical, now)
+        return max(now, theoretical - (burst - 1) * interval), theoretical + interval
+
+    async def before_post(self, channel: str) -> None:
+        due, self._next_post[channel] = self._schedule(
+            self._next_post.get(channel, 0.0), self._post_interval, self._post_burst
+        )
         await self._take_slot(due)
 
     async def before_update(self, channel: str, ts: str) -> bool:
         """Wait for an update slot; False if a newer update of the same message arrived meanwhile."""
         key = (channel, ts)
         number = self._waiting[key] = self._waiting.get(key, 0) + 1
-        now = self._clock()
-        due = max(now, self._next_update)
-        self._next_update = due + self._update_interval
+        due, self._next_update = self._schedule(self._next_update, self._update_interval, self._update_burst)
         await self._take_slot(due)
         if self._waiting.get(key) != number:
             return False

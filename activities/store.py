@@ -206,7 +206,11 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _joined_feedback(decisions: list[DecisionRecord]) -> str | None:
-    lines = [f"{d.decided_by} (round {d.draft_round}, {d.kind}): {d.feedback}" for d in decisions if d.feedback]
+    lines = [
+        f"{d.decided_by} (round {d.draft_round}, {d.kind}): {d.feedback}"
+        for d in decisions
+        if d.feedback
+    ]
     return "\n".join(lines) or None
 
 

@@ -268,7 +268,7 @@ async def test_pacer_spaces_posts_per_channel_and_drops_stale_updates() -> None:
         await asyncio.sleep(0)  # let other waiters run, as a real sleep would
         now[0] += seconds
 
-    pacer = SlackPacer(post_interval=1.0, update_interval=1.5, clock=lambda: now[0], sleep=sleep)
+    pacer = SlackPacer(post_interval=1.0, update_interval=1.5, post_burst=1, update_burst=1, clock=lambda: now[0], sleep=sleep)
     await pacer.before_post("C1")
     await pacer.before_post("C2")
     await pacer.before_post("C1")
@@ -281,3 +281,16 @@ async def test_pacer_spaces_posts_per_channel_and_drops_stale_updates() -> None:
     assert pacer.already_sent("C1", "1.2", digest({"text": "a"})) is False
     pacer.sent("C1", "1.2", digest({"text": "a"}))
     assert pacer.already_sent("C1", "1.2", digest({"text": "a"})) is True
+
+
+async def test_pacer_lets_a_short_burst_through_then_keeps_the_average_rate() -> None:
+    now, slept = [100.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = SlackPacer(post_interval=1.0, post_burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        await pacer.before_post("C1")
+    assert slept == [1.0, 1.0]  # three at once, then one a second

@@ -41,7 +41,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_research_runs_finished_at", "research_runs", ["finished_at"])
     op.create_index(
-        "ix_research_runs_requested_by_finished_at", "research_runs", ["requested_by", "finished_at"]
+        "ix_research_runs_requested_by_finished_at",
+        "research_runs",
+        ["requested_by", "finished_at"],
     )
 
 
