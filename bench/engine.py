@@ -18,37 +18,20 @@ import gc
 import statistics
 import time
 import uuid
-from datetime import timedelta
 
 import psutil
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.plain_workflow import PlainWorkflow, noop
 from researchbot.worker import MAX_CACHED_WORKFLOWS
 from tests.conftest import TEMPORAL_CLI
 from tests.fakes.activities import FakeActivities
 from tests.workflow_helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
-
-
-@activity.defn(name="noop")
-async def noop(step: int) -> int:
-    return step
-
-
-@workflow.defn
-class PlainWorkflow:
-    """The baseline: nothing but sequential no-op activities."""
-
-    @workflow.run
-    async def run(self, steps: int) -> int:
-        for step in range(steps):
-            await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=10))
-        return steps
 
 
 async def research_once(client: Client, queue: str) -> float:

@@ -1,0 +1,21 @@
+"""The baseline for the per-step benchmark: nothing but sequential no-op activities."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+
+@activity.defn(name="noop")
+async def noop(step: int) -> int:
+    return step
+
+
+@workflow.defn
+class PlainWorkflow:
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        for step in range(steps):
+            await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=10))
+        return steps
