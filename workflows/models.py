@@ -335,6 +335,8 @@ class ResearchRequest(BaseModel):
     max_revision_rounds: int = Field(default=5, ge=0)
     remind_after: timedelta = timedelta(hours=24)
     expire_after: timedelta = timedelta(days=7)
+    # Past this many history events, the next revision round continues as a new run.
+    history_limit: int = Field(default=5_000, ge=50)
     carried: CarriedState | None = None
 
     @field_validator("question")

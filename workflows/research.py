@@ -33,9 +33,6 @@ with workflow.unsafe.imports_passed_through():
         StoreInput,
     )
 
-# Past this many events the next revision round starts a fresh run with continue-as-new.
-HISTORY_EVENTS_BEFORE_CONTINUE = 5_000
-
 _FINAL_STAGE = {
     Outcome.APPROVED: Stage.COMPLETED,
     Outcome.REJECTED: Stage.REJECTED,
@@ -71,6 +68,9 @@ class ResearchWorkflow:
         try:
             if request.carried is None:
                 await self._report(ProgressKind.STARTED)
+                if request.slack and "root" not in self._messages:
+                    # The requester was told why in private; nobody could see or decide this run.
+                    raise ApplicationError("ResearchBot cannot post in this channel", non_retryable=True)
                 await self._run.research(feedback=None)
                 await self._present(await self._run.write_draft(feedback=None))
             return await self._decide_until_done()
@@ -250,7 +250,7 @@ class ResearchWorkflow:
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_BEFORE_CONTINUE
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._request.history_limit
 
     def _carry_over(self) -> ResearchRequest:
         draft = self._status.draft
