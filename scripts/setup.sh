@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 if [[ "${SKIP_APT:-0}" != 1 ]] && command -v apt-get >/dev/null; then
   missing=()
-  for pkg in chromium sqlite3; do
+  for pkg in chromium fonts-noto-color-emoji; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then
