@@ -180,5 +180,53 @@ def decide(
     run(main)
 
 
+@app.command()
+def bot() -> None:
+    """Run the Slack bot: HTTP on 0.0.0.0:$PORT (POST /slack/events), or Socket Mode with SLACK_APP_TOKEN."""
+    from bot.app import run_bot
+    from bot.server import check_settings
+
+    async def main(settings: Settings) -> None:
+        check_settings(settings)
+        client = await temporal.connect()
+        await run_bot(settings, client)
+
+    run(main)
+
+
+@app.command()
+def dev() -> None:
+    """Run the whole product here: embedded Temporal, worker, bot, and the Slack sandbox page (Ctrl-C stops all)."""
+    from researchbot.dev import run_dev
+
+    async def main(settings: Settings) -> None:
+        async with temporal_client(start_embedded=True) as client:
+            embedded = client.service_client.config.target_host.startswith("127.0.0.1:")
+            await run_dev(client, settings, embedded=embedded)
+
+    run(main)
+
+
+@app.command()
+def demo(
+    question: str = typer.Argument("How does Temporal make a workflow durable?", help="What to research"),
+    feedback: str = typer.Option("Add a one-line summary at the top.", help="Feedback sent with Approve"),
+) -> None:
+    """Drive one whole run through the Slack sandbox without a person, and print the thread."""
+    from researchbot.dev import run_demo
+    from workflows.models import clean_question
+
+    try:
+        question = clean_question(question)
+    except ValueError as error:
+        fail(str(error))
+
+    async def main(settings: Settings) -> None:
+        async with temporal_client(start_embedded=True) as client:
+            await run_demo(client, settings, question, feedback)
+
+    run(main)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

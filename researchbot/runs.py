@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
@@ -59,10 +60,12 @@ async def send_decision(client: Client, workflow_id: str, decision: DecisionInpu
     try:
         receipt = await asyncio.wait_for(handle.execute_update(ResearchWorkflow.decide, decision), wait.total_seconds())
     except WorkflowUpdateFailedError as refused:
-        return DecisionOutcome(accepted=False, queued=False, message=str(refused.cause or refused))
+        cause = refused.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or refused)
+        return DecisionOutcome(accepted=False, queued=False, message=message)
     except RPCError as error:
         return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         try:
             await handle.signal(ResearchWorkflow.decide_signal, decision)
         except RPCError as error:

@@ -13,6 +13,9 @@ and loaded from it at start, so a restart keeps the history on the page.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import logging
 import threading
 import time
@@ -149,11 +152,18 @@ class SandboxServer(SlackApiServer):
         super().stop()
         self.save()
 
-    async def serve(self) -> None:
-        """Serve in the current event loop until stopped (Ctrl-C, SIGTERM, or task cancellation)."""
+    def request_stop(self) -> None:
+        """Ask a ``serve()`` in progress to finish; it closes the page's streams and saves."""
+        self.hub.close()
+        if self._server is not None:
+            self._server.should_exit = True
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        """Serve in the current event loop until stopped (Ctrl-C, SIGTERM, ``request_stop()`` or
+        cancellation). With handle_signals=False the caller owns SIGINT/SIGTERM."""
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=1)
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(config) if handle_signals else _SignalFreeServer(config)
         self._server = server
         try:
             await server.serve()
@@ -161,3 +171,9 @@ class SandboxServer(SlackApiServer):
             self._server = None
             self.hub.close()
             self.save()
+
+
+class _SignalFreeServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

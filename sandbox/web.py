@@ -101,6 +101,7 @@ class EventHub:
     def close(self) -> None:
         """End every open stream (so a server can stop) and stop listening to the workspace."""
         self._unsubscribe()
+        self._unsubscribe = lambda: None  # closing twice is fine
         with self._lock:
             streams, self._streams = list(self._streams), set()
         for stream in streams:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,7 +16,13 @@ from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
 from activities.errors import ConfigError
-from activities.store import _MIGRATION_LOCK, ArchiveStore, StoreActivities, metadata, research_runs
+from activities.store import (
+    _MIGRATION_LOCK,
+    ArchiveStore,
+    StoreActivities,
+    metadata,
+    research_runs,
+)
 from workflows.models import (
     DecisionKind,
     DecisionRecord,
@@ -50,7 +57,7 @@ def postgres_base_url() -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_base_url: str) -> str:
+def postgres_url(postgres_base_url: str) -> Iterator[str]:
     """A fresh schema for each test, dropped afterwards."""
     schema = f"test_store_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_base_url, autocommit=True) as connection:
@@ -68,14 +75,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture
-def store(database_url: str) -> ArchiveStore:
+def store(database_url: str) -> Iterator[ArchiveStore]:
     store = ArchiveStore(database_url)
     store.migrate()
     yield store
     store.dispose()
 
 
-def a_result(workflow_id: str = "research-1", requested_by: str = "U1", **changes) -> ResearchResult:
+def a_result(
+    workflow_id: str = "research-1", requested_by: str = "U1", **changes: object
+) -> ResearchResult:
     result = ResearchResult(
         workflow_id=workflow_id,
         question="How do Temporal updates differ from signals?",
@@ -171,7 +180,8 @@ def test_save_then_get_gives_back_every_field(store: ArchiveStore) -> None:
 
     assert store.save(result) is True
 
-    expected = result.model_copy(update={"slack": result.slack.model_copy(update={"response_url": None})})
+    archived_slack = result.slack.model_copy(update={"response_url": None})
+    expected = result.model_copy(update={"slack": archived_slack})
     assert store.get("research-1") == expected
     assert store.get("no-such-run") is None
     with store.engine.connect() as connection:
@@ -189,9 +199,11 @@ def test_saving_a_run_twice_keeps_the_first(store: ArchiveStore) -> None:
 
 def test_recent_is_newest_first_and_filters_by_person(store: ArchiveStore) -> None:
     for n, person in enumerate(["U1", "U2", "U1", "U1"]):
-        store.save(a_result(f"research-{n}", requested_by=person, finished_at=T0 + timedelta(hours=n)))
+        finished_at = T0 + timedelta(hours=n)
+        store.save(a_result(f"research-{n}", requested_by=person, finished_at=finished_at))
 
-    assert [r.workflow_id for r in store.recent()] == ["research-3", "research-2", "research-1", "research-0"]
+    newest_first = ["research-3", "research-2", "research-1", "research-0"]
+    assert [r.workflow_id for r in store.recent()] == newest_first
     assert [r.workflow_id for r in store.recent("U1", limit=2)] == ["research-3", "research-2"]
     assert [r.workflow_id for r in store.recent("U2")] == ["research-1"]
     assert store.recent("nobody") == []
@@ -209,7 +221,8 @@ async def test_store_result_activity_saves_once(store: ArchiveStore) -> None:
         again = await env.run(activities.store_result, StoreInput(result=a_result()))
 
     assert (first, again) == (True, False)
-    assert [(e["workflow_id"], e["inserted"]) for e in logs] == [("research-1", True), ("research-1", False)]
+    logged = [(event["workflow_id"], event["inserted"]) for event in logs]
+    assert logged == [("research-1", True), ("research-1", False)]
     assert store.get("research-1") == a_result()
 
 
@@ -231,7 +244,7 @@ def test_a_relative_sqlite_path_gets_its_folder(tmp_path, monkeypatch: pytest.Mo
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("mysql://me:hunter2@db/archive", "DATABASE_URL 'mysql://me:***@db/archive' is not supported"),
+        ("mysql://me:hunter2@db/runs", "DATABASE_URL 'mysql://me:***@db/runs' is not supported"),
         ("not a url", "DATABASE_URL 'not a url' is not a database URL"),
         ("", "is not a database URL"),
         ("sqlite://", "is not a file"),

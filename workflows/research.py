@@ -131,6 +131,8 @@ class ResearchWorkflow:
         self._status.draft = draft
         self._status.draft_round = draft.round
         self._status.reminder_sent = False
+        # Open for decisions before the buttons are shown, so an instant click is not refused.
+        self._status.stage = Stage.AWAITING_DECISION
         await self._report(ProgressKind.DRAFT)
 
     async def _final_answer(self, decision: DecisionInput) -> str:

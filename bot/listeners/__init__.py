@@ -1,0 +1,15 @@
+"""Every Slack listener ResearchBot has, registered in one place."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners import actions, commands, views
+
+__all__ = ["register_listeners"]
+
+
+def register_listeners(app: AsyncApp) -> None:
+    commands.register(app)  # /research
+    actions.register(app)  # approve, revise, reject buttons
+    views.register(app)  # the decision modal's submission

@@ -1,0 +1,158 @@
+"""/research <question> | status | help: ack within Slack's 3 seconds, start a run, answer the asker.
+
+The listener waits on nothing but starting the workflow. A run's workflow id is made from the
+command (``research-<team>-<user>-<channel>-<digest of team + trigger_id>``), so the same command
+delivered twice starts one run, and a click or a modal can tell who asked and where without
+asking Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from bot.blocks import context as context_block
+from bot.replies import help_message, status_message, usage_message
+from researchbot.runs import build_request, start_run
+from researchbot.settings import Settings
+from workflows.models import RunStatus, SlackContext, clean_question
+from workflows.research import ResearchWorkflow
+
+__all__ = ["RunAddress", "parse_workflow_id", "register", "research", "start_research", "workflow_id_for", "your_runs"]
+
+log = structlog.get_logger(__name__)
+
+Reply = dict[str, Any]  # keyword arguments for ack() or respond(): text, and blocks when there are any
+
+# Slack wants the ack within 3 s; starting a workflow normally takes milliseconds.
+START_WAIT = timedelta(seconds=2.5)
+STATUS_QUERY_WAIT = timedelta(seconds=3)
+RECENT_RUNS = 20
+
+STARTED = "🔎 Researching… I'll post the plan, progress and a draft for review in this channel."
+ALREADY_STARTED = "That request was already received: its run is in this channel."
+UNAVAILABLE = "Sorry, the research service is unavailable right now, so nothing was started. Try again in a few minutes."
+SLOW = ("The research service is slow to answer right now. If your run started, it will post in this channel "
+        "within a minute; if nothing appears, ask again.")
+STATUS_UNAVAILABLE = "Sorry, the research service is unavailable right now, so I can't list your runs. Try again soon."
+
+_ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/research")(research)
+
+
+async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    """Empty or `help`: how to use it. `status`: the asker's recent runs. Anything else: a question."""
+    text = _unescape(command.get("text") or "").strip()
+    if text.lower() in ("", "help"):
+        await ack(**(help_message() if text else usage_message()))
+    elif text.lower() == "status":
+        await ack()
+        await respond(response_type="ephemeral", **await your_runs(context["temporal"], command))
+    else:
+        await ack(response_type="ephemeral", **await start_research(context["settings"], context["temporal"], command, text))
+
+
+# ------------------------------------------------------------------ the one call each branch makes
+
+
+async def start_research(settings: Settings, temporal: Client, command: dict[str, Any], question: str) -> Reply:
+    """Start the run for a command and say so; or say, in words for the asker, why nothing started."""
+    try:
+        question = clean_question(question)
+    except ValueError as refused:
+        return {"text": f"Sorry, I can't research that: {refused}."}
+    workflow_id = workflow_id_for(command)
+    user = command.get("user_id", "")
+    bound = log.bind(workflow_id=workflow_id, user=user)
+    slack = SlackContext(channel_id=command["channel_id"], user_id=user, team_id=command.get("team_id"),
+                         response_url=command.get("response_url"))
+    request = build_request(settings, question, requested_by=user, slack=slack)
+    try:
+        await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
+    except WorkflowAlreadyStartedError:
+        bound.info("research.duplicate_command")
+        return {"text": ALREADY_STARTED}
+    except TimeoutError:
+        bound.warning("research.start_slow")
+        return {"text": SLOW}
+    except Exception:
+        bound.exception("research.start_failed")
+        return {"text": UNAVAILABLE}
+    bound.info("research.started")
+    return {"text": STARTED}
+
+
+async def your_runs(temporal: Client, command: dict[str, Any]) -> Reply:
+    """The asker's most recent runs, newest first, each with where it is."""
+    team, user = _slack_id(command.get("team_id")), _slack_id(command.get("user_id"))
+    query = f"WorkflowType='ResearchWorkflow' AND WorkflowId STARTS_WITH 'research-{team}-{user}-'"
+    try:
+        executions = [execution async for execution in temporal.list_workflows(query, limit=RECENT_RUNS)]
+    except Exception:
+        log.exception("research.status_failed", user=command.get("user_id"))
+        return {"text": STATUS_UNAVAILABLE}
+    statuses = await asyncio.gather(*(_status(temporal, e.id, e.status) for e in executions))
+    found = [status for status in statuses if status is not None]
+    reply = status_message(found)
+    if missing := len(statuses) - len(found):
+        reply["blocks"].append(context_block(f"_{missing} more could not be read: no research worker answered._"))
+    return reply
+
+
+async def _status(temporal: Client, workflow_id: str, execution: WorkflowExecutionStatus | None) -> RunStatus | None:
+    handle = temporal.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+    try:
+        return await handle.query(ResearchWorkflow.status, rpc_timeout=STATUS_QUERY_WAIT)
+    except Exception as error:
+        log.warning("research.status_query_failed", workflow_id=workflow_id, execution=str(execution), error=str(error))
+        return None
+
+
+# ------------------------------------------------------------------ workflow ids
+
+
+@dataclass(frozen=True)
+class RunAddress:
+    """Who asked for a run and where, as its workflow id says."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+
+
+def workflow_id_for(command: dict[str, Any]) -> str:
+    """One id per command: the same team and trigger_id (a command delivered twice) give the same id."""
+    team, user, channel = (_slack_id(command.get(key)) for key in ("team_id", "user_id", "channel_id"))
+    trigger = command.get("trigger_id") or uuid.uuid4().hex
+    digest = hashlib.sha256(f"{team}:{trigger}".encode()).hexdigest()[:20]
+    return f"research-{team}-{user}-{channel}-{digest}"
+
+
+def parse_workflow_id(workflow_id: str) -> RunAddress | None:
+    """The asker and channel of a run started from Slack; None for runs started elsewhere (the CLI)."""
+    match = _ID.match(workflow_id)
+    return RunAddress(*match.group(1, 2, 3)) if match else None
+
+
+def _slack_id(value: object) -> str:
+    """A Slack id kept to what ids are made of, so it is safe in a workflow id and a visibility query."""
+    return re.sub(r"[^A-Za-z0-9]", "", str(value or "")) or "none"
+
+
+def _unescape(text: str) -> str:
+    """Slack sends &, < and > in command text as entities; the question is plain text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+

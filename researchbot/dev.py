@@ -1,0 +1,134 @@
+"""`researchbot dev` and `researchbot demo`: the whole product in one process on this machine.
+
+dev: the embedded Temporal server, a worker, the Slack bot over HTTP and the local Slack sandbox
+(or real Slack when real tokens are configured), until Ctrl-C.
+demo: the same stack on free ports, driven through the sandbox's own endpoints without a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from pydantic import SecretStr
+from temporalio.client import Client
+
+from bot.app import build_asgi_app
+from bot.server import EVENTS_PATH, HttpServer
+from researchbot.devserver import DEFAULT_UI_PORT
+from researchbot.settings import Settings
+from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
+from researchbot.sandbox_cmd import DEFAULT_SIGNING_SECRET, build_sandbox
+from researchbot.wiring import build_activities
+from researchbot.worker import build_worker
+from sandbox.demo_workspace import APPROVERS
+from sandbox.server import DEFAULT_BOT_TOKEN, DEFAULT_STATE_FILE, SandboxServer
+
+log = structlog.get_logger("researchbot.dev")
+
+
+def uses_real_slack(settings: Settings) -> bool:
+    return settings.slack_bot_token is not None and "slack.com" in settings.slack_api_url
+
+
+def sandbox_settings(settings: Settings, sandbox_port: int) -> Settings:
+    """The operator's settings, with the bot and worker pointed at the sandbox instead of Slack."""
+    return settings.model_copy(
+        update={
+            "slack_api_url": f"http://127.0.0.1:{sandbox_port}/api/",
+            "slack_bot_token": SecretStr(DEFAULT_BOT_TOKEN),
+            "slack_signing_secret": settings.slack_signing_secret or SecretStr(DEFAULT_SIGNING_SECRET),
+            "slack_app_token": None,
+            "research_approvers": settings.research_approvers or list(APPROVERS),
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    bot_url: str
+    sandbox: SandboxServer | None
+    settings: Settings
+
+
+@asynccontextmanager
+async def product_stack(
+    client: Client, settings: Settings, *, bot_port: int, sandbox_port: int | None, state_file: Path
+) -> AsyncIterator[Stack]:
+    """Worker, bot and (unless sandbox_port is None) the sandbox, all in this event loop."""
+    if sandbox_port is not None:
+        settings = sandbox_settings(settings, sandbox_port)
+    async with AsyncExitStack() as stack:
+        activities = await stack.enter_async_context(build_activities(settings))
+        await stack.enter_async_context(build_worker(client, settings, activities))
+        bot = HttpServer(build_asgi_app(settings, client), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port)
+        await bot.start()
+        stack.push_async_callback(bot.stop)
+        sandbox = None
+        if sandbox_port is not None:
+            sandbox = build_sandbox(settings, sandbox_port, bot.url + EVENTS_PATH, state_file)
+            serving = asyncio.create_task(sandbox.serve(handle_signals=False), name="sandbox")
+            stack.push_async_callback(_stop_sandbox, sandbox, serving)
+            while not sandbox.started:
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.05)
+        yield Stack(bot_url=bot.url + EVENTS_PATH, sandbox=sandbox, settings=settings)
+
+
+async def _stop_sandbox(sandbox: SandboxServer, serving: asyncio.Task[None]) -> None:
+    sandbox.request_stop()
+    try:
+        await asyncio.wait_for(serving, 10)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        serving.cancel()
+
+
+async def run_dev(client: Client, settings: Settings, *, embedded: bool, out: Callable[[str], None] = print) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    real = uses_real_slack(settings)
+    async with product_stack(
+        client, settings, bot_port=settings.port, sandbox_port=None if real else SANDBOX_PORT, state_file=DEFAULT_STATE_FILE
+    ) as stack:
+        if stack.sandbox:
+            out(f"Slack sandbox:  {stack.sandbox.page_url}   (type /research <question> in #research)")
+        else:
+            out(f"Slack bot:      {stack.bot_url} (real Slack; point the app's request URLs here)")
+        if embedded:
+            out(f"Temporal UI:    http://127.0.0.1:{DEFAULT_UI_PORT}")
+        out("Ctrl-C stops everything.")
+        await stop.wait()
+    out("Stopped.")
+
+
+async def run_demo(client: Client, settings: Settings, question: str, feedback: str, out: Callable[[str], None] = print) -> str:
+    """One whole run through the sandbox: command, draft, Approve with feedback, final report."""
+    from researchbot.demo_driver import SandboxDriver
+
+    settings = settings.model_copy(update={"research_task_queue": f"demo-{uuid.uuid4().hex[:8]}", "port": free_port()})
+    with tempfile.TemporaryDirectory() as folder:
+        async with product_stack(
+            client, settings, bot_port=settings.port, sandbox_port=free_port(), state_file=Path(folder) / "sandbox.json"
+        ) as stack:
+            assert stack.sandbox is not None
+            driver = SandboxDriver(stack.sandbox.page_url)
+            thread = await driver.run_once(client, question, feedback)
+    out(thread)
+    return thread

@@ -1,0 +1,89 @@
+"""`researchbot bot` as an operator meets it: a one-line refusal without its Slack settings, and a
+real process that serves /healthz and signed commands, then stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from sandbox import SlackApiServer, Workspace
+from tests.fakes.slack_signing import SlackSender
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "cli-signing-secret"
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db", **extra}
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+])
+def test_the_bot_refuses_to_start_without_its_slack_settings(tmp_path: Path, extra: dict[str, str], expected: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "researchbot", "bot"], env=clean_env(tmp_path, **extra), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {done.stderr.strip().removeprefix('error: ')}"]
+    assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackApiServer]:
+    workspace = Workspace()
+    workspace.add_user("asker", id="UASKER")
+    with SlackApiServer(workspace) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_sigterm(
+    tmp_path: Path, slack: SlackApiServer, env: WorkflowEnvironment
+) -> None:
+    port = free_port()
+    settings = clean_env(tmp_path, PORT=str(port), SLACK_BOT_TOKEN=slack.workspace.bot_token, SLACK_API_URL=slack.base_url,
+                         SLACK_SIGNING_SECRET=SECRET, TEMPORAL_ADDRESS=env.client.service_client.config.target_host)
+    process = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=settings, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    sender = SlackSender(url, SECRET)
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+                try:
+                    if (await http.get(f"{url}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the bot never answered /healthz")
+        answer = await sender.command(command="/research", text="help", team_id=slack.workspace.team_id,
+                                      channel_id="CGENERAL", user_id="UASKER", trigger_id="1.2")
+        assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        await sender.aclose()
+        process.kill()
+    assert process.returncode == 0, output
+    assert "bot.started" in output and SECRET not in output and slack.workspace.bot_token not in output
