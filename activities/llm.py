@@ -192,3 +192,22 @@ def build_research_model(settings: Settings, client: httpx.AsyncClient) -> Resea
     chat = ChatClient(client, base_url, key)  # timeouts: the client's (LLM_TIMEOUT_SECONDS)
     log.info("llm.configured", base_url=base_url, model=settings.llm_model, api_key_set=bool(key))
     return ChatResearchModel(chat, settings.llm_model)
+
+
+async def check_llm_reachable(settings: Settings) -> None:
+    """Fail fast, before a run starts, when the configured LLM endpoint does not answer at all.
+
+    Any HTTP answer counts as reachable (many servers have no /models); only a refused or
+    timed-out connection is an error.
+    """
+    if settings.llm_is_offline:
+        return
+    base_url = (settings.openai_base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+            await client.get(f"{base_url}/models")
+    except httpx.HTTPError as error:
+        raise ConfigError(
+            f"cannot reach the LLM at {base_url} ({type(error).__name__}); "
+            "check OPENAI_BASE_URL, or unset it and OPENAI_API_KEY for the offline mode"
+        ) from error

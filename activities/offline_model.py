@@ -67,6 +67,7 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")
 _CITE_MARK = re.compile(
     r"\s*\[(?:\d+(?:\s*[,\u2013-]\s*\d+)*|citation needed|note \d+|[a-z])\]", re.I
 )
+_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 
 
@@ -195,10 +196,14 @@ def _candidates(usable: list[tuple[Source, Page]]) -> list[_Pick]:
     found: list[_Pick] = []
     seen: set[str] = set()
     for index, (source, page) in enumerate(usable):
-        for position, raw in enumerate(_SENTENCE_END.split(page.text)[:MAX_SENTENCES_PER_PAGE]):
-            sentence = " ".join(_CITE_MARK.sub("", raw).split())
+        prose = _CODE_BLOCK.sub("\n", page.text)
+        for position, raw in enumerate(_SENTENCE_END.split(prose)[:MAX_SENTENCES_PER_PAGE]):
+            sentence = " ".join(_CITE_MARK.sub("", raw).split()).removeprefix("- ").removeprefix("* ")
             letters = sum(ch.isalpha() for ch in sentence)
             if not 30 <= len(sentence) <= 400 or letters < 0.6 * len(sentence):
+                continue
+            # Headings, table rows and code fences are structure, not statements to quote.
+            if raw.lstrip().startswith(("#", "|", "```")):
                 continue
             if len(sentence.split()) < 5 or sentence.lower() in seen:
                 continue

@@ -153,16 +153,17 @@ class SlackReporter:
         result = run.input.result
         if result is None:
             raise errors.permanent("a FINISHED report needs its result")
+        # The report first: it is what people wait for; closing the draft and the status can follow.
+        if result.outcome is Outcome.APPROVED:
+            await self._post_parts(run, "final", blocks.final_report_messages(result), main=0, broadcast=True)
+        else:
+            await self._post(run, "finished", blocks.outcome_notice(result))
         if draft := run.status.draft:
             record = _last_decision(run.status)
             if record is not None and record.draft_round == draft.round:
                 await self._close_draft(run, draft, blocks.decision_line(record))
             else:
                 await self._close_draft(run, draft, blocks.closed_line(result.outcome))
-        if result.outcome is Outcome.APPROVED:
-            await self._post_parts(run, "final", blocks.final_report_messages(result), main=0, broadcast=True)
-        else:
-            await self._post(run, "finished", blocks.outcome_notice(result))
         await self._refresh(run, result)
 
     async def _refresh(self, run: _Run, result: ResearchResult | None = None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from bot.mrkdwn import escape, link, markdown_to_mrkdwn, mention, neutralise_mentions, safe, split_text
+from workflows.guardrails import cited_numbers
 from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
 
 __all__ = [
@@ -124,10 +125,15 @@ def _question(question: str) -> str:
     return f"*Question:* {safe(question, 500)}"
 
 
-def _sources(sources: Sequence[Source]) -> list[Block]:
-    if not sources:
+def _sources(sources: Sequence[Source], text: str) -> list[Block]:
+    """The sources the text cites, by their numbers; the ones read but not cited only as a count."""
+    cited = set(cited_numbers(text))
+    shown = [s for s in sources if s.number in cited] or list(sources)
+    if not shown:
         return []
-    lines = [f"{s.number}. {link(s.url, s.title.strip() or s.url)}" for s in sources]
+    lines = [f"{s.number}. {link(s.url, s.title.strip() or s.url)}" for s in shown]
+    if unused := len(sources) - len(shown):
+        lines.append(f"_{_count(unused, 'more source')} read but not cited_")
     return sections("*Sources*\n" + "\n".join(lines))
 
 
@@ -286,7 +292,7 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
         *sections("⚠️ *The checks found problems the model could not fix, so this draft cannot be approved:*\n"
                   + "\n".join(f"• {safe(v, 500)}" for v in draft.violations)),
     ] if draft.violations else []
-    body = [*problems, *sections(markdown_to_mrkdwn(draft.text) or "_(empty draft)_"), *_sources(draft.sources)]
+    body = [*problems, *sections(markdown_to_mrkdwn(draft.text) or "_(empty draft)_"), *_sources(draft.sources, draft.text)]
     tail = [context(closed)] if closed else [_decision_buttons(workflow_id, draft)]
     return paginate(head, body, tail, f"Draft {draft.round} is ready for review: {safe(question, 150)}")
 
@@ -305,7 +311,7 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
     approvals = [d for d in result.decisions if d.kind is DecisionKind.APPROVE and d.applied]
     approved = f" · approved by {mention(approvals[-1].decided_by)}" if approvals else ""
     head = [header("Research report"), context(_question(result.question) + approved)]
-    body = [*sections(markdown_to_mrkdwn(result.answer) or "_(empty report)_"), *_sources(result.sources)]
+    body = [*sections(markdown_to_mrkdwn(result.answer) or "_(empty report)_"), *_sources(result.sources, result.answer)]
     counts = (_count(len(result.sources), "source"), _count(result.steps_taken, "step"),
               _count(result.revision_rounds, "revision round"))
     footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"

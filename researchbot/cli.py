@@ -127,7 +127,7 @@ def ask(
     reject: bool = typer.Option(False, "--reject", help="Reject the first draft"),
 ) -> None:
     """Research a question from the terminal, starting what it needs on the embedded defaults."""
-    from researchbot.terminal import ScriptedDecision, ask as ask_run, is_interactive
+    from researchbot.terminal import RunFailed, ScriptedDecision, ask as ask_run, is_interactive
     from workflows.models import DecisionKind, clean_question
 
     try:
@@ -141,8 +141,15 @@ def ask(
         scripted.append(ScriptedDecision(DecisionKind.REJECT))
 
     async def main(settings: Settings) -> None:
+        from activities.llm import check_llm_reachable
+
+        await check_llm_reachable(settings)
         async with temporal_client(start_embedded=True) as client, worker_if_none(client, settings):
-            await ask_run(client, settings, question, scripted=scripted, interactive=is_interactive())
+            try:
+                await ask_run(client, settings, question, scripted=scripted, interactive=is_interactive())
+            except RunFailed as failure:
+                typer.secho(str(failure), fg=typer.colors.RED, err=True)
+                raise typer.Exit(code=1)
 
     run(main)
 

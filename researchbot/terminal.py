@@ -20,6 +20,10 @@ Ask = Callable[[str], Awaitable[str]]
 POLL_SECONDS = 0.2
 
 
+class RunFailed(Exception):
+    """The run ended in failure; the message says why."""
+
+
 @dataclass
 class ScriptedDecision:
     """Decisions given as flags, for a run with no person at the terminal."""
@@ -71,8 +75,7 @@ async def ask(
     try:
         result = await handle.result()
     except WorkflowFailureError as failure:
-        out(f"The run failed: {failure.cause}")
-        return None
+        raise RunFailed(f"the run failed: {failure.cause}") from failure
     out(render_result(result))
     return result
 

@@ -37,6 +37,7 @@ def researchbot(args: list[str], env: dict[str, str], cwd: Path, timeout: float 
         (["ask", "what is temporal"], {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "cannot reach Temporal at 127.0.0.1:1"),
         (["ask", "what is temporal"], {"APPROVAL_EXPIRE_AFTER": "soon"}, "APPROVAL_EXPIRE_AFTER"),
         (["worker"], {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "cannot reach Temporal"),
+        (["ask", "what is temporal"], {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, "cannot reach the LLM at http://127.0.0.1:1/v1"),
         (["decide", "some-run", "maybe"], {}, "unknown decision 'maybe'"),
     ],
 )

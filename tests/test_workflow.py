@@ -41,8 +41,10 @@ async def test_approve_returns_the_draft_with_sources_and_stores_it(env: Workflo
     assert result.usage.calls == 2 and result.usage.total_tokens == 30
     assert [d.decided_by for d in result.decisions] == [APPROVER]
     assert fakes.stored[0].result == result
-    assert fakes.progress_kinds()[0] == "started" and fakes.progress_kinds()[-1] == "finished"
-    assert "draft" in fakes.progress_kinds() and "decision" in fakes.progress_kinds()
+    kinds = fakes.progress_kinds()
+    assert kinds[0] == "started" and "draft" in kinds
+    # The decision is shown while the run finishes, so the two reports may land in either order.
+    assert sorted(kinds[-2:]) == ["decision", "finished"]
 
 
 async def test_approve_with_feedback_rewrites_the_final_answer(env: WorkflowEnvironment) -> None:

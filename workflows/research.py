@@ -57,6 +57,7 @@ class ResearchWorkflow:
         self._pending: DecisionInput | None = None
         self._messages: dict[str, str] = {}
         self._feedback = ""
+        self._reports: list[asyncio.Task[None]] = []
         self._started_at = workflow.now()
         if carried := request.carried:
             self._restore(carried)
@@ -87,7 +88,8 @@ class ResearchWorkflow:
             decision = await self._await_decision()
             if decision is None:
                 return await self._finish(Outcome.EXPIRED, answer="", error="no decision in time")
-            await self._report(ProgressKind.DECISION)
+            # Shown while the run goes on: the final report or the next round need not wait for it.
+            self._reports.append(asyncio.create_task(self._report(ProgressKind.DECISION)))
             if decision.kind is DecisionKind.REJECT:
                 return await self._finish(Outcome.REJECTED, answer="")
             if decision.kind is DecisionKind.APPROVE:
@@ -96,8 +98,10 @@ class ResearchWorkflow:
             await self._run.research(feedback=decision.feedback, draft_round=self._status.draft_round + 1)
             await self._present(await self._run.write_draft(feedback=decision.feedback))
             if self._history_is_long():
+                await asyncio.gather(*self._reports)
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._carry_over())
+                if self._pending is None:  # a decision that came in meanwhile is taken by this run
+                    workflow.continue_as_new(self._carry_over())
 
     async def _await_decision(self) -> DecisionInput | None:
         """Wait for a person; remind once, then expire. Timers are durable: days are fine."""
@@ -178,6 +182,7 @@ class ResearchWorkflow:
         await workflow.execute_activity(
             "store_result", StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
         )
+        await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -284,3 +289,5 @@ class ResearchWorkflow:
         self._status.decisions = carried.decisions
         self._status.usage = carried.usage
         self._status.steps_taken = carried.steps_taken
+        # A carried run only ever continues by waiting for its decision; a click may arrive first thing.
+        self._status.stage = Stage.AWAITING_DECISION
