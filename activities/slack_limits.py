@@ -89,7 +89,7 @@ class SlackPacer:
         *,
         post_interval: float = 1.0,
         update_interval: float = 1.2,
-        post_burst: int = 3,
+        post_burst: int = 6,
         update_burst: int = 20,
         remember: int = 10_000,
         clock: Callable[[], float] = time.monotonic,

@@ -255,11 +255,15 @@ async def test_a_long_history_continues_as_new_and_keeps_the_run_state(env: Work
         await handle.execute_update(ResearchWorkflow.decide, decision(REVISE, feedback="add what critics say"))
         second = await wait_for_stage(handle, Stage.AWAITING_DECISION, draft_round=2)
         latest = env.client.get_workflow_handle_for(ResearchWorkflow.run, handle.id)  # follows the new run
+        for _ in range(400):  # a decision sent before the hand-over would be taken by the first run
+            if (await latest.describe()).run_id != handle.result_run_id:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the run never continued as new")
         await latest.execute_update(ResearchWorkflow.decide, decision(APPROVE, draft_round=2))
         result = await latest.result()
 
-    description = await latest.describe()
-    assert description.run_id != handle.result_run_id  # a new run of the same workflow id
     assert second.draft and second.draft.round == 2 and len(second.sources) == 4
     assert result.revision_rounds == 1
     assert result.started_at < result.decisions[0].at  # carried over from the first run

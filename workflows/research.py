@@ -7,7 +7,9 @@ research is in workflows/steps.py; the decision rules are in workflows/decisions
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -57,7 +59,9 @@ class ResearchWorkflow:
         self._pending: DecisionInput | None = None
         self._messages: dict[str, str] = {}
         self._feedback = ""
+        # Reports that run beside the workflow (see _present); all are awaited before it ends.
         self._reports: list[asyncio.Task[None]] = []
+        self._draft_shown: asyncio.Task[None] | None = None
         self._started_at = workflow.now()
         if carried := request.carried:
             self._restore(carried)
@@ -89,7 +93,7 @@ class ResearchWorkflow:
             if decision is None:
                 return await self._finish(Outcome.EXPIRED, answer="", error="no decision in time")
             # Shown while the run goes on: the final report or the next round need not wait for it.
-            self._reports.append(asyncio.create_task(self._report(ProgressKind.DECISION)))
+            self._beside(self._report_after_draft(ProgressKind.DECISION))
             if decision.kind is DecisionKind.REJECT:
                 return await self._finish(Outcome.REJECTED, answer="")
             if decision.kind is DecisionKind.APPROVE:
@@ -135,9 +139,10 @@ class ResearchWorkflow:
         self._status.draft = draft
         self._status.draft_round = draft.round
         self._status.reminder_sent = False
-        # Open for decisions before the buttons are shown, so an instant click is not refused.
+        # Open for decisions before the buttons are shown, so an instant click is not refused, and
+        # do not wait for the report: a slow Slack must not hold up a decision made meanwhile.
         self._status.stage = Stage.AWAITING_DECISION
-        await self._report(ProgressKind.DRAFT)
+        self._draft_shown = self._beside(self._report(ProgressKind.DRAFT))
 
     async def _final_answer(self, decision: DecisionInput) -> str:
         draft = self._status.draft
@@ -178,7 +183,7 @@ class ResearchWorkflow:
         )
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error
-        await self._report(ProgressKind.FINISHED, result)
+        await self._report_after_draft(ProgressKind.FINISHED, result)
         await workflow.execute_activity(
             "store_result", StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
         )
@@ -254,6 +259,17 @@ class ResearchWorkflow:
             workflow.logger.warning("progress report %s failed: %s", kind, failure.cause or failure)
             return
         self._messages.update(receipt.messages)
+
+    def _beside(self, report: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(report)
+        self._reports.append(task)
+        return task
+
+    async def _report_after_draft(self, kind: ProgressKind, result: ResearchResult | None = None) -> None:
+        """Reports that change the draft's message need the draft posted first."""
+        if self._draft_shown is not None:
+            await self._draft_shown
+        await self._report(kind, result)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
