@@ -9,6 +9,8 @@ HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -88,6 +90,7 @@ class SlackReporter:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
         self._pacer = pacer or SlackPacer()
+        self._refreshing: set[asyncio.Task[None]] = set()
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
@@ -127,7 +130,7 @@ class SlackReporter:
     async def _progress(self, run: _Run) -> None:
         if "progress" not in run.messages:
             await self._post(run, "progress", blocks.progress_message(run.status))
-        await self._refresh(run)
+        self._refresh_soon(run)
 
     async def _draft(self, run: _Run) -> None:
         draft = run.status.draft
@@ -135,7 +138,7 @@ class SlackReporter:
             raise errors.permanent("a DRAFT report needs status.draft")
         parts = blocks.draft_messages(run.status.workflow_id, run.status.question, draft)
         await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1)
-        await self._refresh(run)
+        self._refresh_soon(run)
 
     async def _decision(self, run: _Run) -> None:
         record, draft = _last_decision(run.status), run.status.draft
@@ -143,7 +146,7 @@ class SlackReporter:
             await self._close_draft(run, draft, blocks.decision_line(record))
         else:
             log.warning("slack_decision_without_its_draft", workflow_id=run.status.workflow_id)
-        await self._refresh(run)
+        self._refresh_soon(run)
 
     async def _reminder(self, run: _Run) -> None:
         message = blocks.reminder_message(run.status, run.input.approvers)
@@ -165,6 +168,25 @@ class SlackReporter:
             else:
                 await self._close_draft(run, draft, blocks.closed_line(result.outcome))
         await self._refresh(run, result)
+
+    def _refresh_soon(self, run: _Run) -> None:
+        """Refresh the status messages in the background: they are for watching, and waiting for
+        their turn under Slack's update limit must not hold up the run's next step. A later
+        refresh of the same message supersedes this one (see SlackPacer.before_update)."""
+        task = asyncio.create_task(self._refresh_quietly(run))
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def settle(self) -> None:
+        """Wait for background refreshes (tests, shutdown)."""
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing)
+
+    async def _refresh_quietly(self, run: _Run) -> None:
+        try:
+            await self._refresh(run)
+        except Exception:  # the next report refreshes again; a log line is enough
+            log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
     async def _refresh(self, run: _Run, result: ResearchResult | None = None) -> None:
         """Bring the progress checklist and the root's status line up to date."""
