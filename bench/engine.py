@@ -65,7 +65,7 @@ async def per_step_and_overhead(client: Client, runs: int) -> None:
 
 
 async def parked_runs(client: Client, count: int) -> None:
-    fakes, queue = FakeActivities(), f"bench-park-{uuid.uuid4().hex[:8]}"
+    fakes, queue = FakeActivities(record=False), f"bench-park-{uuid.uuid4().hex[:8]}"
     process = psutil.Process()
     gc.collect()
     before = process.memory_info().rss
