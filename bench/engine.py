@@ -64,12 +64,12 @@ async def per_step_and_overhead(client: Client, runs: int) -> None:
     print(f"whole-run orchestration overhead (instant LLM/search, incl. the approval round trip): median {research:.3f} s (target <= 1 s)")
 
 
-async def parked_runs(client: Client, count: int) -> None:
+async def parked_runs(client: Client, count: int, cache: int) -> None:
     fakes, queue = FakeActivities(record=False), f"bench-park-{uuid.uuid4().hex[:8]}"
     process = psutil.Process()
     gc.collect()
     before = process.memory_info().rss
-    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow], activities=fakes.all(), max_cached_workflows=MAX_CACHED_WORKFLOWS):
+    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow], activities=fakes.all(), max_cached_workflows=cache):
         started = time.perf_counter()
         semaphore = asyncio.Semaphore(50)
 
@@ -83,7 +83,7 @@ async def parked_runs(client: Client, count: int) -> None:
         after = process.memory_info().rss
         elapsed = time.perf_counter() - started
     print(
-        f"parked runs: {count} awaiting a decision in {elapsed:.0f} s; worker process RSS {before / 2**20:.0f} MB -> "
+        f"parked runs (worker cache {cache}): {count} awaiting a decision in {elapsed:.0f} s; worker process RSS {before / 2**20:.0f} MB -> "
         f"{after / 2**20:.0f} MB ({(after - before) / count / 1024:.1f} KB per parked run; "
         f"projected for 10,000: {(before + (after - before) * 10_000 / count) / 2**20:.0f} MB, target <= 300 MB)"
     )
@@ -93,14 +93,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--parked", type=int, default=1000)
+    parser.add_argument("--cache", type=int, default=MAX_CACHED_WORKFLOWS, help="the worker's workflow cache size")
+    parser.add_argument("--skip-steps", action="store_true", help="only the parked-runs measurement")
     args = parser.parse_args()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
     )
     async with env:
-        await per_step_and_overhead(env.client, args.runs)
+        if not args.skip_steps:
+            await per_step_and_overhead(env.client, args.runs)
         if args.parked:
-            await parked_runs(env.client, args.parked)
+            await parked_runs(env.client, args.parked, args.cache)
 
 
 if __name__ == "__main__":
