@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Optional
@@ -47,11 +48,20 @@ def run(coro_factory: Any) -> Any:
     try:
         return asyncio.run(coro_factory(settings))
     except ConfigError as error:
-        fail(str(error))
+        fail_now(str(error))
     except ValidationError as error:
-        fail(explain(error))
+        fail_now(explain(error))
     except KeyboardInterrupt:
         raise typer.Exit(code=130)
+
+
+def fail_now(message: str) -> None:
+    """Like fail(), but skip interpreter teardown: after a failed Temporal connect, the SDK's
+    runtime threads can abort the process while Python shuts down, burying the one-line error."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)
 
 
 @asynccontextmanager
