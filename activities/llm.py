@@ -21,6 +21,7 @@ from activities.errors import ConfigError
 from activities.heartbeat import heartbeating
 from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
 from researchbot.settings import Settings
+from workflows import PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT, FINALIZE_ANSWER
 from workflows.models import (
     FinalizeInput,
     PlanInput,
@@ -127,21 +128,21 @@ class LlmActivities:
     def __init__(self, model: ResearchModel) -> None:
         self._model = model
 
-    @activity.defn(name="plan_research")
+    @activity.defn(name=PLAN_RESEARCH)
     async def plan_research(self, data: PlanInput) -> PlanOutput:
         async with heartbeating():
             out = await self._model.plan(data)
         self._log("llm.plan_research", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
-    @activity.defn(name="plan_revision")
+    @activity.defn(name=PLAN_REVISION)
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         async with heartbeating():
             out = await self._model.plan_revision(data)
         self._log("llm.plan_revision", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
-    @activity.defn(name="synthesize_draft")
+    @activity.defn(name=SYNTHESIZE_DRAFT)
     async def synthesize_draft(self, data: SynthesizeInput) -> TextOutput:
         async with heartbeating():
             out = await self._model.synthesize(data)
@@ -155,7 +156,7 @@ class LlmActivities:
         )
         return out
 
-    @activity.defn(name="finalize_answer")
+    @activity.defn(name=FINALIZE_ANSWER)
     async def finalize_answer(self, data: FinalizeInput) -> TextOutput:
         async with heartbeating():
             out = await self._model.finalize(data)

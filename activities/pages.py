@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
 from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
+from workflows import READ_PAGE
 from workflows.models import Page, ReadPageInput
 
 __all__ = ["PageActivities", "PageReader", "Refused", "check_address", "check_host", "resolve_host"]
@@ -198,7 +199,7 @@ class PageActivities:
     def __init__(self, reader: PageReader) -> None:
         self._reader = reader
 
-    @activity.defn(name="read_page")
+    @activity.defn(name=READ_PAGE)
     async def read_page(self, input: ReadPageInput) -> Page:
         async with heartbeating():
             return await self._reader.read(input.url, input.title, input.max_chars)

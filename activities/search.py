@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import ConfigError, permanent, raise_for_status
 from activities.local_corpus import LocalCorpus
 from researchbot.settings import Settings
+from workflows import SEARCH
 from workflows.models import SearchHit, SearchInput, SearchOutput
 
 __all__ = [
@@ -177,7 +178,7 @@ class SearchActivities:
     def __init__(self, providers: list[SearchProvider]) -> None:
         self._providers = list(providers)
 
-    @activity.defn(name="search")
+    @activity.defn(name=SEARCH)
     async def search(self, input: SearchInput) -> SearchOutput:
         outcomes = await asyncio.gather(
             *(p.search(input.query, input.limit) for p in self._providers), return_exceptions=True

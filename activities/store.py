@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio import activity
 
 from activities.errors import ConfigError
+from workflows import STORE_RESULT
 from workflows.models import DecisionRecord, ResearchResult, StoreInput
 
 __all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_runs"]
@@ -146,7 +147,7 @@ class StoreActivities:
     def __init__(self, store: ArchiveStore) -> None:
         self._store = store
 
-    @activity.defn(name="store_result")
+    @activity.defn(name=STORE_RESULT)
     async def store_result(self, input: StoreInput) -> bool:
         inserted = await asyncio.to_thread(self._store.save, input.result)
         log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sysconfig
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+
+from tests.fakes.search_servers import FakeWeb
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 TEMPORAL_CLI = SCRIPTS / "temporal"
@@ -37,3 +40,16 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with environment:
         yield environment
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    """A loopback web: SearXNG, Tavily and Brave APIs, and pages to read."""
+    with FakeWeb() as server:
+        yield server
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield http

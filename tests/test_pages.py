@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,18 +18,6 @@ from tests.fakes.search_servers import ARTICLE_TEXT, FakeWeb
 from workflows.models import ReadPageInput
 
 PUBLIC_IP = "93.184.216.34"
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    with FakeWeb() as server:
-        yield server
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2) as http:
-        yield http
 
 
 @pytest.fixture

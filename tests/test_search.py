@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,18 +49,6 @@ def corpus(tmp_path: Path) -> LocalCorpus:
         (root / name).write_text(text)
     (tmp_path / "secret.md").write_text("# Secret\n\nnot part of the corpus")
     return LocalCorpus(root)
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    with FakeWeb() as server:
-        yield server
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield http
 
 
 def providers(web: FakeWeb, client: httpx.AsyncClient) -> dict[str, object]:

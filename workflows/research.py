@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import decisions, steps
+    from workflows import FINALIZE_ANSWER, REPORT_PROGRESS, STORE_RESULT, decisions, steps
     from workflows.models import (
         CarriedState,
         DecisionInput,
@@ -151,7 +151,7 @@ class ResearchWorkflow:
             return draft.text
         self._status.stage = Stage.FINALIZING
         output = await self._run.llm(
-            "finalize_answer",
+            FINALIZE_ANSWER,
             FinalizeInput(
                 question=self._request.question,
                 draft=draft.text,
@@ -185,7 +185,7 @@ class ResearchWorkflow:
         self._status.error = error
         await self._report_after_draft(ProgressKind.FINISHED, result)
         await workflow.execute_activity(
-            "store_result", StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
+            STORE_RESULT, StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
         )
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -252,7 +252,7 @@ class ResearchWorkflow:
         )
         try:
             receipt = await workflow.execute_activity(
-                "report_progress", progress, result_type=ProgressReceipt, **steps.PROGRESS_OPTIONS
+                REPORT_PROGRESS, progress, result_type=ProgressReceipt, **steps.PROGRESS_OPTIONS
             )
         except ActivityError as failure:
             # Progress is for people watching; a failure to show it must not end the research.

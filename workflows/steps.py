@@ -15,7 +15,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import guardrails
+    from workflows import (
+        FINALIZE_ANSWER,
+        PLAN_RESEARCH,
+        PLAN_REVISION,
+        READ_PAGE,
+        SEARCH,
+        SYNTHESIZE_DRAFT,
+        guardrails,
+    )
     from workflows.models import (
         Draft,
         Page,
@@ -65,10 +73,10 @@ STORE_OPTIONS: dict[str, Any] = {
 }
 
 _LLM_RESULTS: dict[str, type] = {
-    "plan_research": PlanOutput,
-    "plan_revision": PlanOutput,
-    "synthesize_draft": TextOutput,
-    "finalize_answer": TextOutput,
+    PLAN_RESEARCH: PlanOutput,
+    PLAN_REVISION: PlanOutput,
+    SYNTHESIZE_DRAFT: TextOutput,
+    FINALIZE_ANSWER: TextOutput,
 }
 
 Reporter = Callable[[ProgressKind], Awaitable[None]]
@@ -89,10 +97,10 @@ class RoundRunner:
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
         if feedback is None:
-            plan = await self.llm("plan_research", PlanInput(question=self._request.question, model=self._request.model))
+            plan = await self.llm(PLAN_RESEARCH, PlanInput(question=self._request.question, model=self._request.model))
         else:
             plan = await self.llm(
-                "plan_revision",
+                PLAN_REVISION,
                 RevisionPlanInput(
                     question=self._request.question,
                     feedback=feedback,
@@ -119,7 +127,7 @@ class RoundRunner:
         for _ in range(1 + MAX_GUARDRAIL_RETRIES):
             status.stage = Stage.WRITING
             output = await self.llm(
-                "synthesize_draft",
+                SYNTHESIZE_DRAFT,
                 SynthesizeInput(
                     question=self._request.question,
                     sources=status.sources,
@@ -163,7 +171,7 @@ class RoundRunner:
         async def one(query: str) -> list[SearchHit]:
             try:
                 output = await workflow.execute_activity(
-                    "search", SearchInput(query=query, limit=HITS_PER_SEARCH), result_type=SearchOutput, **SEARCH_OPTIONS
+                    SEARCH, SearchInput(query=query, limit=HITS_PER_SEARCH), result_type=SearchOutput, **SEARCH_OPTIONS
                 )
             except ActivityError as failure:
                 workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
@@ -200,7 +208,7 @@ class RoundRunner:
         async def one(hit: SearchHit) -> Page:
             try:
                 page = await workflow.execute_activity(
-                    "read_page", ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars), result_type=Page, **READ_OPTIONS
+                    READ_PAGE, ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars), result_type=Page, **READ_OPTIONS
                 )
             except ActivityError as failure:
                 page = Page(url=hit.url, title=hit.title, ok=False, error=describe_failure(failure))
