@@ -26,10 +26,11 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 30_000  # generous: a loaded 2-core machine is slow, and these are waits, not timings
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def require_chromium() -> None:
