@@ -8,6 +8,8 @@ closes the modal. The sandbox must carry all of that exactly as Slack would.
 
 from __future__ import annotations
 
+import socket
+
 import asyncio
 import json
 import threading
@@ -414,13 +416,16 @@ async def test_a_command_the_bot_does_not_answer_in_3_seconds_times_out(sandbox:
 
 
 async def test_a_bot_that_is_down_is_shown_as_unreachable(tmp_path: Path) -> None:
-    with FakeBot() as bot:
-        down_url = bot.url  # a port that was just freed: nothing listens there any more
-    with SandboxServer(bot_url=down_url, signing_secret=SECRET) as sandbox:
-        answer = await ask(sandbox, "/research anything")
-        block = await post(sandbox, "/sandbox/action", user=ADA, channel=RESEARCH, message_ts="1.0",
-                           block_id="x", action_id="y")
-        [error] = (await state(sandbox, ADA))["ephemerals"]
+    # A port held bound but not listening: connections are refused, and nothing else can take it
+    # (a port merely freed could be picked again by the sandbox's own server).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        down_url = f"http://127.0.0.1:{held.getsockname()[1]}/slack/events"
+        with SandboxServer(bot_url=down_url, signing_secret=SECRET) as sandbox:
+            answer = await ask(sandbox, "/research anything")
+            block = await post(sandbox, "/sandbox/action", user=ADA, channel=RESEARCH, message_ts="1.0",
+                               block_id="x", action_id="y")
+            [error] = (await state(sandbox, ADA))["ephemerals"]
     assert answer["ok"] is False and answer["error"] == "dispatch_failed"
     assert "unreachable" in answer["detail"] and down_url in answer["detail"]
     assert error["text"] == '/research failed with the error "dispatch_failed"'

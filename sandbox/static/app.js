@@ -724,9 +724,12 @@ async function refresh(opts = {}) {
   S.refreshing = true;
   let retry = false;
   try {
-    const response = await fetch(`/sandbox/state?user=${encodeURIComponent(S.me || "")}`, { cache: "no-store" });
+    const asked = S.me || "";
+    const response = await fetch(`/sandbox/state?user=${encodeURIComponent(asked)}`, { cache: "no-store" });
     const state = await response.json();
-    if (state.ok) {
+    if ((S.me || "") !== asked) {
+      retry = true;  // the user was switched while this was in flight: this state is someone else's
+    } else if (state.ok) {
       S.state = state;
       S.me = state.me;
       render(opts);
