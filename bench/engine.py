@@ -1,32 +1,28 @@
 """Engine benchmarks: ratios against a baseline measured in the same run, on the same Temporal server.
 
-    python -m bench.engine [--runs 20] [--parked 1000]
+    python -m bench.engine [--runs 20]
 
 1. Per-step cost: a ResearchWorkflow run with instant fake activities, per activity it executes,
    against a plain workflow that runs the same number of no-op activities one after another.
 2. Whole-run overhead: wall time from start to final result of a run with instant LLM and search
    (approval sent as soon as the draft waits), which is all orchestration.
-3. Recovery after SIGKILL: see bench/crash.py.
-4. Parked runs: N runs waiting for a decision on one worker; the worker's RSS before and after.
+Recovery after SIGKILL is in bench/crash.py; parked runs' memory in bench/parked.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import time
 import uuid
 
-import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.plain_workflow import PlainWorkflow, noop
-from researchbot.worker import MAX_CACHED_WORKFLOWS
 from tests.conftest import TEMPORAL_CLI
 from tests.fakes.activities import FakeActivities
 from tests.workflow_helpers import decision, start_run, wait_for_stage
@@ -64,46 +60,15 @@ async def per_step_and_overhead(client: Client, runs: int) -> None:
     print(f"whole-run orchestration overhead (instant LLM/search, incl. the approval round trip): median {research:.3f} s (target <= 1 s)")
 
 
-async def parked_runs(client: Client, count: int, cache: int) -> None:
-    fakes, queue = FakeActivities(record=False), f"bench-park-{uuid.uuid4().hex[:8]}"
-    process = psutil.Process()
-    gc.collect()
-    before = process.memory_info().rss
-    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow], activities=fakes.all(), max_cached_workflows=cache):
-        started = time.perf_counter()
-        semaphore = asyncio.Semaphore(50)
-
-        async def one() -> None:
-            async with semaphore:
-                handle = await start_run(client, queue)
-                await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=100_000)
-
-        await asyncio.gather(*(one() for _ in range(count)))
-        gc.collect()
-        after = process.memory_info().rss
-        elapsed = time.perf_counter() - started
-    print(
-        f"parked runs (worker cache {cache}): {count} awaiting a decision in {elapsed:.0f} s; worker process RSS {before / 2**20:.0f} MB -> "
-        f"{after / 2**20:.0f} MB ({(after - before) / count / 1024:.1f} KB per parked run; "
-        f"projected for 10,000: {(before + (after - before) * 10_000 / count) / 2**20:.0f} MB, target <= 300 MB)"
-    )
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--parked", type=int, default=1000)
-    parser.add_argument("--cache", type=int, default=MAX_CACHED_WORKFLOWS, help="the worker's workflow cache size")
-    parser.add_argument("--skip-steps", action="store_true", help="only the parked-runs measurement")
     args = parser.parse_args()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
     )
     async with env:
-        if not args.skip_steps:
-            await per_step_and_overhead(env.client, args.runs)
-        if args.parked:
-            await parked_runs(env.client, args.parked, args.cache)
+        await per_step_and_overhead(env.client, args.runs)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from temporalio.client import Client
 
 from activities.slack import build_slack_client
+from bot.acks import PendingAcks
 from bot.listeners import register_listeners
 from bot.server import check_settings, create_asgi_app, serve
 from researchbot.settings import Settings
@@ -16,16 +17,18 @@ from researchbot.settings import Settings
 __all__ = ["build_app", "build_asgi_app", "run_bot"]
 
 
-def build_app(settings: Settings, temporal_client: Client) -> AsyncApp:
+def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks | None = None) -> AsyncApp:
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
-    Listeners find the Temporal client and the settings as ``context["temporal"]`` and ``context["settings"]``.
+    Listeners find the Temporal client, the settings and the pending acks as ``context["temporal"]``,
+    ``context["settings"]`` and ``context["acks"]``.
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=False)
+    pending = acks or PendingAcks()
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context["temporal"], context["settings"] = temporal_client, settings
+        context["temporal"], context["settings"], context["acks"] = temporal_client, settings, pending
         await next()
 
     app.use(provide)
@@ -33,11 +36,14 @@ def build_app(settings: Settings, temporal_client: Client) -> AsyncApp:
     return app
 
 
-def build_asgi_app(settings: Settings, temporal_client: Client) -> Starlette:
+def build_asgi_app(settings: Settings, temporal_client: Client) -> ASGIApp:
     """The HTTP-mode app: POST /slack/events and GET /healthz."""
-    return create_asgi_app(build_app(settings, temporal_client))
+    acks = PendingAcks()
+    return create_asgi_app(build_app(settings, temporal_client, acks), acks)
 
 
 async def run_bot(settings: Settings, temporal_client: Client) -> None:
     """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN)."""
-    await serve(build_app(settings, temporal_client), settings)
+    acks = PendingAcks()
+    bolt = build_app(settings, temporal_client, acks)
+    await serve(bolt, create_asgi_app(bolt, acks), settings)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from workflows.guardrails import neutralise_mentions
+
 __all__ = ["escape", "link", "markdown_to_mrkdwn", "mention", "neutralise_mentions", "safe", "split_text"]
 
-ZWJ = "\u200d"  # between "@" and "here", Slack no longer sees a broadcast
-_MENTION_SYNTAX = re.compile(r"<\s*[!@]([^<>|]*)(?:\|([^<>]*))?>")
-_BROADCAST_WORD = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -22,17 +21,6 @@ _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 def escape(text: str) -> str:
     """Slack's three control characters: & < > (nothing else needs escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def neutralise_mentions(text: str) -> str:
-    """Make ``<!channel>``, ``<!here>``, ``<@U123>``, ``<!subteam^S1|@team>`` and bare
-    ``@channel``/``@here``/``@everyone`` into text that shows the same but notifies nobody."""
-
-    def defuse(match: re.Match[str]) -> str:
-        name = (match.group(2) or match.group(1)).strip().lstrip("@").removeprefix("subteam^")
-        return "@" + ZWJ + name
-
-    return _BROADCAST_WORD.sub("@" + ZWJ, _MENTION_SYNTAX.sub(defuse, text))
 
 
 def safe(text: str, limit: int | None = None) -> str:

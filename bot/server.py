@@ -22,8 +22,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from activities.errors import ConfigError
+from bot.acks import PendingAcks
 from researchbot.settings import Settings
 
 __all__ = ["EVENTS_PATH", "HEALTH_PATH", "HttpServer", "check_settings", "create_asgi_app", "serve", "serve_socket_mode"]
@@ -47,8 +49,9 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def create_asgi_app(bolt: AsyncApp) -> Starlette:
-    """POST /slack/events for everything Slack sends; GET /healthz answers 200 once this serves."""
+def create_asgi_app(bolt: AsyncApp, acks: PendingAcks) -> ASGIApp:
+    """POST /slack/events for everything Slack sends, each counted by ``acks`` until answered;
+    GET /healthz answers 200 once this serves."""
     handler = AsyncSlackRequestHandler(bolt)
 
     async def events(request: Request) -> Response:
@@ -57,7 +60,8 @@ def create_asgi_app(bolt: AsyncApp) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"]), Route(HEALTH_PATH, healthz, methods=["GET"])])
+    routes = [Route(EVENTS_PATH, events, methods=["POST"]), Route(HEALTH_PATH, healthz, methods=["GET"])]
+    return acks.track(Starlette(routes=routes))
 
 
 class _Server(uvicorn.Server):
@@ -72,7 +76,7 @@ class HttpServer:
     >>> server = HttpServer(asgi, "127.0.0.1", 0); await server.start(); server.url; await server.stop()
     """
 
-    def __init__(self, asgi: Starlette, host: str = DEFAULT_HOST, port: int = 3000) -> None:
+    def __init__(self, asgi: ASGIApp, host: str = DEFAULT_HOST, port: int = 3000) -> None:
         self.host, self.port = host, port
         config = uvicorn.Config(asgi, log_config=None, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
@@ -115,8 +119,9 @@ async def serve_socket_mode(bolt: AsyncApp, app_token: str, stop: asyncio.Event)
         await handler.close_async()
 
 
-async def serve(bolt: AsyncApp, settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on 0.0.0.0:$PORT."""
+async def serve(bolt: AsyncApp, asgi: ASGIApp, settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: ``bolt`` over Socket Mode if SLACK_APP_TOKEN is set, else ``asgi``
+    (its HTTP app) on 0.0.0.0:$PORT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,7 +129,7 @@ async def serve(bolt: AsyncApp, settings: Settings) -> None:
     if settings.slack_app_token is not None:
         await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), stop)
         return
-    server = HttpServer(create_asgi_app(bolt), DEFAULT_HOST, settings.port)
+    server = HttpServer(asgi, DEFAULT_HOST, settings.port)
     await server.start()
     log.info("bot.started", mode="http", port=server.port, path=EVENTS_PATH)
     await stop.wait()

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
     # TLS, profiles) are read by temporalio.envconfig, not here.
     research_task_queue: str = "research"
+    # Runs beyond this many leave the worker's memory and replay from history when they next move,
+    # so a worker's RSS stays flat however many runs wait for a decision (bench/parked.py).
+    max_cached_workflows: int = Field(default=250, ge=0)
 
     # LLM: any OpenAI-compatible chat-completions endpoint; neither set means offline mode.
     openai_base_url: str | None = None

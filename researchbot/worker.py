@@ -19,9 +19,6 @@ log = structlog.get_logger("researchbot.worker")
 
 # Lets in-flight activities finish on SIGTERM before the worker exits.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
-# Runs parked for a decision leave the cache and replay from history when a click arrives, so a
-# worker's memory stays flat however many runs wait (see bench/engine.py, parked runs).
-MAX_CACHED_WORKFLOWS = 250
 
 
 def build_worker(client: Client, settings: Settings, activities: Activities) -> Worker:
@@ -31,7 +28,7 @@ def build_worker(client: Client, settings: Settings, activities: Activities) -> 
         workflows=[ResearchWorkflow],
         activities=activities.all(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        max_cached_workflows=settings.max_cached_workflows,
     )
 
 

@@ -83,7 +83,7 @@ def test_escape_and_neutralise() -> None:
     assert escape("a & <b> c") == "a &amp; &lt;b&gt; c"
     defused = neutralise_mentions(HOSTILE)
     assert_no_injection(escape(defused))
-    assert "@\u200ddevs" in defused and "@\u200dU123" in defused and "@\u200dChannel" in defused
+    assert "@\u200bdevs" in defused and "@\u200bU123" in defused and "@\u200bChannel" in defused
     assert neutralise_mentions("mail me@here.com") == "mail me@here.com"  # not a broadcast
 
 
@@ -106,7 +106,7 @@ def test_model_markdown_cannot_inject() -> None:
     links = "[<!channel>](https://ok.example/x|y) [a](https://b>c) [x](javascript:alert(1))"
     converted = markdown_to_mrkdwn(HOSTILE + "\n" + links)
     assert_no_injection(converted)
-    assert "<https://ok.example/x%7Cy|@\u200dchannel>" in converted  # the link survives; its URL cannot break out
+    assert "<https://ok.example/x%7Cy|@\u200bchannel>" in converted  # the link survives; its URL cannot break out
     assert "[a](https://b&gt;c)" in converted  # not a URL Slack could take: left as text
     assert "<javascript" not in converted and "x (javascript:alert(1))" in converted
 
@@ -140,7 +140,7 @@ def test_root_message_shows_question_asker_and_status() -> None:
     assert "Waiting for a decision (draft 2)" in " ".join(texts(waiting["blocks"]))
     assert "&amp; co." in shown and "<!channel>" not in shown
     finished = blocks.root_message(status(stage=Stage.COMPLETED), result(Outcome.FAILED, error="the <@U1> model"))
-    assert "⚠️ Failed: the @\u200dU1 model" in " ".join(texts(finished["blocks"]))
+    assert "⚠️ Failed: the @\u200bU1 model" in " ".join(texts(finished["blocks"]))
 
 
 def test_a_huge_question_still_fits() -> None:
@@ -165,7 +165,7 @@ def test_progress_checklist_marks() -> None:
 def test_plan_lists_sub_questions_escaped() -> None:
     message = blocks.plan_message(status(sub_questions=["What is <@U123>?", "Why & how?"]))
     assert_valid(message)
-    assert message["blocks"][1]["text"]["text"] == "1. What is @\u200dU123?\n2. Why &amp; how?"
+    assert message["blocks"][1]["text"]["text"] == "1. What is @\u200bU123?\n2. Why &amp; how?"
     revised = blocks.plan_message(status(sub_questions=["a"], draft_round=2))
     assert revised["blocks"][0]["text"]["text"].startswith("*Plan for draft 2:*")
 

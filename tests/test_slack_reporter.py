@@ -131,7 +131,7 @@ async def test_a_whole_run_makes_one_thread(slack: SlackApiServer, reporter: Sla
     assert steps == [{"event_type": STEP_EVENT, "event_payload": {"workflow_id": "research-1", "step": key}}
                      for key in keys]
     root, plan, progress, draft, final = thread
-    assert "✅ Approved" in all_text(root) and "@\u200dchannel" in all_text(root) and "<!channel>" not in all_text(root)
+    assert "✅ Approved" in all_text(root) and "@\u200bchannel" in all_text(root) and "<!channel>" not in all_text(root)
     assert "1. What?" in all_text(plan)
     assert all_text(progress).count("✓") == 6 and "2/2 searches" in all_text(progress)
     assert draft["blocks"][-1]["type"] == "context" and "Approved by <@UBOB>" in all_text(draft)

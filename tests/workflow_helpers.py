@@ -36,13 +36,15 @@ async def start_run(client: Client, task_queue: str, **overrides: Any) -> Workfl
     )
 
 
-async def wait_for_stage(handle: WorkflowHandle[Any, Any], stage: Stage, draft_round: int = 1, tries: int = 400) -> RunStatus:
+async def wait_for_stage(
+    handle: WorkflowHandle[Any, Any], stage: Stage, draft_round: int = 1, tries: int = 400, every: float = 0.05
+) -> RunStatus:
     status: RunStatus | None = None
     for _ in range(tries):
         status = await handle.query(ResearchWorkflow.status)
         if status.stage == stage and status.draft_round >= draft_round:
             return status
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
     raise AssertionError(f"run never reached {stage} (round {draft_round}); last status: {status}")
 
 

@@ -34,8 +34,7 @@ USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
 
 
 class FakeActivities:
-    def __init__(self, record: bool = True) -> None:
-        self.record = record  # off for benchmarks that park thousands of runs
+    def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.progress: list[ProgressInput] = []
         self.stored: list[StoreInput] = []
@@ -72,8 +71,7 @@ class FakeActivities:
     @activity.defn(name="synthesize_draft")
     async def synthesize_draft(self, input: SynthesizeInput) -> TextOutput:
         self.calls["synthesize_draft"] += 1
-        if self.record or not self.synth_inputs:
-            self.synth_inputs.append(input)
+        self.synth_inputs.append(input)
         if self.synth_gate is not None:
             self.synth_started.set()
             try:
@@ -119,8 +117,7 @@ class FakeActivities:
     @activity.defn(name="report_progress")
     async def report_progress(self, input: ProgressInput) -> ProgressReceipt:
         self.calls["report_progress"] += 1
-        if self.record:
-            self.progress.append(input)
+        self.progress.append(input)
         return ProgressReceipt(messages={f"{input.kind.value}-{len(self.progress)}": "1.0"})
 
     def progress_kinds(self) -> list[str]:

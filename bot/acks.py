@@ -1,0 +1,89 @@
+"""Acks before work that can wait: Slack's 3-second deadline is hard, a run's first post is not.
+
+:class:`PendingAcks` counts the requests from Slack still waiting for their HTTP answer. A listener
+that has acked and still has work to do (starting a workflow) awaits :meth:`PendingAcks.settled`
+first: it returns once every request has had its answer and no new one came for a short quiet
+spell. So under a burst of commands every ack goes out as fast as a `help` does, and the runs start
+right after the burst (bench/slack.py measures both). In Socket Mode nothing is tracked and
+``settled()`` returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["PendingAcks"]
+
+# Requests of a burst arrive spread out; a gap shorter than this is not the end of the burst.
+QUIET_SECONDS = 0.05
+# A steady stream of requests must not hold the work back for long.
+MAX_WAIT_SECONDS = 1.0
+
+
+class PendingAcks:
+    def __init__(self, quiet: float = QUIET_SECONDS, max_wait: float = MAX_WAIT_SECONDS) -> None:
+        self._quiet, self._max_wait = quiet, max_wait
+        self._pending = 0
+        self._last_answer = float("-inf")
+        self._settled = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def settled(self) -> None:
+        """Return once no request has waited for its answer for ``quiet`` seconds, or after ``max_wait``."""
+        self._check()
+        try:
+            await asyncio.wait_for(self._settled.wait(), self._max_wait)
+        except TimeoutError:
+            pass
+
+    def track(self, app: ASGIApp) -> ASGIApp:
+        """``app`` as ASGI middleware that counts each HTTP request until its answer is sent."""
+
+        async def tracked(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            answered = False
+
+            async def answer(message: Message) -> None:
+                nonlocal answered
+                await send(message)
+                if message["type"] == "http.response.body" and not message.get("more_body") and not answered:
+                    answered = True
+                    self._leave()
+
+            self._enter()
+            try:
+                await app(scope, receive, answer)
+            finally:
+                if not answered:
+                    self._leave()
+
+        return tracked
+
+    def _enter(self) -> None:
+        self._pending += 1
+        self._settled.clear()
+
+    def _leave(self) -> None:
+        self._pending -= 1
+        if self._pending == 0:
+            self._last_answer = asyncio.get_running_loop().time()
+            self._check()
+
+    def _check(self) -> None:
+        """Settle if the quiet spell is over; else look again when it would be."""
+        if self._pending or self._settled.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        left = self._last_answer + self._quiet - loop.time()
+        if left <= 0:
+            self._settled.set()
+        elif self._timer is None or self._timer.cancelled():
+            self._timer = loop.call_later(left, self._look_again)
+
+    def _look_again(self) -> None:
+        self._timer = None
+        self._check()
