@@ -37,7 +37,7 @@ from bot.server import EVENTS_PATH, HEALTH_PATH
 from sandbox import SlackApiServer, Workspace
 from tests.conftest import TEMPORAL_CLI
 from tests.fakes.slack_signing import SlackSender
-from tests.test_bot_e2e import (
+from tests.slack_stack import (
     APPROVER,
     ASKER,
     SECRET,

@@ -3,7 +3,8 @@
 Point any Slack client at it (``AsyncWebClient(base_url=server.base_url, token=...)``).
 Tests use :class:`SlackApiServer` as a context manager; it also injects the faults that
 are hard to get from real Slack: rate limiting, and a response lost after Slack stored
-the call's effect. ``/response/{token}`` serves response_urls like Slack's.
+the call's effect. ``/response/{token}`` serves response_urls like Slack's, and
+``apps.connections.open`` with the app-level token opens Socket Mode (:mod:`sandbox.socket_mode`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from sandbox.methods import METHODS, SlackError
+from sandbox.socket_mode import LINK_PATH, SocketModeLink
 from sandbox.state import RESPONSE_URL_USES, Workspace
+
+SOCKET_MODE_OPEN = "apps.connections.open"
 
 __all__ = ["Call", "SlackApiServer", "create_app"]
 
@@ -76,8 +80,9 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-def create_app(workspace: Workspace, server: SlackApiServer | None = None) -> Starlette:
-    """The ASGI app: ``/api/{method}`` and ``/response/{token}``, over ``workspace``."""
+def create_app(workspace: Workspace, server: SlackApiServer | None = None, link: SocketModeLink | None = None) -> Starlette:
+    """The ASGI app: ``/api/{method}``, ``/response/{token}`` and the Socket Mode link, over ``workspace``."""
+    link = link or SocketModeLink(workspace)
 
     async def api(request: Request) -> Any:
         name = request.path_params["method"]
@@ -95,11 +100,16 @@ def create_app(workspace: Workspace, server: SlackApiServer | None = None) -> St
         try:
             if not token:
                 raise SlackError("not_authed")
-            if token != workspace.bot_token:
+            if token not in (workspace.bot_token, workspace.app_token):
                 raise SlackError("invalid_auth")
-            if name not in METHODS:
+            if (name == SOCKET_MODE_OPEN) != (token == workspace.app_token):
+                raise SlackError("not_allowed_token_type")  # app-level tokens open sockets, and only that
+            if name == SOCKET_MODE_OPEN:
+                answer: dict[str, Any] = {"ok": True, "url": link.url(str(request.base_url))}
+            elif name not in METHODS:
                 raise SlackError("unknown_method")
-            answer: dict[str, Any] = {"ok": True, **METHODS[name](workspace, params)}
+            else:
+                answer = {"ok": True, **METHODS[name](workspace, params)}
         except SlackError as error:
             answer = {"ok": False, "error": error.code, **error.extra}
         except (ValueError, TypeError, AttributeError):  # a param of the wrong kind or form
@@ -131,6 +141,7 @@ def create_app(workspace: Workspace, server: SlackApiServer | None = None) -> St
     return Starlette(routes=[
         Route("/api/{method}", api, methods=["GET", "POST"]),
         Route("/response/{token}", respond, methods=["POST"]),
+        WebSocketRoute(LINK_PATH, link.serve),
     ])
 
 
@@ -149,7 +160,8 @@ class SlackApiServer:
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.app = create_app(self.workspace, self)
+        self.socket_mode = SocketModeLink(self.workspace)
+        self.app = create_app(self.workspace, self, self.socket_mode)
 
     # ------------------------------------------------------------ addresses
 

@@ -58,6 +58,7 @@ class Workspace:
         team_name: str = "Sandbox",
         domain: str = "sandbox",
         bot_token: str = "xoxb-sandbox-token",
+        app_token: str = "xapp-1-A0BOT-sandbox-token",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
         app_id: str = "A0BOT",
@@ -65,6 +66,7 @@ class Workspace:
     ) -> None:
         self.team_id, self.team_name, self.domain = team_id, team_name, domain
         self.bot_token, self.bot_user_id, self.bot_id, self.app_id = bot_token, bot_user_id, bot_id, app_id
+        self.app_token = app_token  # app-level (xapp-): only for apps.connections.open, Socket Mode
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
@@ -292,7 +294,7 @@ class Workspace:
         for listener in list(self._listeners):
             listener(event)
 
-    _SAVED = ("team_id", "team_name", "domain", "bot_token", "bot_user_id", "bot_id", "app_id")
+    _SAVED = ("team_id", "team_name", "domain", "bot_token", "app_token", "bot_user_id", "bot_id", "app_id")
 
     def to_dict(self) -> dict[str, Any]:
         with self.lock:

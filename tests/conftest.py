@@ -13,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.fakes.search_servers import FakeWeb
 
+pytest_plugins = ["tests.slack_stack"]  # the Slack bot's fixtures: slack, stack, channel
+
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 TEMPORAL_CLI = SCRIPTS / "temporal"
 TEST_SERVER = SCRIPTS / "temporal-test-server"

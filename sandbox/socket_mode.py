@@ -1,0 +1,90 @@
+"""Socket Mode, as Slack serves it: ``apps.connections.open`` (with the app-level token) hands the
+app a WebSocket URL; Slack says ``hello`` on it, then sends each request as an envelope and waits
+three seconds for the app to ack it.
+
+    {"envelope_id": "...", "type": "slash_commands" | "interactive", "payload": {...},
+     "accepts_response_payload": true}
+
+The app answers ``{"envelope_id": "...", "payload": {...}}``; the payload (optional) is what an HTTP
+answer's body would be: a command's reply, a view submission's ``response_action``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from sandbox.state import Workspace
+
+__all__ = ["ENVELOPE_TYPES", "LINK_PATH", "SocketModeLink"]
+
+LINK_PATH = "/socket-mode/link"
+ACK_TIMEOUT_SECONDS = 3.0
+ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
+
+
+class SocketModeLink:
+    """The app's open Socket Mode connections, and envelopes sent over them from any thread."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._sockets: list[WebSocket] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets)
+
+    def url(self, base_url: str) -> str:
+        """A fresh ``ws://`` URL for apps.connections.open, from the server's own ``http://`` base URL."""
+        return base_url.replace("http", "ws", 1).rstrip("/") + f"{LINK_PATH}?ticket={uuid.uuid4()}"
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """One connection: hello, then the app's acks until it goes away."""
+        await websocket.accept()
+        self._loop = asyncio.get_running_loop()
+        self._sockets.append(websocket)
+        await websocket.send_json({
+            "type": "hello", "num_connections": len(self._sockets),
+            "connection_info": {"app_id": self._workspace.app_id},
+            "debug_info": {"host": "sandbox", "approximate_connection_time": 18060},
+        })
+        try:
+            while True:
+                message = await websocket.receive_json()
+                waiting = self._acks.pop(str(message.get("envelope_id")), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(message.get("payload"))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._sockets.remove(websocket)
+
+    async def send(self, kind: str, payload: dict[str, Any], timeout: float = ACK_TIMEOUT_SECONDS) -> dict[str, Any] | None:
+        """Send one envelope from any event loop or thread; the ack's payload (None for a bare ack).
+
+        Raises ``ConnectionError`` when no app is connected and ``TimeoutError`` when the ack does not
+        come in time (Slack's ``operation_timeout``)."""
+        if kind not in ENVELOPE_TYPES:
+            raise ValueError(f"unknown envelope type {kind!r}; one of {', '.join(ENVELOPE_TYPES)}")
+        if self._loop is None or not self._sockets:
+            raise ConnectionError("no app is connected over Socket Mode")
+        sent: Future[dict[str, Any] | None] = asyncio.run_coroutine_threadsafe(self._send(kind, payload, timeout), self._loop)
+        return await asyncio.wrap_future(sent)
+
+    async def _send(self, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        envelope_id = str(uuid.uuid4())
+        ack: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        try:
+            await self._sockets[-1].send_json({
+                "envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api",
+            })
+            return await asyncio.wait_for(ack, timeout)
+        finally:
+            self._acks.pop(envelope_id, None)
