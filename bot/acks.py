@@ -5,13 +5,18 @@ that has acked and still has work to do (starting a workflow) awaits :meth:`Pend
 first: it returns once every request has had its answer and no new one came for a short quiet
 spell. So under a burst of commands every ack goes out as fast as a `help` does, and the runs start
 right after the burst (bench/slack.py measures both). In Socket Mode nothing is tracked and
-``settled()`` returns at once.
+``settled()`` returns at once. Work done under :meth:`PendingAcks.after_ack` is also what
+:meth:`PendingAcks.drain` waits for when the bot stops, so a command that was acked is not lost to a
+restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["PendingAcks"]
@@ -20,6 +25,10 @@ __all__ = ["PendingAcks"]
 QUIET_SECONDS = 0.05
 # A steady stream of requests must not hold the work back for long.
 MAX_WAIT_SECONDS = 1.0
+# How long a stopping bot waits for runs it has acked to start (a start takes milliseconds).
+DRAIN_SECONDS = 15.0
+
+log = structlog.get_logger(__name__)
 
 
 class PendingAcks:
@@ -29,6 +38,9 @@ class PendingAcks:
         self._last_answer = float("-inf")
         self._settled = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
+        self._owed = 0
+        self._all_done = asyncio.Event()
+        self._all_done.set()
 
     async def settled(self) -> None:
         """Return once no request has waited for its answer for ``quiet`` seconds, or after ``max_wait``."""
@@ -37,6 +49,26 @@ class PendingAcks:
             await asyncio.wait_for(self._settled.wait(), self._max_wait)
         except TimeoutError:
             pass
+
+    @asynccontextmanager
+    async def after_ack(self) -> AsyncIterator[None]:
+        """Work owed to an acked request: it starts once the acks are out, and holds back ``drain()``."""
+        self._owed += 1
+        self._all_done.clear()
+        try:
+            await self.settled()
+            yield
+        finally:
+            self._owed -= 1
+            if self._owed == 0:
+                self._all_done.set()
+
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """On the way out: wait (up to ``timeout``) for the work owed to acked requests."""
+        try:
+            await asyncio.wait_for(self._all_done.wait(), timeout)
+        except TimeoutError:
+            log.warning("bot.work_abandoned", owed=self._owed)
 
     def track(self, app: ASGIApp) -> ASGIApp:
         """``app`` as ASGI middleware that counts each HTTP request until its answer is sent."""

@@ -36,14 +36,16 @@ def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks | N
     return app
 
 
-def build_asgi_app(settings: Settings, temporal_client: Client) -> ASGIApp:
-    """The HTTP-mode app: POST /slack/events and GET /healthz."""
-    acks = PendingAcks()
+def build_asgi_app(settings: Settings, temporal_client: Client, acks: PendingAcks | None = None) -> ASGIApp:
+    """The HTTP-mode app: POST /slack/events and GET /healthz. Whoever stops it drains ``acks``."""
+    acks = acks or PendingAcks()
     return create_asgi_app(build_app(settings, temporal_client, acks), acks)
 
 
 async def run_bot(settings: Settings, temporal_client: Client) -> None:
-    """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN)."""
+    """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN), then let
+    the runs already acked start."""
     acks = PendingAcks()
     bolt = build_app(settings, temporal_client, acks)
     await serve(bolt, create_asgi_app(bolt, acks), settings)
+    await acks.drain()

@@ -21,6 +21,7 @@ import structlog
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from bot.acks import PendingAcks
 from bot.app import build_asgi_app
 from bot.server import EVENTS_PATH, HttpServer
 from researchbot.devserver import DEFAULT_UI_PORT
@@ -75,7 +76,9 @@ async def product_stack(
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
-        bot = HttpServer(build_asgi_app(settings, client), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port)
+        acks = PendingAcks()
+        stack.push_async_callback(acks.drain)  # after the bot stops: the runs it acked start
+        bot = HttpServer(build_asgi_app(settings, client, acks), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port)
         await bot.start()
         stack.push_async_callback(bot.stop)
         sandbox = None

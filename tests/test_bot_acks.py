@@ -75,3 +75,36 @@ async def test_a_request_that_never_ends_holds_work_back_only_for_max_wait() -> 
 
 async def test_with_nothing_tracked_work_goes_ahead_at_once() -> None:
     await asyncio.wait_for(PendingAcks(quiet=0.01, max_wait=30).settled(), 30)
+
+
+async def test_a_stopping_bot_waits_for_the_work_it_owes_acked_requests() -> None:
+    acks = PendingAcks(quiet=0.01, max_wait=30)
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def start_the_run() -> None:
+        async with acks.after_ack():
+            started.set()
+            await finish.wait()
+
+    owed = asyncio.create_task(start_the_run())
+    await started.wait()
+    draining = asyncio.create_task(acks.drain(timeout=30))
+    assert await still_waiting(draining)
+    finish.set()
+    await asyncio.wait_for(draining, 30)
+    await owed
+
+
+async def test_drain_gives_up_after_its_timeout() -> None:
+    acks = PendingAcks(quiet=0.01, max_wait=30)
+    entered = asyncio.Event()
+
+    async def stuck() -> None:
+        async with acks.after_ack():
+            entered.set()
+            await asyncio.Event().wait()
+
+    owed = asyncio.create_task(stuck())
+    await entered.wait()
+    await asyncio.wait_for(acks.drain(timeout=0.1), 30)
+    owed.cancel()

@@ -1,5 +1,6 @@
 """`researchbot bot` as an operator meets it: a one-line refusal without its Slack settings, and a
-real process that serves /healthz and signed commands, then stops cleanly on SIGTERM."""
+real process that serves /healthz and signed commands, then stops cleanly on SIGTERM, having started
+the runs it acked."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.fakes.slack_signing import SlackSender
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "cli-signing-secret"
+ACKED_BEFORE_SIGTERM = 30
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -58,7 +61,7 @@ def free_port() -> int:
 async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_sigterm(
     tmp_path: Path, slack: SlackApiServer, env: WorkflowEnvironment
 ) -> None:
-    port = free_port()
+    port, channel = free_port(), f"C{uuid.uuid4().hex[:8].upper()}"
     settings = clean_env(tmp_path, PORT=str(port), SLACK_BOT_TOKEN=slack.workspace.bot_token, SLACK_API_URL=slack.base_url,
                          SLACK_SIGNING_SECRET=SECRET, TEMPORAL_ADDRESS=env.client.service_client.config.target_host)
     process = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=settings, cwd=tmp_path,
@@ -80,10 +83,24 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
         answer = await sender.command(command="/research", text="help", team_id=slack.workspace.team_id,
                                       channel_id="CGENERAL", user_id="UASKER", trigger_id="1.2")
         assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
-        process.send_signal(signal.SIGTERM)
+        asked = await asyncio.gather(*(
+            sender.command(command="/research", text=f"What is a task queue? ({n})", team_id=slack.workspace.team_id,
+                           channel_id=channel, user_id="UASKER", trigger_id=f"3.{n}")
+            for n in range(ACKED_BEFORE_SIGTERM)))
+        assert all(a.status_code == 200 and "Researching" in a.json()["text"] for a in asked)
+        process.send_signal(signal.SIGTERM)  # at once: the runs it has acked must still start
         output = process.communicate(timeout=30)[0].decode()
     finally:
         await sender.aclose()
         process.kill()
     assert process.returncode == 0, output
     assert "bot.started" in output and SECRET not in output and slack.workspace.bot_token not in output
+    query = f"WorkflowId STARTS_WITH 'research-{slack.workspace.team_id}-UASKER-{channel}-'"
+    for _ in range(100):  # visibility may trail the starts a little (a wait, not a timing assertion)
+        runs = [execution.id async for execution in env.client.list_workflows(query)]
+        if len(runs) >= ACKED_BEFORE_SIGTERM:
+            break
+        await asyncio.sleep(0.1)
+    assert len(runs) == ACKED_BEFORE_SIGTERM, "a command was acked, then lost when the bot stopped"
+    for run in runs:
+        await env.client.get_workflow_handle(run).terminate("test over")

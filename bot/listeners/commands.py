@@ -70,8 +70,9 @@ async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
             await ack(response_type="ephemeral", text=f"Sorry, I can't research that: {refused}.")
             return
         await ack(response_type="ephemeral", text=STARTED)
-        await context["acks"].settled()  # the other commands of a burst get their acks first
-        if trouble := await start_research(context["settings"], context["temporal"], command, question):
+        async with context["acks"].after_ack():  # the other commands of a burst get their acks first
+            trouble = await start_research(context["settings"], context["temporal"], command, question)
+        if trouble:
             await respond(response_type="ephemeral", **trouble)
 
 
