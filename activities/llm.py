@@ -45,6 +45,7 @@ __all__ = [
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 log = structlog.get_logger(__name__)
+TOKENS_METRIC = "research_llm_tokens"  # a counter, on the worker's Prometheus endpoint
 
 
 class ResearchModel(Protocol):
@@ -164,12 +165,17 @@ class LlmActivities:
         return out
 
     def _log(self, event: str, requested: str | None, usage: TokenUsage, **fields: object) -> None:
+        model = requested or self._model.name
         if activity.in_activity():
             info = activity.info()
             fields.update(workflow_id=info.workflow_id, attempt=info.attempt)
+            tokens = activity.metric_meter().create_counter(
+                TOKENS_METRIC, "LLM tokens used by research runs, by model and kind (prompt, completion)", "tokens")
+            tokens.add(usage.prompt_tokens, {"model": model, "kind": "prompt"})
+            tokens.add(usage.completion_tokens, {"model": model, "kind": "completion"})
         log.info(
             event,
-            model=requested or self._model.name,
+            model=model,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             calls=usage.calls,

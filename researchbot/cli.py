@@ -107,7 +107,7 @@ def worker() -> None:
     from researchbot.worker import run_worker
 
     async def main(settings: Settings) -> None:
-        client = await temporal.connect()
+        client = await temporal.connect(metrics_bind_address=settings.metrics_bind_address)
         await run_worker(client, settings)
 
     run(main)
@@ -205,7 +205,7 @@ def bot() -> None:
 
     async def main(settings: Settings) -> None:
         check_settings(settings)
-        client = await temporal.connect()
+        client = await temporal.connect(metrics_bind_address=settings.metrics_bind_address)
         await run_bot(settings, client)
 
     run(main)

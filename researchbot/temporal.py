@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from activities.errors import ConfigError
 
@@ -27,8 +28,18 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
-async def connect(config: dict[str, Any] | None = None) -> Client:
+def runtime_with_metrics(bind_address: str) -> Runtime:
+    """A Temporal runtime that serves Prometheus metrics at ``http://<bind_address>/metrics``."""
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+    except Exception as error:  # the address is taken or cannot be bound
+        raise ConfigError(f"METRICS_BIND_ADDRESS={bind_address} cannot serve metrics ({error}); pick a free host:port") from error
+
+
+async def connect(config: dict[str, Any] | None = None, metrics_bind_address: str | None = None) -> Client:
     config = config or connect_config()
+    if metrics_bind_address:
+        config = {**config, "runtime": runtime_with_metrics(metrics_bind_address)}
     try:
         return await Client.connect(**config, data_converter=pydantic_data_converter)
     except Exception as error:

@@ -39,6 +39,8 @@ def researchbot(args: list[str], env: dict[str, str], cwd: Path, timeout: float 
         (["worker"], {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "cannot reach Temporal"),
         (["ask", "what is temporal"], {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, "cannot reach the LLM at http://127.0.0.1:1/v1"),
         (["decide", "some-run", "maybe"], {}, "unknown decision 'maybe'"),
+        (["worker"], {"METRICS_BIND_ADDRESS": "9464"}, "METRICS_BIND_ADDRESS"),
+        (["worker"], {"METRICS_BIND_ADDRESS": "203.0.113.9:9464"}, "METRICS_BIND_ADDRESS=203.0.113.9:9464 cannot serve metrics"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_nonzero_exit(tmp_path: Path, args: list[str], extra: dict[str, str], expected: str) -> None:

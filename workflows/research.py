@@ -35,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         StoreInput,
     )
 
+RUNS_METRIC = "research_runs_finished"
+
 _FINAL_STAGE = {
     Outcome.APPROVED: Stage.COMPLETED,
     Outcome.REJECTED: Stage.REJECTED,
@@ -183,6 +185,10 @@ class ResearchWorkflow:
         )
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error
+        # Counted once: the workflow's meter skips replays.
+        workflow.metric_meter().create_counter(RUNS_METRIC, "research runs finished, by outcome", "runs").add(
+            1, {"outcome": outcome.value}
+        )
         await self._report_after_draft(ProgressKind.FINISHED, result)
         await workflow.execute_activity(
             STORE_RESULT, StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
