@@ -41,13 +41,13 @@ def mention(user: str) -> str:
     return f"<@{user}>" if _USER_ID.match(user) else safe(user, 80)
 
 
-def link(url: str, label: str) -> str:
-    """``<url|label>`` for an http(s)/mailto URL; any other URL is shown, not linked."""
+def link(url: str, label: str, limit: int | None = None) -> str:
+    """``<url|label>`` for an http(s)/mailto URL, the label cut to ``limit``; any other URL is shown, not linked."""
     url = url.strip()
     if not url.lower().startswith(_SAFE_SCHEMES):
-        return f"{safe(label)} ({safe(url)})"
+        return f"{safe(label, limit)} ({safe(url)})"
     target = quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
-    return f"<{target}|{safe(label)}>"
+    return f"<{target}|{safe(label, limit)}>"
 
 
 # ------------------------------------------------------------------ Markdown → mrkdwn

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks import Message, context, message, plain, section, status_line
-from bot.mrkdwn import escape, safe
+from bot.mrkdwn import escape, link, safe
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
 
 __all__ = [
@@ -47,11 +47,15 @@ def help_message() -> Message:
     return message("How ResearchBot works", [section(text), context(_USAGE)])
 
 
-def status_message(runs: Sequence[RunStatus]) -> Message:
-    """The asker's runs, one line each (at most 20)."""
+def status_message(runs: Sequence[RunStatus], links: Sequence[str | None] = ()) -> Message:
+    """The asker's runs, one line each (at most 20), each linking to its thread where ``links`` has one."""
     if not runs:
         return message("You have no research runs in progress.", [section("You have no research runs in progress.")])
-    lines = [f"• {safe(run.question, 120)}: {status_line(run, counts=True)}" for run in runs[:20]]
+    threads = [*links, *[None] * (len(runs) - len(links))]
+    lines = [
+        f"• {link(url, run.question, 120) if url else safe(run.question, 120)}: {status_line(run, counts=True)}"
+        for run, url in zip(runs[:20], threads)
+    ]
     more = [context(f"…and {len(runs) - 20} more")] if len(runs) > 20 else []
     return message(f"You have {len(runs)} research runs", [section("\n".join(lines)), *more])
 

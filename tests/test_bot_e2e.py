@@ -61,6 +61,8 @@ async def test_a_question_becomes_a_reviewed_report_in_its_thread(stack: Stack, 
     assert (await ask(stack, channel, "status")).status_code == 200
     listing = await new_ephemeral(stack, channel, ASKER, seen)
     assert "How does Temporal retry activities" in listing and "Waiting for a decision" in listing
+    thread_link = f"{stack.workspace.url}archives/{channel.id}/p{root['ts'].replace('.', '')}"
+    assert f"<{thread_link}|How does Temporal retry activities" in listing, "each run links to its thread"
 
     modal = await open_modal(stack, channel, first_draft, "approve", APPROVER)
     assert modal["callback_id"] == "decision_modal"

@@ -255,6 +255,7 @@ class RunStatus(BaseModel):
     usage: TokenUsage = TokenUsage()
     reminder_sent: bool = False
     error: str | None = None
+    thread_ts: str | None = None  # the run's root message in Slack, once posted
 
 
 class ResearchResult(BaseModel):

@@ -264,7 +264,12 @@ class ResearchWorkflow:
             # Progress is for people watching; a failure to show it must not end the research.
             workflow.logger.warning("progress report %s failed: %s", kind, failure.cause or failure)
             return
-        self._messages.update(receipt.messages)
+        self._remember(receipt.messages)
+
+    def _remember(self, messages: dict[str, str]) -> None:
+        """Slack messages the reporter posted, by step; the root one is the run's thread."""
+        self._messages.update(messages)
+        self._status.thread_ts = self._messages.get("root")
 
     def _beside(self, report: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(report)
@@ -302,7 +307,7 @@ class ResearchWorkflow:
     def _restore(self, carried: CarriedState) -> None:
         self._started_at = carried.started_at
         self._feedback = carried.feedback
-        self._messages = dict(carried.messages)
+        self._remember(carried.messages)
         self._run.pages = list(carried.pages)
         self._status.draft_round = carried.draft_round
         self._status.sub_questions = carried.sub_questions

@@ -20,6 +20,8 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -55,14 +57,15 @@ def register(app: AsyncApp) -> None:
     app.command("/research")(research)
 
 
-async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient,
+                   context: AsyncBoltContext) -> None:
     """Empty or `help`: how to use it. `status`: the asker's recent runs. Anything else: a question."""
     text = _unescape(command.get("text") or "").strip()
     if text.lower() in ("", "help"):
         await ack(**(help_message() if text else usage_message()))
     elif text.lower() == "status":
         await ack()
-        await respond(response_type="ephemeral", **await your_runs(context["temporal"], command))
+        await respond(response_type="ephemeral", **await your_runs(context["temporal"], client, command))
     else:
         try:
             question = clean_question(text)
@@ -102,8 +105,8 @@ async def start_research(settings: Settings, temporal: Client, command: dict[str
     return None
 
 
-async def your_runs(temporal: Client, command: dict[str, Any]) -> Reply:
-    """The asker's most recent runs, newest first, each with where it is."""
+async def your_runs(temporal: Client, slack: AsyncWebClient, command: dict[str, Any]) -> Reply:
+    """The asker's most recent runs, newest first, each with where it is and a link to its thread."""
     team, user = _slack_id(command.get("team_id")), _slack_id(command.get("user_id"))
     query = f"WorkflowType='ResearchWorkflow' AND WorkflowId STARTS_WITH 'research-{team}-{user}-'"
     try:
@@ -113,7 +116,8 @@ async def your_runs(temporal: Client, command: dict[str, Any]) -> Reply:
         return {"text": STATUS_UNAVAILABLE}
     statuses = await asyncio.gather(*(_status(temporal, e.id, e.status) for e in executions))
     found = [status for status in statuses if status is not None]
-    reply = status_message(found)
+    links = await asyncio.gather(*(_thread_link(slack, status) for status in found))
+    reply = status_message(found, links)
     if missing := len(statuses) - len(found):
         reply["blocks"].append(context_block(f"_{missing} more could not be read: no research worker answered._"))
     return reply
@@ -126,6 +130,19 @@ async def _status(temporal: Client, workflow_id: str, execution: WorkflowExecuti
     except Exception as error:
         log.warning("research.status_query_failed", workflow_id=workflow_id, execution=str(execution), error=str(error))
         return None
+
+
+async def _thread_link(slack: AsyncWebClient, status: RunStatus) -> str | None:
+    """The permalink of a run's thread; None for runs without one (or if Slack will not say)."""
+    address = parse_workflow_id(status.workflow_id)
+    if address is None or status.thread_ts is None:
+        return None
+    try:
+        answer = await slack.chat_getPermalink(channel=address.channel_id, message_ts=status.thread_ts)
+    except SlackApiError as error:
+        log.warning("research.permalink_failed", workflow_id=status.workflow_id, error=error.response.get("error"))
+        return None
+    return answer.get("permalink")
 
 
 # ------------------------------------------------------------------ workflow ids
