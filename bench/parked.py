@@ -32,13 +32,12 @@ from tests.workflow_helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_MB = 300
 Handle = WorkflowHandle[ResearchWorkflow, object]
 
 
 def start_worker(env: WorkflowEnvironment, queue: str, data: Path, cache: int) -> subprocess.Popen[bytes]:
-    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_", "MAX_")
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_", "MAX_", "METRICS_")
     worker_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(prefixes)},
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
@@ -48,7 +47,8 @@ def start_worker(env: WorkflowEnvironment, queue: str, data: Path, cache: int) -
         "LOG_LEVEL": "WARNING",
     }
     log = (data / "worker.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "researchbot", "worker"], env=worker_env, cwd=REPO,
+    # Run from the temporary folder, so a developer's .env (a real LLM key, say) is not read.
+    return subprocess.Popen([sys.executable, "-m", "researchbot", "worker"], env=worker_env, cwd=data,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 

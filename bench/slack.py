@@ -74,8 +74,9 @@ async def bot_process(slack: SlackApiServer, env: WorkflowEnvironment) -> AsyncI
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "METRICS_", "PORT")
     bot_env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(prefixes)},
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "RESEARCH_TASK_QUEUE": f"bench-acks-{uuid.uuid4().hex[:8]}",
         "SLACK_BOT_TOKEN": slack.workspace.bot_token,
@@ -84,15 +85,17 @@ async def bot_process(slack: SlackApiServer, env: WorkflowEnvironment) -> AsyncI
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
-    bot = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=bot_env, stdin=subprocess.DEVNULL)
-    sender = SlackSender(f"http://127.0.0.1:{port}", SECRET)
-    try:
-        await wait_for_health(sender, bot)
-        yield sender
-    finally:
-        await sender.aclose()
-        bot.terminate()
-        bot.wait(timeout=30)
+    # From a temporary folder, so a developer's .env (real Slack tokens, say) is not read.
+    with TemporaryDirectory() as folder:
+        bot = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=bot_env, cwd=folder, stdin=subprocess.DEVNULL)
+        sender = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+        try:
+            await wait_for_health(sender, bot)
+            yield sender
+        finally:
+            await sender.aclose()
+            bot.terminate()
+            bot.wait(timeout=30)
 
 
 async def wait_for_health(sender: SlackSender, bot: subprocess.Popen[bytes]) -> None:

@@ -4,8 +4,9 @@
 that has acked and still has work to do (starting a workflow) awaits :meth:`PendingAcks.settled`
 first: it returns once every request has had its answer and no new one came for a short quiet
 spell. So under a burst of commands every ack goes out as fast as a `help` does, and the runs start
-right after the burst (bench/slack.py measures both). In Socket Mode nothing is tracked and
-``settled()`` returns at once. Work done under :meth:`PendingAcks.after_ack` is also what
+right after the burst (bench/slack.py measures both). HTTP requests are counted by the ASGI
+middleware from :meth:`PendingAcks.track`, Socket Mode envelopes by :meth:`PendingAcks.answering`
+(bot/server.py). Work done under :meth:`PendingAcks.after_ack` is also what
 :meth:`PendingAcks.drain` waits for when the bot stops, so a command that was acked is not lost to a
 restart.
 """
@@ -13,8 +14,8 @@ restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,6 +70,15 @@ class PendingAcks:
             await asyncio.wait_for(self._all_done.wait(), timeout)
         except TimeoutError:
             log.warning("bot.work_abandoned", owed=self._owed)
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """One request waiting for its answer for as long as the block runs (a Socket Mode envelope)."""
+        self._enter()
+        try:
+            yield
+        finally:
+            self._leave()
 
     def track(self, app: ASGIApp) -> ASGIApp:
         """``app`` as ASGI middleware that counts each HTTP request until its answer is sent."""

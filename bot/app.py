@@ -46,6 +46,5 @@ async def run_bot(settings: Settings, temporal_client: Client) -> None:
     """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN), then let
     the runs already acked start."""
     acks = PendingAcks()
-    bolt = build_app(settings, temporal_client, acks)
-    await serve(bolt, create_asgi_app(bolt, acks), settings)
+    await serve(build_app(settings, temporal_client, acks), acks, settings)
     await acks.drain()

@@ -18,6 +18,8 @@ import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -109,8 +111,20 @@ class HttpServer:
             self._task = None
 
 
-async def serve_socket_mode(bolt: AsyncApp, app_token: str, stop: asyncio.Event) -> None:
-    handler = AsyncSocketModeHandler(bolt, app_token)
+class _CountedSocketModeHandler(AsyncSocketModeHandler):
+    """Counts each envelope in ``acks`` until its ack is sent, as the HTTP middleware counts requests."""
+
+    def __init__(self, app: AsyncApp, app_token: str, acks: PendingAcks) -> None:
+        super().__init__(app, app_token)
+        self._acks = acks
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with self._acks.answering():
+            await super().handle(client, req)
+
+
+async def serve_socket_mode(bolt: AsyncApp, app_token: str, acks: PendingAcks, stop: asyncio.Event) -> None:
+    handler = _CountedSocketModeHandler(bolt, app_token, acks)
     await handler.connect_async()
     log.info("bot.started", mode="socket")
     try:
@@ -119,19 +133,23 @@ async def serve_socket_mode(bolt: AsyncApp, app_token: str, stop: asyncio.Event)
         await handler.close_async()
 
 
-async def serve(bolt: AsyncApp, asgi: ASGIApp, settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM: ``bolt`` over Socket Mode if SLACK_APP_TOKEN is set, else ``asgi``
-    (its HTTP app) on 0.0.0.0:$PORT."""
+async def serve(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM: over Socket Mode if SLACK_APP_TOKEN is set, else over HTTP on
+    0.0.0.0:$PORT; either way each request is counted in ``acks`` until it is answered."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if settings.slack_app_token is not None:
-        await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), stop)
-        return
-    server = HttpServer(asgi, DEFAULT_HOST, settings.port)
-    await server.start()
-    log.info("bot.started", mode="http", port=server.port, path=EVENTS_PATH)
-    await stop.wait()
-    log.info("bot.stopping")
-    await server.stop()
+    try:
+        if settings.slack_app_token is not None:
+            await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), acks, stop)
+            return
+        server = HttpServer(create_asgi_app(bolt, acks), DEFAULT_HOST, settings.port)
+        await server.start()
+        log.info("bot.started", mode="http", port=server.port, path=EVENTS_PATH)
+        await stop.wait()
+        log.info("bot.stopping")
+        await server.stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal interrupts what comes after (the drain)
+            loop.remove_signal_handler(sig)

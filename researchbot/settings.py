@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # TLS, profiles) are read by temporalio.envconfig, not here.
     research_task_queue: str = "research"
     # host:port for a Prometheus /metrics endpoint (Temporal SDK metrics plus ResearchBot's own); unset: none.
-    metrics_bind_address: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    metrics_bind_address: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$")
     # Runs beyond this many leave the worker's memory and replay from history when they next move,
     # so a worker's RSS stays flat however many runs wait for a decision (bench/parked.py).
     max_cached_workflows: int = Field(default=250, ge=0)

@@ -33,7 +33,7 @@ class SocketModeLink:
     def __init__(self, workspace: Workspace) -> None:
         self._workspace = workspace
         self._sockets: list[WebSocket] = []
-        self._acks: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._acks: dict[str, tuple[WebSocket, asyncio.Future[dict[str, Any] | None]]] = {}  # by envelope id
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -49,40 +49,51 @@ class SocketModeLink:
         await websocket.accept()
         self._loop = asyncio.get_running_loop()
         self._sockets.append(websocket)
-        await websocket.send_json({
-            "type": "hello", "num_connections": len(self._sockets),
-            "connection_info": {"app_id": self._workspace.app_id},
-            "debug_info": {"host": "sandbox", "approximate_connection_time": 18060},
-        })
         try:
+            await websocket.send_json({
+                "type": "hello", "num_connections": len(self._sockets),
+                "connection_info": {"app_id": self._workspace.app_id},
+                "debug_info": {"host": "sandbox", "approximate_connection_time": 18060},
+            })
             while True:
                 message = await websocket.receive_json()
                 waiting = self._acks.pop(str(message.get("envelope_id")), None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(message.get("payload"))
+                if waiting is not None and not waiting[1].done():
+                    waiting[1].set_result(message.get("payload"))
         except WebSocketDisconnect:
             pass
         finally:
             self._sockets.remove(websocket)
+            for envelope_id, (sent_on, ack) in list(self._acks.items()):
+                if sent_on is websocket and not ack.done():  # no ack will come on a closed socket
+                    ack.set_exception(ConnectionError("the app's Socket Mode connection closed before its ack"))
+                    self._acks.pop(envelope_id, None)
 
     async def send(self, kind: str, payload: dict[str, Any], timeout: float = ACK_TIMEOUT_SECONDS) -> dict[str, Any] | None:
         """Send one envelope from any event loop or thread; the ack's payload (None for a bare ack).
 
-        Raises ``ConnectionError`` when no app is connected and ``TimeoutError`` when the ack does not
-        come in time (Slack's ``operation_timeout``)."""
+        Raises ``ConnectionError`` when no app is connected (or it goes away) and ``TimeoutError`` when
+        the ack does not come in time (Slack's ``operation_timeout``)."""
         if kind not in ENVELOPE_TYPES:
             raise ValueError(f"unknown envelope type {kind!r}; one of {', '.join(ENVELOPE_TYPES)}")
-        if self._loop is None or not self._sockets:
+        if self._loop is None or self._loop.is_closed():
             raise ConnectionError("no app is connected over Socket Mode")
         sent: Future[dict[str, Any] | None] = asyncio.run_coroutine_threadsafe(self._send(kind, payload, timeout), self._loop)
-        return await asyncio.wrap_future(sent)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(sent), timeout + 1)
+        except asyncio.CancelledError:
+            if sent.cancelled():  # the sandbox stopped under us, not our caller
+                raise ConnectionError("the Socket Mode server stopped") from None
+            raise
 
     async def _send(self, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        envelope_id = str(uuid.uuid4())
+        if not self._sockets:
+            raise ConnectionError("no app is connected over Socket Mode")
+        socket, envelope_id = self._sockets[-1], str(uuid.uuid4())
         ack: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-        self._acks[envelope_id] = ack
+        self._acks[envelope_id] = (socket, ack)
         try:
-            await self._sockets[-1].send_json({
+            await socket.send_json({
                 "envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api",
             })
             return await asyncio.wait_for(ack, timeout)

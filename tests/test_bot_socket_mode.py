@@ -17,6 +17,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import PendingAcks
 from bot.app import build_app
 from bot.server import serve_socket_mode
 from researchbot.settings import Settings
@@ -68,10 +69,12 @@ async def socket_stack(stack: Stack, slack: SlackApiServer) -> AsyncIterator[Sta
         _env_file=None, research_task_queue=stack.queue, slack_bot_token=slack.workspace.bot_token,
         slack_app_token=slack.workspace.app_token, slack_api_url=slack.base_url,
     )
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve_socket_mode(build_app(settings, stack.client), slack.workspace.app_token, stop))
+    stop, acks = asyncio.Event(), PendingAcks()
+    bolt = build_app(settings, stack.client, acks)
+    serving = asyncio.create_task(serve_socket_mode(bolt, slack.workspace.app_token, acks, stop))
     await eventually(lambda: slack.socket_mode.connected or serving.done(), "the bot's Socket Mode connection")
     assert not serving.done(), serving.exception()
+    assert slack.calls_to("apps.connections.open"), "the bot asked Slack for its WebSocket URL"
     try:
         yield dataclasses.replace(stack, sender=SocketModeSender(slack.socket_mode))  # type: ignore[arg-type]
     finally:
@@ -93,7 +96,8 @@ async def test_in_socket_mode_a_question_becomes_a_reviewed_report(socket_stack:
     assert "can decide on this draft" in await new_ephemeral(socket_stack, channel, STRANGER, seen)
 
     view = await open_modal(socket_stack, channel, message, "approve", ASKER)
-    assert (await submit(socket_stack, view, ASKER, "Say which retry policy is the default.")).status_code == 200
+    submitted = await submit(socket_stack, view, ASKER, "Say which retry policy is the default.")
+    assert "response_action" not in submitted.text, submitted.text  # acked without modal errors
     await eventually(lambda: report(socket_stack, channel), "the final report in the thread", socket_stack)
     result = await socket_stack.handle(workflow_id).result()
     assert result.outcome is Outcome.APPROVED and result.decisions[-1].feedback

@@ -28,10 +28,10 @@ def free_port() -> int:
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample whose name starts with ``name`` and has ``labels``."""
+    """The value of the Prometheus sample called ``name`` that has ``labels``."""
     for line in metrics.splitlines():
         match = re.match(r"^(\w+)\{(.*)\} (\S+)$", line)
-        if match and match.group(1).startswith(name):
+        if match and match.group(1) == name:
             found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
             if all(found.get(key) == value for key, value in labels.items()):
                 return float(match.group(3))
@@ -67,4 +67,4 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
     assert sample(metrics, "research_runs_finished", outcome="approved", task_queue=queue) == 1
     assert sample(metrics, "research_llm_tokens", kind="prompt", model="offline") > 0
     assert sample(metrics, "research_llm_tokens", kind="completion", model="offline") > 0
-    assert sample(metrics, "temporal_activity_execution_latency", activity_type="synthesize_draft") > 0
+    assert sample(metrics, "temporal_activity_execution_latency_count", activity_type="synthesize_draft") == 1

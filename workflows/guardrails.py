@@ -14,8 +14,9 @@ MIN_DRAFT_CHARS = 20
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 ZWSP = "\u200b"  # between "@" and "here", Slack no longer sees a mention
-_SLACK_SPECIAL = re.compile(r"<\s*([!@#])\s*([^<>|]*)(?:\|([^<>]*))?>")
-_BARE_MASS_MENTION = re.compile(r"(?<![\w@])@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+# Workflow code decides on their output (a draft's length): change them only behind workflow.patched.
+_SLACK_SPECIAL = re.compile(r"<\s*[!@#]\s*([^>|]*)(?:\|([^>]*))?>")
+_BARE_MASS_MENTION = re.compile(r"(?<![\w@])@(channel|here|everyone)\b", re.IGNORECASE)
 _CREDENTIALS = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}"  # OpenAI-style keys
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
@@ -38,17 +39,17 @@ def cited_numbers(text: str) -> list[int]:
 def neutralise_mentions(text: str) -> str:
     """Turn Slack's mention syntax into text that reads the same and notifies nobody.
 
-    ``<!channel>``, ``<!here|here>`` and bare ``@everyone`` become ``@\u200bchannel`` and so on,
-    ``<@U123>`` and ``<!subteam^S1|@devs>`` become ``@\u200bU123`` and ``@\u200bdevs``, ``<#C1|general>``
-    becomes ``#general``. Used on model output in the workflow and on everything the bot posts.
+    ``<!channel>`` becomes ``@channel`` with a zero-width space after the @, ``<@U123>`` becomes
+    ``@U123``, ``<!subteam^S1|@devs>`` becomes ``@devs``, and a bare ``@here`` gets the same
+    zero-width space. Used on model output in the workflow and on everything the bot posts.
     """
 
     def plain(match: re.Match[str]) -> str:
-        sigil, target, label = match.groups()
-        name = (label or target).strip().lstrip("@!#").removeprefix("subteam^")
-        return "#" + name if sigil == "#" else "@" + ZWSP + name
+        label = (match.group(2) or match.group(1)).strip()
+        return "@" + ZWSP + label.lstrip("@!#^")
 
-    return _BARE_MASS_MENTION.sub("@" + ZWSP, _SLACK_SPECIAL.sub(plain, text))
+    text = _SLACK_SPECIAL.sub(plain, text)
+    return _BARE_MASS_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
 
 
 def redact_credentials(text: str) -> str:

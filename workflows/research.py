@@ -185,16 +185,16 @@ class ResearchWorkflow:
         )
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error
-        # Counted once: the workflow's meter skips replays.
-        workflow.metric_meter().create_counter(RUNS_METRIC, "research runs finished, by outcome", "runs").add(
-            1, {"outcome": outcome.value}
-        )
         await self._report_after_draft(ProgressKind.FINISHED, result)
         await workflow.execute_activity(
             STORE_RESULT, StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
         )
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # Last, so a run cancelled while finishing counts once, as cancelled; replays are not counted.
+        workflow.metric_meter().create_counter(RUNS_METRIC, "research runs finished, by outcome", "runs").add(
+            1, {"outcome": outcome.value}
+        )
         return result
 
     # ------------------------------------------------------------------ messages from people

@@ -74,9 +74,8 @@ async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
             return
         await ack(response_type="ephemeral", text=STARTED)
         async with context["acks"].after_ack():  # the other commands of a burst get their acks first
-            trouble = await start_research(context["settings"], context["temporal"], command, question)
-        if trouble:
-            await respond(response_type="ephemeral", **trouble)
+            if trouble := await start_research(context["settings"], context["temporal"], command, question):
+                await respond(response_type="ephemeral", **trouble)
 
 
 # ------------------------------------------------------------------ the one call each branch makes
@@ -87,10 +86,10 @@ async def start_research(settings: Settings, temporal: Client, command: dict[str
     workflow_id = workflow_id_for(command)
     user = command.get("user_id", "")
     bound = log.bind(workflow_id=workflow_id, user=user)
-    slack = SlackContext(channel_id=command["channel_id"], user_id=user, team_id=command.get("team_id"),
-                         response_url=command.get("response_url"))
-    request = build_request(settings, question, requested_by=user, slack=slack)
     try:
+        slack = SlackContext(channel_id=command["channel_id"], user_id=user, team_id=command.get("team_id"),
+                             response_url=command.get("response_url"))
+        request = build_request(settings, question, requested_by=user, slack=slack)
         await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
     except WorkflowAlreadyStartedError:
         bound.info("research.duplicate_command")
