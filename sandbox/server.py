@@ -29,7 +29,8 @@ from sandbox.bot_client import ACK_TIMEOUT_SECONDS, BotClient
 from sandbox.demo_workspace import demo_workspace
 from sandbox.slack_api import SlackApiServer
 from sandbox.state import Workspace
-from sandbox.web import EventHub, SandboxWeb
+from sandbox.events import EventHub
+from sandbox.web import SandboxWeb
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer", "StateFile", "load_workspace"]
 

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,76 +36,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.bot_client import BotClient, BotReply
+from sandbox.events import Event, EventHub
 from sandbox.state import RESPONSE_URL_USES, Channel, User, Workspace
 from sandbox.validation import block_errors, view_errors
 
-__all__ = ["EventHub", "SandboxWeb", "STATIC_DIR"]
+__all__ = ["SandboxWeb", "STATIC_DIR"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 KEEPALIVE_SECONDS = 15.0
 SLACKBOT = "Slackbot"
-Event = dict[str, Any]
-
-
-# ------------------------------------------------------------------ live events
-
-
-@dataclass(eq=False)
-class _Stream:
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
-
-
-class EventHub:
-    """Fans out every change: the Workspace's own events and the page's (a modal closed, an
-    ephemeral replaced). Listeners are called in the thread that made the change; streams get
-    the event on their own event loop."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], None]] = []
-        self._streams: set[_Stream] = set()
-        self._unsubscribe = workspace.subscribe(self.publish)
-
-    def add_listener(self, listener: Callable[[Event], None]) -> None:
-        with self._lock:
-            self._listeners.append(listener)
-
-    def publish(self, event: Event) -> None:
-        with self._lock:
-            listeners, streams = list(self._listeners), list(self._streams)
-        for listener in listeners:
-            listener(event)
-        for stream in streams:
-            self._deliver(stream, event)
-
-    @staticmethod
-    def _deliver(stream: _Stream, event: Event | None) -> None:
-        try:
-            stream.loop.call_soon_threadsafe(stream.queue.put_nowait, event)
-        except RuntimeError:  # its loop is closed: the connection is gone
-            pass
-
-    def open_stream(self) -> _Stream:
-        stream = _Stream(asyncio.get_running_loop())
-        with self._lock:
-            self._streams.add(stream)
-        return stream
-
-    def close_stream(self, stream: _Stream) -> None:
-        with self._lock:
-            self._streams.discard(stream)
-
-    def close(self) -> None:
-        """End every open stream (so a server can stop) and stop listening to the workspace."""
-        self._unsubscribe()
-        self._unsubscribe = lambda: None  # closing twice is fine
-        with self._lock:
-            streams, self._streams = list(self._streams), set()
-        for stream in streams:
-            self._deliver(stream, None)
 
 
 # ------------------------------------------------------------------ small helpers
