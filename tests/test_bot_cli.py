@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from sandbox import SlackApiServer, Workspace
 from tests.fakes.slack_signing import SlackSender
+from tests.fakes.slow_proxy import SlowProxy
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "cli-signing-secret"
@@ -62,37 +63,30 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
     tmp_path: Path, slack: SlackApiServer, env: WorkflowEnvironment
 ) -> None:
     port, channel = free_port(), f"C{uuid.uuid4().hex[:8].upper()}"
-    settings = clean_env(tmp_path, PORT=str(port), SLACK_BOT_TOKEN=slack.workspace.bot_token, SLACK_API_URL=slack.base_url,
-                         SLACK_SIGNING_SECRET=SECRET, TEMPORAL_ADDRESS=env.client.service_client.config.target_host)
-    process = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=settings, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    sender = SlackSender(url, SECRET)
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                try:
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the bot never answered /healthz")
-        answer = await sender.command(command="/research", text="help", team_id=slack.workspace.team_id,
-                                      channel_id="CGENERAL", user_id="UASKER", trigger_id="1.2")
-        assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
-        asked = await asyncio.gather(*(
-            sender.command(command="/research", text=f"What is a task queue? ({n})", team_id=slack.workspace.team_id,
-                           channel_id=channel, user_id="UASKER", trigger_id=f"3.{n}")
-            for n in range(ACKED_BEFORE_SIGTERM)))
-        assert all(a.status_code == 200 and "Researching" in a.json()["text"] for a in asked)
-        process.send_signal(signal.SIGTERM)  # at once: the runs it has acked must still start
-        output = process.communicate(timeout=30)[0].decode()
-    finally:
-        await sender.aclose()
-        process.kill()
+    host, temporal_port = env.client.service_client.config.target_host.rsplit(":", 1)
+    async with SlowProxy(host, int(temporal_port)) as slow_network:
+        settings = clean_env(tmp_path, PORT=str(port), SLACK_BOT_TOKEN=slack.workspace.bot_token, SLACK_API_URL=slack.base_url,
+                             SLACK_SIGNING_SECRET=SECRET, TEMPORAL_ADDRESS=slow_network.address)
+        process = subprocess.Popen([sys.executable, "-m", "researchbot", "bot"], env=settings, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        sender = SlackSender(url, SECRET)
+        try:
+            await wait_until_healthy(process, url)
+            answer = await sender.command(command="/research", text="help", team_id=slack.workspace.team_id,
+                                          channel_id="CGENERAL", user_id="UASKER", trigger_id="1.2")
+            assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
+            slow_network.latency = 0.5  # starting a run now takes a second or more
+            asked = await asyncio.gather(*(
+                sender.command(command="/research", text=f"What is a task queue? ({n})", team_id=slack.workspace.team_id,
+                               channel_id=channel, user_id="UASKER", trigger_id=f"3.{n}")
+                for n in range(ACKED_BEFORE_SIGTERM)))
+            assert all(a.status_code == 200 and "Researching" in a.json()["text"] for a in asked)
+            process.send_signal(signal.SIGTERM)  # at once: the runs it has acked must still start
+            output = (await asyncio.to_thread(process.communicate, timeout=60))[0].decode()
+        finally:
+            await sender.aclose()
+            process.kill()
     assert process.returncode == 0, output
     assert "bot.started" in output and SECRET not in output and slack.workspace.bot_token not in output
     query = f"WorkflowId STARTS_WITH 'research-{slack.workspace.team_id}-UASKER-{channel}-'"
@@ -104,3 +98,16 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
     assert len(runs) == ACKED_BEFORE_SIGTERM, "a command was acked, then lost when the bot stopped"
     for run in runs:
         await env.client.get_workflow_handle(run).terminate("test over")
+
+
+async def wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the bot never answered /healthz")
