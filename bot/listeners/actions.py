@@ -51,11 +51,9 @@ async def open_decision_modal(ack: AsyncAck, body: dict[str, Any], action: dict[
                               respond: AsyncRespond, context: AsyncBoltContext) -> None:
     """Approve or Revise: the modal that asks for feedback; the decision is sent when it is submitted."""
     await ack()
-    workflow_id, draft_round = decode_button_value(action["value"])
-    user = body["user"]["id"]
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+    if (clicked := await _click_by_a_decider(body, action, respond, context)) is None:
         return
+    workflow_id, draft_round, user = clicked
     view = decision_modal(action["action_id"], workflow_id, draft_round, question_of(body.get("message") or {}))
     try:
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -68,15 +66,24 @@ async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], re
                  context: AsyncBoltContext) -> None:
     """Reject (already confirmed on the button): send the decision, and say what became of it."""
     await ack()
-    workflow_id, draft_round = decode_button_value(action["value"])
-    user = body["user"]["id"]
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+    if (clicked := await _click_by_a_decider(body, action, respond, context)) is None:
         return
+    workflow_id, draft_round, user = clicked
     click = decision_id("click", workflow_id, str(draft_round), user, action.get("action_ts", ""))
     decision = DecisionInput(kind=DecisionKind.REJECT, draft_round=draft_round, decided_by=user, decision_id=click)
     outcome = await deliver(context["temporal"], workflow_id, decision)
     await respond(text=outcome.message, response_type="ephemeral", replace_original=False)
+
+
+async def _click_by_a_decider(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+                              context: AsyncBoltContext) -> tuple[str, int, str] | None:
+    """The clicked run, draft round and person; None (after telling them why) if they may not decide."""
+    workflow_id, draft_round = decode_button_value(action["value"])
+    user = body["user"]["id"]
+    if refusal := may_not_decide(context["settings"], workflow_id, user):
+        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        return None
+    return workflow_id, draft_round, user
 
 
 # ------------------------------------------------------------------ shared with the modal
