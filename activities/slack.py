@@ -24,7 +24,7 @@ from temporalio import activity
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import SlackPacer, digest, slack_failure, slack_error_code
-from bot import blocks
+from bot import blocks, thread
 from bot.replies import cannot_post_message
 from researchbot.settings import Settings
 from workflows.models import (
@@ -116,7 +116,7 @@ class SlackReporter:
 
     async def _started(self, run: _Run) -> None:
         try:
-            await self._post(run, "root", blocks.root_message(run.status), thread=False)
+            await self._post(run, "root", thread.root_message(run.status), thread=False)
         except SlackApiError as error:
             if slack_error_code(error) not in _NO_ACCESS:
                 raise
@@ -125,31 +125,31 @@ class SlackReporter:
             await self._tell_requester(run, cannot_post_message())
 
     async def _plan(self, run: _Run) -> None:
-        await self._post(run, f"plan-{run.status.draft_round}", blocks.plan_message(run.status))
+        await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))
 
     async def _progress(self, run: _Run) -> None:
         if "progress" not in run.messages:
-            await self._post(run, "progress", blocks.progress_message(run.status))
+            await self._post(run, "progress", thread.progress_message(run.status))
         self._refresh_soon(run)
 
     async def _draft(self, run: _Run) -> None:
         draft = run.status.draft
         if draft is None:
             raise errors.permanent("a DRAFT report needs status.draft")
-        parts = blocks.draft_messages(run.status.workflow_id, run.status.question, draft)
+        parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft)
         await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1)
         self._refresh_soon(run)
 
     async def _decision(self, run: _Run) -> None:
         record, draft = _last_decision(run.status), run.status.draft
         if record and draft and draft.round == record.draft_round:
-            await self._close_draft(run, draft, blocks.decision_line(record))
+            await self._close_draft(run, draft, thread.decision_line(record))
         else:
             log.warning("slack_decision_without_its_draft", workflow_id=run.status.workflow_id)
         self._refresh_soon(run)
 
     async def _reminder(self, run: _Run) -> None:
-        message = blocks.reminder_message(run.status, run.input.approvers)
+        message = thread.reminder_message(run.status, run.input.approvers)
         await self._post(run, f"reminder-{run.status.draft_round}", message)
 
     async def _finished(self, run: _Run) -> None:
@@ -158,15 +158,15 @@ class SlackReporter:
             raise errors.permanent("a FINISHED report needs its result")
         # The report first: it is what people wait for; closing the draft and the status can follow.
         if result.outcome is Outcome.APPROVED:
-            await self._post_parts(run, "final", blocks.final_report_messages(result), main=0, broadcast=True)
+            await self._post_parts(run, "final", thread.final_report_messages(result), main=0, broadcast=True)
         else:
-            await self._post(run, "finished", blocks.outcome_notice(result))
+            await self._post(run, "finished", thread.outcome_notice(result))
         if draft := run.status.draft:
             record = _last_decision(run.status)
             if record is not None and record.draft_round == draft.round:
-                await self._close_draft(run, draft, blocks.decision_line(record))
+                await self._close_draft(run, draft, thread.decision_line(record))
             else:
-                await self._close_draft(run, draft, blocks.closed_line(result.outcome))
+                await self._close_draft(run, draft, thread.closed_line(result.outcome))
         await self._refresh(run, result)
 
     def _refresh_soon(self, run: _Run) -> None:
@@ -190,11 +190,11 @@ class SlackReporter:
 
     async def _refresh(self, run: _Run, result: ResearchResult | None = None) -> None:
         """Bring the progress checklist and the root's status line up to date."""
-        await self._update(run, "progress", blocks.progress_message(run.status))
-        await self._update(run, "root", blocks.root_message(run.status, result))
+        await self._update(run, "progress", thread.progress_message(run.status))
+        await self._update(run, "root", thread.root_message(run.status, result))
 
     async def _close_draft(self, run: _Run, draft: Draft, line: str) -> None:
-        parts = blocks.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
+        parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
         await self._update(run, f"draft-{draft.round}", parts[-1])
 
     # ------------------------------------------------------------ posting, once

@@ -30,7 +30,7 @@ _HINTS = {
     "account_inactive": "the token belongs to a deleted app or workspace; reinstall the app",
     "token_revoked": "the token was revoked; reinstall the app and update SLACK_BOT_TOKEN",
     "missing_scope": "the app lacks a scope; add the scopes in manifest.yml and reinstall",
-    "invalid_blocks": "Slack refused the message's blocks; bot/blocks.py built them wrong",
+    "invalid_blocks": "Slack refused the message's blocks; bot/thread.py built them wrong",
     "msg_blocks_too_long": "the message's blocks hold too much text; bot/blocks.py must split it",
     "msg_too_long": "the message text is too long; bot/blocks.py must split it",
     "channel_not_found": "the channel is gone, or the bot cannot see it",

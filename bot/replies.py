@@ -1,6 +1,6 @@
 """What ResearchBot says to one person: the slash command's ephemeral answers, and the decision modals.
 
-Pure builders like :mod:`bot.blocks`: messages are :class:`bot.blocks.Message`, modals are
+Pure builders like :mod:`bot.thread`: messages are :class:`bot.blocks.Message`, modals are
 view dicts for ``views.open``; limits are enforced and text is escaped here.
 """
 
@@ -10,7 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks import Message, context, message, plain, section, status_line
+from bot.blocks import Message, context, message, plain, section
+from bot.thread import status_line
 from bot.mrkdwn import escape, link, safe
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bot.blocks import decode_button_value
+from bot.thread import decode_button_value
 from bot.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
 from sandbox.demo_workspace import ADA, RESEARCH
 from workflows.research import ResearchWorkflow

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import blocks, replies
+from bot import blocks, replies, thread
 from bot.mrkdwn import escape, markdown_to_mrkdwn, neutralise_mentions, safe, split_text
 from sandbox.validation import block_errors, view_errors
 from workflows.models import (
@@ -131,66 +131,66 @@ def test_split_text_closes_and_reopens_code_blocks() -> None:
 
 
 def test_root_message_shows_question_asker_and_status() -> None:
-    message = blocks.root_message(status(searches_done=2, searches_total=5))
+    message = thread.root_message(status(searches_done=2, searches_total=5))
     assert_valid(message)
     shown = " ".join(texts(message["blocks"]))
     assert "Asked by <@UALICE>" in shown and "*Status:* Searching" in shown
-    assert blocks.root_message(status(searches_done=3, searches_total=5)) == message  # counts do not update it
-    waiting = blocks.root_message(status(stage=Stage.AWAITING_DECISION, draft_round=2))
+    assert thread.root_message(status(searches_done=3, searches_total=5)) == message  # counts do not update it
+    waiting = thread.root_message(status(stage=Stage.AWAITING_DECISION, draft_round=2))
     assert "Waiting for a decision (draft 2)" in " ".join(texts(waiting["blocks"]))
     assert "&amp; co." in shown and "<!channel>" not in shown
-    finished = blocks.root_message(status(stage=Stage.COMPLETED), result(Outcome.FAILED, error="the <@U1> model"))
+    finished = thread.root_message(status(stage=Stage.COMPLETED), result(Outcome.FAILED, error="the <@U1> model"))
     assert "⚠️ Failed: the @\u200bU1 model" in " ".join(texts(finished["blocks"]))
 
 
 def test_a_huge_question_still_fits() -> None:
-    message = blocks.root_message(status().model_copy(update={"question": "&" * 2000}))
+    message = thread.root_message(status().model_copy(update={"question": "&" * 2000}))
     assert_valid(message)
 
 
 def test_progress_checklist_marks() -> None:
-    message = blocks.progress_message(status(stage=Stage.READING, sub_questions=["a", "b"], searches_done=4,
+    message = thread.progress_message(status(stage=Stage.READING, sub_questions=["a", "b"], searches_done=4,
                                              searches_total=4, pages_read=1, pages_total=3))
     assert_valid(message)
     lines = message["blocks"][0]["text"]["text"].split("\n")[1:]
     assert lines == ["✓ Planning (2 questions)", "✓ Searching (4/4 searches)", "… Reading pages (1/3 pages)",
                      "· Writing the draft", "· Checking citations", "· Waiting for a decision"]
     assert "4 searches · 0 sources found · 1 page read" in texts(message["blocks"])
-    done = blocks.progress_message(status(stage=Stage.COMPLETED))["blocks"][0]["text"]["text"]
+    done = thread.progress_message(status(stage=Stage.COMPLETED))["blocks"][0]["text"]["text"]
     assert done.count("✓") == 6
-    failed = blocks.progress_message(status(stage=Stage.FAILED, searches_done=1))["blocks"][0]["text"]["text"]
+    failed = thread.progress_message(status(stage=Stage.FAILED, searches_done=1))["blocks"][0]["text"]["text"]
     assert "✗ Searching" in failed and "✓ Planning" in failed
 
 
 def test_plan_lists_sub_questions_escaped() -> None:
-    message = blocks.plan_message(status(sub_questions=["What is <@U123>?", "Why & how?"]))
+    message = thread.plan_message(status(sub_questions=["What is <@U123>?", "Why & how?"]))
     assert_valid(message)
     assert message["blocks"][1]["text"]["text"] == "1. What is @\u200bU123?\n2. Why &amp; how?"
-    revised = blocks.plan_message(status(sub_questions=["a"], draft_round=2))
+    revised = thread.plan_message(status(sub_questions=["a"], draft_round=2))
     assert revised["blocks"][0]["text"]["text"].startswith("*Plan for draft 2:*")
 
 
 def test_draft_buttons_carry_the_run_and_round() -> None:
-    [message] = blocks.draft_messages("research-42", "Why?", draft())
+    [message] = thread.draft_messages("research-42", "Why?", draft())
     assert_valid(message)
     actions = message["blocks"][-1]
     assert actions["type"] == "actions"
     assert [b["action_id"] for b in actions["elements"]] == ["approve", "revise", "reject"]
     assert {b["value"] for b in actions["elements"]} == {'{"wf":"research-42","round":2}'}
-    assert blocks.decode_button_value(actions["elements"][0]["value"]) == ("research-42", 2)
+    assert thread.decode_button_value(actions["elements"][0]["value"]) == ("research-42", 2)
     approve, _, reject = actions["elements"]
     assert approve["style"] == "primary" and reject["style"] == "danger"
     assert reject["confirm"]["confirm"]["text"] == "Reject"
     sources = next(t for t in texts(message["blocks"]) if t.startswith("*Sources*"))
     assert sources == "*Sources*\n1. <https://example.org/a?b=1&amp;c=2|Example &lt;b&gt;|pipe>"
     with pytest.raises(ValueError):
-        blocks.decode_button_value("not json")
+        thread.decode_button_value("not json")
     with pytest.raises(ValueError):
-        blocks.encode_button_value("w" * 2000, 1)
+        thread.encode_button_value("w" * 2000, 1)
 
 
 def test_a_draft_with_violations_cannot_be_approved() -> None:
-    [message] = blocks.draft_messages("research-42", "Why?", draft(violations=["[3] is not a source <!here>"]))
+    [message] = thread.draft_messages("research-42", "Why?", draft(violations=["[3] is not a source <!here>"]))
     assert_valid(message)
     assert [b["action_id"] for b in message["blocks"][-1]["elements"]] == ["revise", "reject"]
     assert "cannot be approved" in message["blocks"][2]["text"]["text"]
@@ -198,8 +198,8 @@ def test_a_draft_with_violations_cannot_be_approved() -> None:
 
 
 def test_hostile_model_text_is_defused_everywhere() -> None:
-    messages = [*blocks.draft_messages("research-42", HOSTILE, draft(HOSTILE)),
-                *blocks.final_report_messages(result(answer=HOSTILE, question=HOSTILE))]
+    messages = [*thread.draft_messages("research-42", HOSTILE, draft(HOSTILE)),
+                *thread.final_report_messages(result(answer=HOSTILE, question=HOSTILE))]
     for message in messages:
         assert_valid(message)
         for text in [message["text"], *texts(message["blocks"])]:
@@ -208,7 +208,7 @@ def test_hostile_model_text_is_defused_everywhere() -> None:
 
 def test_a_20000_character_report_is_split_across_messages() -> None:
     report = long_report(20_000)
-    messages = blocks.final_report_messages(result(answer=report))
+    messages = thread.final_report_messages(result(answer=report))
     assert len(messages) >= 3
     for message in messages:
         assert_valid(message)
@@ -222,11 +222,11 @@ def test_a_20000_character_report_is_split_across_messages() -> None:
 
 
 def test_deciding_a_long_draft_keeps_its_parts() -> None:
-    posted = blocks.draft_messages("research-42", "Why?", draft(long_report(20_000)))
+    posted = thread.draft_messages("research-42", "Why?", draft(long_report(20_000)))
     record = DecisionRecord(kind=DecisionKind.REVISE, draft_round=2, decided_by="UBOB", at=NOW, via="update",
                             feedback="Cite <!channel> " + "more " * 200)
-    decided = blocks.draft_messages("research-42", "Why?", draft(long_report(20_000)),
-                                    closed=blocks.decision_line(record))
+    decided = thread.draft_messages("research-42", "Why?", draft(long_report(20_000)),
+                                    closed=thread.decision_line(record))
     assert len(posted) > 1 and decided[:-1] == posted[:-1]
     assert decided[-1]["blocks"][:-1] == posted[-1]["blocks"][:-1]
     line = decided[-1]["blocks"][-1]
@@ -236,7 +236,7 @@ def test_deciding_a_long_draft_keeps_its_parts() -> None:
 
 
 def test_reminder_mentions_requester_and_approvers() -> None:
-    message = blocks.reminder_message(status(draft_round=3), ["UBOB", "UALICE", "<!channel>"])
+    message = thread.reminder_message(status(draft_round=3), ["UBOB", "UALICE", "<!channel>"])
     assert_valid(message)
     text = message["blocks"][0]["text"]["text"]
     assert text.count("<@UALICE>") == 1 and "<@UBOB>" in text and "draft 3" in text
@@ -245,12 +245,12 @@ def test_reminder_mentions_requester_and_approvers() -> None:
 
 @pytest.mark.parametrize("outcome", [Outcome.REJECTED, Outcome.EXPIRED, Outcome.CANCELLED, Outcome.FAILED])
 def test_outcome_notices(outcome: Outcome) -> None:
-    notice = blocks.outcome_notice(result(outcome, error="boom"))
+    notice = thread.outcome_notice(result(outcome, error="boom"))
     assert_valid(notice)
     assert notice["text"].split()[1].strip("*:").lower().startswith(
         {"rejected": "rejected", "expired": "expired", "cancelled": "cancelled", "failed": "the"}[outcome.value])
     with pytest.raises(ValueError):
-        blocks.outcome_notice(result(Outcome.APPROVED))
+        thread.outcome_notice(result(Outcome.APPROVED))
 
 
 def test_too_many_blocks_are_cut_to_fit() -> None:

@@ -40,7 +40,7 @@ MAY_DECIDE = {ADA, GRACE}  # Linus may not
 
 
 def draft_blocks(question: str, workflow_id: str = "research-1") -> list[dict[str, Any]]:
-    """Blocks shaped like bot.blocks.draft_messages: header, context, text, sources, decision buttons."""
+    """Blocks shaped like bot.thread.draft_messages: header, context, text, sources, decision buttons."""
     value = json.dumps({"wf": workflow_id, "round": 1})
     plain = lambda text: {"type": "plain_text", "text": text, "emoji": True}  # noqa: E731
     confirm = {"title": plain("Reject this draft?"), "text": plain("The run ends without a report."),

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
-from bot.blocks import decode_button_value
+from bot.thread import decode_button_value
 from bot.listeners.commands import parse_workflow_id
 from bot.mrkdwn import mention
 from bot.replies import decision_modal
