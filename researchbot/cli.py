@@ -56,12 +56,18 @@ def run(coro_factory: Any) -> Any:
 
 
 def fail_now(message: str) -> None:
-    """Like fail(), but skip interpreter teardown: after a failed Temporal connect, the SDK's
-    runtime threads can abort the process while Python shuts down, burying the one-line error."""
+    """Like fail(), but skip interpreter teardown (see exit_now), which could bury the one-line error."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    exit_now(2)
+
+
+def exit_now(code: int) -> None:
+    """Exit without interpreter teardown: the Temporal SDK's runtime threads can still call into
+    Python while it finalizes (after a failed connect, or just after a burst of starts) and abort
+    the process ("PyGILState_Release ... must be current"), turning a clean exit into SIGABRT."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(2)
+    os._exit(code)
 
 
 @asynccontextmanager
@@ -111,6 +117,7 @@ def worker() -> None:
         await run_worker(client, settings)
 
     run(main)
+    exit_now(0)
 
 
 @app.command()
@@ -209,6 +216,7 @@ def bot() -> None:
         await run_bot(settings, client)
 
     run(main)
+    exit_now(0)
 
 
 @app.command()
