@@ -17,7 +17,7 @@ from researchbot.settings import Settings
 __all__ = ["build_app", "build_asgi_app", "run_bot"]
 
 
-def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks | None = None) -> AsyncApp:
+def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks) -> AsyncApp:
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
     Listeners find the Temporal client, the settings and the pending acks as ``context["temporal"]``,
     ``context["settings"]`` and ``context["acks"]``.
@@ -25,10 +25,9 @@ def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks | N
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=False)
-    pending = acks or PendingAcks()
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context["temporal"], context["settings"], context["acks"] = temporal_client, settings, pending
+        context["temporal"], context["settings"], context["acks"] = temporal_client, settings, acks
         await next()
 
     app.use(provide)

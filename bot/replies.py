@@ -7,7 +7,7 @@ view dicts for ``views.open``; limits are enforced and text is escaped here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks import Message, context, message, plain, section
@@ -48,14 +48,16 @@ def help_message() -> Message:
     return message("How ResearchBot works", [section(text), context(_USAGE)])
 
 
-def status_message(runs: Sequence[RunStatus], links: Sequence[str | None] = ()) -> Message:
-    """The asker's runs, one line each (at most 20), each linking to its thread where ``links`` has one."""
+def status_message(runs: Sequence[RunStatus], threads: Mapping[str, str] | None = None) -> Message:
+    """The asker's runs, one line each (at most 20), each linking to its thread where ``threads``
+    (permalinks by workflow id) has one."""
     if not runs:
         return message("You have no research runs in progress.", [section("You have no research runs in progress.")])
-    threads = [*links, *[None] * (len(runs) - len(links))]
+    threads = threads or {}
     lines = [
-        f"• {link(url, run.question, 120) if url else safe(run.question, 120)}: {status_line(run, counts=True)}"
-        for run, url in zip(runs[:20], threads)
+        f"• {link(url, run.question, 120) if (url := threads.get(run.workflow_id)) else safe(run.question, 120)}: "
+        f"{status_line(run, counts=True)}"
+        for run in runs[:20]
     ]
     more = [context(f"…and {len(runs) - 20} more")] if len(runs) > 20 else []
     return message(f"You have {len(runs)} research runs", [section("\n".join(lines)), *more])

@@ -284,7 +284,8 @@ def test_ephemeral_answers() -> None:
         assert_valid(message)
     assert "/research" in replies.usage_message()["blocks"][0]["text"]["text"]
     assert "/invite" in replies.cannot_post_message()["text"]
-    linked = replies.status_message([status(), status()], ["https://team.slack.com/archives/C1/p1700000000000100", None])
+    linked = replies.status_message([status(), status(workflow_id="research-other")],
+                                    {status().workflow_id: "https://team.slack.com/archives/C1/p1700000000000100"})
     lines = linked["blocks"][0]["text"]["text"].splitlines()
     assert lines[0].startswith("• <https://team.slack.com/archives/C1/p1700000000000100|") and not lines[1].startswith("• <")
     many = replies.status_message([status()] * 25)

@@ -116,7 +116,7 @@ async def your_runs(temporal: Client, slack: AsyncWebClient, command: dict[str, 
     statuses = await asyncio.gather(*(_status(temporal, e.id, e.status) for e in executions))
     found = [status for status in statuses if status is not None]
     links = await asyncio.gather(*(_thread_link(slack, status) for status in found))
-    reply = status_message(found, links)
+    reply = status_message(found, {status.workflow_id: url for status, url in zip(found, links) if url})
     if missing := len(statuses) - len(found):
         reply["blocks"].append(context_block(f"_{missing} more could not be read: no research worker answered._"))
     return reply
