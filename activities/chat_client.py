@@ -53,9 +53,7 @@ class ChatClient:
             self.host = f"{self.host}:{parts.port}"
         self.service = f"LLM at {self.host}"
 
-    async def complete(
-        self, messages: list[dict], model: str, *, json_mode: bool = False
-    ) -> Completion:
+    async def complete(self, messages: list[dict], model: str, *, json_mode: bool = False) -> Completion:
         body: dict[str, Any] = {"model": model, "messages": messages}
         if json_mode:
             body["response_format"] = {"type": "json_object"}
@@ -71,9 +69,7 @@ class ChatClient:
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
-            return await self._client.post(
-                self._url, json=body, headers=headers, timeout=self._timeout
-            )
+            return await self._client.post(self._url, json=body, headers=headers, timeout=self._timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ApplicationError(
                 f"could not reach the {self.service} ({type(exc).__name__}: {exc}); "
@@ -89,8 +85,7 @@ class ChatClient:
             ) from exc
         except httpx.TransportError as exc:
             raise ApplicationError(
-                f"the connection to the {self.service} failed ({type(exc).__name__}: {exc}); "
-                "check OPENAI_BASE_URL",
+                f"the connection to the {self.service} failed ({type(exc).__name__}: {exc}); check OPENAI_BASE_URL",
                 type="Unreachable",
             ) from exc
 

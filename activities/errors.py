@@ -15,11 +15,9 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
-__all__ = ["ConfigError", "permanent", "rate_limited", "raise_for_status", "retry_after_seconds"]
+from core.errors import ConfigError
 
-
-class ConfigError(Exception):
-    """A setting is missing or wrong. The message names the setting and how to fix it."""
+__all__ = ["ConfigError", "permanent", "raise_for_status", "rate_limited", "retry_after_seconds"]
 
 
 def permanent(message: str, *, type: str = "Permanent") -> ApplicationError:

@@ -17,11 +17,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities import prompts
 from activities.chat_client import ChatClient, Completion
-from activities.errors import ConfigError
 from activities.heartbeat import heartbeating
 from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
-from researchbot.settings import Settings
-from workflows import PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT, FINALIZE_ANSWER
+from core.errors import ConfigError
+from core.settings import Settings
+from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT
 from workflows.models import (
     FinalizeInput,
     PlanInput,
@@ -82,9 +82,7 @@ class ChatResearchModel:
         return PlanOutput(sub_questions=subs, usage=reply.usage)
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
-        messages = prompts.revision_messages(
-            data.question, data.feedback, data.previous_sub_questions
-        )
+        messages = prompts.revision_messages(data.question, data.feedback, data.previous_sub_questions)
         reply = await self._ask(messages, data.model, json_mode=True)
         subs = prompts.parse_revision_sub_questions(reply.text, data.previous_sub_questions)
         return PlanOutput(sub_questions=subs, usage=reply.usage)
@@ -106,9 +104,7 @@ class ChatResearchModel:
     def _model(self, requested: str | None) -> str:
         return requested or self.name
 
-    async def _ask(
-        self, messages: list[dict], model: str | None, *, json_mode: bool = False
-    ) -> Completion:
+    async def _ask(self, messages: list[dict], model: str | None, *, json_mode: bool = False) -> Completion:
         return await self._chat.complete(messages, self._model(model), json_mode=json_mode)
 
     def _answer(self, reply: Completion) -> str:
@@ -116,8 +112,7 @@ class ChatResearchModel:
         if not text:
             # Retryable: an empty answer is usually a hiccup (or a length cut-off) on the server.
             raise ApplicationError(
-                f"the {self._chat.service} returned an empty answer "
-                f"(finish_reason={reply.finish_reason})",
+                f"the {self._chat.service} returned an empty answer (finish_reason={reply.finish_reason})",
                 type="EmptyAnswer",
             )
         return text
@@ -170,7 +165,8 @@ class LlmActivities:
             info = activity.info()
             fields.update(workflow_id=info.workflow_id, attempt=info.attempt)
             tokens = activity.metric_meter().create_counter(
-                TOKENS_METRIC, "LLM tokens used by research runs, by model and kind (prompt, completion)", "tokens")
+                TOKENS_METRIC, "LLM tokens used by research runs, by model and kind (prompt, completion)", "tokens"
+            )
             tokens.add(usage.prompt_tokens, {"model": model, "kind": "prompt"})
             tokens.add(usage.completion_tokens, {"model": model, "kind": "completion"})
         log.info(

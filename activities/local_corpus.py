@@ -16,7 +16,7 @@ import trafilatura
 
 from workflows.models import SearchHit
 
-__all__ = ["CorpusReadError", "LocalCorpus", "LOCAL_SCHEME", "extract_html", "fts_query"]
+__all__ = ["LOCAL_SCHEME", "CorpusReadError", "LocalCorpus", "extract_html", "fts_query"]
 
 LOCAL_SCHEME = "local://"
 SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
@@ -26,8 +26,36 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL
 _TERM = re.compile(r"\w+", re.UNICODE)
 # Words that match nearly every document; dropping them lets the meaningful terms rank.
 _STOPWORDS = frozenset(
-    "a an and are as at be by do does for from how in is it of on or the to what when where "
-    "which who why with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+    ]
 )
 MAX_QUERY_TERMS = 32
 # bm25() weights per column (url, title, body): a title hit counts more than a body hit.
@@ -75,8 +103,7 @@ class LocalCorpus:
             rows = db.execute(sql, (match, limit)).fetchall()
         return [
             # bm25() is lower-is-better; flip it so a bigger score means a better hit.
-            SearchHit(url=url, title=title, snippet=" ".join(snip.split()), provider="local",
-                      score=round(-rank, 6))
+            SearchHit(url=url, title=title, snippet=" ".join(snip.split()), provider="local", score=round(-rank, 6))
             for url, title, snip, rank in rows
         ]
 
@@ -92,7 +119,7 @@ class LocalCorpus:
     def _resolve(self, url: str) -> Path:
         if not url.startswith(LOCAL_SCHEME):
             raise CorpusReadError(f"{url!r} is not a {LOCAL_SCHEME} URL")
-        relative = PurePosixPath(url[len(LOCAL_SCHEME):])
+        relative = PurePosixPath(url[len(LOCAL_SCHEME) :])
         # Refuse "..", absolute paths and symlinks leading out of the corpus.
         path = (self.corpus_dir / relative).resolve()
         if relative.is_absolute() or ".." in relative.parts or not path.is_relative_to(self.corpus_dir):
@@ -118,10 +145,7 @@ class LocalCorpus:
 
     def _build(self) -> sqlite3.Connection:
         db = sqlite3.connect(":memory:", check_same_thread=False)
-        db.execute(
-            "CREATE VIRTUAL TABLE docs USING fts5(url UNINDEXED, title, body, "
-            "tokenize='porter unicode61')"
-        )
+        db.execute("CREATE VIRTUAL TABLE docs USING fts5(url UNINDEXED, title, body, tokenize='porter unicode61')")
         files = (p for p in sorted(self.corpus_dir.rglob("*")) if p.suffix.lower() in SUFFIXES)
         rows = []
         for path in files:

@@ -33,21 +33,147 @@ FEEDBACK_SENTENCES = 2
 MAX_SENTENCES_PER_PAGE = 300
 
 _STOP = frozenset(
-    "a an the and or but of to in on for with by from at as is are was were be been being it its "
-    "this that these those what which who whom whose when where why how do does did can could "
-    "should would will shall may might must i you we they he she me my our your their them about "
-    "into over than then there here not no so if vs versus between compare explain tell give "
-    "please also more add include some any other such just very use used using get make like "
-    "answer draft section part bit".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "from",
+        "at",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "me",
+        "my",
+        "our",
+        "your",
+        "their",
+        "them",
+        "about",
+        "into",
+        "over",
+        "than",
+        "then",
+        "there",
+        "here",
+        "not",
+        "no",
+        "so",
+        "if",
+        "vs",
+        "versus",
+        "between",
+        "compare",
+        "explain",
+        "tell",
+        "give",
+        "please",
+        "also",
+        "more",
+        "add",
+        "include",
+        "some",
+        "any",
+        "other",
+        "such",
+        "just",
+        "very",
+        "use",
+        "used",
+        "using",
+        "get",
+        "make",
+        "like",
+        "answer",
+        "draft",
+        "section",
+        "part",
+        "bit",
+    ]
 )
 _STYLE = frozenset(
-    "shorter short brief briefly briefer concise condense trim tl dr tldr long less longer "
-    "tone wording formatting format readable clearer clear typo typos fix good great looks "
-    "nice thanks ok okay".split()
+    [
+        "shorter",
+        "short",
+        "brief",
+        "briefly",
+        "briefer",
+        "concise",
+        "condense",
+        "trim",
+        "tl",
+        "dr",
+        "tldr",
+        "long",
+        "less",
+        "longer",
+        "tone",
+        "wording",
+        "formatting",
+        "format",
+        "readable",
+        "clearer",
+        "clear",
+        "typo",
+        "typos",
+        "fix",
+        "good",
+        "great",
+        "looks",
+        "nice",
+        "thanks",
+        "ok",
+        "okay",
+    ]
 )
-_SHORTER = re.compile(
-    r"\b(shorter|short|brief|briefly|briefer|concise|condense|trim|tl;?dr|too long)\b", re.I
-)
+_SHORTER = re.compile(r"\b(shorter|short|brief|briefly|briefer|concise|condense|trim|tl;?dr|too long)\b", re.I)
 _ASKS_NEW = re.compile(
     r"\?|\b(more|also|add|adding|include|including|what about|how about|compare|comparison|"
     r"why|how|example|examples|expand|elaborate|cover|mention)\b",
@@ -64,9 +190,7 @@ _CLAUSE = re.compile(
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")
-_CITE_MARK = re.compile(
-    r"\s*\[(?:\d+(?:\s*[,\u2013-]\s*\d+)*|citation needed|note \d+|[a-z])\]", re.I
-)
+_CITE_MARK = re.compile(r"\s*\[(?:\d+(?:\s*[,\u2013-]\s*\d+)*|citation needed|note \d+|[a-z])\]", re.I)
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 
@@ -104,8 +228,12 @@ def split_question(question: str, max_sub_questions: int = 5) -> list[str]:
     result = _dedupe(p[:1].upper() + p[1:] + ("?" if asks else "") for p in parts)
     if len(result) < 2:
         topic = topic_of(text)
-        variants = [f"How {topic} works", f"{topic} limitations and trade-offs",
-                    f"{topic} overview", f"{topic} examples and use cases"]
+        variants = [
+            f"How {topic} works",
+            f"{topic} limitations and trade-offs",
+            f"{topic} overview",
+            f"{topic} examples and use cases",
+        ]
         result = _dedupe(result + variants)[: max(2, min(3, limit))]
     return result[:limit]
 
@@ -136,23 +264,20 @@ class OfflineResearchModel:
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         subs = revision_sub_questions(data.question, data.feedback, data.previous_sub_questions)
-        return PlanOutput(
-            sub_questions=subs, usage=_usage(data.question + data.feedback, "\n".join(subs))
-        )
+        return PlanOutput(sub_questions=subs, usage=_usage(data.question + data.feedback, "\n".join(subs)))
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
         usable = usable_sources(data.sources, data.pages)
         feedback = (data.feedback or "").strip()
         lines = [OFFLINE_NOTICE, ""]
         if not usable:
-            lines.append(f"I found no sources for \u201c{data.question}\u201d, so I cannot give a "
-                         "cited answer.")
+            lines.append(f"I found no sources for \u201c{data.question}\u201d, so I cannot give a cited answer.")
         else:
             count = SHORT_ANSWER_SENTENCES if _SHORTER.search(feedback) else ANSWER_SENTENCES
             picked = _pick(usable, data.question, count)
             if feedback and not _SHORTER.search(feedback):
                 picked += _pick_for_feedback(usable, feedback, picked)
-            lines += [f"**{data.question}**", ""] + _bullets(picked)
+            lines += [f"**{data.question}**", "", *_bullets(picked)]
         if feedback:
             lines += ["", f"{FEEDBACK_LINE} {feedback}"]
         text = "\n".join(lines)
@@ -167,7 +292,7 @@ class OfflineResearchModel:
             if not line.startswith(FEEDBACK_LINE)
         ]
         if OFFLINE_NOTICE not in lines:
-            lines = [OFFLINE_NOTICE, ""] + lines
+            lines = [OFFLINE_NOTICE, "", *lines]
         while lines and not lines[-1].strip():
             lines.pop()
         if feedback and _SHORTER.search(feedback):
@@ -231,9 +356,7 @@ def _pick(usable: list[tuple[Source, Page]], question: str, count: int) -> list[
     return picked
 
 
-def _pick_for_feedback(
-    usable: list[tuple[Source, Page]], feedback: str, already: list[_Pick]
-) -> list[_Pick]:
+def _pick_for_feedback(usable: list[tuple[Source, Page]], feedback: str, already: list[_Pick]) -> list[_Pick]:
     terms = set(key_terms(feedback, extra_stop=_STYLE))
     scored = [(_overlap(c[3], terms), c) for c in _candidates(usable) if c not in already]
     ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1][1], s[1][0]))
@@ -249,9 +372,7 @@ def _corpus(usable: list[tuple[Source, Page]]) -> str:
 
 
 def _usage(prompt: str, completion: str) -> TokenUsage:
-    return TokenUsage(
-        prompt_tokens=len(prompt) // 4, completion_tokens=len(completion) // 4, calls=1
-    )
+    return TokenUsage(prompt_tokens=len(prompt) // 4, completion_tokens=len(completion) // 4, calls=1)
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:

@@ -109,8 +109,7 @@ class PageReader:
         except httpx.InvalidURL as exc:
             return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}")
         if not text.strip():
-            return Page(url=url, title=title or found_title, ok=False,
-                        error="the page has no readable main text")
+            return Page(url=url, title=title or found_title, ok=False, error="the page has no readable main text")
         return Page(url=url, title=title or found_title or url, text=text[:max_chars])
 
     async def guard(self, url: httpx.URL) -> httpx.URL:

@@ -84,10 +84,7 @@ def plan_messages(question: str, max_sub_questions: int = 5) -> list[dict]:
 
 def revision_messages(question: str, feedback: str, previous: list[str]) -> list[dict]:
     done = "\n".join(f"- {q}" for q in previous) or "- (none)"
-    user = (
-        f"Question: {question}\n\nSub-questions already researched:\n{done}\n\n"
-        f"Reviewer feedback:\n{feedback}"
-    )
+    user = f"Question: {question}\n\nSub-questions already researched:\n{done}\n\nReviewer feedback:\n{feedback}"
     return [{"role": "system", "content": _REVISION_SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -139,9 +136,7 @@ def _source_blocks(usable: list[tuple[Source, Page]]) -> str:
     if not usable:
         return "(no sources could be read)"
     per_page = min(PAGE_PROMPT_CHARS, PAGES_PROMPT_CHARS // len(usable))
-    return "\n\n".join(
-        f"[{s.number}] {s.title}\n{s.url}\n{_bounded(p.text, per_page)}" for s, p in usable
-    )
+    return "\n\n".join(f"[{s.number}] {s.title}\n{s.url}\n{_bounded(p.text, per_page)}" for s, p in usable)
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -206,8 +201,7 @@ def _json_items(text: str) -> list[str] | None:
         data = lists[0] if lists else None
     if not isinstance(data, list):
         return None
-    items = [d if isinstance(d, str) else d.get("question") if isinstance(d, dict) else None
-             for d in data]
+    items = [d if isinstance(d, str) else d.get("question") if isinstance(d, dict) else None for d in data]
     strings = [i for i in items if isinstance(i, str)]
     return strings if strings or not data else None
 

@@ -20,15 +20,23 @@ from pydantic import SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import ConfigError, permanent, raise_for_status
+from activities.errors import permanent, raise_for_status
 from activities.local_corpus import LocalCorpus
-from researchbot.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from workflows import SEARCH
 from workflows.models import SearchHit, SearchInput, SearchOutput
 
 __all__ = [
-    "BraveSearch", "LocalSearch", "SearchActivities", "SearchProvider", "SearxngSearch",
-    "TavilySearch", "build_search_providers", "merge_hits", "normalize_url",
+    "BraveSearch",
+    "LocalSearch",
+    "SearchActivities",
+    "SearchProvider",
+    "SearxngSearch",
+    "TavilySearch",
+    "build_search_providers",
+    "merge_hits",
+    "normalize_url",
 ]
 
 log = structlog.get_logger(__name__)
@@ -70,8 +78,7 @@ def _checked(service: str, key_setting: str, response: httpx.Response) -> dict[s
     """The JSON body of a successful answer; HTTP errors mapped to retry or not by errors.py."""
     if response.status_code in (401, 403):
         raise permanent(
-            f"{service} refused our credentials (HTTP {response.status_code}); "
-            f"check the {key_setting} setting",
+            f"{service} refused our credentials (HTTP {response.status_code}); check the {key_setting} setting",
             type="Unauthorized",
         )
     raise_for_status(service, response)
@@ -154,11 +161,8 @@ def normalize_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https"):
         return parts._replace(fragment="").geturl()
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith("utm_")]
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), urlencode(query), "")
-    )
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), urlencode(query), ""))
 
 
 def merge_hits(results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
@@ -188,8 +192,12 @@ class SearchActivities:
         for provider, outcome in zip(self._providers, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 failures.append(outcome)
-                log.warning("search_provider_failed", provider=provider.name,
-                            query=input.query, error=str(outcome) or repr(outcome))
+                log.warning(
+                    "search_provider_failed",
+                    provider=provider.name,
+                    query=input.query,
+                    error=str(outcome) or repr(outcome),
+                )
             else:
                 found.append(outcome)
         if failures and not found:
@@ -197,9 +205,7 @@ class SearchActivities:
         return SearchOutput(hits=merge_hits(found, input.limit * len(self._providers)))
 
 
-def build_search_providers(
-    settings: Settings, client: httpx.AsyncClient, corpus: LocalCorpus
-) -> list[SearchProvider]:
+def build_search_providers(settings: Settings, client: httpx.AsyncClient, corpus: LocalCorpus) -> list[SearchProvider]:
     """The providers named in SEARCH_PROVIDER; a missing setting fails here, at start-up."""
     providers: list[SearchProvider] = []
     for name in dict.fromkeys(settings.search_provider):

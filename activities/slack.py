@@ -10,7 +10,6 @@ HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,15 +22,21 @@ from temporalio import activity
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
-from activities.slack_limits import SlackPacer, digest, slack_failure, slack_error_code
-from bot import blocks, thread
-from bot.replies import cannot_post_message
-from researchbot.settings import Settings
+from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
+from slack_ui import blocks, thread
+from slack_ui.replies import cannot_post_message
 from workflows.models import (
-    DecisionRecord, Draft, Outcome, ProgressInput, ProgressKind, ProgressReceipt, ResearchResult, RunStatus,
+    DecisionRecord,
+    Draft,
+    Outcome,
+    ProgressInput,
+    ProgressKind,
+    ProgressReceipt,
+    ResearchResult,
+    RunStatus,
 )
 
-__all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter", "build_slack_client"]
+__all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -39,16 +44,6 @@ T = TypeVar("T")
 STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
 _NO_ACCESS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 _LOOKUP_PAGES = 5  # of a thread's replies, 200 a page
-
-
-def build_slack_client(settings: Settings) -> AsyncWebClient:
-    if settings.slack_bot_token is None:
-        raise errors.ConfigError("SLACK_BOT_TOKEN is not set: copy the app's Bot User OAuth Token (xoxb-...)")
-    base_url = settings.slack_api_url.rstrip("/") + "/"
-    # No retry handlers: slack_sdk's default one re-sends a request whose connection broke,
-    # which can post a message twice. Temporal retries instead, and looks before it posts.
-    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url,
-                          retry_handlers=[], timeout=15)
 
 
 def _may_have_posted_before() -> bool:
@@ -85,8 +80,14 @@ class SlackReporter:
     """Turns progress reports into Slack messages. Make one per worker: its pacer spaces the
     writes of all runs on the worker, and remembers what it last sent to each message."""
 
-    def __init__(self, client: AsyncWebClient, fallback: Reporter,
-                 http: httpx.AsyncClient | None = None, *, pacer: SlackPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        fallback: Reporter,
+        http: httpx.AsyncClient | None = None,
+        *,
+        pacer: SlackPacer | None = None,
+    ) -> None:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
         self._pacer = pacer or SlackPacer()
@@ -97,13 +98,20 @@ class SlackReporter:
             return await self._fallback.report(input)
         run = _Run(input, dict(input.messages))
         if input.kind is not ProgressKind.STARTED and run.root is None:
-            log.info("slack_report_skipped", reason="no thread: the root message was never posted",
-                     workflow_id=input.status.workflow_id, kind=input.kind.value)
+            log.info(
+                "slack_report_skipped",
+                reason="no thread: the root message was never posted",
+                workflow_id=input.status.workflow_id,
+                kind=input.kind.value,
+            )
             return ProgressReceipt(messages=run.messages)
         steps: dict[ProgressKind, Callable[[_Run], Awaitable[None]]] = {
-            ProgressKind.STARTED: self._started, ProgressKind.PLAN: self._plan,
-            ProgressKind.PROGRESS: self._progress, ProgressKind.DRAFT: self._draft,
-            ProgressKind.DECISION: self._decision, ProgressKind.REMINDER: self._reminder,
+            ProgressKind.STARTED: self._started,
+            ProgressKind.PLAN: self._plan,
+            ProgressKind.PROGRESS: self._progress,
+            ProgressKind.DRAFT: self._draft,
+            ProgressKind.DECISION: self._decision,
+            ProgressKind.REMINDER: self._reminder,
             ProgressKind.FINISHED: self._finished,
         }
         try:
@@ -120,8 +128,12 @@ class SlackReporter:
         except SlackApiError as error:
             if slack_error_code(error) not in _NO_ACCESS:
                 raise
-            log.warning("slack_cannot_post", channel=run.channel, error=slack_error_code(error),
-                        workflow_id=run.status.workflow_id)
+            log.warning(
+                "slack_cannot_post",
+                channel=run.channel,
+                error=slack_error_code(error),
+                workflow_id=run.status.workflow_id,
+            )
             await self._tell_requester(run, cannot_post_message())
 
     async def _plan(self, run: _Run) -> None:
@@ -199,15 +211,17 @@ class SlackReporter:
 
     # ------------------------------------------------------------ posting, once
 
-    async def _post_parts(self, run: _Run, key: str, parts: list[blocks.Message], *, main: int,
-                          broadcast: bool = False) -> None:
+    async def _post_parts(
+        self, run: _Run, key: str, parts: list[blocks.Message], *, main: int, broadcast: bool = False
+    ) -> None:
         """Post a message spread over parts; ``main`` gets ``key``, the others ``key.partN``."""
         for n, part in enumerate(parts):
             part_key = key if n == main else f"{key}.part{n + 1}"
             await self._post(run, part_key, part, broadcast=broadcast and n == 0)
 
-    async def _post(self, run: _Run, key: str, message: blocks.Message, *, thread: bool = True,
-                    broadcast: bool = False) -> str:
+    async def _post(
+        self, run: _Run, key: str, message: blocks.Message, *, thread: bool = True, broadcast: bool = False
+    ) -> str:
         if key in run.messages:
             return run.messages[key]
         if _may_have_posted_before() and (ts := await self._find(run, key, thread)):
@@ -216,8 +230,12 @@ class SlackReporter:
         metadata = {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
         where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
         await self._pacer.before_post(run.channel)
-        response = await self._joining(run, lambda: self._client.chat_postMessage(
-            channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where))
+        response = await self._joining(
+            run,
+            lambda: self._client.chat_postMessage(
+                channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+            ),
+        )
         ts = run.messages[key] = response["ts"]
         self._pacer.sent(run.channel, ts, digest(message))
         return ts
@@ -228,16 +246,27 @@ class SlackReporter:
         cursor = None
         for _ in range(_LOOKUP_PAGES if thread else 1):
             if thread:
-                page = await self._joining(run, lambda: self._client.conversations_replies(
-                    channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor))
+                page = await self._joining(
+                    run,
+                    lambda: self._client.conversations_replies(
+                        channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor
+                    ),
+                )
             else:
-                page = await self._joining(run, lambda: self._client.conversations_history(
-                    channel=run.channel, include_all_metadata=True, limit=100))
+                page = await self._joining(
+                    run,
+                    lambda: self._client.conversations_history(
+                        channel=run.channel, include_all_metadata=True, limit=100
+                    ),
+                )
             for found in page.get("messages", []):
                 metadata = found.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
-                if (metadata.get("event_type") == STEP_EVENT and payload.get("step") == key
-                        and payload.get("workflow_id") == run.status.workflow_id):
+                if (
+                    metadata.get("event_type") == STEP_EVENT
+                    and payload.get("step") == key
+                    and payload.get("workflow_id") == run.status.workflow_id
+                ):
                     return found["ts"]
             if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
                 break

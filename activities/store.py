@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio import activity
 
-from activities.errors import ConfigError
+from core.errors import ConfigError
 from workflows import STORE_RESULT
 from workflows.models import DecisionRecord, ResearchResult, StoreInput
 
@@ -39,9 +39,7 @@ _MIGRATING = threading.Lock()
 _SUPPORTED = "use sqlite:///path/to/file.db or postgresql://user@host/db"
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(
-    postgresql.JSONB(none_as_null=True), "postgresql"
-)
+_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 _TIME = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()
@@ -81,9 +79,7 @@ class ArchiveStore:
         connect_args = {}
         if self.url.get_backend_name() == "postgresql" and "connect_timeout" not in self.url.query:
             connect_args["connect_timeout"] = 10
-        self.engine: Engine = sa.create_engine(
-            self.url, pool_pre_ping=True, connect_args=connect_args
-        )
+        self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
 
     def migrate(self) -> None:
         """Bring the schema up to date. Callers take turns: threads in this process through a
@@ -91,9 +87,7 @@ class ArchiveStore:
         with _MIGRATING, self._connect() as connection, connection.begin():
             if connection.dialect.name == "postgresql":
                 # Released when this transaction ends, after the migrations have committed.
-                connection.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-                )
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             command.upgrade(alembic_config(connection), "head")
 
     def dispose(self) -> None:
@@ -169,9 +163,7 @@ def _normalise(database_url: str) -> URL:
     try:
         url = sa.make_url(database_url.strip())
     except (ArgumentError, ValueError):
-        raise ConfigError(
-            f"DATABASE_URL {_mask(database_url)!r} is not a database URL: {_SUPPORTED}"
-        ) from None
+        raise ConfigError(f"DATABASE_URL {_mask(database_url)!r} is not a database URL: {_SUPPORTED}") from None
     shown = url.render_as_string(hide_password=True)
     if url.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
         return url.set(drivername="postgresql+psycopg")
@@ -207,11 +199,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _joined_feedback(decisions: list[DecisionRecord]) -> str | None:
-    lines = [
-        f"{d.decided_by} (round {d.draft_round}, {d.kind}): {d.feedback}"
-        for d in decisions
-        if d.feedback
-    ]
+    lines = [f"{d.decided_by} (round {d.draft_round}, {d.kind}): {d.feedback}" for d in decisions if d.feedback]
     return "\n".join(lines) or None
 
 

@@ -23,11 +23,11 @@ from tempfile import TemporaryDirectory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from researchbot.runs import build_request, start_run
-from researchbot.settings import Settings
+from bot.runs import build_request, start_run
+from core.settings import Settings
 from tests.conftest import TEMPORAL_CLI
+from tests.e2e.test_worker_crash import ScriptedModel, start_worker
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_worker_crash import ScriptedModel, start_worker
 from workflows.steps import LLM_OPTIONS
 
 
@@ -71,7 +71,10 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
     )
     heartbeat = LLM_OPTIONS["heartbeat_timeout"].total_seconds()
     async with env:
@@ -79,7 +82,8 @@ async def main() -> None:
             times = [await one_recovery(env, Path(data_dir)) for _ in range(args.runs)]
     median = statistics.median(times)
     print(
-        f"recovery after SIGKILL: median {median:.1f} s over {args.runs} runs (max {max(times):.1f} s; target <= 10 s); "
+        f"recovery after SIGKILL: median {median:.1f} s over {args.runs} runs (max {max(times):.1f} s; target <= 10 "
+        "s); "
         f"heartbeat timeout {heartbeat:.0f} s, ratio {median / heartbeat:.2f}x of it"
     )
 

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 from bench.plain_workflow import PlainWorkflow, noop
 from tests.conftest import TEMPORAL_CLI
 from tests.fakes.activities import FakeActivities
-from tests.workflow_helpers import decision, start_run, wait_for_stage
+from tests.workflows.helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
 
@@ -47,7 +47,9 @@ async def plain_once(client: Client, queue: str, steps: int) -> float:
 
 async def per_step_and_overhead(client: Client, runs: int) -> None:
     fakes, queue = FakeActivities(), f"bench-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[ResearchWorkflow, PlainWorkflow], activities=[*fakes.all(), noop]):
+    async with Worker(
+        client, task_queue=queue, workflows=[ResearchWorkflow, PlainWorkflow], activities=[*fakes.all(), noop]
+    ):
         await research_once(client, queue)  # warm-up
         steps = sum(fakes.calls.values())
         research_times, plain_times = [], []
@@ -56,8 +58,14 @@ async def per_step_and_overhead(client: Client, runs: int) -> None:
             plain_times.append(await plain_once(client, queue, steps))
     research, plain = statistics.median(research_times), statistics.median(plain_times)
     print(f"activities per research run: {steps}")
-    print(f"per-step cost: research {1000 * research / steps:.1f} ms, plain {1000 * plain / steps:.1f} ms, ratio {research / plain:.2f}x (target <= 1.1x)")
-    print(f"whole-run orchestration overhead (instant LLM/search, incl. the approval round trip): median {research:.3f} s (target <= 1 s)")
+    print(
+        f"per-step cost: research {1000 * research / steps:.1f} ms, plain {1000 * plain / steps:.1f} ms, ratio "
+        f"{research / plain:.2f}x (target <= 1.1x)"
+    )
+    print(
+        f"whole-run orchestration overhead (instant LLM/search, incl. the approval round trip): median {research:.3f} "
+        "s (target <= 1 s)"
+    )
 
 
 async def main() -> None:
@@ -65,7 +73,10 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
     )
     async with env:
         await per_step_and_overhead(env.client, args.runs)

@@ -28,7 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import TEMPORAL_CLI
-from tests.workflow_helpers import decision, start_run, wait_for_stage
+from tests.workflows.helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
 
@@ -37,7 +37,18 @@ Handle = WorkflowHandle[ResearchWorkflow, object]
 
 
 def start_worker(env: WorkflowEnvironment, queue: str, data: Path, cache: int) -> subprocess.Popen[bytes]:
-    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_", "MAX_", "METRICS_")
+    prefixes = (
+        "TEMPORAL_",
+        "OPENAI_",
+        "SLACK_",
+        "SEARCH_",
+        "DATABASE_",
+        "RESEARCH_",
+        "LLM_",
+        "APPROVAL_",
+        "MAX_",
+        "METRICS_",
+    )
     worker_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(prefixes)},
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
@@ -48,8 +59,14 @@ def start_worker(env: WorkflowEnvironment, queue: str, data: Path, cache: int) -
     }
     log = (data / "worker.log").open("ab")
     # Run from the temporary folder, so a developer's .env (a real LLM key, say) is not read.
-    return subprocess.Popen([sys.executable, "-m", "researchbot", "worker"], env=worker_env, cwd=data,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "researchbot", "worker"],
+        env=worker_env,
+        cwd=data,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def rss_mb(process: psutil.Process) -> float:
@@ -69,7 +86,11 @@ async def park(client: Client, queue: str, count: int, worker: psutil.Process, c
             await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=100_000, every=0.25)
             handles.append(handle)
             if len(handles) % step == 0:
-                print(f"  {len(handles):>6} parked after {time.perf_counter() - started:5.0f} s: worker RSS {rss_mb(worker):.0f} MB", flush=True)
+                print(
+                    f"  {len(handles):>6} parked after {time.perf_counter() - started:5.0f} s: worker RSS "
+                    f"{rss_mb(worker):.0f} MB",
+                    flush=True,
+                )
 
     await asyncio.gather(*(one() for _ in range(count)))
     return handles
@@ -81,7 +102,9 @@ async def approve(handles: list[Handle]) -> list[float]:
     for handle in handles:
         clicked = time.perf_counter()
         status = await handle.query(ResearchWorkflow.status)
-        await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, draft_round=status.draft_round))
+        await handle.execute_update(
+            ResearchWorkflow.decide, decision(DecisionKind.APPROVE, draft_round=status.draft_round)
+        )
         result = await handle.result()
         assert result.outcome == Outcome.APPROVED, result
         times.append(time.perf_counter() - clicked)
@@ -92,10 +115,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--cache", type=int, default=250, help="the worker's MAX_CACHED_WORKFLOWS")
-    parser.add_argument("--approve", type=int, default=10, help="how many of the oldest parked runs to approve at the end")
+    parser.add_argument(
+        "--approve", type=int, default=10, help="how many of the oldest parked runs to approve at the end"
+    )
     args = parser.parse_args()
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error"
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
     )
     queue = f"parked-{uuid.uuid4().hex[:8]}"
     with TemporaryDirectory() as data:
@@ -116,10 +144,14 @@ async def main() -> None:
     per_run_kb = (parked - baseline) * 1024 / args.runs
     verdict = "met" if parked <= TARGET_MB else "NOT met"
     print(
-        f"parked runs: {args.runs} awaiting a decision on one worker (cache {args.cache}): RSS {baseline:.0f} MB -> {parked:.0f} MB "
+        f"parked runs: {args.runs} awaiting a decision on one worker (cache {args.cache}): RSS {baseline:.0f} MB -> "
+        f"{parked:.0f} MB "
         f"({parked / baseline:.2f}x the warm worker, {per_run_kb:.1f} KB a run); target <= {TARGET_MB} MB: {verdict}"
     )
-    print(f"approving {len(approved)} of the oldest parked runs (replayed from history): median {1000 * statistics.median(approved):.0f} ms to the result")
+    print(
+        f"approving {len(approved)} of the oldest parked runs (replayed from history): median "
+        f"{1000 * statistics.median(approved):.0f} ms to the result"
+    )
 
 
 if __name__ == "__main__":

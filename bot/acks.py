@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,10 +46,8 @@ class PendingAcks:
     async def settled(self) -> None:
         """Return once no request has waited for its answer for ``quiet`` seconds, or after ``max_wait``."""
         self._check()
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(self._settled.wait(), self._max_wait)
-        except TimeoutError:
-            pass
 
     @asynccontextmanager
     async def after_ack(self) -> AsyncIterator[None]:

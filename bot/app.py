@@ -8,11 +8,11 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from starlette.types import ASGIApp
 from temporalio.client import Client
 
-from activities.slack import build_slack_client
 from bot.acks import PendingAcks
 from bot.listeners import register_listeners
 from bot.server import check_settings, create_asgi_app, serve
-from researchbot.settings import Settings
+from core.settings import Settings
+from slack_ui.client import build_slack_client
 
 __all__ = ["build_app", "build_asgi_app", "run_bot"]
 

@@ -26,11 +26,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from activities.errors import ConfigError
 from bot.acks import PendingAcks
-from researchbot.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "HttpServer", "check_settings", "create_asgi_app", "serve", "serve_socket_mode"]
+__all__ = [
+    "EVENTS_PATH",
+    "HEALTH_PATH",
+    "HttpServer",
+    "check_settings",
+    "create_asgi_app",
+    "serve",
+    "serve_socket_mode",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -80,8 +88,9 @@ class HttpServer:
 
     def __init__(self, asgi: ASGIApp, host: str = DEFAULT_HOST, port: int = 3000) -> None:
         self.host, self.port = host, port
-        config = uvicorn.Config(asgi, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+        config = uvicorn.Config(
+            asgi, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS
+        )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -16,12 +16,15 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities.errors import ConfigError
-from researchbot import devserver, temporal
-from researchbot.logs import configure_logging
-from researchbot.settings import Settings
+from core import temporal
+from core.errors import ConfigError
+from core.logs import configure_logging
+from core.settings import Settings
+from researchbot import devserver
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="ResearchBot: AI research runs as durable Temporal workflows.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="ResearchBot: AI research runs as durable Temporal workflows."
+)
 
 
 def fail(message: str) -> None:
@@ -52,7 +55,7 @@ def run(coro_factory: Any) -> Any:
     except ValidationError as error:
         fail_now(explain(error))
     except KeyboardInterrupt:
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=130) from None
 
 
 def fail_now(message: str) -> None:
@@ -139,12 +142,15 @@ def server(
 def ask(
     question: str = typer.Argument(..., help="What to research"),
     approve: bool = typer.Option(False, "--approve", help="Approve the first draft without asking"),
-    feedback: Optional[str] = typer.Option(None, "--feedback", help="Feedback to go with --approve"),
-    revise: Optional[list[str]] = typer.Option(None, "--revise", help="Ask for a revision with this feedback (repeatable)"),
+    feedback: str | None = typer.Option(None, "--feedback", help="Feedback to go with --approve"),
+    revise: list[str] | None = typer.Option(
+        None, "--revise", help="Ask for a revision with this feedback (repeatable)"
+    ),
     reject: bool = typer.Option(False, "--reject", help="Reject the first draft"),
 ) -> None:
     """Research a question from the terminal, starting what it needs on the embedded defaults."""
-    from researchbot.terminal import RunFailed, ScriptedDecision, ask as ask_run, is_interactive
+    from researchbot.terminal import RunFailed, ScriptedDecision, is_interactive
+    from researchbot.terminal import ask as ask_run
     from workflows.models import DecisionKind, clean_question
 
     try:
@@ -166,7 +172,7 @@ def ask(
                 await ask_run(client, settings, question, scripted=scripted, interactive=is_interactive())
             except RunFailed as failure:
                 typer.secho(str(failure), fg=typer.colors.RED, err=True)
-                raise typer.Exit(code=1)
+                raise typer.Exit(code=1) from None
 
     run(main)
 
@@ -175,14 +181,14 @@ def ask(
 def decide(
     workflow_id: str,
     kind: str = typer.Argument(..., help="approve, revise or reject"),
-    feedback: Optional[str] = typer.Option(None, "--feedback"),
-    as_user: Optional[str] = typer.Option(None, "--as", help="Who decides (default: your login name)"),
+    feedback: str | None = typer.Option(None, "--feedback"),
+    as_user: str | None = typer.Option(None, "--as", help="Who decides (default: your login name)"),
 ) -> None:
     """Decide on a waiting run from the terminal."""
     import getpass
     import uuid
 
-    from researchbot.runs import send_decision
+    from bot.runs import send_decision
     from workflows.models import DecisionInput, DecisionKind
     from workflows.research import ResearchWorkflow
 
@@ -193,8 +199,11 @@ def decide(
         client = await temporal.connect()
         status = await client.get_workflow_handle(workflow_id).query(ResearchWorkflow.status)
         decision = DecisionInput(
-            kind=DecisionKind(kind), draft_round=status.draft_round, decided_by=as_user or getpass.getuser(),
-            feedback=feedback, decision_id=uuid.uuid4().hex,
+            kind=DecisionKind(kind),
+            draft_round=status.draft_round,
+            decided_by=as_user or getpass.getuser(),
+            feedback=feedback,
+            decision_id=uuid.uuid4().hex,
         )
         outcome = await send_decision(client, workflow_id, decision)
         typer.echo(outcome.message)

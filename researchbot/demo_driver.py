@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bot.thread import decode_button_value
-from bot.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
 from sandbox.demo_workspace import ADA, RESEARCH
+from slack_ui.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
+from slack_ui.thread import decode_button_value
 from workflows.research import ResearchWorkflow
 
 Message = dict[str, Any]
@@ -30,7 +30,9 @@ class SandboxDriver:
             message, block_id = draft
             await self._post(http, "/sandbox/action", message_ts=message["ts"], block_id=block_id, action_id="approve")
             view = await self._wait_for(http, lambda state: state.get("view"))
-            await self._post(http, "/sandbox/submit", view_id=view["id"], values={FEEDBACK_BLOCK: {FEEDBACK_ACTION: feedback}})
+            await self._post(
+                http, "/sandbox/submit", view_id=view["id"], values={FEEDBACK_BLOCK: {FEEDBACK_ACTION: feedback}}
+            )
             workflow_id = decode_button_value(_button(message, "approve")["value"])[0]
             await client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id).result()
             state = await self._state(http)

@@ -24,8 +24,8 @@ from temporalio.client import Client
 from bot.acks import PendingAcks
 from bot.app import build_asgi_app
 from bot.server import EVENTS_PATH, HttpServer
+from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
-from researchbot.settings import Settings
 from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
 from researchbot.sandbox_cmd import DEFAULT_SIGNING_SECRET, build_sandbox
 from researchbot.wiring import build_activities
@@ -97,7 +97,7 @@ async def _stop_sandbox(sandbox: SandboxServer, serving: asyncio.Task[None]) -> 
     sandbox.request_stop()
     try:
         await asyncio.wait_for(serving, 10)
-    except (asyncio.TimeoutError, asyncio.CancelledError):
+    except (TimeoutError, asyncio.CancelledError):
         serving.cancel()
 
 
@@ -108,7 +108,11 @@ async def run_dev(client: Client, settings: Settings, *, embedded: bool, out: Ca
         loop.add_signal_handler(sig, stop.set)
     real = uses_real_slack(settings)
     async with product_stack(
-        client, settings, bot_port=settings.port, sandbox_port=None if real else SANDBOX_PORT, state_file=DEFAULT_STATE_FILE
+        client,
+        settings,
+        bot_port=settings.port,
+        sandbox_port=None if real else SANDBOX_PORT,
+        state_file=DEFAULT_STATE_FILE,
     ) as stack:
         if stack.sandbox:
             out(f"Slack sandbox:  {stack.sandbox.page_url}   (type /research <question> in #research)")
@@ -121,7 +125,9 @@ async def run_dev(client: Client, settings: Settings, *, embedded: bool, out: Ca
     out("Stopped.")
 
 
-async def run_demo(client: Client, settings: Settings, question: str, feedback: str, out: Callable[[str], None] = print) -> str:
+async def run_demo(
+    client: Client, settings: Settings, question: str, feedback: str, out: Callable[[str], None] = print
+) -> str:
     """One whole run through the sandbox: command, draft, Approve with feedback, final report."""
     from researchbot.demo_driver import SandboxDriver
 

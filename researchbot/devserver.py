@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from activities.errors import ConfigError
+from core.errors import ConfigError
 
 log = structlog.get_logger("researchbot.devserver")
 
@@ -30,11 +30,19 @@ def temporal_cli() -> Path:
 
 def start_dev_command(port: int, ui_port: int, db_file: Path) -> list[str]:
     return [
-        str(temporal_cli()), "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(port),
-        "--ui-port", str(ui_port),
-        "--db-filename", str(db_file),
-        "--log-level", "error",
+        str(temporal_cli()),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(db_file),
+        "--log-level",
+        "error",
     ]
 
 
@@ -51,8 +59,16 @@ async def embedded_temporal(
     """Run the dev server for the duration of the block; runs survive restarts in db_file."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     if port_is_open(port):
-        raise ConfigError(f"port {port} is taken by something that is not a Temporal server we can use; free it or set TEMPORAL_ADDRESS")
-    process = subprocess.Popen(start_dev_command(port, ui_port, db_file), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        raise ConfigError(
+            f"port {port} is taken by something that is not a Temporal server we can use; free it or set "
+            "TEMPORAL_ADDRESS"
+        )
+    process = subprocess.Popen(
+        start_dev_command(port, ui_port, db_file),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         for _ in range(300):
             if process.poll() is not None:

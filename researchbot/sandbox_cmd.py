@@ -12,14 +12,20 @@ from pathlib import Path
 
 import structlog
 
-from activities.errors import ConfigError
+from core.errors import ConfigError
+from core.settings import Settings
 from researchbot.devserver import port_is_open
-from researchbot.settings import Settings
 from sandbox.demo_workspace import APPROVERS
 from sandbox.server import DEFAULT_BOT_TOKEN, DEFAULT_PORT, DEFAULT_STATE_FILE, SandboxServer
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_SIGNING_SECRET", "DEFAULT_STATE_FILE", "build_sandbox", "run_sandbox",
-           "sandbox_env"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_SIGNING_SECRET",
+    "DEFAULT_STATE_FILE",
+    "build_sandbox",
+    "run_sandbox",
+    "sandbox_env",
+]
 
 log = structlog.get_logger("researchbot.sandbox")
 
@@ -39,9 +45,10 @@ def sandbox_env(port: int = DEFAULT_PORT) -> dict[str, str]:
 
 def build_sandbox(settings: Settings, port: int, bot_url: str, state_file: str | Path) -> SandboxServer:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else DEFAULT_BOT_TOKEN
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else DEFAULT_SIGNING_SECRET
-    return SandboxServer(bot_url=bot_url, signing_secret=secret, bot_token=token, state_file=state_file,
-                         port=port)
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else DEFAULT_SIGNING_SECRET
+    )
+    return SandboxServer(bot_url=bot_url, signing_secret=secret, bot_token=token, state_file=state_file, port=port)
 
 
 async def run_sandbox(
@@ -60,6 +67,11 @@ async def run_sandbox(
     while not sandbox.started and not serving.done():
         await asyncio.sleep(0.05)
     if not serving.done():
-        log.info("sandbox.started", page=sandbox.page_url, slack_api_url=sandbox.base_url, bot_url=bot_url,
-                 state_file=str(state_file))
+        log.info(
+            "sandbox.started",
+            page=sandbox.page_url,
+            slack_api_url=sandbox.base_url,
+            bot_url=bot_url,
+            state_file=str(state_file),
+        )
     await serving

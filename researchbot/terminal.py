@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowFailureError
 
-from researchbot.runs import build_request, send_decision, start_run
-from researchbot.settings import Settings
+from bot.runs import build_request, send_decision, start_run
+from core.settings import Settings
 from workflows.models import TERMINAL_STAGES, DecisionInput, DecisionKind, ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
 
@@ -90,10 +90,17 @@ async def wait_until_past(handle, draft_round: int) -> None:
 
 
 async def choose(
-    status: RunStatus, user: str, scripted: list[ScriptedDecision], interactive: bool, out: Callable[[str], None], read: Ask
+    status: RunStatus,
+    user: str,
+    scripted: list[ScriptedDecision],
+    interactive: bool,
+    out: Callable[[str], None],
+    read: Ask,
 ) -> DecisionInput | None:
     def make(kind: DecisionKind, feedback: str | None) -> DecisionInput:
-        return DecisionInput(kind=kind, draft_round=status.draft_round, decided_by=user, feedback=feedback, decision_id=uuid.uuid4().hex)
+        return DecisionInput(
+            kind=kind, draft_round=status.draft_round, decided_by=user, feedback=feedback, decision_id=uuid.uuid4().hex
+        )
 
     if scripted:
         step = scripted.pop(0)
@@ -136,7 +143,17 @@ def render_result(result: ResearchResult) -> str:
     header = f"\n=== {result.outcome.value.capitalize()} ==="
     if not result.answer:
         return f"{header}\n{result.error or 'No report was written.'}"
-    return "\n".join([header, result.answer, "", "Sources:", render_sources(result.sources), "", f"Workflow {result.workflow_id}, {result.usage.calls} model calls, {result.usage.total_tokens} tokens."])
+    return "\n".join(
+        [
+            header,
+            result.answer,
+            "",
+            "Sources:",
+            render_sources(result.sources),
+            "",
+            f"Workflow {result.workflow_id}, {result.usage.calls} model calls, {result.usage.total_tokens} tokens.",
+        ]
+    )
 
 
 def is_interactive() -> bool:

@@ -15,7 +15,7 @@ from activities.pages import PageActivities, PageReader
 from activities.progress import LogReporter, ProgressActivities, Reporter
 from activities.search import SearchActivities, build_search_providers
 from activities.store import ArchiveStore, StoreActivities
-from researchbot.settings import Settings
+from core.settings import Settings
 
 USER_AGENT = "ResearchBot/0.1 (+https://github.com/researchbot)"
 
@@ -44,7 +44,8 @@ class Activities:
 def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
-    from activities.slack import SlackReporter, build_slack_client
+    from activities.slack import SlackReporter
+    from slack_ui.client import build_slack_client
 
     return SlackReporter(build_slack_client(settings), fallback=LogReporter(), http=http)
 

@@ -11,7 +11,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from researchbot.settings import Settings
+from core.settings import Settings
 from researchbot.wiring import Activities, build_activities
 from workflows.research import ResearchWorkflow
 

@@ -112,15 +112,21 @@ class BotClient:
                 response = await asyncio.wait_for(
                     http.post(self.url, content=body, headers=self.headers(body)), self.timeout
                 )
-        except (asyncio.TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpx.TimeoutException):
             return BotReply(error="operation_timeout", detail=describe_error("operation_timeout", self.url))
         except httpx.HTTPError as error:
             detail = f"{describe_error('dispatch_failed', self.url)} ({type(error).__name__}: {error})"
             return BotReply(error="dispatch_failed", detail=detail)
-        reply = BotReply(status=response.status_code, body=response.content,
-                         content_type=response.headers.get("content-type", ""))
+        reply = BotReply(
+            status=response.status_code, body=response.content, content_type=response.headers.get("content-type", "")
+        )
         if response.status_code >= 300:
             detail = f"The bot answered HTTP {response.status_code}: {reply.text[:200]}".rstrip(": ")
-            return BotReply(status=reply.status, body=reply.body, content_type=reply.content_type,
-                            error="http_service_error", detail=detail)
+            return BotReply(
+                status=reply.status,
+                body=reply.body,
+                content_type=reply.content_type,
+                error="http_service_error",
+                detail=detail,
+            )
         return reply

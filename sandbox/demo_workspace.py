@@ -23,6 +23,10 @@ def demo_workspace(*, bot_token: str = "xoxb-sandbox-token") -> Workspace:
     # The bot was invited to #research; #general it may post in (chat:write.public) but not read.
     workspace.add_channel("research", id=RESEARCH, members=list(PEOPLE), bot_member=True)
     workspace.add_channel("general", id=GENERAL, members=list(PEOPLE))
-    workspace.post(GENERAL, user=ADA, text="Welcome to the sandbox! Research happens in <#CRESEARCH|research>: "
-                   "type `/research &lt;question&gt;` there.")
+    workspace.post(
+        GENERAL,
+        user=ADA,
+        text="Welcome to the sandbox! Research happens in <#CRESEARCH|research>: "
+        "type `/research &lt;question&gt;` there.",
+    )
     return workspace

@@ -4,6 +4,7 @@ ephemeral replaced), fanned out to listeners and to the page's server-sent event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,10 +48,8 @@ class EventHub:
 
     @staticmethod
     def _deliver(stream: _Stream, event: Event | None) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # its loop is closed: the connection is gone
             stream.loop.call_soon_threadsafe(stream.queue.put_nowait, event)
-        except RuntimeError:  # its loop is closed: the connection is gone
-            pass
 
     def open_stream(self) -> _Stream:
         stream = _Stream(asyncio.get_running_loop())

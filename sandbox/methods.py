@@ -98,8 +98,11 @@ def _metadata(params: Params) -> dict[str, Any] | None:
     metadata = _json(params, "metadata", "invalid_metadata_format")
     if metadata is None:
         return None
-    if not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
-            and isinstance(metadata.get("event_payload", {}), dict)):
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload", {}), dict)
+    ):
         raise SlackError("invalid_metadata_format")
     return {"event_type": metadata["event_type"], "event_payload": metadata.get("event_payload", {})}
 
@@ -132,11 +135,16 @@ def _without_metadata(message: dict[str, Any]) -> dict[str, Any]:
 
 def _channel_info(ws: Workspace, channel: Channel) -> dict[str, Any]:
     return {
-        "id": channel.id, "name": channel.name, "created": channel.created,
+        "id": channel.id,
+        "name": channel.name,
+        "created": channel.created,
         "is_channel": not channel.is_private and not channel.is_im,
         "is_group": channel.is_private and not channel.is_im,
-        "is_im": channel.is_im, "is_private": channel.is_private, "is_archived": channel.is_archived,
-        "is_member": ws.bot_user_id in channel.members, "num_members": len(channel.members),
+        "is_im": channel.is_im,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
+        "is_member": ws.bot_user_id in channel.members,
+        "num_members": len(channel.members),
     }
 
 
@@ -146,8 +154,15 @@ def _channel_info(ws: Workspace, channel: Channel) -> dict[str, Any]:
 @method("auth.test")
 def auth_test(ws: Workspace, params: Params) -> dict[str, Any]:
     bot = ws.users[ws.bot_user_id]
-    return {"url": ws.url, "team": ws.team_name, "user": bot.name, "team_id": ws.team_id,
-            "user_id": ws.bot_user_id, "bot_id": ws.bot_id, "is_enterprise_install": False}
+    return {
+        "url": ws.url,
+        "team": ws.team_name,
+        "user": bot.name,
+        "team_id": ws.team_id,
+        "user_id": ws.bot_user_id,
+        "bot_id": ws.bot_id,
+        "is_enterprise_install": False,
+    }
 
 
 @method("chat.postMessage")
@@ -161,8 +176,13 @@ def chat_post_message(ws: Workspace, params: Params) -> dict[str, Any]:
         if parent is None:
             raise SlackError("thread_not_found")
         thread_ts = parent.get("thread_ts", thread_ts)  # a reply's ts stands for its thread
-    message = ws.post(channel.id, **content, thread_ts=thread_ts, metadata=metadata,
-                      reply_broadcast=bool(thread_ts) and flag(params.get("reply_broadcast")))
+    message = ws.post(
+        channel.id,
+        **content,
+        thread_ts=thread_ts,
+        metadata=metadata,
+        reply_broadcast=bool(thread_ts) and flag(params.get("reply_broadcast")),
+    )
     return {"channel": channel.id, "ts": message["ts"], "message": message}
 
 
@@ -230,8 +250,11 @@ def conversations_join(ws: Workspace, params: Params) -> dict[str, Any]:
     if channel.is_archived:
         raise SlackError("is_archived")
     if ws.join(channel.id, ws.bot_user_id):
-        return {"channel": _channel_info(ws, channel), "warning": "already_in_channel",
-                "response_metadata": {"warnings": ["already_in_channel"]}}
+        return {
+            "channel": _channel_info(ws, channel),
+            "warning": "already_in_channel",
+            "response_metadata": {"warnings": ["already_in_channel"]},
+        }
     return {"channel": _channel_info(ws, channel)}
 
 
@@ -249,8 +272,18 @@ def users_info(ws: Workspace, params: Params) -> dict[str, Any]:
     if user is None:
         raise SlackError("user_not_found")
     profile = {"real_name": user.real_name, "display_name": user.name}
-    return {"user": {"id": user.id, "team_id": ws.team_id, "name": user.name, "real_name": user.real_name,
-                     "is_bot": user.is_bot, "deleted": False, "tz": user.tz, "profile": profile}}
+    return {
+        "user": {
+            "id": user.id,
+            "team_id": ws.team_id,
+            "name": user.name,
+            "real_name": user.real_name,
+            "is_bot": user.is_bot,
+            "deleted": False,
+            "tz": user.tz,
+            "profile": profile,
+        }
+    }
 
 
 def _view(params: Params) -> dict[str, Any]:

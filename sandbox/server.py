@@ -14,12 +14,10 @@ and loaded from it at start, so a restart keeps the history on the page.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -27,9 +25,9 @@ from starlette.applications import Starlette
 
 from sandbox.bot_client import ACK_TIMEOUT_SECONDS, BotClient
 from sandbox.demo_workspace import demo_workspace
+from sandbox.events import EventHub
 from sandbox.slack_api import SlackApiServer
 from sandbox.state import Workspace
-from sandbox.events import EventHub
 from sandbox.web import SandboxWeb
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer", "StateFile", "load_workspace"]
@@ -162,8 +160,15 @@ class SandboxServer(SlackApiServer):
     async def serve(self, *, handle_signals: bool = True) -> None:
         """Serve in the current event loop until stopped (Ctrl-C, SIGTERM, ``request_stop()`` or
         cancellation). With handle_signals=False the caller owns SIGINT/SIGTERM."""
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         server = uvicorn.Server(config) if handle_signals else _SignalFreeServer(config)
         self._server = server
         try:

@@ -80,7 +80,9 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-def create_app(workspace: Workspace, server: SlackApiServer | None = None, link: SocketModeLink | None = None) -> Starlette:
+def create_app(
+    workspace: Workspace, server: SlackApiServer | None = None, link: SocketModeLink | None = None
+) -> Starlette:
     """The ASGI app: ``/api/{method}``, ``/response/{token}`` and the Socket Mode link, over ``workspace``."""
     link = link or SocketModeLink(workspace)
 
@@ -93,8 +95,9 @@ def create_app(workspace: Workspace, server: SlackApiServer | None = None, link:
         body_token = params.pop("token", None)
         fault = server._record(name, params) if server else None
         if fault and fault.kind == "rate_limit":
-            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
-                                headers={"Retry-After": str(fault.retry_after)})
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": str(fault.retry_after)}
+            )
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else body_token
         try:
@@ -138,11 +141,13 @@ def create_app(workspace: Workspace, server: SlackApiServer | None = None, link:
             workspace.post_ephemeral(target["channel"], target["user"], **content)
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[
-        Route("/api/{method}", api, methods=["GET", "POST"]),
-        Route("/response/{token}", respond, methods=["POST"]),
-        WebSocketRoute(LINK_PATH, link.serve),
-    ])
+    return Starlette(
+        routes=[
+            Route("/api/{method}", api, methods=["GET", "POST"]),
+            Route("/response/{token}", respond, methods=["POST"]),
+            WebSocketRoute(LINK_PATH, link.serve),
+        ]
+    )
 
 
 class SlackApiServer:
@@ -204,8 +209,15 @@ class SlackApiServer:
 
     def start(self) -> SlackApiServer:
         logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_response)
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="slack-sandbox", daemon=True)
         self._thread.start()

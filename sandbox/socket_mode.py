@@ -50,11 +50,14 @@ class SocketModeLink:
         self._loop = asyncio.get_running_loop()
         self._sockets.append(websocket)
         try:
-            await websocket.send_json({
-                "type": "hello", "num_connections": len(self._sockets),
-                "connection_info": {"app_id": self._workspace.app_id},
-                "debug_info": {"host": "sandbox", "approximate_connection_time": 18060},
-            })
+            await websocket.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "connection_info": {"app_id": self._workspace.app_id},
+                    "debug_info": {"host": "sandbox", "approximate_connection_time": 18060},
+                }
+            )
             while True:
                 message = await websocket.receive_json()
                 waiting = self._acks.pop(str(message.get("envelope_id")), None)
@@ -69,7 +72,9 @@ class SocketModeLink:
                     ack.set_exception(ConnectionError("the app's Socket Mode connection closed before its ack"))
                     self._acks.pop(envelope_id, None)
 
-    async def send(self, kind: str, payload: dict[str, Any], timeout: float = ACK_TIMEOUT_SECONDS) -> dict[str, Any] | None:
+    async def send(
+        self, kind: str, payload: dict[str, Any], timeout: float = ACK_TIMEOUT_SECONDS
+    ) -> dict[str, Any] | None:
         """Send one envelope from any event loop or thread; the ack's payload (None for a bare ack).
 
         Raises ``ConnectionError`` when no app is connected (or it goes away) and ``TimeoutError`` when
@@ -78,7 +83,9 @@ class SocketModeLink:
             raise ValueError(f"unknown envelope type {kind!r}; one of {', '.join(ENVELOPE_TYPES)}")
         if self._loop is None or self._loop.is_closed():
             raise ConnectionError("no app is connected over Socket Mode")
-        sent: Future[dict[str, Any] | None] = asyncio.run_coroutine_threadsafe(self._send(kind, payload, timeout), self._loop)
+        sent: Future[dict[str, Any] | None] = asyncio.run_coroutine_threadsafe(
+            self._send(kind, payload, timeout), self._loop
+        )
         try:
             return await asyncio.wait_for(asyncio.wrap_future(sent), timeout + 1)
         except asyncio.CancelledError:
@@ -93,9 +100,14 @@ class SocketModeLink:
         ack: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = (socket, ack)
         try:
-            await socket.send_json({
-                "envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api",
-            })
+            await socket.send_json(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": kind != "events_api",
+                }
+            )
             return await asyncio.wait_for(ack, timeout)
         finally:
             self._acks.pop(envelope_id, None)

@@ -21,7 +21,17 @@ MAX_BLOCKS_TEXT = 12_000
 _TEXT_TYPES = ("plain_text", "mrkdwn")
 _TEXT_LIMITS = {"section": 3000, "header": 150, "markdown": 12_000}
 _BLOCK_TYPES = {
-    "section", "header", "context", "divider", "actions", "input", "image", "rich_text", "markdown", "file", "video",
+    "section",
+    "header",
+    "context",
+    "divider",
+    "actions",
+    "input",
+    "image",
+    "rich_text",
+    "markdown",
+    "file",
+    "video",
 }
 
 
@@ -100,7 +110,7 @@ def _block(block: Any, pointer: str) -> list[str]:
         elements = block.get("elements")
         most = 10 if kind == "context" else 25
         if not isinstance(elements, list) or not 0 < len(elements) <= most:
-            return errors + [_error(f"must have 1 to {most} elements", pointer + "/elements")]
+            return [*errors, _error(f"must have 1 to {most} elements", pointer + "/elements")]
         for i, element in enumerate(elements):
             at = f"{pointer}/elements/{i}"
             is_text = kind == "context" and isinstance(element, dict) and element.get("type") in _TEXT_TYPES

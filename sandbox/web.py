@@ -9,7 +9,8 @@ Routes (all JSON unless said otherwise):
   (without ``user``: the first person in the workspace).
 * ``POST /sandbox/command`` ``{user, channel, text}``: a slash command, sent signed to the bot as Slack does.
 * ``POST /sandbox/message`` ``{user, channel, text, thread_ts?}``: a person's plain message.
-* ``POST /sandbox/action`` ``{user, channel, message_ts | ephemeral_ts, block_id, action_id}``: a button, as block_actions.
+* ``POST /sandbox/action`` ``{user, channel, message_ts | ephemeral_ts, block_id, action_id}``: a button,
+  as block_actions.
 * ``POST /sandbox/submit`` ``{user, view_id, values: {block_id: {action_id: value}}}``: a modal, as view_submission.
 * ``POST /sandbox/close`` ``{user, view_id}``: closes a modal (view_closed if the view asked for it).
 * ``POST /sandbox/dismiss`` ``{user, ts}``: dismisses an ephemeral message.
@@ -40,7 +41,7 @@ from sandbox.events import Event, EventHub
 from sandbox.state import RESPONSE_URL_USES, Channel, User, Workspace
 from sandbox.validation import block_errors, view_errors
 
-__all__ = ["SandboxWeb", "STATIC_DIR"]
+__all__ = ["STATIC_DIR", "SandboxWeb"]
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +245,9 @@ class SandboxWeb:
         return reply
 
     def _slackbot_says(self, channel: Channel, user: User, text: str, detail: str = "") -> None:
-        self.workspace.post_ephemeral(channel.id, user.id, text=text, username=SLACKBOT,
-                                      sandbox_error=True, detail=detail)
+        self.workspace.post_ephemeral(
+            channel.id, user.id, text=text, username=SLACKBOT, sandbox_error=True, detail=detail
+        )
 
     # -------------------------------------------------------------- routes
 
@@ -264,8 +266,9 @@ class SandboxWeb:
             channels = [c for c in ws.channels.values() if self._can_see(c, user.id) and not c.is_archived]
             messages = {c.id: copy.deepcopy(ws.messages.get(c.id, [])) for c in channels}
             ephemerals = [copy.deepcopy(e) for e in ws.ephemerals if e["user"] == user.id]
-            users = [{"id": u.id, "name": u.name, "real_name": u.real_name, "is_bot": u.is_bot}
-                     for u in ws.users.values()]
+            users = [
+                {"id": u.id, "name": u.name, "real_name": u.real_name, "is_bot": u.is_bot} for u in ws.users.values()
+            ]
         return {
             "ok": True,
             "team": {"id": ws.team_id, "name": ws.team_name, "domain": ws.domain},
@@ -274,8 +277,16 @@ class SandboxWeb:
             "bot_url": self.bot.url,
             "commands": list(self.commands),
             "users": users,
-            "channels": [{"id": c.id, "name": c.name, "is_private": c.is_private, "is_im": c.is_im,
-                          "is_member": user.id in c.members} for c in sorted(channels, key=lambda c: c.name)],
+            "channels": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "is_private": c.is_private,
+                    "is_im": c.is_im,
+                    "is_member": user.id in c.members,
+                }
+                for c in sorted(channels, key=lambda c: c.name)
+            ],
             "messages": messages,
             "ephemerals": ephemerals,
             "view": self.open_view(user.id),
@@ -295,7 +306,7 @@ class SandboxWeb:
                 while True:
                     try:
                         event = await asyncio.wait_for(stream.queue.get(), KEEPALIVE_SECONDS)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         yield ": keepalive\n\n"
                         continue
                     if event is None:
@@ -305,8 +316,9 @@ class SandboxWeb:
             finally:
                 self.hub.close_stream(stream)
 
-        return StreamingResponse(lines(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     async def message(self, request: Request) -> Response:
         return await _answer(self._message, request)
@@ -335,8 +347,12 @@ class SandboxWeb:
         channel = self._channel(data.get("channel"), user)
         name, _, text = str(data.get("text") or "").strip().partition(" ")
         if name not in self.commands:
-            self._slackbot_says(channel, user, f"`{escape(name)}` is not a valid command. In Slack, messages that "
-                                "start with “/” are commands; to send one as a message, start it with a space.")
+            self._slackbot_says(
+                channel,
+                user,
+                f"`{escape(name)}` is not a valid command. In Slack, messages that "
+                "start with “/” are commands; to send one as a message, start it with a space.",
+            )
             return {"ok": False, "error": "invalid_command"}
         ws = self.workspace
         fields = {
@@ -344,7 +360,11 @@ class SandboxWeb:
             "team_id": ws.team_id,
             "team_domain": ws.domain,
             "channel_id": channel.id,
-            "channel_name": "directmessage" if channel.is_im else "privategroup" if channel.is_private else channel.name,
+            "channel_name": "directmessage"
+            if channel.is_im
+            else "privategroup"
+            if channel.is_private
+            else channel.name,
             "user_id": user.id,
             "user_name": user.name,
             "command": name,
@@ -372,8 +392,12 @@ class SandboxWeb:
         if not content["text"] and not content["blocks"]:
             return
         if content["blocks"] and block_errors(content["blocks"]):
-            self._slackbot_says(channel, user, f'{escape(typed.split(" ")[0])} failed with the error "invalid_blocks"',
-                                "; ".join(block_errors(content["blocks"])[:3]))
+            self._slackbot_says(
+                channel,
+                user,
+                f'{escape(typed.split(" ")[0])} failed with the error "invalid_blocks"',
+                "; ".join(block_errors(content["blocks"])[:3]),
+            )
             return
         if body.get("response_type") == "in_channel":
             self.workspace.post(channel.id, user=user.id, text=escape(typed))
@@ -394,8 +418,14 @@ class SandboxWeb:
         message: dict[str, Any] | None = None
         if data.get("ephemeral_ts"):
             with ws.lock:
-                source = next((copy.deepcopy(e) for e in ws.ephemerals
-                               if e["ts"] == data["ephemeral_ts"] and e["user"] == user.id), None)
+                source = next(
+                    (
+                        copy.deepcopy(e)
+                        for e in ws.ephemerals
+                        if e["ts"] == data["ephemeral_ts"] and e["user"] == user.id
+                    ),
+                    None,
+                )
             if source is None:
                 raise BadRequest("message_not_found", 404)
             container.update(type="message", message_ts=source["ts"], is_ephemeral=True)
@@ -458,8 +488,10 @@ class SandboxWeb:
             if stored is None or stored.get("user") != user.id:
                 raise BadRequest("view_not_found", 404)
             values = {
-                block_id: {action_id: {"type": "plain_text_input", "value": value if value != "" else None}
-                           for action_id, value in (actions or {}).items()}
+                block_id: {
+                    action_id: {"type": "plain_text_input", "value": value if value != "" else None}
+                    for action_id, value in (actions or {}).items()
+                }
                 for block_id, actions in (data.get("values") or {}).items()
             }
             stored["state"] = {"values": values}
@@ -515,10 +547,15 @@ class SandboxWeb:
         self._close(user.id, view_id)
         if stored.get("notify_on_close"):
             payload = {
-                "type": "view_closed", "team": self._team_object(), "user": self._user_object(user),
-                "api_app_id": self.workspace.app_id, "token": self.verification_token,
-                "view": {k: v for k, v in stored.items() if k != "user"}, "is_cleared": False,
-                "enterprise": None, "is_enterprise_install": False,
+                "type": "view_closed",
+                "team": self._team_object(),
+                "user": self._user_object(user),
+                "api_app_id": self.workspace.app_id,
+                "token": self.verification_token,
+                "view": {k: v for k, v in stored.items() if k != "user"},
+                "is_cleared": False,
+                "enterprise": None,
+                "is_enterprise_install": False,
             }
             reply = await self._deliver("view_closed", payload)
             if reply.error:

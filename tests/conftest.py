@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.fakes.search_servers import FakeWeb
 
-pytest_plugins = ["tests.slack_stack"]  # the Slack bot's fixtures: slack, stack, channel
+pytest_plugins = ["tests.e2e.slack_stack"]  # the Slack bot's fixtures: slack, stack, channel
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 TEMPORAL_CLI = SCRIPTS / "temporal"

@@ -36,16 +36,9 @@ def refusal(
         if not decision.feedback:
             return "a revision needs feedback that says what to change"
         if status.draft_round > request.max_revision_rounds:
-            return (
-                f"this run has used all {request.max_revision_rounds} revision rounds; "
-                "approve or reject this draft"
-            )
+            return f"this run has used all {request.max_revision_rounds} revision rounds; approve or reject this draft"
     if decision.kind is DecisionKind.APPROVE and status.draft.violations:
-        return (
-            "this draft failed its checks ("
-            + "; ".join(status.draft.violations)
-            + "); revise or reject it"
-        )
+        return "this draft failed its checks (" + "; ".join(status.draft.violations) + "); revise or reject it"
     return None
 
 

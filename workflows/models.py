@@ -54,9 +54,7 @@ def clean_question(question: str) -> str:
     if not text:
         raise ValueError("the question is empty: write what you want researched")
     if len(text) > MAX_QUESTION_CHARS:
-        raise ValueError(
-            f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}"
-        )
+        raise ValueError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
     return text
 
 
@@ -214,9 +212,7 @@ class Stage(StrEnum):
     FAILED = "failed"
 
 
-TERMINAL_STAGES = frozenset(
-    {Stage.COMPLETED, Stage.REJECTED, Stage.EXPIRED, Stage.CANCELLED, Stage.FAILED}
-)
+TERMINAL_STAGES = frozenset({Stage.COMPLETED, Stage.REJECTED, Stage.EXPIRED, Stage.CANCELLED, Stage.FAILED})
 
 
 class Outcome(StrEnum):

@@ -127,7 +127,7 @@ class ResearchWorkflow:
     async def _wait_for_decision(self, timeout: timedelta) -> bool:
         try:
             await workflow.wait_condition(lambda: self._pending is not None, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -240,10 +240,10 @@ class ResearchWorkflow:
         self._pending = decision
         self._status.decisions.append(self._record(decision, via))
 
-    def _record(self, decision: DecisionInput, via: str, applied: bool = True, reason: str | None = None) -> DecisionRecord:
-        return DecisionRecord(
-            **decision.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason
-        )
+    def _record(
+        self, decision: DecisionInput, via: str, applied: bool = True, reason: str | None = None
+    ) -> DecisionRecord:
+        return DecisionRecord(**decision.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason)
 
     # ------------------------------------------------------------------ progress and continue-as-new
 

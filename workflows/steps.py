@@ -183,7 +183,9 @@ class RoundRunner:
 
         results = list(await asyncio.gather(*(one(query) for query in queries)))
         if not any(results) and not self.pages:
-            raise ApplicationError("every search failed or found nothing; check the search provider settings", non_retryable=True)
+            raise ApplicationError(
+                "every search failed or found nothing; check the search provider settings", non_retryable=True
+            )
         return results
 
     def _pick_pages(self, results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
@@ -208,7 +210,10 @@ class RoundRunner:
         async def one(hit: SearchHit) -> Page:
             try:
                 page = await workflow.execute_activity(
-                    READ_PAGE, ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars), result_type=Page, **READ_OPTIONS
+                    READ_PAGE,
+                    ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars),
+                    result_type=Page,
+                    **READ_OPTIONS,
                 )
             except ActivityError as failure:
                 page = Page(url=hit.url, title=hit.title, ok=False, error=describe_failure(failure))

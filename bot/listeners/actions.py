@@ -20,12 +20,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
-from bot.thread import decode_button_value
 from bot.listeners.commands import parse_workflow_id
-from bot.mrkdwn import mention
-from bot.replies import decision_modal
-from researchbot.runs import DecisionOutcome, send_decision
-from researchbot.settings import Settings
+from bot.runs import DecisionOutcome, send_decision
+from core.settings import Settings
+from slack_ui.mrkdwn import mention
+from slack_ui.replies import decision_modal
+from slack_ui.thread import decode_button_value
 from workflows.models import DecisionInput, DecisionKind
 
 __all__ = ["decision_id", "deliver", "may_not_decide", "open_decision_modal", "question_of", "register", "reject"]
@@ -37,8 +37,10 @@ log = structlog.get_logger(__name__)
 UPDATE_WAIT = timedelta(seconds=1.8)
 DELIVER_WAIT = timedelta(seconds=2.6)
 MODAL_FAILED = "Slack did not let me open the form in time. Click the button again."
-UNAVAILABLE = ("The research service did not answer in time, so your decision may not have been recorded. "
-               "Check the thread in a minute, and decide again if the draft is still waiting.")
+UNAVAILABLE = (
+    "The research service did not answer in time, so your decision may not have been recorded. "
+    "Check the thread in a minute, and decide again if the draft is still waiting."
+)
 
 
 def register(app: AsyncApp) -> None:
@@ -47,8 +49,14 @@ def register(app: AsyncApp) -> None:
     app.action("reject")(reject)
 
 
-async def open_decision_modal(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
-                              respond: AsyncRespond, context: AsyncBoltContext) -> None:
+async def open_decision_modal(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
     """Approve or Revise: the modal that asks for feedback; the decision is sent when it is submitted."""
     await ack()
     if (clicked := await _click_by_a_decider(body, action, respond, context)) is None:
@@ -62,8 +70,9 @@ async def open_decision_modal(ack: AsyncAck, body: dict[str, Any], action: dict[
         await respond(text=MODAL_FAILED, response_type="ephemeral", replace_original=False)
 
 
-async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
-                 context: AsyncBoltContext) -> None:
+async def reject(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
     """Reject (already confirmed on the button): send the decision, and say what became of it."""
     await ack()
     if (clicked := await _click_by_a_decider(body, action, respond, context)) is None:
@@ -75,8 +84,9 @@ async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], re
     await respond(text=outcome.message, response_type="ephemeral", replace_original=False)
 
 
-async def _click_by_a_decider(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
-                              context: AsyncBoltContext) -> tuple[str, int, str] | None:
+async def _click_by_a_decider(
+    body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> tuple[str, int, str] | None:
     """The clicked run, draft round and person; None (after telling them why) if they may not decide."""
     workflow_id, draft_round = decode_button_value(action["value"])
     user = body["user"]["id"]
@@ -96,8 +106,10 @@ def may_not_decide(settings: Settings, workflow_id: str, user: str) -> str | Non
     if address is None or user == address.user_id or user in settings.research_approvers:
         return None
     log.info("decision.refused_up_front", workflow_id=workflow_id, user=user)
-    return (f"Only {mention(address.user_id)}, who asked, and the configured approvers can decide on this draft. "
-            "Nothing was changed: it is still waiting for them.")
+    return (
+        f"Only {mention(address.user_id)}, who asked, and the configured approvers can decide on this draft. "
+        "Nothing was changed: it is still waiting for them."
+    )
 
 
 def decision_id(*parts: str) -> str:

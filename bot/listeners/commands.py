@@ -25,10 +25,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from bot.blocks import context as context_block
-from bot.replies import help_message, status_message, usage_message
-from researchbot.runs import build_request, start_run
-from researchbot.settings import Settings
+from bot.runs import build_request, start_run
+from core.settings import Settings
+from slack_ui.blocks import context as context_block
+from slack_ui.replies import help_message, status_message, usage_message
 from workflows.models import RunStatus, SlackContext, clean_question
 from workflows.research import ResearchWorkflow
 
@@ -45,9 +45,13 @@ RECENT_RUNS = 20
 
 STARTED = "🔎 Researching… I'll post the plan, progress and a draft for review in this channel."
 ALREADY_STARTED = "That request was already received: its run is in this channel."
-UNAVAILABLE = "Sorry, the research service is unavailable right now, so nothing was started. Try again in a few minutes."
-SLOW = ("The research service is slow to answer right now. If your run started, it will post in this channel "
-        "within a minute; if nothing appears, ask again.")
+UNAVAILABLE = (
+    "Sorry, the research service is unavailable right now, so nothing was started. Try again in a few minutes."
+)
+SLOW = (
+    "The research service is slow to answer right now. If your run started, it will post in this channel "
+    "within a minute; if nothing appears, ask again."
+)
 STATUS_UNAVAILABLE = "Sorry, the research service is unavailable right now, so I can't list your runs. Try again soon."
 
 _ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
@@ -57,8 +61,9 @@ def register(app: AsyncApp) -> None:
     app.command("/research")(research)
 
 
-async def research(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient,
-                   context: AsyncBoltContext) -> None:
+async def research(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
     """Empty or `help`: how to use it. `status`: the asker's recent runs. Anything else: a question."""
     text = _unescape(command.get("text") or "").strip()
     if text.lower() in ("", "help"):
@@ -87,8 +92,12 @@ async def start_research(settings: Settings, temporal: Client, command: dict[str
     user = command.get("user_id", "")
     bound = log.bind(workflow_id=workflow_id, user=user)
     try:
-        slack = SlackContext(channel_id=command["channel_id"], user_id=user, team_id=command.get("team_id"),
-                             response_url=command.get("response_url"))
+        slack = SlackContext(
+            channel_id=command["channel_id"],
+            user_id=user,
+            team_id=command.get("team_id"),
+            response_url=command.get("response_url"),
+        )
         request = build_request(settings, question, requested_by=user, slack=slack)
         await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
     except WorkflowAlreadyStartedError:
@@ -116,7 +125,7 @@ async def your_runs(temporal: Client, slack: AsyncWebClient, command: dict[str, 
     statuses = await asyncio.gather(*(_status(temporal, e.id, e.status) for e in executions))
     found = [status for status in statuses if status is not None]
     links = await asyncio.gather(*(_thread_link(slack, status) for status in found))
-    reply = status_message(found, {status.workflow_id: url for status, url in zip(found, links) if url})
+    reply = status_message(found, {status.workflow_id: url for status, url in zip(found, links, strict=True) if url})
     if missing := len(statuses) - len(found):
         reply["blocks"].append(context_block(f"_{missing} more could not be read: no research worker answered._"))
     return reply
@@ -178,4 +187,3 @@ def _slack_id(value: object) -> str:
 def _unescape(text: str) -> str:
     """Slack sends &, < and > in command text as entities; the question is plain text."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.actions import decision_id, deliver
 from bot.listeners.commands import parse_workflow_id
-from bot.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK, decode_private_metadata
+from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK, decode_private_metadata
 from workflows.models import DecisionInput
 
 __all__ = ["register", "submit_decision", "tell_queued"]
@@ -29,14 +29,20 @@ def register(app: AsyncApp) -> None:
     app.view(DECISION_MODAL)(submit_decision)
 
 
-async def submit_decision(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient,
-                          context: AsyncBoltContext) -> None:
+async def submit_decision(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
     """Approve (with an optional note) or Revise (with feedback) from the modal."""
     workflow_id, draft_round, kind = decode_private_metadata(view["private_metadata"])
     user = body["user"]["id"]
     feedback = view["state"]["values"].get(FEEDBACK_BLOCK, {}).get(FEEDBACK_ACTION, {}).get("value")
-    decision = DecisionInput(kind=kind, draft_round=draft_round, decided_by=user, feedback=feedback,
-                             decision_id=decision_id("view", view["id"]))
+    decision = DecisionInput(
+        kind=kind,
+        draft_round=draft_round,
+        decided_by=user,
+        feedback=feedback,
+        decision_id=decision_id("view", view["id"]),
+    )
     outcome = await deliver(context["temporal"], workflow_id, decision)
     if not outcome.accepted:
         await ack(response_action="errors", errors={FEEDBACK_BLOCK: outcome.message})

@@ -52,17 +52,35 @@ PAGES: dict[str, tuple[str, bytes]] = {
 
 DEFAULT_RESULTS: dict[str, list[dict[str, Any]]] = {
     "searxng": [
-        {"url": "https://docs.temporal.io/workflows#intro", "title": "Workflows", "content": "What a workflow is.", "score": 3.0},
-        {"url": "https://example.com/retries/?utm_source=searx", "title": "Retries", "content": "Retry policies.", "score": 1.5},
+        {
+            "url": "https://docs.temporal.io/workflows#intro",
+            "title": "Workflows",
+            "content": "What a workflow is.",
+            "score": 3.0,
+        },
+        {
+            "url": "https://example.com/retries/?utm_source=searx",
+            "title": "Retries",
+            "content": "Retry policies.",
+            "score": 1.5,
+        },
         {"url": "https://searx-only.example/a", "title": "Only in SearXNG", "content": "x", "score": 1.0},
     ],
     "tavily": [
-        {"url": "https://docs.temporal.io/activities", "title": "Activities", "content": "What an activity is.", "score": 0.91},
+        {
+            "url": "https://docs.temporal.io/activities",
+            "title": "Activities",
+            "content": "What an activity is.",
+            "score": 0.91,
+        },
         {"url": "https://tavily-only.example/b", "title": "Only in Tavily", "content": "y", "score": 0.42},
     ],
     "brave": [
-        {"url": "https://EXAMPLE.com/retries?utm_medium=brave", "title": "<strong>Retries</strong>",
-         "description": "Retry <strong>policies</strong> &amp; backoff."},
+        {
+            "url": "https://EXAMPLE.com/retries?utm_medium=brave",
+            "title": "<strong>Retries</strong>",
+            "description": "Retry <strong>policies</strong> &amp; backoff.",
+        },
         {"url": "https://brave-only.example/c", "title": "Only in Brave", "description": "z"},
     ],
 }
@@ -89,8 +107,9 @@ class FakeWeb:
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
 
-    def fail(self, provider: str, status: int, *, retry_after: float | None = None,
-             body: bytes = b'{"error": "forced"}') -> None:
+    def fail(
+        self, provider: str, status: int, *, retry_after: float | None = None, body: bytes = b'{"error": "forced"}'
+    ) -> None:
         """Answer every later call to this provider with `status` (and `body`)."""
         headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
         self.failures[provider] = (status, headers, body)

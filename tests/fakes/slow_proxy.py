@@ -1,7 +1,7 @@
 """A TCP proxy on loopback that can add latency: a slow network between a client and a real server.
 
-    async with SlowProxy("127.0.0.1", 7233) as proxy:   # connect to proxy.address instead
-        proxy.latency = 0.5                             # from now on, bytes arrive half a second late
+async with SlowProxy("127.0.0.1", 7233) as proxy:   # connect to proxy.address instead
+    proxy.latency = 0.5                             # from now on, bytes arrive half a second late
 """
 
 from __future__ import annotations

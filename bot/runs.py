@@ -1,0 +1,93 @@
+"""Starting runs and sending decisions: the two calls every front end (terminal, Slack) makes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from core.settings import Settings
+from workflows.models import DecisionInput, ResearchRequest, ResearchResult, SlackContext
+from workflows.research import ResearchWorkflow
+
+# How long a click waits for a worker to answer the update before it is queued as a signal.
+UPDATE_WAIT = timedelta(seconds=2)
+
+
+def build_request(
+    settings: Settings, question: str, requested_by: str, slack: SlackContext | None = None
+) -> ResearchRequest:
+    """A request with the operator's settings; raises pydantic's ValidationError for a bad question."""
+    return ResearchRequest(
+        question=question,
+        requested_by=requested_by,
+        approvers=settings.research_approvers,
+        slack=slack,
+        model=None if settings.llm_is_offline else settings.llm_model,
+        max_revision_rounds=settings.max_revision_rounds,
+        remind_after=settings.approval_remind_after,
+        expire_after=settings.approval_expire_after,
+    )
+
+
+async def start_run(
+    client: Client, settings: Settings, request: ResearchRequest, workflow_id: str
+) -> WorkflowHandle[ResearchWorkflow, ResearchResult]:
+    """Start a run; the same workflow id twice (a retried command) gives the one run already started."""
+    return await client.start_workflow(
+        ResearchWorkflow.run,
+        request,
+        id=workflow_id,
+        task_queue=settings.research_task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    accepted: bool
+    queued: bool  # True when no worker answered in time and the decision went as a signal
+    message: str
+
+
+async def send_decision(
+    client: Client, workflow_id: str, decision: DecisionInput, wait: timedelta = UPDATE_WAIT
+) -> DecisionOutcome:
+    """Send a decision as an update; if no worker answers within `wait`, as a signal, so it is never lost."""
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+    try:
+        receipt = await asyncio.wait_for(handle.execute_update(ResearchWorkflow.decide, decision), wait.total_seconds())
+    except WorkflowUpdateFailedError as refused:
+        cause = refused.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or refused)
+        return DecisionOutcome(accepted=False, queued=False, message=message)
+    except RPCError as error:
+        return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        try:
+            await handle.signal(ResearchWorkflow.decide_signal, decision)
+        except RPCError as error:
+            return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
+        return DecisionOutcome(
+            accepted=True,
+            queued=True,
+            message="No worker is running right now: your decision is queued and will be applied when one starts.",
+        )
+    return DecisionOutcome(accepted=receipt.accepted, queued=False, message=receipt.message)
+
+
+def _rpc_refusal(error: RPCError) -> str:
+    if "already completed" in str(error) or "not found" in str(error).lower():
+        return "this run has already ended; nothing was changed"
+    return f"Temporal refused the decision: {error}"

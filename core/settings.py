@@ -1,0 +1,115 @@
+"""Every setting ResearchBot reads, from the environment (or a .env file), in one place.
+
+Settings are read when a process starts (`Settings()`), never at import time, and secrets
+are SecretStr so they never end up in a log line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+KNOWN_SEARCH_PROVIDERS = ("local", "searxng", "tavily", "brave")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: object) -> object:
+    """Accept 90s, 15m, 24h, 7d besides pydantic's seconds and ISO 8601 forms."""
+    if isinstance(value, str) and (match := _DURATION.match(value.lower())):
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+    # TLS, profiles) are read by temporalio.envconfig, not here.
+    research_task_queue: str = "research"
+    # host:port for a Prometheus /metrics endpoint (Temporal SDK metrics plus ResearchBot's own); unset: none.
+    metrics_bind_address: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$")
+    # Runs beyond this many leave the worker's memory and replay from history when they next move,
+    # so a worker's RSS stays flat however many runs wait for a decision (bench/parked.py).
+    max_cached_workflows: int = Field(default=250, ge=0)
+
+    # LLM: any OpenAI-compatible chat-completions endpoint; neither set means offline mode.
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 110.0
+
+    # Search
+    search_provider: Annotated[list[str], NoDecode] = ["local"]
+    research_corpus_dir: Path = REPO_ROOT / "docs"
+    searxng_url: str | None = None
+    tavily_api_key: SecretStr | None = None
+    tavily_api_url: str = "https://api.tavily.com"
+    brave_api_key: SecretStr | None = None
+    brave_api_url: str = "https://api.search.brave.com"
+
+    # Page reader
+    fetch_allow_private_networks: bool = False
+    fetch_max_bytes: int = 2_000_000
+    fetch_timeout_seconds: float = 15.0
+
+    # Archive
+    database_url: str = "sqlite:///.data/researchbot.db"
+
+    # The wait for a person
+    approval_remind_after: timedelta = timedelta(hours=24)
+    approval_expire_after: timedelta = timedelta(days=7)
+    max_revision_rounds: int = 5
+    research_approvers: Annotated[list[str], NoDecode] = []
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = 3000
+
+    # Logs
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = "INFO"
+
+    @field_validator("search_provider", mode="before")
+    @classmethod
+    def _providers(cls, value: object) -> object:
+        providers = _comma_list(value)
+        if isinstance(providers, list):
+            providers = [p.lower() for p in providers] or ["local"]
+            unknown = [p for p in providers if p not in KNOWN_SEARCH_PROVIDERS]
+            if unknown:
+                raise ValueError(
+                    f"unknown search provider {', '.join(unknown)!s}; choose from {', '.join(KNOWN_SEARCH_PROVIDERS)}"
+                )
+        return providers
+
+    @field_validator("approval_remind_after", "approval_expire_after", mode="before")
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return _duration(value)
+
+    @field_validator("research_approvers", mode="before")
+    @classmethod
+    def _approvers(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @property
+    def llm_is_offline(self) -> bool:
+        return self.openai_base_url is None and self.openai_api_key is None

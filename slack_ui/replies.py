@@ -1,0 +1,122 @@
+"""What ResearchBot says to one person: the slash command's ephemeral answers, and the decision modals.
+
+Pure builders like :mod:`slack_ui.thread`: messages are :class:`slack_ui.blocks.Message`, modals are
+view dicts for ``views.open``; limits are enforced and text is escaped here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_ui.blocks import Message, context, message, plain, section
+from slack_ui.mrkdwn import escape, link, safe
+from slack_ui.thread import status_line
+from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
+
+__all__ = [
+    "DECISION_MODAL",
+    "FEEDBACK_ACTION",
+    "FEEDBACK_BLOCK",
+    "cannot_post_message",
+    "decision_modal",
+    "decode_private_metadata",
+    "help_message",
+    "status_message",
+    "usage_message",
+]
+
+DECISION_MODAL = "decision_modal"  # callback_id of the approve and revise modals
+FEEDBACK_BLOCK = FEEDBACK_ACTION = "feedback"  # view.state.values["feedback"]["feedback"]["value"]
+MAX_MODAL_TITLE = 24
+MAX_PRIVATE_METADATA = 3000
+
+_USAGE = (
+    f"*Usage:* `/research {escape('<question>')}` starts a research run here · "
+    "`/research status` shows your runs · `/research help` explains how it works"
+)
+
+
+def usage_message() -> Message:
+    return message(f"Usage: /research {escape('<question>')} | status | help", [section(_USAGE)])
+
+
+def help_message() -> Message:
+    text = (
+        "*ResearchBot* researches a question for you and writes a cited report.\n"
+        f"1. `/research {escape('<question>')}`: I post the question here and work in its thread: a plan, "
+        "live progress, then a draft with numbered sources.\n"
+        "2. Someone reviews the draft: *Approve* publishes the report, *Revise* sends it back with "
+        "your feedback for another round, *Reject* ends the run.\n"
+        "3. The approved report goes to the thread and the channel.\n"
+        "I need to be in private channels to post there: `/invite @ResearchBot`."
+    )
+    return message("How ResearchBot works", [section(text), context(_USAGE)])
+
+
+def status_message(runs: Sequence[RunStatus], threads: Mapping[str, str] | None = None) -> Message:
+    """The asker's runs, one line each (at most 20), each linking to its thread where ``threads``
+    (permalinks by workflow id) has one."""
+    if not runs:
+        return message("You have no research runs in progress.", [section("You have no research runs in progress.")])
+    threads = threads or {}
+    lines = [
+        f"• {link(url, run.question, 120) if (url := threads.get(run.workflow_id)) else safe(run.question, 120)}: "
+        f"{status_line(run, counts=True)}"
+        for run in runs[:20]
+    ]
+    more = [context(f"…and {len(runs) - 20} more")] if len(runs) > 20 else []
+    return message(f"You have {len(runs)} research runs", [section("\n".join(lines)), *more])
+
+
+def cannot_post_message() -> Message:
+    """For the asker, via response_url, when the bot cannot post in the channel they asked from."""
+    text = (
+        "I can't post in this conversation: it's private (or a DM) and I'm not a member. "
+        "Invite me with `/invite @ResearchBot` and ask again, or ask in a public channel."
+    )
+    return message(text, [section(text)])
+
+
+def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int, question: str) -> dict[str, Any]:
+    """The modal behind Approve (feedback optional) or Revise (feedback required).
+    Reject has no modal: its button asks for confirmation itself."""
+    kind = DecisionKind(kind)
+    if kind is DecisionKind.REJECT:
+        raise ValueError("reject is confirmed on the button, it has no modal")
+    approve = kind is DecisionKind.APPROVE
+    metadata = json.dumps({"wf": workflow_id, "round": draft_round, "kind": kind.value}, separators=(",", ":"))
+    if len(metadata) > MAX_PRIVATE_METADATA:
+        raise ValueError(f"workflow id too long for a modal's private_metadata ({len(metadata)} characters)")
+    feedback = {
+        "type": "input",
+        "block_id": FEEDBACK_BLOCK,
+        "optional": approve,
+        "label": plain("Anything to change in the final report?" if approve else "What should change?", 2000),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": FEEDBACK_ACTION,
+            "multiline": True,
+            "max_length": MAX_FEEDBACK_CHARS,
+            "placeholder": plain("e.g. shorten the summary, or check the 2023 figures", 150),
+        },
+    }
+    return {
+        "type": "modal",
+        "callback_id": DECISION_MODAL,
+        "title": plain(f"{'Approve' if approve else 'Revise'} draft {draft_round}", MAX_MODAL_TITLE),
+        "submit": plain("Approve" if approve else "Send for revision", MAX_MODAL_TITLE),
+        "close": plain("Cancel", MAX_MODAL_TITLE),
+        "private_metadata": metadata,
+        "blocks": [section(f"*Question:* {safe(question, 2900)}"), feedback],
+    }
+
+
+def decode_private_metadata(text: str) -> tuple[str, int, DecisionKind]:
+    """(workflow_id, draft_round, kind) from a decision modal's private_metadata; ValueError if not one."""
+    try:
+        data = json.loads(text)
+        return str(data["wf"]), int(data["round"]), DecisionKind(data["kind"])
+    except (TypeError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"not a decision modal's private_metadata: {text[:100]!r}") from error

@@ -1,0 +1,304 @@
+"""The messages of a research run's Slack thread: pure builders, no I/O.
+
+The root message (the question and where the run is), the plan, the live progress checklist, the
+draft with its sources and decision buttons, the reminder, and the final report. Builders whose
+content can outgrow one message (drafts, reports) return a list. Text from people and models is
+escaped here and every Slack limit is enforced (through :mod:`slack_ui.blocks`), so callers post what
+they get.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from slack_ui.blocks import (
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    Block,
+    Message,
+    context,
+    header,
+    message,
+    paginate,
+    plain,
+    section,
+    sections,
+)
+from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
+from workflows.guardrails import cited_numbers
+from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
+
+__all__ = [
+    "closed_line",
+    "decision_line",
+    "decode_button_value",
+    "draft_messages",
+    "encode_button_value",
+    "final_report_messages",
+    "outcome_notice",
+    "plan_message",
+    "progress_message",
+    "reminder_message",
+    "root_message",
+    "status_line",
+]
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _question(question: str) -> str:
+    return f"*Question:* {safe(question, 500)}"
+
+
+def _sources(sources: Sequence[Source], text: str) -> list[Block]:
+    """The sources the text cites, by their numbers; the ones read but not cited only as a count."""
+    cited = set(cited_numbers(text))
+    shown = [s for s in sources if s.number in cited] or list(sources)
+    if not shown:
+        return []
+    lines = [f"{s.number}. {link(s.url, s.title.strip() or s.url)}" for s in shown]
+    if unused := len(sources) - len(shown):
+        lines.append(f"_{_count(unused, 'more source')} read but not cited_")
+    return sections("*Sources*\n" + "\n".join(lines))
+
+
+# ------------------------------------------------------------------ status
+
+
+_CHECKLIST = (
+    (Stage.PLANNING, "Planning"),
+    (Stage.SEARCHING, "Searching"),
+    (Stage.READING, "Reading pages"),
+    (Stage.WRITING, "Writing the draft"),
+    (Stage.CHECKING, "Checking citations"),
+    (Stage.AWAITING_DECISION, "Waiting for a decision"),
+)
+_STAGE_TEXT = {
+    Stage.STARTING: "Starting",
+    Stage.PLANNING: "Planning the research",
+    Stage.SEARCHING: "Searching",
+    Stage.READING: "Reading pages",
+    Stage.WRITING: "Writing the draft",
+    Stage.CHECKING: "Checking citations",
+    Stage.AWAITING_DECISION: "Waiting for a decision",
+    Stage.FINALIZING: "Writing the final report",
+    Stage.STORING: "Saving the report",
+    Stage.COMPLETED: "✅ Done",
+    Stage.REJECTED: "❌ Rejected",
+    Stage.EXPIRED: "⌛ Expired: no decision in time",
+    Stage.CANCELLED: "🚫 Cancelled",
+    Stage.FAILED: "⚠️ Failed",
+}
+_OUTCOME_TEXT = {
+    Outcome.APPROVED: "✅ Approved: the report is in the thread",
+    Outcome.REJECTED: "❌ Rejected",
+    Outcome.EXPIRED: "⌛ Expired: no decision in time",
+    Outcome.CANCELLED: "🚫 Cancelled",
+    Outcome.FAILED: "⚠️ Failed",
+}
+
+
+def _stage_detail(status: RunStatus, stage: Stage) -> str:
+    if stage is Stage.PLANNING and status.sub_questions:
+        return f" ({len(status.sub_questions)} questions)"
+    if stage is Stage.SEARCHING and status.searches_total:
+        return f" ({status.searches_done}/{status.searches_total} searches)"
+    if stage is Stage.READING and status.pages_total:
+        return f" ({status.pages_read}/{status.pages_total} pages)"
+    if stage is Stage.AWAITING_DECISION and status.draft_round:
+        return f" (draft {status.draft_round})"
+    return ""
+
+
+def status_line(status: RunStatus, result: ResearchResult | None = None, *, counts: bool = False) -> str:
+    """One line of mrkdwn saying where a run is, or how it ended. Without ``counts`` it changes only
+    with the stage (and the draft round), so a message showing it needs few updates."""
+    if result is not None:
+        error = f": {safe(result.error, 300)}" if result.outcome is Outcome.FAILED and result.error else ""
+        return _OUTCOME_TEXT[result.outcome] + error
+    detail = counts or status.stage is Stage.AWAITING_DECISION
+    return _STAGE_TEXT[status.stage] + (_stage_detail(status, status.stage) if detail else "")
+
+
+def root_message(status: RunStatus, result: ResearchResult | None = None) -> Message:
+    line = status_line(status, result)
+    blocks = [
+        section(f"🔎 *Research:* {safe(status.question, 2800)}"),
+        context(f"Asked by {mention(status.requested_by)}", f"*Status:* {line}"),
+    ]
+    return message(f"Research: {safe(status.question, 150)} · {line}", blocks)
+
+
+def plan_message(status: RunStatus) -> Message:
+    """The questions to research; from the second round on, after a reviewer's feedback."""
+    lines = [f"{n}. {safe(q, 500)}" for n, q in enumerate(status.sub_questions, 1)]
+    text = "\n".join(lines) or "_No sub-questions: I'll search for the question as asked._"
+    title = (
+        "*Plan:* I'll look into these questions"
+        if status.draft_round <= 1
+        else (f"*Plan for draft {status.draft_round}:* after the feedback, I'll look into these questions")
+    )
+    return message(f"Research plan (draft {max(status.draft_round, 1)})", [section(title), *sections(text)])
+
+
+def _checklist_position(status: RunStatus) -> tuple[int, str]:
+    """Which checklist line is current, and the mark it gets."""
+    stages = [stage for stage, _ in _CHECKLIST]
+    if status.stage in stages:
+        return stages.index(status.stage), "…"
+    if status.stage in (Stage.CANCELLED, Stage.FAILED):
+        # the furthest stage the run is known to have reached
+        evidence = ((status.draft, 5), (status.pages_read, 2), (status.searches_done, 1), (status.sub_questions, 1))
+        return next((n for done, n in evidence if done), 0), "✗"
+    return (0, "…") if status.stage is Stage.STARTING else (len(stages), "✓")
+
+
+def progress_message(status: RunStatus) -> Message:
+    position, mark = _checklist_position(status)
+    lines = [
+        f"{'✓' if n < position else mark if n == position else '·'} {label}{_stage_detail(status, stage)}"
+        for n, (stage, label) in enumerate(_CHECKLIST)
+    ]
+    counts = (
+        f"{_count(status.searches_done, 'search', 'searches')} · {_count(len(status.sources), 'source')} found · "
+        f"{_count(status.pages_read, 'page')} read"
+    )
+    return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
+
+
+# ------------------------------------------------------------------ drafts and decisions
+
+
+def encode_button_value(workflow_id: str, draft_round: int) -> str:
+    value = json.dumps({"wf": workflow_id, "round": draft_round}, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
+    return value
+
+
+def decode_button_value(value: str) -> tuple[str, int]:
+    """(workflow_id, draft_round) from a decision button's value; ValueError if it is not one."""
+    try:
+        data = json.loads(value)
+        return str(data["wf"]), int(data["round"])
+    except (TypeError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"not a decision button value: {value[:100]!r}") from error
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None, **extra: Any) -> Block:
+    button = {"type": "button", "text": plain(text, MAX_BUTTON_TEXT), "action_id": action_id, "value": value, **extra}
+    return button | ({"style": style} if style else {})
+
+
+def _decision_buttons(workflow_id: str, draft: Draft) -> Block:
+    value = encode_button_value(workflow_id, draft.round)
+    confirm = {
+        "title": plain("Reject this draft?", 100),
+        "text": plain("The run ends without a report.", 300),
+        "confirm": plain("Reject", 30),
+        "deny": plain("Keep it", 30),
+        "style": "danger",
+    }
+    buttons = [] if draft.violations else [_button("Approve", "approve", value, "primary")]
+    buttons += [_button("Revise", "revise", value), _button("Reject", "reject", value, "danger", confirm=confirm)]
+    return {"type": "actions", "block_id": f"decision-{draft.round}", "elements": buttons}
+
+
+def decision_line(record: DecisionRecord) -> str:
+    """Who decided what on a draft, for the context line that replaces its buttons."""
+    verb = {
+        DecisionKind.APPROVE: "✅ Approved by",
+        DecisionKind.REVISE: "✏️ Revision requested by",
+        DecisionKind.REJECT: "❌ Rejected by",
+    }[record.kind]
+    stamp = int(record.at.timestamp())
+    when = f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{record.at:%Y-%m-%d %H:%M} UTC>"
+    feedback = f": “{safe(record.feedback, 500)}”" if record.feedback else ""
+    return f"{verb} {mention(record.decided_by)} {when}{feedback}"
+
+
+def closed_line(outcome: Outcome) -> str:
+    """Why a draft's buttons went away when no decision on it says so."""
+    return {
+        Outcome.APPROVED: "✅ Approved",
+        Outcome.REJECTED: "❌ Rejected",
+        Outcome.EXPIRED: "⌛ No decision in time: this draft expired",
+        Outcome.CANCELLED: "🚫 The run was cancelled",
+        Outcome.FAILED: "⚠️ The run failed",
+    }[outcome]
+
+
+def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str | None = None) -> list[Message]:
+    """A draft for review. The last message carries Approve / Revise / Reject (no Approve if the
+    checks found violations); with ``closed`` (a :func:`decision_line` or :func:`closed_line`) it
+    carries that line instead."""
+    head = [header(f"Draft {draft.round} for review"), context(_question(question))]
+    problems = (
+        [
+            *sections(
+                "⚠️ *The checks found problems the model could not fix, so this draft cannot be approved:*\n"
+                + "\n".join(f"• {safe(v, 500)}" for v in draft.violations)
+            ),
+        ]
+        if draft.violations
+        else []
+    )
+    body = [
+        *problems,
+        *sections(markdown_to_mrkdwn(draft.text) or "_(empty draft)_"),
+        *_sources(draft.sources, draft.text),
+    ]
+    tail = [context(closed)] if closed else [_decision_buttons(workflow_id, draft)]
+    return paginate(head, body, tail, f"Draft {draft.round} is ready for review: {safe(question, 150)}")
+
+
+def reminder_message(status: RunStatus, approvers: Sequence[str]) -> Message:
+    people = " ".join(mention(p) for p in dict.fromkeys([status.requested_by, *approvers]))
+    text = (
+        f"⏰ {people}: draft {status.draft_round} of “{safe(status.question, 300)}” is still waiting "
+        "for a decision. Approve, revise or reject it above."
+    )
+    return message(text, [section(text)])
+
+
+# ------------------------------------------------------------------ the end of a run
+
+
+def final_report_messages(result: ResearchResult) -> list[Message]:
+    approvals = [d for d in result.decisions if d.kind is DecisionKind.APPROVE and d.applied]
+    approved = f" · approved by {mention(approvals[-1].decided_by)}" if approvals else ""
+    head = [header("Research report"), context(_question(result.question) + approved)]
+    body = [
+        *sections(markdown_to_mrkdwn(result.answer) or "_(empty report)_"),
+        *_sources(result.sources, result.answer),
+    ]
+    counts = (
+        _count(len(result.sources), "source"),
+        _count(result.steps_taken, "step"),
+        _count(result.revision_rounds, "revision round"),
+    )
+    footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
+    return paginate(head, body, [context(footer)], f"Research report: {safe(result.question, 150)}")
+
+
+def outcome_notice(result: ResearchResult) -> Message:
+    """The thread's last word on a run that ended without a report."""
+    rejections = [d for d in result.decisions if d.kind is DecisionKind.REJECT and d.applied]
+    if result.outcome is Outcome.REJECTED:
+        by = f" by {mention(rejections[-1].decided_by)}" if rejections else ""
+        why = f": “{safe(rejections[-1].feedback, 1000)}”" if rejections and rejections[-1].feedback else ""
+        text = f"❌ *Rejected*{by}{why}. No report was published."
+    elif result.outcome is Outcome.EXPIRED:
+        text = "⌛ *Expired*: no one decided on the draft in time, so the run ended without a report."
+    elif result.outcome is Outcome.CANCELLED:
+        text = "🚫 *Cancelled*: the run was stopped before it finished."
+    elif result.outcome is Outcome.FAILED:
+        error = safe(result.error or "an unexpected error", 1000)
+        text = f"⚠️ *The research failed*: {error}. Ask again with `/research {escape('<question>')}`."
+    else:
+        raise ValueError("an approved run ends with final_report_messages, not a notice")
+    return message(text, [section(text)])

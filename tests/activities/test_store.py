@@ -1,0 +1,279 @@
+"""The archive against a real SQLite file and the real PostgreSQL on 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from structlog.testing import capture_logs
+from temporalio.testing import ActivityEnvironment
+
+from activities.store import (
+    _MIGRATION_LOCK,
+    ArchiveStore,
+    StoreActivities,
+    metadata,
+    research_runs,
+)
+from core.errors import ConfigError
+from workflows.models import (
+    DecisionKind,
+    DecisionRecord,
+    Outcome,
+    ResearchResult,
+    SlackContext,
+    Source,
+    StoreInput,
+    TokenUsage,
+)
+
+POSTGRES_USERS = ("postgres", "root")
+T0 = datetime(2025, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> str:
+    for user in POSTGRES_USERS:
+        url = f"postgresql://{user}@127.0.0.1:5432/test"
+        try:
+            psycopg.connect(url, connect_timeout=3).close()
+        except psycopg.OperationalError:
+            continue
+        return url
+    pytest.skip(
+        "PostgreSQL at 127.0.0.1:5432 was unreachable (database test, users "
+        f"{', '.join(POSTGRES_USERS)}): the PostgreSQL archive tests did NOT run"
+    )
+
+
+@pytest.fixture
+def postgres_url(postgres_base_url: str) -> Iterator[str]:
+    """A fresh schema for each test, dropped afterwards."""
+    schema = f"test_store_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_base_url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{postgres_base_url}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_base_url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/archive/runs.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ArchiveStore]:
+    store = ArchiveStore(database_url)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+def a_result(workflow_id: str = "research-1", requested_by: str = "U1", **changes: object) -> ResearchResult:
+    result = ResearchResult(
+        workflow_id=workflow_id,
+        question="How do Temporal updates differ from signals?",
+        requested_by=requested_by,
+        outcome=Outcome.APPROVED,
+        answer="Updates return a result to the caller [1]; signals do not [2].",
+        steps_taken=7,
+        sources=[
+            Source(number=1, url="https://docs.temporal.io/updates", title="Updates"),
+            Source(number=2, url="https://docs.temporal.io/signals", title="Signals"),
+        ],
+        revision_rounds=1,
+        usage=TokenUsage(prompt_tokens=1200, completion_tokens=345, calls=4),
+        decisions=[
+            DecisionRecord(
+                kind=DecisionKind.REVISE,
+                draft_round=1,
+                decided_by="U2",
+                feedback="cite the docs",
+                decision_id="d-1",
+                at=T0 + timedelta(minutes=5),
+                via="update",
+            ),
+            DecisionRecord(
+                kind=DecisionKind.APPROVE,
+                draft_round=2,
+                decided_by="U2",
+                at=T0 + timedelta(minutes=9),
+                via="signal",
+            ),
+        ],
+        started_at=T0,
+        finished_at=T0 + timedelta(minutes=10),
+        slack=SlackContext(channel_id="C1", user_id=requested_by, team_id="T1", thread_ts="1.2"),
+    )
+    return result.model_copy(update=changes)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_migrating_twice_is_a_no_op(store: ArchiveStore) -> None:
+    store.save(a_result())
+    store.migrate()
+    with store.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+    assert store.get("research-1") == a_result()
+
+
+def test_migrations_create_the_table_the_code_writes(store: ArchiveStore) -> None:
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_migrating_from_two_threads_at_once_on_postgres(postgres_url: str) -> None:
+    stores = [ArchiveStore(postgres_url) for _ in range(2)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def migrate(store: ArchiveStore) -> None:
+        start.wait()
+        try:
+            store.migrate()
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(store,), daemon=True) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert stores[0].save(a_result()) is True
+    for store in stores:
+        store.dispose()
+
+
+def test_migrate_waits_while_another_worker_holds_the_lock_on_postgres(postgres_url: str) -> None:
+    store = ArchiveStore(postgres_url)
+    migration = threading.Thread(target=store.migrate, daemon=True)
+
+    with psycopg.connect(postgres_url) as other_worker:
+        other_worker.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        migration.start()
+        migration.join(timeout=1)
+        assert migration.is_alive(), "migrate() did not wait for the advisory lock"
+    migration.join(timeout=30)  # closing the other connection released its lock
+
+    assert not migration.is_alive()
+    assert store.save(a_result()) is True
+    store.dispose()
+
+
+# ---------------------------------------------------------------- save, get, recent
+
+
+def test_save_then_get_gives_back_every_field(store: ArchiveStore) -> None:
+    result = a_result(error="one page could not be read")
+    result.slack.response_url = "https://hooks.slack.com/commands/T1/secret"
+
+    assert store.save(result) is True
+
+    archived_slack = result.slack.model_copy(update={"response_url": None})
+    expected = result.model_copy(update={"slack": archived_slack})
+    assert store.get("research-1") == expected
+    assert store.get("no-such-run") is None
+    with store.engine.connect() as connection:
+        row = connection.execute(sa.select(research_runs)).mappings().one()
+    assert row["feedback"] == "U2 (round 1, revise): cite the docs"
+    assert row["slack_channel_id"] == "C1"
+    assert row["stored_at"] is not None
+
+
+def test_saving_a_run_twice_keeps_the_first(store: ArchiveStore) -> None:
+    assert store.save(a_result(answer="first")) is True
+    assert store.save(a_result(answer="second", outcome=Outcome.FAILED)) is False
+    assert store.get("research-1") == a_result(answer="first")
+
+
+def test_recent_is_newest_first_and_filters_by_person(store: ArchiveStore) -> None:
+    for n, person in enumerate(["U1", "U2", "U1", "U1"]):
+        finished_at = T0 + timedelta(hours=n)
+        store.save(a_result(f"research-{n}", requested_by=person, finished_at=finished_at))
+
+    newest_first = ["research-3", "research-2", "research-1", "research-0"]
+    assert [r.workflow_id for r in store.recent()] == newest_first
+    assert [r.workflow_id for r in store.recent("U1", limit=2)] == ["research-3", "research-2"]
+    assert [r.workflow_id for r in store.recent("U2")] == ["research-1"]
+    assert store.recent("nobody") == []
+
+
+# ---------------------------------------------------------------- the activity
+
+
+async def test_store_result_activity_saves_once(store: ArchiveStore) -> None:
+    activities = StoreActivities(store)
+    env = ActivityEnvironment()
+
+    with capture_logs() as logs:
+        first = await env.run(activities.store_result, StoreInput(result=a_result()))
+        again = await env.run(activities.store_result, StoreInput(result=a_result()))
+
+    assert (first, again) == (True, False)
+    logged = [(event["workflow_id"], event["inserted"]) for event in logs]
+    assert logged == [("research-1", True), ("research-1", False)]
+    assert store.get("research-1") == a_result()
+
+
+# ---------------------------------------------------------------- URLs and config errors
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    for url in ("postgres://me@db.example/archive", "postgresql://me@db.example/archive"):
+        assert ArchiveStore(url).url.drivername == "postgresql+psycopg"
+
+
+def test_a_relative_sqlite_path_gets_its_folder(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = ArchiveStore("sqlite:///.data/researchbot.db")
+    store.migrate()
+    assert (tmp_path / ".data" / "researchbot.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://me:hunter2@db/runs", "DATABASE_URL 'mysql://me:***@db/runs' is not supported"),
+        ("not a url", "DATABASE_URL 'not a url' is not a database URL"),
+        ("", "is not a database URL"),
+        ("sqlite://", "is not a file"),
+        ("sqlite:///:memory:", "is not a file"),
+    ],
+)
+def test_bad_urls_say_what_to_fix(url: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ArchiveStore(url)
+    message = str(caught.value)
+    assert says in message
+    assert "hunter2" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://me:hunter2@127.0.0.1:1/archive",  # nothing listens on port 1
+        "sqlite:///{tmp_path}",  # a folder, not a file
+    ],
+)
+def test_an_unreachable_database_is_a_config_error(url: str, tmp_path) -> None:
+    store = ArchiveStore(url.format(tmp_path=tmp_path))
+    with pytest.raises(ConfigError, match="cannot connect to the database") as caught:
+        store.migrate()
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)

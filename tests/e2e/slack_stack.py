@@ -1,0 +1,360 @@
+"""The Slack bot's end-to-end harness: the sandbox Slack, a real `researchbot worker` process, the
+bot served by uvicorn in this process, and helpers that send what Slack sends and read what it shows.
+
+Its fixtures (``slack``, ``stack``, ``channel``) are registered for every test module by
+tests/conftest.py; the bot tests and bench/slack.py import the helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from bot.app import build_asgi_app
+from bot.server import HttpServer
+from core import temporal
+from core.settings import Settings
+from sandbox import Channel, SlackApiServer, Workspace
+from tests.fakes.slack_signing import SlackSender
+from tests.workflows.helpers import wait_for_stage
+from workflows.models import ResearchResult, RunStatus, Stage
+from workflows.research import ResearchWorkflow
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "e2e-signing-secret"
+ASKER, APPROVER, STRANGER = "UASKER", "UAPPROVER", "USTRANGER"
+QUESTION = "How does Temporal retry activities & what are heartbeats?"
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------ the pieces: Slack, a worker process, the bot
+
+
+@pytest.fixture(scope="module")
+def slack() -> Any:
+    """A sandbox Slack per test module; its own team id keeps its runs apart on the shared Temporal."""
+    workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}")
+    for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
+        workspace.add_user(name, id=user_id)
+    with SlackApiServer(workspace) as server:
+        yield server
+
+
+@dataclass
+class Stack:
+    """The bot (in this process) and a worker (a child process) on their own task queue."""
+
+    slack: SlackApiServer
+    env: WorkflowEnvironment
+    queue: str
+    data: Path
+    client: Client
+    bot: HttpServer | None = None
+    sender: SlackSender | None = None
+    worker: subprocess.Popen[bytes] | None = None
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.slack.workspace
+
+    @property
+    def http(self) -> SlackSender:
+        assert self.sender is not None, "the bot is not running"
+        return self.sender
+
+    @property
+    def settings(self) -> Settings:
+        return bot_settings(self.slack, self.queue)
+
+    async def start_bot(self, port: int = 0) -> None:
+        self.bot = HttpServer(build_asgi_app(self.settings, self.client), "127.0.0.1", port)
+        await self.bot.start()
+        self.sender = SlackSender(self.bot.url, SECRET)
+
+    async def stop_bot(self) -> None:
+        if self.sender is not None:
+            await self.sender.aclose()
+        if self.bot is not None:
+            await self.bot.stop()
+        self.bot = self.sender = None
+
+    def start_worker(self) -> None:
+        env = worker_env(self.slack, self.env, self.queue, self.data)
+        with (self.data / "worker.log").open("ab") as log:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "researchbot", "worker"],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def stop_worker(self) -> None:
+        if self.worker is None:
+            return
+        self.worker.send_signal(signal.SIGTERM)
+        try:
+            assert self.worker.wait(timeout=60) == 0, "SIGTERM should drain the worker and exit cleanly"
+        finally:
+            self.worker.kill()
+            self.worker = None
+
+    def worker_log(self) -> str:
+        log = self.data / "worker.log"
+        return log.read_text(errors="replace")[-3000:] if log.exists() else "(no worker log)"
+
+    def handle(self, workflow_id: str) -> WorkflowHandle[ResearchWorkflow, ResearchResult]:
+        return self.client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+
+
+def bot_settings(slack: SlackApiServer, queue: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        research_task_queue=queue,
+        slack_bot_token=slack.workspace.bot_token,
+        slack_api_url=slack.base_url,
+        slack_signing_secret=SECRET,
+        research_approvers=[APPROVER],
+    )
+
+
+def worker_env(slack: SlackApiServer, env: WorkflowEnvironment, queue: str, data: Path) -> dict[str, str]:
+    """A worker as an operator runs it, offline: no LLM endpoint, the local corpus, a SQLite archive."""
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(prefixes)},
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "RESEARCH_TASK_QUEUE": queue,
+        "SLACK_BOT_TOKEN": slack.workspace.bot_token,
+        "SLACK_API_URL": slack.base_url,
+        "SEARCH_PROVIDER": "local",
+        "DATABASE_URL": f"sqlite:///{data}/archive.db",
+    }
+
+
+@asynccontextmanager
+async def running_stack(slack: SlackApiServer, env: WorkflowEnvironment, data: Path) -> AsyncIterator[Stack]:
+    address = env.client.service_client.config.target_host
+    stack = Stack(slack, env, f"bot-{uuid.uuid4().hex[:8]}", data, await temporal.connect({"target_host": address}))
+    stack.start_worker()
+    try:
+        await stack.start_bot()
+        yield stack
+    finally:
+        await stack.stop_bot()
+        stack.stop_worker()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    slack: SlackApiServer, env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    async with running_stack(slack, env, tmp_path_factory.mktemp("bot")) as running:
+        yield running
+
+
+@pytest.fixture
+def channel(slack: SlackApiServer) -> Channel:
+    """A fresh public channel per test; the bot is not a member (chat:write.public lets it post)."""
+    return slack.workspace.add_channel(f"research-{uuid.uuid4().hex[:6]}", members=[ASKER, APPROVER, STRANGER])
+
+
+# ------------------------------------------------------------------ what Slack sends
+
+
+def command_fields(stack: Stack, channel: Channel, text: str, user: str = ASKER) -> dict[str, str]:
+    """The form fields of a slash command, as Slack posts them."""
+    ws = stack.workspace
+    return {
+        "token": "legacy-verification-token",
+        "team_id": ws.team_id,
+        "team_domain": ws.domain,
+        "channel_id": channel.id,
+        "channel_name": channel.name,
+        "user_id": user,
+        "user_name": ws.users[user].name,
+        "command": "/research",
+        "text": text,
+        "api_app_id": ws.app_id,
+        "is_enterprise_install": "false",
+        "response_url": stack.slack.response_url(channel.id, user),
+        "trigger_id": ws.issue_trigger(user),
+    }
+
+
+async def ask(stack: Stack, channel: Channel, text: str, user: str = ASKER) -> httpx.Response:
+    return await stack.http.command(**command_fields(stack, channel, text, user))
+
+
+def _someone(stack: Stack, user: str) -> dict[str, str]:
+    ws = stack.workspace
+    return {"id": user, "username": ws.users[user].name, "name": ws.users[user].name, "team_id": ws.team_id}
+
+
+async def click(stack: Stack, channel: Channel, message: dict[str, Any], action_id: str, user: str) -> httpx.Response:
+    """A block_actions payload for a button on ``message``, with a fresh trigger_id and response_url."""
+    ws = stack.workspace
+    actions = next(block for block in message["blocks"] if block["type"] == "actions")
+    button = next(element for element in actions["elements"] if element["action_id"] == action_id)
+    payload = {
+        "type": "block_actions",
+        "user": _someone(stack, user),
+        "api_app_id": ws.app_id,
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": channel.id,
+            "is_ephemeral": False,
+            "thread_ts": message.get("thread_ts"),
+        },
+        "trigger_id": ws.issue_trigger(user),
+        "team": {"id": ws.team_id, "domain": ws.domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel.id, "name": channel.name},
+        "message": message,
+        "state": {"values": {}},
+        "response_url": stack.slack.response_url(channel.id, user),
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": actions["block_id"],
+                "text": button["text"],
+                "value": button["value"],
+                "type": "button",
+                "action_ts": ws.new_ts(),
+            }
+        ],
+    }
+    return await stack.http.interaction(payload)
+
+
+async def submit(stack: Stack, view: dict[str, Any], user: str, feedback: str | None) -> httpx.Response:
+    """A view_submission of the decision modal with ``feedback`` typed in."""
+    ws = stack.workspace
+    submitted = copy.deepcopy(view)
+    submitted["state"] = {"values": {"feedback": {"feedback": {"type": "plain_text_input", "value": feedback}}}}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": ws.team_id, "domain": ws.domain},
+        "user": _someone(stack, user),
+        "api_app_id": ws.app_id,
+        "token": "legacy-verification-token",
+        "trigger_id": ws.issue_trigger(user),
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return await stack.http.interaction(payload)
+
+
+# ------------------------------------------------------------------ what Slack shows
+
+
+async def eventually(find: Callable[[], T | None], what: str, stack: Stack | None = None, tries: int = 1800) -> T:
+    """Poll until ``find`` returns something (a wait, not a timing assertion)."""
+    for _ in range(tries):
+        if found := find():
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} never happened" + (f"; worker log:\n{stack.worker_log()}" if stack else ""))
+
+
+def messages(stack: Stack, channel: Channel) -> list[dict[str, Any]]:
+    with stack.workspace.lock:
+        return copy.deepcopy(stack.workspace.messages.get(channel.id, []))
+
+
+def roots(stack: Stack, channel: Channel) -> list[dict[str, Any]]:
+    return [m for m in messages(stack, channel) if "thread_ts" not in m and m["user"] == stack.workspace.bot_user_id]
+
+
+def draft(stack: Stack, channel: Channel, draft_round: int) -> dict[str, Any] | None:
+    """The draft message carrying round ``draft_round``'s buttons, while it still has them."""
+    return next(
+        (
+            m
+            for m in messages(stack, channel)
+            if any(
+                b["type"] == "actions" and b.get("block_id") == f"decision-{draft_round}" for b in m.get("blocks") or []
+            )
+        ),
+        None,
+    )
+
+
+def report(stack: Stack, channel: Channel) -> dict[str, Any] | None:
+    return next(
+        (
+            m
+            for m in messages(stack, channel)
+            if any(b["type"] == "header" and b["text"]["text"] == "Research report" for b in m.get("blocks") or [])
+        ),
+        None,
+    )
+
+
+def ephemerals(stack: Stack, channel: Channel, user: str) -> list[str]:
+    with stack.workspace.lock:
+        found = [e for e in stack.workspace.ephemerals if e["channel"] == channel.id and e["user"] == user]
+        return [e.get("text", "") + json.dumps(e.get("blocks") or []) for e in found]
+
+
+async def new_ephemeral(stack: Stack, channel: Channel, user: str, seen: int) -> str:
+    return (await eventually(lambda: ephemerals(stack, channel, user)[seen:], f"an ephemeral answer to {user}"))[0]
+
+
+def views(stack: Stack, user: str) -> list[dict[str, Any]]:
+    with stack.workspace.lock:
+        return [copy.deepcopy(v) for v in stack.workspace.views.values() if v["user"] == user]
+
+
+async def open_modal(stack: Stack, channel: Channel, message: dict[str, Any], kind: str, user: str) -> dict[str, Any]:
+    """Click Approve or Revise and wait for the modal Slack opens for it."""
+    before = len(views(stack, user))
+    response = await click(stack, channel, message, kind, user)
+    assert response.status_code == 200
+    return (await eventually(lambda: views(stack, user)[before:], f"the {kind} modal for {user}", stack))[0]
+
+
+def workflow_id_of(message: dict[str, Any]) -> str:
+    actions = next(block for block in message["blocks"] if block["type"] == "actions")
+    return json.loads(actions["elements"][-1]["value"])["wf"]
+
+
+async def started_run(stack: Stack, channel: Channel, question: str = QUESTION) -> tuple[dict[str, Any], str]:
+    """Ask, and wait for the first draft with its buttons: (the draft message, the run's workflow id)."""
+    response = await ask(stack, channel, question)
+    assert response.status_code == 200 and "Researching" in response.json()["text"]
+    message = await eventually(lambda: draft(stack, channel, 1), "the first draft with buttons", stack)
+    workflow_id = workflow_id_of(message)
+    await wait_for_stage(stack.handle(workflow_id), Stage.AWAITING_DECISION, tries=1200)
+    return message, workflow_id
+
+
+async def runs_asked_in(stack: Stack, channel: Channel, user: str = ASKER) -> list[str]:
+    query = f"WorkflowId STARTS_WITH 'research-{stack.workspace.team_id}-{user}-{channel.id}-'"
+    return [execution.id async for execution in stack.client.list_workflows(query)]
+
+
+async def status_of(stack: Stack, workflow_id: str) -> RunStatus:
+    return await stack.handle(workflow_id).query(ResearchWorkflow.status)

@@ -1,0 +1,152 @@
+"""`researchbot bot` as an operator meets it: a one-line refusal without its Slack settings, and a
+real process that serves /healthz and signed commands, then stops cleanly on SIGTERM, having started
+the runs it acked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from sandbox import SlackApiServer, Workspace
+from tests.fakes.slack_signing import SlackSender
+from tests.fakes.slow_proxy import SlowProxy
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "cli-signing-secret"
+ACKED_BEFORE_SIGTERM = 30
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db", **extra}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+    ],
+)
+def test_the_bot_refuses_to_start_without_its_slack_settings(
+    tmp_path: Path, extra: dict[str, str], expected: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "researchbot", "bot"],
+        env=clean_env(tmp_path, **extra),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {done.stderr.strip().removeprefix('error: ')}"]
+    assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackApiServer]:
+    workspace = Workspace()
+    workspace.add_user("asker", id="UASKER")
+    with SlackApiServer(workspace) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_sigterm(
+    tmp_path: Path, slack: SlackApiServer, env: WorkflowEnvironment
+) -> None:
+    port, channel = free_port(), f"C{uuid.uuid4().hex[:8].upper()}"
+    host, temporal_port = env.client.service_client.config.target_host.rsplit(":", 1)
+    async with SlowProxy(host, int(temporal_port)) as slow_network:
+        settings = clean_env(
+            tmp_path,
+            PORT=str(port),
+            SLACK_BOT_TOKEN=slack.workspace.bot_token,
+            SLACK_API_URL=slack.base_url,
+            SLACK_SIGNING_SECRET=SECRET,
+            TEMPORAL_ADDRESS=slow_network.address,
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "researchbot", "bot"],
+            env=settings,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        sender = SlackSender(url, SECRET)
+        try:
+            await wait_until_healthy(process, url)
+            answer = await sender.command(
+                command="/research",
+                text="help",
+                team_id=slack.workspace.team_id,
+                channel_id="CGENERAL",
+                user_id="UASKER",
+                trigger_id="1.2",
+            )
+            assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
+            slow_network.latency = 0.5  # starting a run now takes a second or more
+            asked = await asyncio.gather(
+                *(
+                    sender.command(
+                        command="/research",
+                        text=f"What is a task queue? ({n})",
+                        team_id=slack.workspace.team_id,
+                        channel_id=channel,
+                        user_id="UASKER",
+                        trigger_id=f"3.{n}",
+                    )
+                    for n in range(ACKED_BEFORE_SIGTERM)
+                )
+            )
+            assert all(a.status_code == 200 and "Researching" in a.json()["text"] for a in asked)
+            process.send_signal(signal.SIGTERM)  # at once: the runs it has acked must still start
+            output = (await asyncio.to_thread(process.communicate, timeout=60))[0].decode()
+        finally:
+            await sender.aclose()
+            process.kill()
+    assert process.returncode == 0, output
+    assert "bot.started" in output and SECRET not in output and slack.workspace.bot_token not in output
+    query = f"WorkflowId STARTS_WITH 'research-{slack.workspace.team_id}-UASKER-{channel}-'"
+    for _ in range(100):  # visibility may trail the starts a little (a wait, not a timing assertion)
+        runs = [execution.id async for execution in env.client.list_workflows(query)]
+        if len(runs) >= ACKED_BEFORE_SIGTERM:
+            break
+        await asyncio.sleep(0.1)
+    assert len(runs) == ACKED_BEFORE_SIGTERM, "a command was acked, then lost when the bot stopped"
+    for run in runs:
+        await env.client.get_workflow_handle(run).terminate("test over")
+
+
+async def wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the bot never answered /healthz")

@@ -1,0 +1,100 @@
+"""The researchbot command as an operator meets it: real processes, real Temporal, offline defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+REPO = Path(__file__).resolve().parents[2]
+RESEARCHBOT = [sys.executable, "-m", "researchbot"]
+
+
+def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The machine's environment without any ResearchBot or Temporal setting, plus `extra`."""
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/archive.db"
+    env.update(extra)
+    return env
+
+
+def researchbot(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RESEARCHBOT, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "expected"),
+    [
+        (["ask", "   "], {}, "the question is empty"),
+        (["ask", "x" * 2001], {}, "keep it under 2000"),
+        (["ask", "what is temporal"], {"SEARCH_PROVIDER": "local,bing"}, "unknown search provider bing"),
+        (["ask", "what is temporal"], {"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
+        (["ask", "what is temporal"], {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "cannot reach Temporal at 127.0.0.1:1"),
+        (["ask", "what is temporal"], {"APPROVAL_EXPIRE_AFTER": "soon"}, "APPROVAL_EXPIRE_AFTER"),
+        (["worker"], {"TEMPORAL_ADDRESS": "127.0.0.1:1"}, "cannot reach Temporal"),
+        (
+            ["ask", "what is temporal"],
+            {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"},
+            "cannot reach the LLM at http://127.0.0.1:1/v1",
+        ),
+        (["decide", "some-run", "maybe"], {}, "unknown decision 'maybe'"),
+        (["worker"], {"METRICS_BIND_ADDRESS": "9464"}, "METRICS_BIND_ADDRESS"),
+        (
+            ["worker"],
+            {"METRICS_BIND_ADDRESS": "203.0.113.9:9464"},
+            "METRICS_BIND_ADDRESS=203.0.113.9:9464 cannot serve metrics",
+        ),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_nonzero_exit(
+    tmp_path: Path, args: list[str], extra: dict[str, str], expected: str
+) -> None:
+    done = researchbot(args, offline_env(tmp_path, **extra), cwd=tmp_path)
+    assert done.returncode != 0
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
+        done.stderr.strip().splitlines()[-1]
+    ]
+
+
+async def test_ask_runs_offline_end_to_end_and_archives(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    address = env.client.service_client.config.target_host
+    settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
+    done = researchbot(
+        [
+            "ask",
+            "How does Temporal retry activities?",
+            "--revise",
+            "add more on heartbeats",
+            "--approve",
+            "--feedback",
+            "keep it short",
+        ],
+        settings,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "=== Draft, round 1 ===" in out and "=== Draft, round 2 ===" in out
+    assert "Offline mode" in out
+    assert "=== Approved ===" in out and "[1]" in out and "local://" in out
+    from activities.store import ArchiveStore
+
+    stored = ArchiveStore(settings["DATABASE_URL"]).recent(limit=5)
+    assert len(stored) == 1 and stored[0].outcome.value == "approved" and stored[0].revision_rounds == 1
