@@ -22,15 +22,8 @@ from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split
 from core.errors import ConfigError
 from core.settings import Settings
 from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT
-from workflows.models import (
-    FinalizeInput,
-    PlanInput,
-    PlanOutput,
-    RevisionPlanInput,
-    SynthesizeInput,
-    TextOutput,
-    TokenUsage,
-)
+from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
+from workflows.models import TokenUsage
 
 __all__ = [
     "DEFAULT_OPENAI_BASE_URL",

@@ -11,17 +11,8 @@ import re
 from collections.abc import Iterable
 
 from activities.prompts import usable_sources
-from workflows.models import (
-    FinalizeInput,
-    Page,
-    PlanInput,
-    PlanOutput,
-    RevisionPlanInput,
-    Source,
-    SynthesizeInput,
-    TextOutput,
-    TokenUsage,
-)
+from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
+from workflows.models import Page, Source, TokenUsage
 
 __all__ = ["OFFLINE_NOTICE", "OfflineResearchModel", "key_terms", "split_question"]
 

@@ -24,7 +24,8 @@ from activities.errors import rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
 from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
 from workflows import READ_PAGE
-from workflows.models import Page, ReadPageInput
+from workflows.activity_io import ReadPageInput
+from workflows.models import Page
 
 __all__ = ["PageActivities", "PageReader", "Refused", "check_address", "check_host", "resolve_host"]
 

@@ -12,7 +12,7 @@ import structlog
 from temporalio import activity
 
 from workflows import REPORT_PROGRESS
-from workflows.models import ProgressInput, ProgressReceipt
+from workflows.activity_io import ProgressInput, ProgressReceipt
 
 log = structlog.get_logger("researchbot.progress")
 

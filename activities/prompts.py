@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 
-from workflows.models import FinalizeInput, Page, Source, SynthesizeInput
+from workflows.activity_io import FinalizeInput, SynthesizeInput
+from workflows.models import Page, Source
 
 __all__ = [
     "PAGES_PROMPT_CHARS",

@@ -25,7 +25,8 @@ from activities.local_corpus import LocalCorpus
 from core.errors import ConfigError
 from core.settings import Settings
 from workflows import SEARCH
-from workflows.models import SearchHit, SearchInput, SearchOutput
+from workflows.activity_io import SearchInput, SearchOutput
+from workflows.models import SearchHit
 
 __all__ = [
     "BraveSearch",

@@ -25,16 +25,8 @@ from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message
-from workflows.models import (
-    DecisionRecord,
-    Draft,
-    Outcome,
-    ProgressInput,
-    ProgressKind,
-    ProgressReceipt,
-    ResearchResult,
-    RunStatus,
-)
+from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
+from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
 
 __all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 

@@ -25,7 +25,8 @@ from temporalio import activity
 
 from core.errors import ConfigError
 from workflows import STORE_RESULT
-from workflows.models import DecisionRecord, ResearchResult, StoreInput
+from workflows.activity_io import StoreInput
+from workflows.models import DecisionRecord, ResearchResult
 
 __all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_runs"]
 

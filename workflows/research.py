@@ -15,24 +15,20 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import FINALIZE_ANSWER, REPORT_PROGRESS, STORE_RESULT, decisions, steps
+    from workflows import calls, decisions, steps
+    from workflows.activity_io import FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.models import (
-        CarriedState,
         DecisionInput,
         DecisionKind,
         DecisionReceipt,
         DecisionRecord,
         Draft,
-        FinalizeInput,
         Outcome,
-        ProgressInput,
-        ProgressKind,
-        ProgressReceipt,
         ResearchRequest,
         ResearchResult,
+        RunState,
         RunStatus,
         Stage,
-        StoreInput,
     )
 
 RUNS_METRIC = "research_runs_finished"
@@ -51,31 +47,22 @@ class ResearchWorkflow:
     @workflow.init
     def __init__(self, request: ResearchRequest) -> None:
         self._request = request
-        self._status = RunStatus(
-            workflow_id=workflow.info().workflow_id,
-            question=request.question,
-            requested_by=request.requested_by,
-            stage=Stage.STARTING,
-        )
-        self._run = steps.RoundRunner(request, self._status, self._report)
+        self._state = _initial_state(request)
+        self._status = self._state.status
+        self._run = steps.RoundRunner(request, self._state, self._report)
         self._pending: DecisionInput | None = None
-        self._messages: dict[str, str] = {}
-        self._feedback = ""
         # Reports that run beside the workflow (see _present); all are awaited before it ends.
         self._reports: list[asyncio.Task[None]] = []
         self._draft_shown: asyncio.Task[None] | None = None
-        self._started_at = workflow.now()
-        if carried := request.carried:
-            self._restore(carried)
 
     # ------------------------------------------------------------------ the run
 
     @workflow.run
     async def run(self, request: ResearchRequest) -> ResearchResult:
         try:
-            if request.carried is None:
+            if request.state is None and request.carried is None:
                 await self._report(ProgressKind.STARTED)
-                if request.slack and "root" not in self._messages:
+                if request.slack and "root" not in self._state.messages:
                     # The requester was told why in private; nobody could see or decide this run.
                     raise ApplicationError("ResearchBot cannot post in this channel", non_retryable=True)
                 await self._run.research(feedback=None)
@@ -100,7 +87,7 @@ class ResearchWorkflow:
                 return await self._finish(Outcome.REJECTED, answer="")
             if decision.kind is DecisionKind.APPROVE:
                 return await self._finish(Outcome.APPROVED, answer=await self._final_answer(decision))
-            self._feedback = "\n".join(filter(None, [self._feedback, decision.feedback]))
+            self._state.feedback = "\n".join(filter(None, [self._state.feedback, decision.feedback]))
             await self._run.research(feedback=decision.feedback, draft_round=self._status.draft_round + 1)
             await self._present(await self._run.write_draft(feedback=decision.feedback))
             if self._history_is_long():
@@ -153,12 +140,12 @@ class ResearchWorkflow:
             return draft.text
         self._status.stage = Stage.FINALIZING
         output = await self._run.llm(
-            FINALIZE_ANSWER,
+            calls.finalize_answer,
             FinalizeInput(
                 question=self._request.question,
                 draft=draft.text,
                 sources=draft.sources,
-                pages=self._run.pages,
+                pages=self._state.pages,
                 feedback=decision.feedback,
                 model=self._request.model,
             ),
@@ -178,7 +165,7 @@ class ResearchWorkflow:
             revision_rounds=max(self._status.draft_round - 1, 0),
             usage=self._status.usage,
             decisions=self._status.decisions,
-            started_at=self._started_at,
+            started_at=self._state.started_at,
             finished_at=workflow.now(),
             error=error,
             slack=self._request.slack,
@@ -186,9 +173,7 @@ class ResearchWorkflow:
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error
         await self._report_after_draft(ProgressKind.FINISHED, result)
-        await workflow.execute_activity(
-            STORE_RESULT, StoreInput(result=result), result_type=bool, **steps.STORE_OPTIONS
-        )
+        await calls.store_result(StoreInput(result=result))
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Last, so a run cancelled while finishing counts once, as cancelled; replays are not counted.
@@ -254,12 +239,10 @@ class ResearchWorkflow:
             approvers=self._request.approvers,
             slack=self._request.slack,
             result=result,
-            messages=self._messages,
+            messages=self._state.messages,
         )
         try:
-            receipt = await workflow.execute_activity(
-                REPORT_PROGRESS, progress, result_type=ProgressReceipt, **steps.PROGRESS_OPTIONS
-            )
+            receipt = await calls.report_progress(progress)
         except ActivityError as failure:
             # Progress is for people watching; a failure to show it must not end the research.
             workflow.logger.warning("progress report %s failed: %s", kind, failure.cause or failure)
@@ -268,8 +251,8 @@ class ResearchWorkflow:
 
     def _remember(self, messages: dict[str, str]) -> None:
         """Slack messages the reporter posted, by step; the root one is the run's thread."""
-        self._messages.update(messages)
-        self._status.thread_ts = self._messages.get("root")
+        self._state.messages.update(messages)
+        self._status.thread_ts = self._state.messages.get("root")
 
     def _beside(self, report: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(report)
@@ -287,34 +270,23 @@ class ResearchWorkflow:
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._request.history_limit
 
     def _carry_over(self) -> ResearchRequest:
-        draft = self._status.draft
-        assert draft is not None
-        carried = CarriedState(
-            started_at=self._started_at,
-            draft_round=self._status.draft_round,
-            sub_questions=self._status.sub_questions,
-            sources=self._status.sources,
-            pages=self._run.pages,
-            draft=draft,
-            decisions=self._status.decisions,
-            usage=self._status.usage,
-            steps_taken=self._status.steps_taken,
-            feedback=self._feedback,
-            messages=self._messages,
-        )
-        return self._request.model_copy(update={"carried": carried})
+        """The same run, continued as new: the whole state goes along."""
+        return self._request.model_copy(update={"state": self._state, "carried": None})
 
-    def _restore(self, carried: CarriedState) -> None:
-        self._started_at = carried.started_at
-        self._feedback = carried.feedback
-        self._remember(carried.messages)
-        self._run.pages = list(carried.pages)
-        self._status.draft_round = carried.draft_round
-        self._status.sub_questions = carried.sub_questions
-        self._status.sources = carried.sources
-        self._status.draft = carried.draft
-        self._status.decisions = carried.decisions
-        self._status.usage = carried.usage
-        self._status.steps_taken = carried.steps_taken
-        # A carried run only ever continues by waiting for its decision; a click may arrive first thing.
-        self._status.stage = Stage.AWAITING_DECISION
+
+def _initial_state(request: ResearchRequest) -> RunState:
+    status = RunStatus(
+        workflow_id=workflow.info().workflow_id,
+        question=request.question,
+        requested_by=request.requested_by,
+        stage=Stage.STARTING,
+    )
+    if request.state is not None:
+        state = request.state
+    elif request.carried is not None:  # continued as new by a worker from before RunState
+        state = request.carried.to_state(status)
+    else:
+        return RunState(status=status, started_at=workflow.now())
+    # A carried run only ever continues by waiting for its decision; a click may arrive first thing.
+    state.status.stage = Stage.AWAITING_DECISION
+    return state

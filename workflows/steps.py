@@ -1,83 +1,39 @@
 """One round of research inside the workflow: plan, search in parallel, read the best pages, write.
 
-Runs in workflow context: deterministic, every side effect an activity.
+Runs in workflow context: deterministic, every side effect an activity (workflows/calls.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+from typing import Protocol, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import (
-        FINALIZE_ANSWER,
-        PLAN_RESEARCH,
-        PLAN_REVISION,
-        READ_PAGE,
-        SEARCH,
-        SYNTHESIZE_DRAFT,
-        guardrails,
-    )
-    from workflows.models import (
-        Draft,
-        Page,
+    from workflows import calls, guardrails
+    from workflows.activity_io import (
         PlanInput,
-        PlanOutput,
         ProgressKind,
         ReadPageInput,
-        ResearchRequest,
         RevisionPlanInput,
-        RunStatus,
-        SearchHit,
         SearchInput,
-        SearchOutput,
-        Source,
-        Stage,
         SynthesizeInput,
-        TextOutput,
     )
+    from workflows.models import Draft, Page, ResearchRequest, RunState, SearchHit, Source, Stage, TokenUsage
 
 MAX_GUARDRAIL_RETRIES = 2
 HITS_PER_SEARCH = 5
 
-LLM_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=120),
-    "heartbeat_timeout": timedelta(seconds=5),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=60), maximum_attempts=5
-    ),
-}
-SEARCH_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_attempts=3),
-}
-READ_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=45),
-    "heartbeat_timeout": timedelta(seconds=5),
-    "retry_policy": RetryPolicy(maximum_attempts=3),
-}
-PROGRESS_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
-}
-# The archive must not lose a run: retry until the database is back.
-STORE_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=60)),
-}
 
-_LLM_RESULTS: dict[str, type] = {
-    PLAN_RESEARCH: PlanOutput,
-    PLAN_REVISION: PlanOutput,
-    SYNTHESIZE_DRAFT: TextOutput,
-    FINALIZE_ANSWER: TextOutput,
-}
+class _Spends(Protocol):
+    usage: TokenUsage
+
+
+Input = TypeVar("Input")
+Output = TypeVar("Output", bound=_Spends)
 
 Reporter = Callable[[ProgressKind], Awaitable[None]]
 
@@ -85,11 +41,11 @@ Reporter = Callable[[ProgressKind], Awaitable[None]]
 class RoundRunner:
     """Runs research rounds for one workflow, updating its status as it goes."""
 
-    def __init__(self, request: ResearchRequest, status: RunStatus, report: Reporter) -> None:
+    def __init__(self, request: ResearchRequest, state: RunState, report: Reporter) -> None:
         self._request = request
-        self._status = status
+        self._state = state
+        self._status = state.status
         self._report = report
-        self.pages: list[Page] = []
 
     async def research(self, *, feedback: str | None, draft_round: int = 1) -> None:
         """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up."""
@@ -97,10 +53,12 @@ class RoundRunner:
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
         if feedback is None:
-            plan = await self.llm(PLAN_RESEARCH, PlanInput(question=self._request.question, model=self._request.model))
+            plan = await self.llm(
+                calls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
+            )
         else:
             plan = await self.llm(
-                PLAN_REVISION,
+                calls.plan_revision,
                 RevisionPlanInput(
                     question=self._request.question,
                     feedback=feedback,
@@ -121,13 +79,13 @@ class RoundRunner:
         """Synthesize, then check; send violations back to the model at most twice, then surface them."""
         status = self._status
         previous = status.draft.text if status.draft else None
-        readable = [page for page in self.pages if page.ok]
+        readable = [page for page in self._state.pages if page.ok]
         violations: list[str] = []
         text = ""
         for _ in range(1 + MAX_GUARDRAIL_RETRIES):
             status.stage = Stage.WRITING
             output = await self.llm(
-                SYNTHESIZE_DRAFT,
+                calls.synthesize_draft,
                 SynthesizeInput(
                     question=self._request.question,
                     sources=status.sources,
@@ -151,14 +109,15 @@ class RoundRunner:
             violations=violations,
         )
 
-    async def llm(self, name: str, payload: Any) -> Any:
+    async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
+        """A model call within the run's token budget; its usage is added to the run's."""
         budget = self._request.budget.max_total_tokens
         if self._status.usage.total_tokens >= budget:
             raise ApplicationError(
                 f"the run used its token budget ({budget} tokens); ask a narrower question",
                 non_retryable=True,
             )
-        output = await workflow.execute_activity(name, payload, result_type=_LLM_RESULTS[name], **LLM_OPTIONS)
+        output = await call(payload)
         self._status.usage = self._status.usage + output.usage
         return output
 
@@ -170,9 +129,7 @@ class RoundRunner:
 
         async def one(query: str) -> list[SearchHit]:
             try:
-                output = await workflow.execute_activity(
-                    SEARCH, SearchInput(query=query, limit=HITS_PER_SEARCH), result_type=SearchOutput, **SEARCH_OPTIONS
-                )
+                output = await calls.search(SearchInput(query=query, limit=HITS_PER_SEARCH))
             except ActivityError as failure:
                 workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
                 return []
@@ -182,7 +139,7 @@ class RoundRunner:
             return output.hits
 
         results = list(await asyncio.gather(*(one(query) for query in queries)))
-        if not any(results) and not self.pages:
+        if not any(results) and not self._state.pages:
             raise ApplicationError(
                 "every search failed or found nothing; check the search provider settings", non_retryable=True
             )
@@ -190,7 +147,7 @@ class RoundRunner:
 
     def _pick_pages(self, results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
         """The best unread hits, taken in turn from each sub-question so every one is covered."""
-        seen = {page.url for page in self.pages}
+        seen = {page.url for page in self._state.pages}
         picked: list[SearchHit] = []
         ranked = [sorted(hits, key=lambda hit: -hit.score) for hits in results]
         for rank in range(max((len(hits) for hits in ranked), default=0)):
@@ -209,12 +166,7 @@ class RoundRunner:
 
         async def one(hit: SearchHit) -> Page:
             try:
-                page = await workflow.execute_activity(
-                    READ_PAGE,
-                    ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars),
-                    result_type=Page,
-                    **READ_OPTIONS,
-                )
+                page = await calls.read_page(ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars))
             except ActivityError as failure:
                 page = Page(url=hit.url, title=hit.title, ok=False, error=describe_failure(failure))
             finally:
@@ -226,7 +178,7 @@ class RoundRunner:
             return page
 
         for page in await asyncio.gather(*(one(hit) for hit in hits)):
-            self.pages.append(page)
+            self._state.pages.append(page)
             if page.ok:
                 number = len(status.sources) + 1
                 status.sources = [*status.sources, Source(number=number, url=page.url, title=page.title or page.url)]

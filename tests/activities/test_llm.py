@@ -26,14 +26,8 @@ from activities.llm import (
 from core.errors import ConfigError
 from core.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind
-from workflows.models import (
-    FinalizeInput,
-    Page,
-    PlanInput,
-    RevisionPlanInput,
-    Source,
-    SynthesizeInput,
-)
+from workflows.activity_io import FinalizeInput, PlanInput, RevisionPlanInput, SynthesizeInput
+from workflows.models import Page, Source
 
 HI = [{"role": "user", "content": "hello there"}]
 QUESTION = "What is Temporal and how do its workflows survive worker crashes?"

@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.local_corpus import LocalCorpus
 from activities.pages import PageActivities, PageReader, Refused, check_address, check_host
 from tests.fakes.search_servers import ARTICLE_TEXT, FakeWeb
-from workflows.models import ReadPageInput
+from workflows.activity_io import ReadPageInput
 
 PUBLIC_IP = "93.184.216.34"
 

@@ -26,7 +26,8 @@ from activities.search import (
 from core.errors import ConfigError
 from core.settings import REPO_ROOT, Settings
 from tests.fakes.search_servers import FakeWeb
-from workflows.models import SearchHit, SearchInput
+from workflows.activity_io import SearchInput
+from workflows.models import SearchHit
 
 DOCS = {
     "temporal.md": "# Temporal retry policies\n\nActivities are retried with exponential backoff. "

@@ -18,14 +18,12 @@ from activities.slack_limits import SlackPacer, digest
 from core.settings import Settings
 from sandbox import SlackApiServer, Workspace
 from slack_ui.client import build_slack_client
+from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import (
     DecisionKind,
     DecisionRecord,
     Draft,
     Outcome,
-    ProgressInput,
-    ProgressKind,
-    ProgressReceipt,
     ResearchResult,
     RunStatus,
     SlackContext,

@@ -23,16 +23,8 @@ from activities.store import (
     research_runs,
 )
 from core.errors import ConfigError
-from workflows.models import (
-    DecisionKind,
-    DecisionRecord,
-    Outcome,
-    ResearchResult,
-    SlackContext,
-    Source,
-    StoreInput,
-    TokenUsage,
-)
+from workflows.activity_io import StoreInput
+from workflows.models import DecisionKind, DecisionRecord, Outcome, ResearchResult, SlackContext, Source, TokenUsage
 
 POSTGRES_USERS = ("postgres", "root")
 T0 = datetime(2025, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)

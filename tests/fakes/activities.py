@@ -12,23 +12,21 @@ from typing import Any
 
 from temporalio import activity
 
-from workflows.models import (
+from workflows.activity_io import (
     FinalizeInput,
-    Page,
     PlanInput,
     PlanOutput,
     ProgressInput,
     ProgressReceipt,
     ReadPageInput,
     RevisionPlanInput,
-    SearchHit,
     SearchInput,
     SearchOutput,
     StoreInput,
     SynthesizeInput,
     TextOutput,
-    TokenUsage,
 )
+from workflows.models import Page, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
 

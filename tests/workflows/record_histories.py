@@ -21,51 +21,75 @@ from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-Scenario = Callable[[WorkflowHandle, FakeActivities], Awaitable[None]]
+# Each scenario drives runs on a worker of fake activities; it returns the runs whose histories to keep, by name.
+Scenario = Callable[[Client, FakeActivities, str], Awaitable[dict[str, WorkflowHandle]]]
 
 
-async def approve(handle: WorkflowHandle, fakes: FakeActivities) -> None:
+async def approve(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    handle = await start_run(client, queue)
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"approve": handle}
 
 
-async def approve_with_feedback(handle: WorkflowHandle, fakes: FakeActivities) -> None:
+async def approve_with_feedback(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    handle = await start_run(client, queue)
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="mention costs"))
+    return {"approve_with_feedback": handle}
 
 
-async def revise_then_approve(handle: WorkflowHandle, fakes: FakeActivities) -> None:
+async def revise_then_approve(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    handle = await start_run(client, queue)
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REVISE, feedback="add critics"))
     await wait_for_stage(handle, Stage.AWAITING_DECISION, draft_round=2)
     await handle.signal(ResearchWorkflow.decide_signal, decision(DecisionKind.APPROVE, draft_round=2))
+    return {"revise_then_approve": handle}
 
 
-async def guardrails_then_reject(handle: WorkflowHandle, fakes: FakeActivities) -> None:
+async def guardrails_then_reject(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    fakes.drafts = ["Bad citation [9].", "Better [1] and [2]."]
+    handle = await start_run(client, queue)
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REJECT))
+    return {"guardrails_then_reject": handle}
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "approve": approve,
-    "approve_with_feedback": approve_with_feedback,
-    "revise_then_approve": revise_then_approve,
-    "guardrails_then_reject": guardrails_then_reject,
-}
+async def continue_as_new(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """A revision past the history limit: the first run hands its RunState to the second."""
+    first = await start_run(client, queue, history_limit=50)
+    await wait_for_stage(first, Stage.AWAITING_DECISION)
+    await first.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REVISE, feedback="add critics"))
+    latest = client.get_workflow_handle_for(ResearchWorkflow.run, first.id)
+    while (await latest.describe()).run_id == first.result_run_id:
+        await asyncio.sleep(0.05)
+    second = client.get_workflow_handle(first.id, run_id=(await latest.describe()).run_id)
+    await latest.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, draft_round=2))
+    first_run = client.get_workflow_handle(first.id, run_id=first.result_run_id)
+    return {"continue_as_new_first": first_run, "continue_as_new_second": second}
+
+
+SCENARIOS: list[Scenario] = [
+    approve,
+    approve_with_feedback,
+    revise_then_approve,
+    guardrails_then_reject,
+    continue_as_new,
+]
 
 
 async def record(client: Client) -> None:
-    for name, scenario in SCENARIOS.items():
+    for scenario in SCENARIOS:
         fakes, queue = FakeActivities(), new_queue()
-        if name == "guardrails_then_reject":
-            fakes.drafts = ["Bad citation [9].", "Better [1] and [2]."]
         async with fake_worker(client, queue, fakes):
-            handle = await start_run(client, queue)
-            await scenario(handle, fakes)
-            await handle.result()
-        history = await handle.fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
-        print(f"recorded {name}: {len(history.events)} events")
+            handles = await scenario(client, fakes, queue)
+            for handle in handles.values():
+                await client.get_workflow_handle(handle.id).result()
+        for name, handle in handles.items():
+            history = await handle.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name}: {len(history.events)} events")
 
 
 async def main() -> None:

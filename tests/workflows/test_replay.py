@@ -1,4 +1,8 @@
-"""Replays committed histories through today's workflow code: a non-deterministic change fails here."""
+"""Replays committed histories through today's workflow code: a non-deterministic change fails here.
+
+``histories/`` holds today's scenarios (re-recorded after a deliberate change); ``histories/before-run-state/``
+keeps the ones recorded before the run state became one model, standing for runs still in flight.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,16 @@ from temporalio.worker import Replayer
 
 from workflows.research import ResearchWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORY_DIR = Path(__file__).parent / "histories"
+HISTORIES = sorted(HISTORY_DIR.rglob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert len(HISTORIES) >= 4, "record them with: python -m tests.workflows.record_histories"
+    assert len(list(HISTORY_DIR.glob("*.json"))) >= 6, "record them with: python -m tests.workflows.record_histories"
+    assert len(list(HISTORY_DIR.glob("before-run-state/*.json"))) == 4
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(HISTORY_DIR)) for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(workflows=[ResearchWorkflow], data_converter=pydantic_data_converter)

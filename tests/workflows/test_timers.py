@@ -8,7 +8,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.fakes.activities import FakeActivities
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run
-from workflows.models import DecisionKind, Outcome, ProgressKind
+from workflows.activity_io import ProgressKind
+from workflows.models import DecisionKind, Outcome
 from workflows.research import ResearchWorkflow
 
 

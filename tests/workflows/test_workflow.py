@@ -252,27 +252,3 @@ async def test_token_budget_ends_the_run_with_a_clear_failure(env: WorkflowEnvir
 
     assert "token budget" in str(failure.value.cause)
     assert fakes.stored[0].result.outcome == Outcome.FAILED
-
-
-async def test_a_long_history_continues_as_new_and_keeps_the_run_state(env: WorkflowEnvironment) -> None:
-    fakes, queue = FakeActivities(), new_queue()
-    async with fake_worker(env.client, queue, fakes):
-        handle = await start_run(env.client, queue, history_limit=50)
-        await wait_for_stage(handle, Stage.AWAITING_DECISION)
-        await handle.execute_update(ResearchWorkflow.decide, decision(REVISE, feedback="add what critics say"))
-        second = await wait_for_stage(handle, Stage.AWAITING_DECISION, draft_round=2)
-        latest = env.client.get_workflow_handle_for(ResearchWorkflow.run, handle.id)  # follows the new run
-        for _ in range(400):  # a decision sent before the hand-over would be taken by the first run
-            if (await latest.describe()).run_id != handle.result_run_id:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the run never continued as new")
-        await latest.execute_update(ResearchWorkflow.decide, decision(APPROVE, draft_round=2))
-        result = await latest.result()
-
-    assert second.draft and second.draft.round == 2 and len(second.sources) == 4
-    assert result.revision_rounds == 1
-    assert result.started_at < result.decisions[0].at  # carried over from the first run
-    assert [d.kind for d in result.decisions] == [REVISE, APPROVE]
-    assert fakes.progress_kinds().count("started") == 1 and fakes.calls["store_result"] == 1

@@ -1,0 +1,103 @@
+"""What the workflow sends its activities and what they answer: one input model and one output model each.
+
+Plain data for the pydantic data converter, like everything in workflows/models.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from workflows.models import Page, ResearchResult, RunStatus, SearchHit, SlackContext, Source, TokenUsage
+
+
+class PlanInput(BaseModel):
+    question: str
+    model: str | None = None
+    max_sub_questions: int = 5
+
+
+class RevisionPlanInput(BaseModel):
+    question: str
+    feedback: str
+    previous_sub_questions: list[str]
+    model: str | None = None
+
+
+class PlanOutput(BaseModel):
+    sub_questions: list[str]
+    usage: TokenUsage = TokenUsage()
+
+
+class SynthesizeInput(BaseModel):
+    question: str
+    sources: list[Source]
+    pages: list[Page]
+    feedback: str | None = None
+    previous_draft: str | None = None
+    violations: list[str] = []
+    model: str | None = None
+
+
+class FinalizeInput(BaseModel):
+    question: str
+    draft: str
+    sources: list[Source]
+    pages: list[Page]
+    feedback: str
+    model: str | None = None
+
+
+class TextOutput(BaseModel):
+    text: str
+    usage: TokenUsage = TokenUsage()
+
+
+class SearchInput(BaseModel):
+    query: str
+    limit: int = 5
+
+
+class SearchOutput(BaseModel):
+    hits: list[SearchHit]
+
+
+class ReadPageInput(BaseModel):
+    url: str
+    title: str
+    max_chars: int = 12_000
+
+
+# ---------------------------------------------------------------- progress and the archive
+
+
+class ProgressKind(StrEnum):
+    STARTED = "started"
+    PLAN = "plan"
+    PROGRESS = "progress"
+    DRAFT = "draft"
+    DECISION = "decision"
+    REMINDER = "reminder"
+    FINISHED = "finished"
+
+
+class ProgressInput(BaseModel):
+    """One progress report; the Slack reporter turns these into the channel's root message and thread."""
+
+    kind: ProgressKind
+    status: RunStatus
+    approvers: list[str] = []
+    slack: SlackContext | None = None
+    result: ResearchResult | None = None
+    # Messages already posted for this run, by step key ("root", "progress", "draft-2", ...) -> ts.
+    # The reporter answers with the ones it posts; the workflow keeps them and passes them back.
+    messages: dict[str, str] = {}
+
+
+class ProgressReceipt(BaseModel):
+    messages: dict[str, str] = {}
+
+
+class StoreInput(BaseModel):
+    result: ResearchResult

@@ -1,0 +1,99 @@
+"""Every activity the workflow calls, one typed call site each: its name, input, output and options.
+
+The activities themselves (activities/) stay out of the workflow sandbox; these wrappers call them by
+name. tests/workflows/test_calls.py checks that each wrapper matches exactly one ``@activity.defn``
+with the same name, argument type and result type. Runs in workflow context only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import (
+        FINALIZE_ANSWER,
+        PLAN_RESEARCH,
+        PLAN_REVISION,
+        READ_PAGE,
+        REPORT_PROGRESS,
+        SEARCH,
+        STORE_RESULT,
+        SYNTHESIZE_DRAFT,
+    )
+    from workflows.activity_io import (
+        FinalizeInput,
+        PlanInput,
+        PlanOutput,
+        ProgressInput,
+        ProgressReceipt,
+        ReadPageInput,
+        RevisionPlanInput,
+        SearchInput,
+        SearchOutput,
+        StoreInput,
+        SynthesizeInput,
+        TextOutput,
+    )
+    from workflows.models import Page
+
+# A model call can take minutes; heartbeats notice a dead worker in seconds.
+LLM = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=120),
+    heartbeat_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=60), maximum_attempts=5
+    ),
+)
+SEARCH_CONFIG = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_attempts=3),
+)
+READ = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=45),
+    heartbeat_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(maximum_attempts=3),
+)
+PROGRESS = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
+)
+# The archive must not lose a run: retry until the database is back.
+STORE = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
+)
+
+
+async def plan_research(i: PlanInput) -> PlanOutput:
+    return await workflow.execute_activity(PLAN_RESEARCH, i, result_type=PlanOutput, **LLM)
+
+
+async def plan_revision(i: RevisionPlanInput) -> PlanOutput:
+    return await workflow.execute_activity(PLAN_REVISION, i, result_type=PlanOutput, **LLM)
+
+
+async def synthesize_draft(i: SynthesizeInput) -> TextOutput:
+    return await workflow.execute_activity(SYNTHESIZE_DRAFT, i, result_type=TextOutput, **LLM)
+
+
+async def finalize_answer(i: FinalizeInput) -> TextOutput:
+    return await workflow.execute_activity(FINALIZE_ANSWER, i, result_type=TextOutput, **LLM)
+
+
+async def search(i: SearchInput) -> SearchOutput:
+    return await workflow.execute_activity(SEARCH, i, result_type=SearchOutput, **SEARCH_CONFIG)
+
+
+async def read_page(i: ReadPageInput) -> Page:
+    return await workflow.execute_activity(READ_PAGE, i, result_type=Page, **READ)
+
+
+async def report_progress(i: ProgressInput) -> ProgressReceipt:
+    return await workflow.execute_activity(REPORT_PROGRESS, i, result_type=ProgressReceipt, **PROGRESS)
+
+
+async def store_result(i: StoreInput) -> bool:
+    return await workflow.execute_activity(STORE_RESULT, i, result_type=bool, **STORE)
