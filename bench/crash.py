@@ -20,14 +20,13 @@ import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bot.runs import build_request, start_run
 from core.settings import Settings
-from tests.conftest import TEMPORAL_CLI
 from tests.e2e.test_worker_crash import ScriptedModel, start_worker
 from tests.fakes.openai_server import FakeOpenAI
+from tests.temporal_servers import start_dev_server
 from workflows.calls import LLM
 
 
@@ -70,12 +69,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     heartbeat = LLM["heartbeat_timeout"].total_seconds()
     async with env:
         with TemporaryDirectory() as data_dir:

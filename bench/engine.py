@@ -18,13 +18,11 @@ import time
 import uuid
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.plain_workflow import PlainWorkflow, noop
-from tests.conftest import TEMPORAL_CLI
 from tests.fakes.activities import FakeActivities
+from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
@@ -72,12 +70,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     async with env:
         await per_step_and_overhead(env.client, args.runs)
 

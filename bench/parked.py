@@ -24,10 +24,9 @@ from tempfile import TemporaryDirectory
 
 import psutil
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import TEMPORAL_CLI
+from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
@@ -119,12 +118,7 @@ async def main() -> None:
         "--approve", type=int, default=10, help="how many of the oldest parked runs to approve at the end"
     )
     args = parser.parse_args()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     queue = f"parked-{uuid.uuid4().hex[:8]}"
     with TemporaryDirectory() as data:
         async with env:

@@ -30,12 +30,10 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bot.server import EVENTS_PATH, HEALTH_PATH
 from sandbox import SlackApiServer, Workspace
-from tests.conftest import TEMPORAL_CLI
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
@@ -51,6 +49,7 @@ from tests.e2e.slack_stack import (
     submit,
 )
 from tests.fakes.slack_signing import SlackSender
+from tests.temporal_servers import start_dev_server
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -216,12 +215,7 @@ async def main() -> None:
     workspace = Workspace()
     for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
         workspace.add_user(name, id=user_id)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     with SlackApiServer(workspace) as slack, TemporaryDirectory() as data:
         async with env:
             async with running_stack(slack, env, Path(data)) as stack:

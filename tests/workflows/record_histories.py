@@ -11,11 +11,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import TEMPORAL_CLI
 from tests.fakes.activities import FakeActivities
+from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
 from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
@@ -93,9 +91,7 @@ async def record(client: Client) -> None:
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI), data_converter=pydantic_data_converter, ui=False
-    )
+    env = await start_dev_server()
     async with env:
         await record(env.client)
 
