@@ -38,7 +38,7 @@ def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks) ->
 def build_asgi_app(settings: Settings, temporal_client: Client, acks: PendingAcks | None = None) -> ASGIApp:
     """The HTTP-mode app: POST /slack/events and GET /healthz. Whoever stops it drains ``acks``."""
     acks = acks or PendingAcks()
-    return create_asgi_app(build_app(settings, temporal_client, acks), acks)
+    return create_asgi_app(build_app(settings, temporal_client, acks), acks, settings)
 
 
 async def run_bot(settings: Settings, temporal_client: Client) -> None:

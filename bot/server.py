@@ -1,7 +1,8 @@
 """Serving the Bolt app: over HTTP (Starlette + uvicorn), or over Socket Mode with SLACK_APP_TOKEN.
 
-HTTP mode answers ``POST /slack/events`` (slash commands and interactivity, verified with the
-signing secret by Bolt) and ``GET /healthz``. The server runs in the caller's event loop, so
+HTTP mode answers ``POST /slack/events`` (slash commands and interactivity) behind the front door
+(bot/front_door.py: capped, signed, well formed) and ``GET /healthz``; it refuses to start without a
+signing secret. The server runs in the caller's event loop, so
 the CLI stops it on SIGTERM and tests start and stop it in-process.
 """
 
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot.acks import PendingAcks
+from bot.front_door import FrontDoor
 from core.errors import ConfigError
 from core.settings import Settings
 
@@ -52,16 +54,24 @@ def check_settings(settings: Settings) -> None:
     """Refuse to start without what the chosen mode needs; the message names the setting."""
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the app's Bot User OAuth Token (xoxb-...)")
-    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+    if settings.slack_app_token is None:
+        signing_secret(settings)
+
+
+def signing_secret(settings: Settings) -> str:
+    """The secret every HTTP request must be signed with; HTTP is never served without one."""
+    secret = settings.slack_signing_secret.get_secret_value().strip() if settings.slack_signing_secret else ""
+    if not secret:
         raise ConfigError(
             "SLACK_SIGNING_SECRET is not set: copy it from the app's Basic Information page "
             "(or set SLACK_APP_TOKEN to use Socket Mode)"
         )
+    return secret
 
 
-def create_asgi_app(bolt: AsyncApp, acks: PendingAcks) -> ASGIApp:
-    """POST /slack/events for everything Slack sends, each counted by ``acks`` until answered;
-    GET /healthz answers 200 once this serves."""
+def create_asgi_app(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> ASGIApp:
+    """POST /slack/events for everything Slack sends, behind the front door and each counted by
+    ``acks`` until answered; GET /healthz answers 200 once this serves."""
     handler = AsyncSlackRequestHandler(bolt)
 
     async def events(request: Request) -> Response:
@@ -71,7 +81,7 @@ def create_asgi_app(bolt: AsyncApp, acks: PendingAcks) -> ASGIApp:
         return JSONResponse({"ok": True})
 
     routes = [Route(EVENTS_PATH, events, methods=["POST"]), Route(HEALTH_PATH, healthz, methods=["GET"])]
-    return acks.track(Starlette(routes=routes))
+    return acks.track(FrontDoor(Starlette(routes=routes), signing_secret(settings), EVENTS_PATH))
 
 
 class _Server(uvicorn.Server):
@@ -153,7 +163,7 @@ async def serve(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> None:
         if settings.slack_app_token is not None:
             await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), acks, stop)
             return
-        server = HttpServer(create_asgi_app(bolt, acks), DEFAULT_HOST, settings.port)
+        server = HttpServer(create_asgi_app(bolt, acks, settings), DEFAULT_HOST, settings.port)
         await server.start()
         log.info("bot.started", mode="http", port=server.port, path=EVENTS_PATH)
         await stop.wait()

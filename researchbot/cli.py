@@ -231,9 +231,12 @@ def bot() -> None:
 @app.command()
 def dev() -> None:
     """Run the whole product here: embedded Temporal, worker, bot, and the Slack sandbox page (Ctrl-C stops all)."""
-    from researchbot.dev import run_dev
+    from bot.server import check_settings
+    from researchbot.dev import run_dev, uses_real_slack
 
     async def main(settings: Settings) -> None:
+        if uses_real_slack(settings):  # refused before anything starts: never HTTP without a secret
+            check_settings(settings)
         async with temporal_client(start_embedded=True) as client:
             embedded = client.service_client.config.target_host.startswith("127.0.0.1:")
             await run_dev(client, settings, embedded=embedded)

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import structlog
 from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp
 from temporalio.client import Client
 
 from bot.acks import PendingAcks
-from bot.app import build_asgi_app
-from bot.server import EVENTS_PATH, HttpServer
+from bot.app import build_app, build_asgi_app
+from bot.server import EVENTS_PATH, HttpServer, serve_socket_mode
 from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
 from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
@@ -34,6 +35,8 @@ from sandbox.demo_workspace import APPROVERS
 from sandbox.server import DEFAULT_BOT_TOKEN, DEFAULT_STATE_FILE, SandboxServer
 
 log = structlog.get_logger("researchbot.dev")
+
+SOCKET_MODE = "Socket Mode"
 
 
 def uses_real_slack(settings: Settings) -> bool:
@@ -78,19 +81,41 @@ async def product_stack(
         await stack.enter_async_context(build_worker(client, settings, activities))
         acks = PendingAcks()
         stack.push_async_callback(acks.drain)  # after the bot stops: the runs it acked start
-        bot = HttpServer(build_asgi_app(settings, client, acks), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port)
-        await bot.start()
-        stack.push_async_callback(bot.stop)
+        if sandbox_port is None and settings.slack_app_token is not None:
+            # Real Slack over Socket Mode: nothing listens for HTTP, so no request goes unsigned.
+            bot_url = await _socket_mode_bot(stack, build_app(settings, client, acks), settings, acks)
+        else:  # the front door refuses to serve HTTP without a signing secret
+            bot = HttpServer(
+                build_asgi_app(settings, client, acks), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
+            )
+            await bot.start()
+            stack.push_async_callback(bot.stop)
+            bot_url = bot.url + EVENTS_PATH
         sandbox = None
         if sandbox_port is not None:
-            sandbox = build_sandbox(settings, sandbox_port, bot.url + EVENTS_PATH, state_file)
+            sandbox = build_sandbox(settings, sandbox_port, bot_url, state_file)
             serving = asyncio.create_task(sandbox.serve(handle_signals=False), name="sandbox")
             stack.push_async_callback(_stop_sandbox, sandbox, serving)
             while not sandbox.started:
                 if serving.done():
                     serving.result()
                 await asyncio.sleep(0.05)
-        yield Stack(bot_url=bot.url + EVENTS_PATH, sandbox=sandbox, settings=settings)
+        yield Stack(bot_url=bot_url, sandbox=sandbox, settings=settings)
+
+
+async def _socket_mode_bot(stack: AsyncExitStack, bolt: AsyncApp, settings: Settings, acks: PendingAcks) -> str:
+    assert settings.slack_app_token is not None
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), acks, stop), name="socket-mode"
+    )
+
+    async def stop_serving() -> None:
+        stop.set()
+        await serving
+
+    stack.push_async_callback(stop_serving)
+    return SOCKET_MODE
 
 
 async def _stop_sandbox(sandbox: SandboxServer, serving: asyncio.Task[None]) -> None:
@@ -117,7 +142,8 @@ async def run_dev(client: Client, settings: Settings, *, embedded: bool, out: Ca
         if stack.sandbox:
             out(f"Slack sandbox:  {stack.sandbox.page_url}   (type /research <question> in #research)")
         else:
-            out(f"Slack bot:      {stack.bot_url} (real Slack; point the app's request URLs here)")
+            where = "no public URL needed" if stack.bot_url == SOCKET_MODE else "point the app's request URLs here"
+            out(f"Slack bot:      {stack.bot_url} (real Slack; {where})")
         if embedded:
             out(f"Temporal UI:    http://127.0.0.1:{DEFAULT_UI_PORT}")
         out("Ctrl-C stops everything.")

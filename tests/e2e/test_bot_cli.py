@@ -34,17 +34,20 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("extra", "expected"),
+    ("command", "extra", "expected"),
     [
-        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        ("bot", {"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+        ("bot", {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        ("bot", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "  "}, "SLACK_SIGNING_SECRET is not set"),
+        # Real Slack without a secret or an app token: dev must not serve unsigned HTTP either.
+        ("dev", {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
     ],
 )
 def test_the_bot_refuses_to_start_without_its_slack_settings(
-    tmp_path: Path, extra: dict[str, str], expected: str
+    tmp_path: Path, command: str, extra: dict[str, str], expected: str
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "researchbot", "bot"],
+        [sys.executable, "-m", "researchbot", command],
         env=clean_env(tmp_path, **extra),
         cwd=tmp_path,
         capture_output=True,
