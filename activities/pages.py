@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -36,7 +37,14 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Names that reach the inside of a network (cloud metadata services, mDNS, private TLDs).
 BLOCKED_NAMES = frozenset({"localhost", "metadata", "metadata.google.internal", "instance-data"})
 BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".home.arpa")
-_HEADERS = {"Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9"}
+# Only encodings we inflate ourselves, within FETCH_MAX_BYTES (a brotli bomb could not be bounded).
+_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9",
+    "Accept-Encoding": "gzip, deflate",
+}
+# RFC 6052's well-known prefix. It and RFC 8215's local-use 64:ff9b:1::/48 lie in ::/8, which
+# ipaddress calls reserved, so both are refused; the embedded IPv4 address names the reason.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class Refused(Exception):
@@ -46,8 +54,23 @@ class Refused(Exception):
 def check_address(address: str) -> None:
     """Refuse any address that is not plainly on the public internet."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
+        _check_ip(embedded, address)  # 6to4 of 10.0.0.1 reaches 10.0.0.1 through a relay
+        if ip.ipv4_mapped:
+            return
+    _check_ip(ip, address)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for: mapped (::ffff:0:0/96), 6to4 (2002::/16) or NAT64 (64:ff9b::/96)."""
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _check_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, address: str) -> None:
     # Most specific first: 169.254.169.254 is also "private", but "link-local" says more.
     for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{kind}"):
@@ -177,14 +200,33 @@ class PageReader:
         return "", text.strip()
 
     async def _body(self, response: httpx.Response) -> bytes:
-        """At most max_bytes of the body: stop reading there, whatever the server sends."""
+        """At most max_bytes of the body: stop reading there, whatever the server sends.
+
+        A compressed body is inflated here, never more than max_bytes at a time, and refused if it
+        inflates past max_bytes: a few kilobytes of gzip can stand for gigabytes."""
+        inflate = _inflater(response.headers.get("content-encoding", ""))
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        # Raw bytes when we inflate them ourselves; an uncompressed body is the same either way.
+        async for raw in response.aiter_raw() if inflate else response.aiter_bytes():
+            chunk = inflate.decompress(raw, self._max_bytes - size + 1) if inflate else raw
             chunks.append(chunk)
             size += len(chunk)
+            if size > self._max_bytes and inflate:
+                raise Refused(f"the compressed page inflates past {self._max_bytes} bytes (FETCH_MAX_BYTES)")
             if size >= self._max_bytes:
                 break
         return b"".join(chunks)[: self._max_bytes]
+
+
+def _inflater(content_encoding: str) -> zlib._Decompress | None:
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise Refused(f"unsupported content encoding {encoding!r}; only gzip and deflate are read")
 
 
 def _decode(body: bytes, charset: str | None) -> str:

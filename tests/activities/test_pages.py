@@ -50,6 +50,11 @@ def reader(client: httpx.AsyncClient, corpus: LocalCorpus, **options: object) ->
         ("http://0.0.0.0:{port}/", "unspecified"),
         ("http://100.64.0.1/", "not a public address"),  # carrier-grade NAT
         ("http://224.0.0.1/", "multicast"),
+        ("http://[2002:a00:1::1]/", "private"),  # 6to4 of 10.0.0.1
+        ("http://[2002:7f00:1::]:{port}/", "loopback"),  # 6to4 of 127.0.0.1
+        ("http://[64:ff9b::7f00:1]:{port}/", "loopback"),  # NAT64 of 127.0.0.1
+        ("http://[64:ff9b::a9fe:a9fe]/", "link-local"),  # NAT64 of the cloud metadata address
+        ("http://[64:ff9b:1::a00:1]/", "reserved"),  # the local-use NAT64 prefix
     ],
 )
 async def test_the_guard_refuses_internal_addresses(
@@ -230,3 +235,20 @@ async def test_read_page_activity_heartbeats(web: FakeWeb, client: httpx.AsyncCl
     activities = PageActivities(reader(client, corpus))
     page = await env.run(activities.read_page, ReadPageInput(url=web.url + "/pages/slow?n=0.3", title="Slow"))
     assert page.ok and page.text == "finally here" and beats
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_compressed_pages_are_inflated(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus, encoding: str
+) -> None:
+    page = await reader(client, corpus).read(f"{web.url}/pages/encoded?n={encoding}", "", 10_000)
+    assert page.ok and ARTICLE_TEXT[:40] in page.text
+    assert web.requests[-1].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("gzip-bomb", "inflates past 1000000 bytes"), ("br", "'br'")])
+async def test_a_decompression_bomb_or_an_unasked_encoding_is_refused(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus, kind: str, reason: str
+) -> None:
+    page = await reader(client, corpus).read(f"{web.url}/pages/encoded?n={kind}", "", 10_000)
+    assert not page.ok and reason in (page.error or "")

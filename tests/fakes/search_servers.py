@@ -12,9 +12,12 @@ Every request is recorded in `web.requests` so tests can check what was (or was 
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -208,6 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, "text/plain", b"finally here")
         if path == "/pages/large.txt":  # /pages/large.txt?n=5000000 bytes, streamed without a length
             return self._stream(int(arg))
+        if path == "/pages/encoded":  # /pages/encoded?n=gzip | deflate | gzip-bomb | br
+            encoding, body = _encoded(arg)
+            return self._send(200, "text/html", body, {"Content-Encoding": encoding})
         self._send(404, "text/plain", b"no such page")
 
     def _stream(self, size: int) -> None:
@@ -232,3 +238,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+@functools.cache
+def _encoded(kind: str) -> tuple[str, bytes]:
+    """The article compressed as asked; a bomb is 50 MB of one letter in about 50 KB of gzip."""
+    if kind == "gzip-bomb":
+        return "gzip", gzip.compress(b"A" * 50_000_000, compresslevel=9)
+    if kind == "br":
+        return "br", b"\x1b\xff\xff\x0f"  # never inflated: the reader refuses brotli up front
+    html = ARTICLE_HTML.encode()
+    return kind, gzip.compress(html) if kind == "gzip" else zlib.compress(html)
