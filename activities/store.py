@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio import activity
 
+from activities.errors import permanent
 from core.errors import ConfigError
 from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
@@ -144,9 +145,24 @@ class StoreActivities:
 
     @activity.defn(name=STORE_RESULT)
     async def store_result(self, input: StoreInput) -> bool:
-        inserted = await asyncio.to_thread(self._store.save, input.result)
+        try:
+            inserted = await asyncio.to_thread(self._store.save, input.result)
+        except sa.exc.DBAPIError as error:
+            if not refuses_the_data(error):
+                raise  # the database is away or busy: Temporal retries until it is back
+            reason = (str(error.orig).strip().splitlines() or ["no reason given"])[0]
+            log.error("run.not_archived", workflow_id=input.result.workflow_id, reason=reason)
+            raise permanent(f"the archive refused this run's data, so retrying cannot help: {reason}") from None
         log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted)
         return inserted
+
+
+def refuses_the_data(error: sa.exc.DBAPIError) -> bool:
+    """The database refused what we sent (a NUL character, a value past a limit), not its connection.
+    SQLSTATE classes 22 (data exception) and 54 (program limit exceeded) never pass on a retry."""
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    # The driver's own DataError (psycopg refuses a NUL before sending) carries no SQLSTATE.
+    return isinstance(error, sa.exc.DataError) or sqlstate[:2] in ("22", "54")
 
 
 def alembic_config(connection: Connection) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from structlog.testing import capture_logs
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.store import (
@@ -222,6 +224,31 @@ async def test_store_result_activity_saves_once(store: ArchiveStore) -> None:
     logged = [(event["workflow_id"], event["inserted"]) for event in logs]
     assert logged == [("research-1", True), ("research-1", False)]
     assert store.get("research-1") == a_result()
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"question": "a NUL \x00 character"},  # PostgreSQL text cannot hold NUL
+        {"workflow_id": os.urandom(6000).hex()},  # past the primary key index's row size limit
+    ],
+    ids=["nul", "over-long-id"],
+)
+async def test_data_the_database_refuses_fails_at_once_not_forever(postgres_url: str, poison: dict) -> None:
+    store = ArchiveStore(postgres_url)
+    store.migrate()
+    try:
+        with pytest.raises(ApplicationError) as failure:
+            await ActivityEnvironment().run(StoreActivities(store).store_result, StoreInput(result=a_result(**poison)))
+    finally:
+        store.dispose()
+    assert failure.value.non_retryable and "refused this run's data" in str(failure.value)
+
+
+async def test_an_unreachable_database_is_retried(tmp_path) -> None:
+    store = ArchiveStore("postgresql://nobody@127.0.0.1:1/archive?connect_timeout=1")
+    with pytest.raises(sa.exc.OperationalError):  # not an ApplicationError: Temporal retries it
+        await ActivityEnvironment().run(StoreActivities(store).store_result, StoreInput(result=a_result()))
 
 
 # ---------------------------------------------------------------- URLs and config errors
