@@ -42,8 +42,10 @@ class ChatClient:
         api_key: str | None,
         *,
         timeout: float | None = None,
+        max_tokens: int = 4096,
     ) -> None:
         self._client = client
+        self._max_tokens = max_tokens
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key or None
         self._timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
@@ -54,10 +56,15 @@ class ChatClient:
         self.service = f"LLM at {self.host}"
 
     async def complete(self, messages: list[dict], model: str, *, json_mode: bool = False) -> Completion:
-        body: dict[str, Any] = {"model": model, "messages": messages}
+        # A bound on every answer: a model that rambles must not spend the run's budget in one call.
+        body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": self._max_tokens}
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         response = await self._post(body)
+        if response.status_code == 400 and "max_completion_tokens" in response.text:
+            # OpenAI's reasoning models take the same bound under its newer name.
+            body["max_completion_tokens"] = body.pop("max_tokens")
+            response = await self._post(body)
         if json_mode and response.status_code in (400, 422):
             # Many local servers have no JSON mode; the prompts ask for JSON in words anyway.
             log.warning("llm.json_mode_refused", host=self.host, status=response.status_code)

@@ -185,7 +185,7 @@ def build_research_model(settings: Settings, client: httpx.AsyncClient) -> Resea
             "use e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
         )
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    chat = ChatClient(client, base_url, key)  # timeouts: the client's (LLM_TIMEOUT_SECONDS)
+    chat = ChatClient(client, base_url, key, max_tokens=settings.llm_max_tokens)  # timeout: LLM_TIMEOUT_SECONDS
     log.info("llm.configured", base_url=base_url, model=settings.llm_model, api_key_set=bool(key))
     return ChatResearchModel(chat, settings.llm_model)
 

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 110.0
+    llm_max_tokens: int = Field(default=4096, ge=16)  # the most one answer may cost; every call sends it
 
     # Search
     search_provider: Annotated[list[str], NoDecode] = ["local"]

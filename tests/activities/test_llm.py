@@ -148,6 +148,23 @@ async def test_json_mode_falls_back_when_the_server_refuses_it(http):
     assert "response_format" not in second.body
 
 
+async def test_every_call_bounds_its_answer(http):
+    with FakeOpenAI() as llm:
+        await ChatClient(http, llm.base_url, None, max_tokens=321).complete(HI, "m")
+    assert llm.chat_requests[0].body["max_tokens"] == 321
+
+
+async def test_a_server_that_wants_max_completion_tokens_gets_it(http):
+    refusal = {"error": {"message": "Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens' instead."}}
+    with FakeOpenAI() as llm:
+        llm.fail_next(status=400, body=refusal)
+        completion = await ChatClient(http, llm.base_url, None, max_tokens=99).complete(HI, "o1")
+        first, second = llm.chat_requests
+    assert completion.text
+    assert first.body["max_tokens"] == 99 and "max_tokens" not in second.body
+    assert second.body["max_completion_tokens"] == 99
+
+
 async def test_json_mode_is_sent_when_supported(http):
     with FakeOpenAI() as llm:
         await ChatClient(http, llm.base_url, None).complete(HI, "m", json_mode=True)
