@@ -7,7 +7,8 @@ endpoint, or ``OfflineResearchModel`` when neither OPENAI_API_KEY nor OPENAI_BAS
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,7 +16,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import prompts
+from activities import prompts, spend
 from activities.chat_client import ChatClient, Completion
 from activities.heartbeat import heartbeating
 from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
@@ -38,6 +39,8 @@ __all__ = [
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 log = structlog.get_logger(__name__)
+Input = TypeVar("Input")
+Output = TypeVar("Output", PlanOutput, TextOutput)
 TOKENS_METRIC = "research_llm_tokens"  # a counter, on the worker's Prometheus endpoint
 
 
@@ -98,7 +101,9 @@ class ChatResearchModel:
         return requested or self.name
 
     async def _ask(self, messages: list[dict], model: str | None, *, json_mode: bool = False) -> Completion:
-        return await self._chat.complete(messages, self._model(model), json_mode=json_mode)
+        reply = await self._chat.complete(messages, self._model(model), json_mode=json_mode)
+        spend.record(reply.usage)  # spent even if the answer is refused below and the attempt retried
+        return reply
 
     def _answer(self, reply: Completion) -> str:
         text = prompts.clean_answer(reply.text)
@@ -119,22 +124,19 @@ class LlmActivities:
 
     @activity.defn(name=PLAN_RESEARCH)
     async def plan_research(self, data: PlanInput) -> PlanOutput:
-        async with heartbeating():
-            out = await self._model.plan(data)
+        out = await self._metered(self._model.plan, data)
         self._log("llm.plan_research", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
     @activity.defn(name=PLAN_REVISION)
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
-        async with heartbeating():
-            out = await self._model.plan_revision(data)
+        out = await self._metered(self._model.plan_revision, data)
         self._log("llm.plan_revision", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
     @activity.defn(name=SYNTHESIZE_DRAFT)
     async def synthesize_draft(self, data: SynthesizeInput) -> TextOutput:
-        async with heartbeating():
-            out = await self._model.synthesize(data)
+        out = await self._metered(self._model.synthesize, data)
         self._log(
             "llm.synthesize_draft",
             data.model,
@@ -147,10 +149,16 @@ class LlmActivities:
 
     @activity.defn(name=FINALIZE_ANSWER)
     async def finalize_answer(self, data: FinalizeInput) -> TextOutput:
-        async with heartbeating():
-            out = await self._model.finalize(data)
+        out = await self._metered(self._model.finalize, data)
         self._log("llm.finalize_answer", data.model, out.usage, chars=len(out.text))
         return out
+
+    async def _metered(self, call: Callable[[Input], Awaitable[Output]], data: Input) -> Output:
+        """Run one model call; its usage includes what earlier failed attempts spent."""
+        with spend.metering() as meter:
+            async with heartbeating(details=meter.total):
+                out = await call(data)
+        return out.model_copy(update={"usage": meter.earlier + out.usage})
 
     def _log(self, event: str, requested: str | None, usage: TokenUsage, **fields: object) -> None:
         model = requested or self._model.name
