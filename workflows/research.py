@@ -172,15 +172,24 @@ class ResearchWorkflow:
         )
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error
+        closing = asyncio.create_task(self._close(result))
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            # The outcome is decided: a cancel that comes while the run is closed cannot change it, so
+            # Slack, the archive and the metrics all tell the same story.
+            await closing
+        return result
+
+    async def _close(self, result: ResearchResult) -> None:
         await self._report_after_draft(ProgressKind.FINISHED, result)
         await calls.store_result(StoreInput(result=result))
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        # Last, so a run cancelled while finishing counts once, as cancelled; replays are not counted.
+        # Counted once the run is closed; replays are not counted.
         workflow.metric_meter().create_counter(RUNS_METRIC, "research runs finished, by outcome", "runs").add(
-            1, {"outcome": outcome.value}
+            1, {"outcome": result.outcome.value}
         )
-        return result
 
     # ------------------------------------------------------------------ messages from people
 

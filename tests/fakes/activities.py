@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from workflows.activity_io import (
     FinalizeInput,
@@ -43,6 +44,9 @@ class FakeActivities:
         self.synth_gate: asyncio.Event | None = None  # when set, synthesize waits for it (heartbeating)
         self.synth_started = asyncio.Event()
         self.cancelled: list[str] = []
+        self.store_gate: asyncio.Event | None = None  # when set, store_result waits for it
+        self.store_started = asyncio.Event()
+        self.finalize_error: str | None = None  # when set, finalize_answer fails for good with it
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -88,6 +92,8 @@ class FakeActivities:
     @activity.defn(name="finalize_answer")
     async def finalize_answer(self, input: FinalizeInput) -> TextOutput:
         self.calls["finalize_answer"] += 1
+        if self.finalize_error:
+            raise ApplicationError(self.finalize_error, non_retryable=True)
         return TextOutput(text=f"{input.draft}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
 
     @activity.defn(name="search")
@@ -109,6 +115,9 @@ class FakeActivities:
     @activity.defn(name="store_result")
     async def store_result(self, input: StoreInput) -> bool:
         self.calls["store_result"] += 1
+        self.store_started.set()
+        if self.store_gate is not None:
+            await self.store_gate.wait()
         self.stored.append(input)
         return True
 
