@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,37 +27,10 @@ from core.errors import ConfigError
 from workflows.activity_io import StoreInput
 from workflows.models import DecisionKind, DecisionRecord, Outcome, ResearchResult, SlackContext, Source, TokenUsage
 
-POSTGRES_USERS = ("postgres", "root")
 T0 = datetime(2025, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- databases
-
-
-@pytest.fixture(scope="session")
-def postgres_base_url() -> str:
-    for user in POSTGRES_USERS:
-        url = f"postgresql://{user}@127.0.0.1:5432/test"
-        try:
-            psycopg.connect(url, connect_timeout=3).close()
-        except psycopg.OperationalError:
-            continue
-        return url
-    pytest.skip(
-        "PostgreSQL at 127.0.0.1:5432 was unreachable (database test, users "
-        f"{', '.join(POSTGRES_USERS)}): the PostgreSQL archive tests did NOT run"
-    )
-
-
-@pytest.fixture
-def postgres_url(postgres_base_url: str) -> Iterator[str]:
-    """A fresh schema for each test, dropped afterwards."""
-    schema = f"test_store_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_base_url, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{postgres_base_url}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(postgres_base_url, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,7 +1,10 @@
-"""A TCP proxy on loopback that can add latency: a slow network between a client and a real server.
+"""A TCP proxy on loopback that can add latency or cut the line: a bad network between a client
+and a real server.
 
 async with SlowProxy("127.0.0.1", 7233) as proxy:   # connect to proxy.address instead
     proxy.latency = 0.5                             # from now on, bytes arrive half a second late
+    proxy.cut()                                     # open connections drop, new ones are closed at once
+    proxy.restore()                                 # and the server is reachable again
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ class SlowProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.latency = 0.0
+        self.is_cut = False
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
 
@@ -37,7 +41,19 @@ class SlowProxy:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 5)
 
+    def cut(self) -> None:
+        """An outage: every open connection drops, and new ones are closed as soon as they arrive."""
+        self.is_cut = True
+        for pipe in list(self._pipes):
+            pipe.cancel()
+
+    def restore(self) -> None:
+        self.is_cut = False
+
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            writer.close()
+            return
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
             pipe = asyncio.create_task(self._pipe(source, sink))
