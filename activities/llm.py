@@ -20,11 +20,12 @@ from activities import prompts, spend
 from activities.chat_client import ChatClient, Completion
 from activities.heartbeat import heartbeating
 from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
+from activities.page_store import PageStore
 from core.errors import ConfigError
 from core.settings import Settings
 from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT
 from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
-from workflows.models import TokenUsage
+from workflows.models import Page, TokenUsage
 
 __all__ = [
     "DEFAULT_OPENAI_BASE_URL",
@@ -119,8 +120,9 @@ class ChatResearchModel:
 class LlmActivities:
     """The four language-model activities; register the bound methods on a worker."""
 
-    def __init__(self, model: ResearchModel) -> None:
+    def __init__(self, model: ResearchModel, pages: PageStore | None = None) -> None:
         self._model = model
+        self._pages = pages  # the full page texts, which workflow history carries only as excerpts
 
     @activity.defn(name=PLAN_RESEARCH)
     async def plan_research(self, data: PlanInput) -> PlanOutput:
@@ -136,6 +138,7 @@ class LlmActivities:
 
     @activity.defn(name=SYNTHESIZE_DRAFT)
     async def synthesize_draft(self, data: SynthesizeInput) -> TextOutput:
+        data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.synthesize, data)
         self._log(
             "llm.synthesize_draft",
@@ -149,9 +152,15 @@ class LlmActivities:
 
     @activity.defn(name=FINALIZE_ANSWER)
     async def finalize_answer(self, data: FinalizeInput) -> TextOutput:
+        data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.finalize, data)
         self._log("llm.finalize_answer", data.model, out.usage, chars=len(out.text))
         return out
+
+    async def _full_texts(self, pages: list[Page]) -> list[Page]:
+        if self._pages is None or not any(page.stored for page in pages):
+            return pages
+        return await self._pages.restore(activity.info().workflow_id, pages)
 
     async def _metered(self, call: Callable[[Input], Awaitable[Output]], data: Input) -> Output:
         """Run one model call; its usage includes what earlier failed attempts spent."""

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
 from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
+from activities.page_store import PageStore
 from workflows import READ_PAGE
 from workflows.activity_io import ReadPageInput
 from workflows.models import Page
@@ -238,10 +239,14 @@ def _decode(body: bytes, charset: str | None) -> str:
 
 
 class PageActivities:
-    def __init__(self, reader: PageReader) -> None:
+    def __init__(self, reader: PageReader, pages: PageStore | None = None) -> None:
         self._reader = reader
+        self._pages = pages  # where the full text goes, so workflow history keeps only an excerpt
 
     @activity.defn(name=READ_PAGE)
     async def read_page(self, input: ReadPageInput) -> Page:
         async with heartbeating():
-            return await self._reader.read(input.url, input.title, input.max_chars)
+            page = await self._reader.read(input.url, input.title, input.max_chars)
+            if self._pages is not None and activity.in_activity():
+                page = await self._pages.keep(activity.info().workflow_id, page)
+            return page

@@ -57,6 +57,11 @@ def _clean(text: object) -> str:
     return " ".join(html.unescape(_TAG.sub("", str(text or ""))).split())
 
 
+# A search result travels in workflow history; a provider's essay of a snippet or title must not.
+MAX_TITLE_CHARS = 300
+MAX_SNIPPET_CHARS = 1_000
+
+
 def _hits(provider: str, results: object, limit: int, snippet_key: str) -> list[SearchHit]:
     hits = []
     for item in results if isinstance(results, list) else []:
@@ -66,8 +71,8 @@ def _hits(provider: str, results: object, limit: int, snippet_key: str) -> list[
         hits.append(
             SearchHit(
                 url=str(item["url"]),
-                title=_clean(item.get("title")) or str(item["url"]),
-                snippet=_clean(item.get(snippet_key)),
+                title=(_clean(item.get("title")) or str(item["url"]))[:MAX_TITLE_CHARS],
+                snippet=_clean(item.get(snippet_key))[:MAX_SNIPPET_CHARS],
                 provider=provider,
                 score=float(score) if isinstance(score, int | float) else 0.0,
             )

@@ -29,7 +29,7 @@ from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
 from workflows.models import DecisionRecord, ResearchResult
 
-__all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_runs"]
+__all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_pages", "research_runs"]
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +69,18 @@ research_runs = sa.Table(
     sa.Column("stored_at", _TIME, nullable=False),
     sa.Index("ix_research_runs_finished_at", "finished_at"),
     sa.Index("ix_research_runs_requested_by_finished_at", "requested_by", "finished_at"),
+)
+
+# The full text of every page a run read (activities/page_store.py): kept here, not in workflow history.
+research_pages = sa.Table(
+    "research_pages",
+    metadata,
+    sa.Column("workflow_id", sa.Text, primary_key=True),
+    sa.Column("url_key", sa.String(64), primary_key=True),  # sha256 of the URL: URLs can be long
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("stored_at", _TIME, nullable=False),
 )
 
 

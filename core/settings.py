@@ -35,6 +35,10 @@ def _comma_list(value: object) -> object:
     return value
 
 
+# Each round reads new pages; a bound keeps a run's history and its page archive bounded too.
+MAX_REVISION_ROUNDS = 10
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -74,7 +78,7 @@ class Settings(BaseSettings):
     # The wait for a person
     approval_remind_after: timedelta = timedelta(hours=24)
     approval_expire_after: timedelta = timedelta(days=7)
-    max_revision_rounds: int = 5
+    max_revision_rounds: int = Field(default=5, ge=0, le=MAX_REVISION_ROUNDS)
     research_approvers: Annotated[list[str], NoDecode] = []
 
     # Slack

@@ -11,6 +11,7 @@ import httpx
 
 from activities.llm import LlmActivities, build_research_model
 from activities.local_corpus import LocalCorpus
+from activities.page_store import PageStore
 from activities.pages import PageActivities, PageReader
 from activities.progress import LogReporter, ProgressActivities, Reporter
 from activities.search import SearchActivities, build_search_providers
@@ -67,10 +68,11 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             allow_private_networks=settings.fetch_allow_private_networks,
             max_bytes=settings.fetch_max_bytes,
         )
+        pages = PageStore(store)
         yield Activities(
-            llm=LlmActivities(build_research_model(settings, llm_http)),
+            llm=LlmActivities(build_research_model(settings, llm_http), pages),
             search=SearchActivities(build_search_providers(settings, http, corpus)),
-            pages=PageActivities(reader),
+            pages=PageActivities(reader, pages),
             store=StoreActivities(store),
             progress=ProgressActivities(build_reporter(settings, http)),
         )

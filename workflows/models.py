@@ -85,6 +85,8 @@ class Page(BaseModel):
     text: str = ""
     ok: bool = True
     error: str | None = None
+    # True when ``text`` is only an excerpt and the full text is in the archive (activities/page_store.py).
+    stored: bool = False
 
 
 # ---------------------------------------------------------------- decisions

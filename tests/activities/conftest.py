@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 
+from activities.store import ArchiveStore
 from tests.fakes.search_servers import FakeWeb
 
 
@@ -53,3 +54,18 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
     yield f"{postgres_base_url}?options=-csearch_path%3D{schema}"
     with psycopg.connect(postgres_base_url, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/archive/runs.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ArchiveStore]:
+    store = ArchiveStore(database_url)
+    store.migrate()
+    yield store
+    store.dispose()

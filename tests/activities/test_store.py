@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -31,21 +30,6 @@ T0 = datetime(2025, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- databases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/archive/runs.db"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[ArchiveStore]:
-    store = ArchiveStore(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def a_result(workflow_id: str = "research-1", requested_by: str = "U1", **changes: object) -> ResearchResult:
@@ -94,7 +78,7 @@ def test_migrating_twice_is_a_no_op(store: ArchiveStore) -> None:
     store.save(a_result())
     store.migrate()
     with store.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+        assert MigrationContext.configure(connection).get_current_revision() == "0002"
     assert store.get("research-1") == a_result()
 
 

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -106,6 +107,8 @@ class FakeWeb:
     results: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: list(hits) for name, hits in DEFAULT_RESULTS.items()}
     )
+    # When set, SearXNG answers each query with this function's results instead of ``results``.
+    searxng_for: Callable[[str], list[dict[str, Any]]] | None = None
     failures: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
@@ -179,7 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _searxng(self, query: dict[str, list[str]]) -> None:
         if query.get("format") != ["json"]:  # a real instance answers 403 unless json is enabled
             return self._send(403, "text/html", b"<h1>Forbidden</h1>")
-        self._json({"query": query.get("q", [""])[0], "results": self.web.results["searxng"]})
+        q = query.get("q", [""])[0]
+        results = self.web.searxng_for(q) if self.web.searxng_for else self.web.results["searxng"]
+        self._json({"query": q, "results": results})
 
     def _tavily(self, body: dict[str, Any]) -> None:
         if self.headers.get("Authorization") != f"Bearer {FakeWeb.TAVILY_KEY}":
@@ -211,6 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, "text/plain", b"finally here")
         if path == "/pages/large.txt":  # /pages/large.txt?n=5000000 bytes, streamed without a length
             return self._stream(int(arg))
+        if path == "/pages/big":  # /pages/big?n=anything: 20,000 four-byte characters of text
+            return self._send(200, "text/plain; charset=utf-8", BIG_PAGE)
         if path == "/pages/encoded":  # /pages/encoded?n=gzip | deflate | gzip-bomb | br
             encoding, body = _encoded(arg)
             return self._send(200, "text/html", body, {"Content-Encoding": encoding})
@@ -249,3 +256,9 @@ def _encoded(kind: str) -> tuple[str, bytes]:
         return "br", b"\x1b\xff\xff\x0f"  # never inflated: the reader refuses brotli up front
     html = ARTICLE_HTML.encode()
     return kind, gzip.compress(html) if kind == "gzip" else zlib.compress(html)
+
+
+# Mostly four-byte characters, with one plain sentence an extractive model can cite.
+BIG_PAGE = ("Durable execution survives crashes by replaying history. 𝔗𝔥𝔢 𝔥𝔦𝔰𝔱𝔬𝔯𝔶 𝔦𝔰 𝔡𝔲𝔯𝔞𝔟𝔩𝔢 𝔞𝔫𝔡 𝔯𝔢𝔭𝔩𝔞𝔶𝔢𝔡. " * 400)[
+    :20_000
+].encode()
