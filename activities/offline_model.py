@@ -2,7 +2,8 @@
 OPENAI_BASE_URL): deterministic, no network, and it says plainly that it wrote in offline mode.
 
 Plans split the question; drafts are extractive: the page sentences that share the most terms
-with the question (and the reviewer's feedback), each cited with its source number.
+with the question (and the reviewer's feedback), each cited with its source number; the
+picking of those sentences is in activities/offline_text.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from activities.offline_text import STYLE_WORDS, cited_bullets, key_terms, pick_for_feedback, pick_sentences, topic_of
 from activities.prompts import usable_sources
 from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
 from workflows.models import Page, Source, TokenUsage
@@ -20,150 +22,7 @@ OFFLINE_NOTICE = "_Offline mode: extractive summary, no language model configure
 FEEDBACK_LINE = "Reviewer feedback taken into account:"
 ANSWER_SENTENCES = 5
 SHORT_ANSWER_SENTENCES = 3
-FEEDBACK_SENTENCES = 2
-MAX_SENTENCES_PER_PAGE = 300
 
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "from",
-        "at",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "i",
-        "you",
-        "we",
-        "they",
-        "he",
-        "she",
-        "me",
-        "my",
-        "our",
-        "your",
-        "their",
-        "them",
-        "about",
-        "into",
-        "over",
-        "than",
-        "then",
-        "there",
-        "here",
-        "not",
-        "no",
-        "so",
-        "if",
-        "vs",
-        "versus",
-        "between",
-        "compare",
-        "explain",
-        "tell",
-        "give",
-        "please",
-        "also",
-        "more",
-        "add",
-        "include",
-        "some",
-        "any",
-        "other",
-        "such",
-        "just",
-        "very",
-        "use",
-        "used",
-        "using",
-        "get",
-        "make",
-        "like",
-        "answer",
-        "draft",
-        "section",
-        "part",
-        "bit",
-    ]
-)
-_STYLE = frozenset(
-    [
-        "shorter",
-        "short",
-        "brief",
-        "briefly",
-        "briefer",
-        "concise",
-        "condense",
-        "trim",
-        "tl",
-        "dr",
-        "tldr",
-        "long",
-        "less",
-        "longer",
-        "tone",
-        "wording",
-        "formatting",
-        "format",
-        "readable",
-        "clearer",
-        "clear",
-        "typo",
-        "typos",
-        "fix",
-        "good",
-        "great",
-        "looks",
-        "nice",
-        "thanks",
-        "ok",
-        "okay",
-    ]
-)
 _SHORTER = re.compile(r"\b(shorter|short|brief|briefly|briefer|concise|condense|trim|tl;?dr|too long)\b", re.I)
 _ASKS_NEW = re.compile(
     r"\?|\b(more|also|add|adding|include|including|what about|how about|compare|comparison|"
@@ -180,28 +39,7 @@ _CLAUSE = re.compile(
     r"(?<=[.?!;\n])\s*|,?\s+and\s+(?=(?:also|add|include|what|how|why|compare|mention|cover)\b)",
     re.I,
 )
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")
-_CITE_MARK = re.compile(r"\s*\[(?:\d+(?:\s*[,\u2013-]\s*\d+)*|citation needed|note \d+|[a-z])\]", re.I)
-_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
-
-
-def key_terms(text: str, *, extra_stop: frozenset[str] = frozenset()) -> list[str]:
-    """Lower-cased content words (plural 's' dropped), in order of first appearance."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        word = word.strip("'-")
-        if len(word) < 2 or word in _STOP or word in extra_stop:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        seen.setdefault(word, None)
-    return list(seen)
-
-
-def topic_of(question: str) -> str:
-    words = [w for w in _WORD.findall(question) if w.lower() not in _STOP]
-    return " ".join(words[:6]) or question.strip().rstrip("?.!").strip()
+_CITE_REF = re.compile(r"\s*\[(\d+)\]")
 
 
 def split_question(question: str, max_sub_questions: int = 5) -> list[str]:
@@ -234,7 +72,7 @@ def revision_sub_questions(question: str, feedback: str, previous: list[str]) ->
     topic = topic_of(question)
     found: list[str] = []
     for clause in _CLAUSE.split(feedback):
-        if not _ASKS_NEW.search(clause) or not key_terms(clause, extra_stop=_STYLE):
+        if not _ASKS_NEW.search(clause) or not key_terms(clause, extra_stop=STYLE_WORDS):
             continue
         wanted = _FILLER.sub("", clause.strip()).strip(" .!;")
         if len(key_terms(wanted)) < 2 or not set(key_terms(wanted)) & set(key_terms(question)):
@@ -265,10 +103,10 @@ class OfflineResearchModel:
             lines.append(f"I found no sources for \u201c{data.question}\u201d, so I cannot give a cited answer.")
         else:
             count = SHORT_ANSWER_SENTENCES if _SHORTER.search(feedback) else ANSWER_SENTENCES
-            picked = _pick(usable, data.question, count)
+            picked = pick_sentences(usable, data.question, count)
             if feedback and not _SHORTER.search(feedback):
-                picked += _pick_for_feedback(usable, feedback, picked)
-            lines += [f"**{data.question}**", "", *_bullets(picked)]
+                picked += pick_for_feedback(usable, feedback, picked)
+            lines += [f"**{data.question}**", "", *cited_bullets(picked)]
         if feedback:
             lines += ["", f"{FEEDBACK_LINE} {feedback}"]
         text = "\n".join(lines)
@@ -293,69 +131,12 @@ class OfflineResearchModel:
         elif feedback:
             usable = usable_sources(data.sources, data.pages)
             draft_text = "\n".join(lines)
-            extra = [p for p in _pick_for_feedback(usable, feedback, []) if p[3] not in draft_text]
-            lines += _bullets(extra)
+            extra = [p for p in pick_for_feedback(usable, feedback, []) if p[3] not in draft_text]
+            lines += cited_bullets(extra)
         if feedback:
             lines += ["", f"{FEEDBACK_LINE} {feedback}"]
         text = "\n".join(lines)
         return TextOutput(text=text, usage=_usage(data.draft + feedback, text))
-
-
-# ---------------------------------------------------------------- sentence picking
-
-# A candidate: (source position, sentence position, source number, sentence text).
-_Pick = tuple[int, int, int, str]
-_CITE_REF = re.compile(r"\s*\[(\d+)\]")
-
-
-def _candidates(usable: list[tuple[Source, Page]]) -> list[_Pick]:
-    found: list[_Pick] = []
-    seen: set[str] = set()
-    for index, (source, page) in enumerate(usable):
-        prose = _CODE_BLOCK.sub("\n", page.text)
-        for position, raw in enumerate(_SENTENCE_END.split(prose)[:MAX_SENTENCES_PER_PAGE]):
-            sentence = " ".join(_CITE_MARK.sub("", raw).split()).removeprefix("- ").removeprefix("* ")
-            letters = sum(ch.isalpha() for ch in sentence)
-            if not 30 <= len(sentence) <= 400 or letters < 0.6 * len(sentence):
-                continue
-            # Headings, table rows and code fences are structure, not statements to quote.
-            if raw.lstrip().startswith(("#", "|", "```")):
-                continue
-            if len(sentence.split()) < 5 or sentence.lower() in seen:
-                continue
-            seen.add(sentence.lower())
-            found.append((index, position, source.number, sentence))
-    return found
-
-
-def _overlap(sentence: str, terms: set[str]) -> int:
-    return len(set(key_terms(sentence)) & terms)
-
-
-def _pick(usable: list[tuple[Source, Page]], question: str, count: int) -> list[_Pick]:
-    terms = set(key_terms(question))
-    scored = [(_overlap(c[3], terms), c) for c in _candidates(usable)]
-    ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1][1], s[1][0]))
-    picked = [c for _, c in ranked[:count]]
-    used = {c[0] for c in picked}
-    for _, cand in sorted(scored, key=lambda s: (s[1][1], s[1][0])):
-        if len(picked) >= count:
-            break
-        if cand[0] not in used:  # nothing matched: lead with each unused source's first sentence
-            picked.append(cand)
-            used.add(cand[0])
-    return picked
-
-
-def _pick_for_feedback(usable: list[tuple[Source, Page]], feedback: str, already: list[_Pick]) -> list[_Pick]:
-    terms = set(key_terms(feedback, extra_stop=_STYLE))
-    scored = [(_overlap(c[3], terms), c) for c in _candidates(usable) if c not in already]
-    ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1][1], s[1][0]))
-    return [c for _, c in ranked[:FEEDBACK_SENTENCES]]
-
-
-def _bullets(picked: list[_Pick]) -> list[str]:
-    return [f"- {sentence} [{number}]" for _, _, number, sentence in sorted(picked)]
 
 
 def _corpus(usable: list[tuple[Source, Page]]) -> str:

@@ -2,27 +2,26 @@
 drafts with decision buttons, reminders and the final report in its thread.
 
 Posting is idempotent. Every post carries message metadata naming the run and the step, and
-a retried activity looks for its step's message before posting it, so a response lost after
-Slack accepted a post never shows the message twice. Failures reach Temporal classified:
-HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried.
+a retried activity looks for its step's message before posting it (activities/slack_lookup.py),
+so a response lost after Slack accepted a post never shows the message twice. Failures reach
+Temporal classified: HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from temporalio import activity
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
+from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
@@ -31,41 +30,12 @@ from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, Run
 __all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
-STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
 _NO_ACCESS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
-_LOOKUP_PAGES = 5  # of a thread's replies, 200 a page
-
-
-def _may_have_posted_before() -> bool:
-    """Only a retry can find its own message already posted; outside an activity, assume a retry."""
-    return not activity.in_activity() or activity.info().attempt > 1
 
 
 def _last_decision(status: RunStatus) -> DecisionRecord | None:
     return next((d for d in reversed(status.decisions) if d.applied), None)
-
-
-@dataclass
-class _Run:
-    """One report being made: the input, and the messages posted so far (step key -> ts)."""
-
-    input: ProgressInput
-    messages: dict[str, str]
-
-    @property
-    def channel(self) -> str:
-        assert self.input.slack is not None
-        return self.input.slack.channel_id
-
-    @property
-    def status(self) -> RunStatus:
-        return self.input.status
-
-    @property
-    def root(self) -> str | None:
-        return self.messages.get("root") or (self.input.slack.thread_ts if self.input.slack else None)
 
 
 class SlackReporter:
@@ -88,7 +58,7 @@ class SlackReporter:
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
             return await self._fallback.report(input)
-        run = _Run(input, dict(input.messages))
+        run = Run(input, dict(input.messages))
         if input.kind is not ProgressKind.STARTED and run.root is None:
             log.info(
                 "slack_report_skipped",
@@ -97,7 +67,7 @@ class SlackReporter:
                 kind=input.kind.value,
             )
             return ProgressReceipt(messages=run.messages)
-        steps: dict[ProgressKind, Callable[[_Run], Awaitable[None]]] = {
+        steps: dict[ProgressKind, Callable[[Run], Awaitable[None]]] = {
             ProgressKind.STARTED: self._started,
             ProgressKind.PLAN: self._plan,
             ProgressKind.PROGRESS: self._progress,
@@ -114,7 +84,7 @@ class SlackReporter:
 
     # ------------------------------------------------------------ the steps
 
-    async def _started(self, run: _Run) -> None:
+    async def _started(self, run: Run) -> None:
         try:
             await self._post(run, "root", thread.root_message(run.status), thread=False)
         except SlackApiError as error:
@@ -128,15 +98,15 @@ class SlackReporter:
             )
             await self._tell_requester(run, cannot_post_message())
 
-    async def _plan(self, run: _Run) -> None:
+    async def _plan(self, run: Run) -> None:
         await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))
 
-    async def _progress(self, run: _Run) -> None:
+    async def _progress(self, run: Run) -> None:
         if "progress" not in run.messages:
             await self._post(run, "progress", thread.progress_message(run.status))
         self._refresh_soon(run)
 
-    async def _draft(self, run: _Run) -> None:
+    async def _draft(self, run: Run) -> None:
         draft = run.status.draft
         if draft is None:
             raise errors.permanent("a DRAFT report needs status.draft")
@@ -144,7 +114,7 @@ class SlackReporter:
         await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1)
         self._refresh_soon(run)
 
-    async def _decision(self, run: _Run) -> None:
+    async def _decision(self, run: Run) -> None:
         record, draft = _last_decision(run.status), run.status.draft
         if record and draft and draft.round == record.draft_round:
             await self._close_draft(run, draft, thread.decision_line(record))
@@ -152,11 +122,11 @@ class SlackReporter:
             log.warning("slack_decision_without_its_draft", workflow_id=run.status.workflow_id)
         self._refresh_soon(run)
 
-    async def _reminder(self, run: _Run) -> None:
+    async def _reminder(self, run: Run) -> None:
         message = thread.reminder_message(run.status, run.input.approvers)
         await self._post(run, f"reminder-{run.status.draft_round}", message)
 
-    async def _finished(self, run: _Run) -> None:
+    async def _finished(self, run: Run) -> None:
         result = run.input.result
         if result is None:
             raise errors.permanent("a FINISHED report needs its result")
@@ -173,7 +143,7 @@ class SlackReporter:
                 await self._close_draft(run, draft, thread.closed_line(result.outcome))
         await self._refresh(run, result)
 
-    def _refresh_soon(self, run: _Run) -> None:
+    def _refresh_soon(self, run: Run) -> None:
         """Refresh the status messages in the background: they are for watching, and waiting for
         their turn under Slack's update limit must not hold up the run's next step. A later
         refresh of the same message supersedes this one (see SlackPacer.before_update)."""
@@ -186,25 +156,25 @@ class SlackReporter:
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
 
-    async def _refresh_quietly(self, run: _Run) -> None:
+    async def _refresh_quietly(self, run: Run) -> None:
         try:
             await self._refresh(run)
         except Exception:  # the next report refreshes again; a log line is enough
             log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
-    async def _refresh(self, run: _Run, result: ResearchResult | None = None) -> None:
+    async def _refresh(self, run: Run, result: ResearchResult | None = None) -> None:
         """Bring the progress checklist and the root's status line up to date."""
         await self._update(run, "progress", thread.progress_message(run.status))
         await self._update(run, "root", thread.root_message(run.status, result))
 
-    async def _close_draft(self, run: _Run, draft: Draft, line: str) -> None:
+    async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
         await self._update(run, f"draft-{draft.round}", parts[-1])
 
     # ------------------------------------------------------------ posting, once
 
     async def _post_parts(
-        self, run: _Run, key: str, parts: list[blocks.Message], *, main: int, broadcast: bool = False
+        self, run: Run, key: str, parts: list[blocks.Message], *, main: int, broadcast: bool = False
     ) -> None:
         """Post a message spread over parts; ``main`` gets ``key``, the others ``key.partN``."""
         for n, part in enumerate(parts):
@@ -212,18 +182,19 @@ class SlackReporter:
             await self._post(run, part_key, part, broadcast=broadcast and n == 0)
 
     async def _post(
-        self, run: _Run, key: str, message: blocks.Message, *, thread: bool = True, broadcast: bool = False
+        self, run: Run, key: str, message: blocks.Message, *, thread: bool = True, broadcast: bool = False
     ) -> str:
         if key in run.messages:
             return run.messages[key]
-        if _may_have_posted_before() and (ts := await self._find(run, key, thread)):
+        if may_have_posted_before() and (ts := await find_posted(self._client, run, key, thread)):
             run.messages[key] = ts
             return ts
-        metadata = {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
+        metadata = step_metadata(run, key)
         where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
         await self._pacer.before_post(run.channel)
-        response = await self._joining(
-            run,
+        response = await joining(
+            self._client,
+            run.channel,
             lambda: self._client.chat_postMessage(
                 channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
             ),
@@ -232,39 +203,7 @@ class SlackReporter:
         self._pacer.sent(run.channel, ts, digest(message))
         return ts
 
-    async def _find(self, run: _Run, key: str, thread: bool) -> str | None:
-        """The ts of this run's message for ``key`` if an earlier attempt posted it: among the
-        thread's replies, or for the root among the channel's 100 newest messages."""
-        cursor = None
-        for _ in range(_LOOKUP_PAGES if thread else 1):
-            if thread:
-                page = await self._joining(
-                    run,
-                    lambda: self._client.conversations_replies(
-                        channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor
-                    ),
-                )
-            else:
-                page = await self._joining(
-                    run,
-                    lambda: self._client.conversations_history(
-                        channel=run.channel, include_all_metadata=True, limit=100
-                    ),
-                )
-            for found in page.get("messages", []):
-                metadata = found.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if (
-                    metadata.get("event_type") == STEP_EVENT
-                    and payload.get("step") == key
-                    and payload.get("workflow_id") == run.status.workflow_id
-                ):
-                    return found["ts"]
-            if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
-                break
-        return None
-
-    async def _update(self, run: _Run, key: str, message: blocks.Message) -> None:
+    async def _update(self, run: Run, key: str, message: blocks.Message) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""
         ts = run.messages.get(key)
         if ts is None or self._pacer.already_sent(run.channel, ts, digest(message)):
@@ -274,26 +213,7 @@ class SlackReporter:
         await self._client.chat_update(channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"])
         self._pacer.sent(run.channel, ts, digest(message))
 
-    async def _joining(self, run: _Run, call: Callable[[], Awaitable[T]]) -> T:
-        """Make a call; if the bot is not in the channel, join it (public channels only) and call again."""
-        try:
-            return await call()
-        except SlackApiError as error:
-            if slack_error_code(error) != "not_in_channel" or not await self._join(run.channel):
-                raise
-        return await call()
-
-    async def _join(self, channel: str) -> bool:
-        try:
-            await self._client.conversations_join(channel=channel)
-        except SlackApiError as error:
-            if error.response.status_code != 200:
-                raise
-            log.info("slack_join_failed", channel=channel, error=slack_error_code(error))
-            return False
-        return True
-
-    async def _tell_requester(self, run: _Run, message: blocks.Message) -> None:
+    async def _tell_requester(self, run: Run, message: blocks.Message) -> None:
         """An ephemeral answer through the command's response_url; best effort, never raises."""
         url = run.input.slack.response_url if run.input.slack else None
         if not url:

@@ -1,17 +1,37 @@
-"""Activity tests: a loopback web for the search providers and page reader, an HTTP client, and
-the PostgreSQL server on 127.0.0.1:5432 (a fresh schema for each test)."""
+"""Activity tests: a loopback web for the search providers and page reader, an HTTP client, a local corpus,
+a sandbox Slack with a reporter that posts into it, and the PostgreSQL server on 127.0.0.1:5432 (a fresh
+schema for each test)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from activities.local_corpus import LocalCorpus
+from activities.slack import SlackReporter
+from activities.slack_limits import SlackPacer
 from activities.store import ArchiveStore
+from sandbox import SlackApiServer, Workspace
+from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
 from tests.fakes.search_servers import FakeWeb
+
+DOCS = {
+    "temporal.md": "# Temporal retry policies\n\nActivities are retried with exponential backoff. "
+    "A retry policy sets the initial interval, the backoff coefficient and maximum attempts.",
+    "slack.html": "<html><head><title>Slack &amp; Block Kit</title></head><body><article>"
+    "<p>Slack apps answer slash commands within three seconds and build messages from Block Kit "
+    "blocks. Interactive buttons send payloads to the request URL.</p></article></body></html>",
+    "notes.txt": "Loose notes: SQLite FTS5 ranks documents with BM25. Retry is mentioned once.",
+    "guides/postgres.markdown": "Intro text before any heading.\n\n## PostgreSQL archives\n\n"
+    "Use JSONB columns and GIN indexes for the archive of research results.",
+    "ignored.py": "print('retry policies are not indexed from python files')",
+}
 
 
 @pytest.fixture
@@ -69,3 +89,34 @@ def store(database_url: str) -> Iterator[ArchiveStore]:
     store.migrate()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> LocalCorpus:
+    """A small corpus of DOCS (one file it must not index), with a secret just outside it."""
+    root = tmp_path / "corpus"
+    for name, text in DOCS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "secret.md").write_text("# Secret\n\nnot part of the corpus")
+    return LocalCorpus(root)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackApiServer]:
+    """A sandbox Slack with alice and bob, a public channel the bot never joined, and a private one."""
+    workspace = Workspace()
+    workspace.add_user("alice", id=ALICE)
+    workspace.add_user("bob", id=BOB)
+    workspace.add_channel("research", id="CRESEARCH", members=[ALICE, BOB])  # public; the bot never joined
+    workspace.add_channel("secret", id="CSECRET", private=True, members=[ALICE])
+    with SlackApiServer(workspace) as server:
+        yield server
+
+
+@pytest.fixture
+async def reporter(slack: SlackApiServer) -> AsyncIterator[SlackReporter]:
+    """A reporter into that Slack, unpaced, with a recording fallback."""
+    client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    async with httpx.AsyncClient() as http:
+        yield SlackReporter(client, RecordingReporter(), http, pacer=SlackPacer(post_interval=0, update_interval=0))

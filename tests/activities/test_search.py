@@ -1,8 +1,7 @@
-"""The search activity: the offline corpus, each web provider over real HTTP, the merge, the errors."""
+"""The search activity: each web provider over real HTTP, the merge, the errors, the configuration."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.local_corpus import CorpusReadError, LocalCorpus, fts_query
+from activities.local_corpus import LocalCorpus
 from activities.search import (
     BraveSearch,
     LocalSearch,
@@ -24,32 +23,10 @@ from activities.search import (
     normalize_url,
 )
 from core.errors import ConfigError
-from core.settings import REPO_ROOT, Settings
+from core.settings import Settings
 from tests.fakes.search_servers import FakeWeb
 from workflows.activity_io import SearchInput
 from workflows.models import SearchHit
-
-DOCS = {
-    "temporal.md": "# Temporal retry policies\n\nActivities are retried with exponential backoff. "
-    "A retry policy sets the initial interval, the backoff coefficient and maximum attempts.",
-    "slack.html": "<html><head><title>Slack &amp; Block Kit</title></head><body><article>"
-    "<p>Slack apps answer slash commands within three seconds and build messages from Block Kit "
-    "blocks. Interactive buttons send payloads to the request URL.</p></article></body></html>",
-    "notes.txt": "Loose notes: SQLite FTS5 ranks documents with BM25. Retry is mentioned once.",
-    "guides/postgres.markdown": "Intro text before any heading.\n\n## PostgreSQL archives\n\n"
-    "Use JSONB columns and GIN indexes for the archive of research results.",
-    "ignored.py": "print('retry policies are not indexed from python files')",
-}
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> LocalCorpus:
-    root = tmp_path / "corpus"
-    for name, text in DOCS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    (tmp_path / "secret.md").write_text("# Secret\n\nnot part of the corpus")
-    return LocalCorpus(root)
 
 
 def providers(web: FakeWeb, client: httpx.AsyncClient) -> dict[str, object]:
@@ -58,113 +35,6 @@ def providers(web: FakeWeb, client: httpx.AsyncClient) -> dict[str, object]:
         "tavily": TavilySearch(client, FakeWeb.TAVILY_KEY, web.url + "/tavily"),
         "brave": BraveSearch(client, FakeWeb.BRAVE_KEY, web.url + "/brave"),
     }
-
-
-# ---------------------------------------------------------------- local corpus
-
-
-def test_local_corpus_indexes_files_with_urls_and_titles(corpus: LocalCorpus) -> None:
-    hits = {hit.url: hit for hit in corpus.search("retry policies block kit bm25 archives", 10)}
-    assert set(hits) == {
-        "local://temporal.md",
-        "local://slack.html",
-        "local://notes.txt",
-        "local://guides/postgres.markdown",
-    }
-    assert hits["local://temporal.md"].title == "Temporal retry policies"
-    assert hits["local://slack.html"].title == "Slack & Block Kit"
-    assert hits["local://notes.txt"].title == "notes.txt"
-    assert hits["local://guides/postgres.markdown"].title == "PostgreSQL archives"
-    assert all(hit.provider == "local" for hit in hits.values())
-
-
-def test_local_corpus_ranks_the_best_match_first(corpus: LocalCorpus) -> None:
-    hits = corpus.search("retry policy backoff", 5)
-    assert [hit.url for hit in hits[:2]] == ["local://temporal.md", "local://notes.txt"]
-    assert hits[0].score > hits[1].score > 0
-    assert "backoff" in hits[0].snippet
-    assert corpus.search("slash commands", 1)[0].url == "local://slack.html"  # HTML body indexed
-
-
-def test_partial_matches_still_rank(corpus: LocalCorpus) -> None:
-    hits = corpus.search("gin indexes zxqvunknownword", 5)
-    assert [hit.url for hit in hits] == ["local://guides/postgres.markdown"]
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        '"unbalanced quote',
-        "retry AND OR NOT",
-        "title:retry",
-        "retr*",
-        "NEAR(retry backoff)",
-        "-retry",
-        ")(",
-        "'single' \"double\"",
-        "^start",
-        "a:b:c {x} [y]",
-        "café résumé ✓",
-    ],
-)
-def test_user_text_never_raises_an_fts_syntax_error(corpus: LocalCorpus, query: str) -> None:
-    assert isinstance(corpus.search(query, 5), list)
-
-
-def test_query_sanitising() -> None:
-    assert fts_query('what is "retry" AND backoff*?') == '"retry" OR "backoff"'
-    assert fts_query("   !!! ()") == ""
-    assert fts_query("the of") == '"the" OR "of"'  # only stopwords: keep them rather than nothing
-
-
-def test_empty_query_finds_nothing(corpus: LocalCorpus) -> None:
-    assert corpus.search("?!", 5) == []
-
-
-async def test_index_is_built_once_lazily_and_shared_across_threads(corpus: LocalCorpus) -> None:
-    assert corpus._db is None
-    results = await asyncio.gather(*(asyncio.to_thread(corpus.search, "retry", 3) for _ in range(16)))
-    assert all(r == results[0] for r in results) and results[0]
-    db = corpus._db
-    corpus.search("retry", 1)
-    assert corpus._db is db
-
-
-def test_read_local_documents(corpus: LocalCorpus) -> None:
-    title, text = corpus.read("local://slack.html")
-    assert title == "Slack & Block Kit" and "three seconds" in text and "<p>" not in text
-    assert corpus.read("local://guides/postgres.markdown")[0] == "PostgreSQL archives"
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "local://../secret.md",
-        "local:///etc/passwd",
-        "local://guides/../../secret.md",
-        "local://ignored.py",
-        "local://missing.md",
-        "https://example.com/temporal.md",
-    ],
-)
-def test_read_refuses_urls_outside_the_corpus(corpus: LocalCorpus, url: str) -> None:
-    with pytest.raises(CorpusReadError):
-        corpus.read(url)
-
-
-def test_read_refuses_a_symlink_out_of_the_corpus(corpus: LocalCorpus, tmp_path: Path) -> None:
-    (corpus.corpus_dir / "link.md").symlink_to(tmp_path / "secret.md")
-    with pytest.raises(CorpusReadError):
-        corpus.read("local://link.md")
-    assert all(hit.url != "local://link.md" for hit in corpus.search("secret", 5))
-
-
-def test_the_shipped_docs_corpus_answers_offline() -> None:
-    docs = LocalCorpus(REPO_ROOT / "docs")
-    assert len(docs.search("continue-as-new event history", 3)) >= 1
-    assert "temporal" in docs.search("continue-as-new event history replay", 1)[0].url
-    assert "ssrf" in docs.search("server-side request forgery metadata 169.254.169.254", 1)[0].url
-    assert "fts5" in docs.search("bm25 ranking full-text index", 1)[0].url
 
 
 # ---------------------------------------------------------------- web providers over HTTP

@@ -1,0 +1,112 @@
+"""A run's messages in Slack: those posted so far by step key, and finding one an earlier attempt posted.
+
+Posts and lookups go through ``joining``: where the bot is not in a public channel yet, it joins and calls again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio import activity
+
+from activities.slack_limits import slack_error_code
+from workflows.activity_io import ProgressInput
+from workflows.models import RunStatus
+
+__all__ = ["STEP_EVENT", "Run", "find_posted", "joining", "may_have_posted_before", "step_metadata"]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
+_LOOKUP_PAGES = 5  # of a thread's replies, 200 a page
+
+
+@dataclass
+class Run:
+    """One report being made: the input, and the messages posted so far (step key -> ts)."""
+
+    input: ProgressInput
+    messages: dict[str, str]
+
+    @property
+    def channel(self) -> str:
+        assert self.input.slack is not None
+        return self.input.slack.channel_id
+
+    @property
+    def status(self) -> RunStatus:
+        return self.input.status
+
+    @property
+    def root(self) -> str | None:
+        return self.messages.get("root") or (self.input.slack.thread_ts if self.input.slack else None)
+
+
+def step_metadata(run: Run, key: str) -> dict[str, Any]:
+    """The metadata every post carries: what find_posted looks for."""
+    return {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
+
+
+def may_have_posted_before() -> bool:
+    """Only a retry can find its own message already posted; outside an activity, assume a retry."""
+    return not activity.in_activity() or activity.info().attempt > 1
+
+
+async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) -> str | None:
+    """The ts of this run's message for ``key`` if an earlier attempt posted it: among the
+    thread's replies, or for the root among the channel's 100 newest messages."""
+    cursor = None
+    for _ in range(_LOOKUP_PAGES if thread else 1):
+        if thread:
+            page = await joining(
+                client,
+                run.channel,
+                lambda: client.conversations_replies(
+                    channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor
+                ),
+            )
+        else:
+            page = await joining(
+                client,
+                run.channel,
+                lambda: client.conversations_history(channel=run.channel, include_all_metadata=True, limit=100),
+            )
+        for found in page.get("messages", []):
+            metadata = found.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == STEP_EVENT
+                and payload.get("step") == key
+                and payload.get("workflow_id") == run.status.workflow_id
+            ):
+                return found["ts"]
+        if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
+            break
+    return None
+
+
+async def joining(client: AsyncWebClient, channel: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Make a call; if the bot is not in the channel, join it (public channels only) and call again."""
+    try:
+        return await call()
+    except SlackApiError as error:
+        if slack_error_code(error) != "not_in_channel" or not await _join(client, channel):
+            raise
+    return await call()
+
+
+async def _join(client: AsyncWebClient, channel: str) -> bool:
+    try:
+        await client.conversations_join(channel=channel)
+    except SlackApiError as error:
+        if error.response.status_code != 200:
+            raise
+        log.info("slack_join_failed", channel=channel, error=slack_error_code(error))
+        return False
+    return True

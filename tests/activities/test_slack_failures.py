@@ -1,0 +1,93 @@
+"""The Slack reporter when Slack fails it: lost responses and retries, rate limits, refusals, no access."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.slack import SlackProgressActivities, SlackReporter
+from activities.slack_limits import SlackPacer
+from core.settings import Settings
+from sandbox import SlackApiServer
+from slack_ui.client import build_slack_client
+from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in, thread_of
+from workflows.activity_io import ProgressKind
+from workflows.models import Stage
+
+
+async def test_a_retried_start_after_a_lost_response_posts_once(slack: SlackApiServer, reporter: SlackReporter) -> None:
+    run = Run(reporter, context_in())
+    slack.lose_response("chat.postMessage")
+    with pytest.raises(Exception) as lost:
+        await run.send(ProgressKind.STARTED)
+    assert not isinstance(lost.value, ApplicationError)  # transient: Temporal retries it
+    assert len(slack.workspace.messages["CRESEARCH"]) == 1  # ...but Slack has the message
+
+    receipt = await run.send(ProgressKind.STARTED)
+    assert receipt.messages["root"] == slack.workspace.messages["CRESEARCH"][0]["ts"]
+    assert len(slack.workspace.messages["CRESEARCH"]) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_only_a_retried_activity_looks_before_posting(slack: SlackApiServer, reporter: SlackReporter) -> None:
+    activities = SlackProgressActivities(reporter)
+    run = Run(reporter, context_in())
+    await run.send(ProgressKind.STARTED)
+    slack.lose_response("chat.postMessage", how="error")
+    plan = run.input(ProgressKind.PLAN, stage=Stage.PLANNING, draft_round=1, sub_questions=["q"])
+    lookups = len(slack.calls_to("conversations.replies"))
+    with pytest.raises(ApplicationError) as failed:
+        await ActivityEnvironment().run(activities.report_progress, plan)  # attempt 1
+    assert failed.value.non_retryable is False and failed.value.type == "SlackUnavailable"
+    assert len(slack.calls_to("conversations.replies")) == lookups  # a first attempt cannot have posted
+
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    receipt = await retry.run(activities.report_progress, plan)
+    assert len(slack.calls_to("conversations.replies")) == lookups + 1
+    assert [m["ts"] for m in thread_of(slack, run)] == [run.messages["root"], receipt.messages["plan-1"]]
+
+
+async def test_rate_limited_reports_wait_for_retry_after(slack: SlackApiServer, reporter: SlackReporter) -> None:
+    run = Run(reporter, context_in())
+    await run.send(ProgressKind.STARTED)
+    slack.rate_limit("chat.postMessage", retry_after=7)
+    with pytest.raises(ApplicationError) as limited:
+        await run.send(ProgressKind.PLAN, draft_round=1, sub_questions=["q"])
+    assert limited.value.type == "RateLimited" and limited.value.non_retryable is False
+    assert limited.value.next_retry_delay == timedelta(seconds=7)
+    await run.send(ProgressKind.PLAN, draft_round=1, sub_questions=["q"])
+    assert len(thread_of(slack, run)) == 2
+
+
+async def test_refusals_are_not_retried(slack: SlackApiServer) -> None:
+    client = AsyncWebClient(token="xoxb-revoked", base_url=slack.base_url, retry_handlers=[])
+    reporter = SlackReporter(client, RecordingReporter(), pacer=SlackPacer(post_interval=0, update_interval=0))
+    with pytest.raises(ApplicationError) as refused:
+        await Run(reporter, context_in()).send(ProgressKind.STARTED)
+    assert refused.value.non_retryable is True and "SLACK_BOT_TOKEN" in str(refused.value)
+
+
+async def test_a_private_channel_without_the_bot_gets_an_ephemeral(
+    slack: SlackApiServer, reporter: SlackReporter
+) -> None:
+    run = Run(reporter, context_in("CSECRET", response_url=slack.response_url("CSECRET", ALICE)))
+    receipt = await run.send(ProgressKind.STARTED)
+    assert "root" not in receipt.messages
+    [told] = slack.workspace.ephemerals
+    assert told["user"] == ALICE and told["channel"] == "CSECRET" and "/invite" in told["text"]
+    assert slack.workspace.messages["CSECRET"] == []
+    await run.send(ProgressKind.PLAN, sub_questions=["q"])  # no thread: nothing to post into, no failure
+    assert slack.workspace.messages["CSECRET"] == [] and len(slack.workspace.ephemerals) == 1
+
+
+async def test_build_slack_client_uses_the_settings(slack: SlackApiServer) -> None:
+    settings = Settings(slack_bot_token=slack.workspace.bot_token, slack_api_url=slack.base_url.rstrip("/"))
+    client = build_slack_client(settings)
+    assert client.retry_handlers == []  # a connection-error retry inside slack_sdk could post twice
+    assert (await client.auth_test())["user_id"] == slack.workspace.bot_user_id
