@@ -110,7 +110,7 @@ class SandboxPage:
     async def switch_user(self, user: str) -> None:
         await self.page.get_by_test_id("user-switch").select_option(user)
         await expect(self.page.locator("#channel-meta")).to_contain_text("Viewing as")
-        await self.page.wait_for_function(f"() => S.state && S.state.me === {user!r}")
+        await expect(self.page.locator(f'#app[data-me="{user}"]')).to_have_count(1)  # their state is drawn
 
     async def fill_modal(self, label: str, value: str) -> None:
         await self.modal.get_by_label(label).fill(value)

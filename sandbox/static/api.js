@@ -1,0 +1,12 @@
+/* Requests to the sandbox server: a JSON POST that always resolves to a Slack-style {ok, error}
+ * answer, and the errors that mean the bot, not the sandbox, failed. */
+
+export const BOT_ERRORS = ["operation_timeout", "dispatch_failed", "http_service_error"];
+
+export function api(path, body) {
+  return fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  }).then((r) => r.json()).catch((e) => ({ ok: false, error: "sandbox_unreachable", detail: String(e) }));
+}
