@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent, raise_for_status
+from activities.heartbeat import heartbeating
 from activities.local_corpus import LocalCorpus
 from core.errors import ConfigError
 from core.settings import Settings
@@ -190,9 +191,10 @@ class SearchActivities:
 
     @activity.defn(name=SEARCH)
     async def search(self, input: SearchInput) -> SearchOutput:
-        outcomes = await asyncio.gather(
-            *(p.search(input.query, input.limit) for p in self._providers), return_exceptions=True
-        )
+        async with heartbeating():  # a provider can hang for its whole timeout; a dead worker must show sooner
+            outcomes = await asyncio.gather(
+                *(p.search(input.query, input.limit) for p in self._providers), return_exceptions=True
+            )
         found: list[list[SearchHit]] = []
         failures: list[BaseException] = []
         for provider, outcome in zip(self._providers, outcomes, strict=True):

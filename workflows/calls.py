@@ -49,6 +49,7 @@ LLM = workflow.ActivityConfig(
 )
 SEARCH_CONFIG = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_attempts=3),
 )
 READ = workflow.ActivityConfig(

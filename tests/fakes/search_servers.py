@@ -112,6 +112,13 @@ class FakeWeb:
     failures: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
+    # Paths starting with a key wait for its gate; ``reached`` is set when the first such request comes.
+    holds: dict[str, tuple[threading.Event, threading.Event]] = field(default_factory=dict)
+
+    def hold(self, prefix: str) -> tuple[threading.Event, threading.Event]:
+        """Hold every request under ``prefix`` until ``gate.set()``; returns (reached, gate)."""
+        self.holds[prefix] = (threading.Event(), threading.Event())
+        return self.holds[prefix]
 
     def fail(
         self, provider: str, status: int, *, retry_after: float | None = None, body: bytes = b'{"error": "forced"}'
@@ -165,6 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.loads(raw) if raw else None
         self.web.requests.append(Recorded(method, parts.path, query, dict(self.headers.items()), body))
+        for prefix, (reached, gate) in list(self.web.holds.items()):
+            if parts.path.startswith(prefix):
+                reached.set()
+                gate.wait(timeout=120)
         provider = parts.path.split("/")[1]
         if provider in self.web.failures:
             status, headers, failure_body = self.web.failures[provider]
