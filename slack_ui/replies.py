@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slack_ui.blocks import Message, context, message, plain, section
+from slack_ui.blocks import Message, context, message, plain, section, sections
 from slack_ui.mrkdwn import escape, link, safe
 from slack_ui.thread import status_line
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
@@ -67,7 +67,8 @@ def status_message(runs: Sequence[RunStatus], threads: Mapping[str, str] | None 
         for run in runs[:20]
     ]
     more = [context(f"…and {len(runs) - 20} more")] if len(runs) > 20 else []
-    return message(f"You have {len(runs)} research runs", [section("\n".join(lines)), *more])
+    # Twenty long questions with permalinks pass a section's 3,000 characters: cut between lines.
+    return message(f"You have {len(runs)} research runs", [*sections("\n".join(lines)), *more])
 
 
 def cannot_post_message() -> Message:

@@ -361,3 +361,13 @@ def test_ephemeral_answers() -> None:
     )
     many = replies.status_message([status()] * 25)
     assert many["blocks"][0]["text"]["text"].count("\n") == 19 and "5 more" in texts(many["blocks"][1])[0]
+
+
+def test_a_status_of_twenty_long_linked_questions_is_cut_between_lines_not_inside_a_link() -> None:
+    runs = [status(workflow_id=f"research-{n}", question="Why? " * 60) for n in range(20)]
+    permalink = "https://a-very-long-workspace-name.enterprise.slack.com/archives/C0123456789/p1700000000000100"
+    answer = replies.status_message(runs, {run.workflow_id: f"{permalink}?{run.workflow_id}" for run in runs})
+    assert_valid(answer)
+    lines = [line for block in answer["blocks"] for line in block["text"]["text"].splitlines()]
+    assert len(answer["blocks"]) > 1 and len(lines) == 20
+    assert all(line.startswith("• <https://") and "|" in line and ">:" in line for line in lines)
