@@ -23,7 +23,7 @@ from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
 from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
 from slack_ui import blocks, thread
-from slack_ui.replies import cannot_post_message
+from slack_ui.replies import cannot_post_message, decision_not_applied
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
 
@@ -75,6 +75,7 @@ class SlackReporter:
             ProgressKind.DECISION: self._decision,
             ProgressKind.REMINDER: self._reminder,
             ProgressKind.FINISHED: self._finished,
+            ProgressKind.REFUSED: self._refused,
         }
         try:
             await steps[input.kind](run)
@@ -125,6 +126,23 @@ class SlackReporter:
     async def _reminder(self, run: Run) -> None:
         message = thread.reminder_message(run.status, run.input.approvers)
         await self._post(run, f"reminder-{run.status.draft_round}", message)
+
+    async def _refused(self, run: Run) -> None:
+        """An ephemeral note in the thread for whoever sent a queued decision that was refused; best effort."""
+        record = run.input.refused
+        if record is None:
+            raise errors.permanent("a REFUSED report needs the refused decision")
+        message = decision_not_applied(record.reason or "the run was no longer waiting for it")
+        try:
+            await self._client.chat_postEphemeral(
+                channel=run.channel,
+                user=record.decided_by,
+                thread_ts=run.root,
+                text=message["text"],
+                blocks=message["blocks"],
+            )
+        except SlackApiError as error:
+            log.warning("slack_refusal_not_told", workflow_id=run.status.workflow_id, error=slack_error_code(error))
 
     async def _finished(self, run: Run) -> None:
         result = run.input.result

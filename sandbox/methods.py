@@ -161,6 +161,7 @@ def auth_test(ws: Workspace, params: Params) -> dict[str, Any]:
         "team_id": ws.team_id,
         "user_id": ws.bot_user_id,
         "bot_id": ws.bot_id,
+        "app_id": ws.app_id,
         "is_enterprise_install": False,
     }
 

@@ -80,6 +80,12 @@ def cannot_post_message() -> Message:
     return message(text, [section(text)])
 
 
+def decision_not_applied(reason: str) -> Message:
+    """For whoever sent a decision while no worker ran, when the run refused it on arrival."""
+    text = f"Your decision, queued while the research service was down, was not applied: {safe(reason, 500)}."
+    return message(text, [section(text)])
+
+
 def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int, question: str) -> dict[str, Any]:
     """The modal behind Approve (feedback optional) or Revise (feedback required).
     Reject has no modal: its button asks for confirmation itself."""

@@ -9,7 +9,16 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from workflows.models import Page, ResearchResult, RunStatus, SearchHit, SlackContext, Source, TokenUsage
+from workflows.models import (
+    DecisionRecord,
+    Page,
+    ResearchResult,
+    RunStatus,
+    SearchHit,
+    SlackContext,
+    Source,
+    TokenUsage,
+)
 
 
 class PlanInput(BaseModel):
@@ -80,6 +89,7 @@ class ProgressKind(StrEnum):
     DECISION = "decision"
     REMINDER = "reminder"
     FINISHED = "finished"
+    REFUSED = "refused"  # a decision queued as a signal, refused when it arrived: its sender is told
 
 
 class ProgressInput(BaseModel):
@@ -93,6 +103,7 @@ class ProgressInput(BaseModel):
     # Messages already posted for this run, by step key ("root", "progress", "draft-2", ...) -> ts.
     # The reporter answers with the ones it posts; the workflow keeps them and passes them back.
     messages: dict[str, str] = {}
+    refused: DecisionRecord | None = None  # for REFUSED: the queued decision that was not applied
 
 
 class ProgressReceipt(BaseModel):

@@ -214,7 +214,11 @@ class ResearchWorkflow:
     def decide_signal(self, decision: DecisionInput) -> None:
         """The same decision, for when no worker answers an update in time: never lost, applied later."""
         if refusal := self._refusal(decision):
-            self._status.decisions.append(self._record(decision, "signal", applied=False, reason=refusal))
+            record = self._record(decision, "signal", applied=False, reason=refusal)
+            self._status.decisions.append(record)
+            # Whoever clicked was told "queued"; now they hear that it was not applied, and why.
+            if workflow.patched("tell-refused-signals"):
+                self._beside(self._report(ProgressKind.REFUSED, refused=record))
             return
         self._accept(decision, via="signal")
 
@@ -241,7 +245,9 @@ class ResearchWorkflow:
 
     # ------------------------------------------------------------------ progress and continue-as-new
 
-    async def _report(self, kind: ProgressKind, result: ResearchResult | None = None) -> None:
+    async def _report(
+        self, kind: ProgressKind, result: ResearchResult | None = None, refused: DecisionRecord | None = None
+    ) -> None:
         progress = ProgressInput(
             kind=kind,
             status=self._status,
@@ -249,6 +255,7 @@ class ResearchWorkflow:
             slack=self._request.slack,
             result=result,
             messages=self._state.messages,
+            refused=refused,
         )
         try:
             receipt = await calls.report_progress(progress)

@@ -34,10 +34,16 @@ class Run:
         )
 
     def input(self, kind: ProgressKind, **changes: Any) -> ProgressInput:
-        result = changes.pop("result", None)
+        result, refused = changes.pop("result", None), changes.pop("refused", None)
         self.status = self.status.model_copy(update=changes)
         return ProgressInput(
-            kind=kind, status=self.status, slack=self.slack, approvers=[BOB], messages=self.messages, result=result
+            kind=kind,
+            status=self.status,
+            slack=self.slack,
+            approvers=[BOB],
+            messages=self.messages,
+            result=result,
+            refused=refused,
         )
 
     async def send(self, kind: ProgressKind, **changes: Any) -> ProgressReceipt:

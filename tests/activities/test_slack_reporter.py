@@ -137,3 +137,21 @@ async def test_runs_without_slack_go_to_the_fallback(slack: SlackApiServer) -> N
     await run.send(ProgressKind.STARTED)
     assert [i.kind for i in fallback.inputs] == [ProgressKind.STARTED]
     assert slack.calls == []
+
+
+async def test_a_queued_decision_refused_on_arrival_is_told_to_its_sender_in_the_thread(
+    slack: SlackApiServer, reporter: SlackReporter
+) -> None:
+    run = Run(reporter, context_in())
+    await run.send(ProgressKind.STARTED)
+    await run.send(ProgressKind.DRAFT, stage=Stage.AWAITING_DECISION, draft=DRAFT, draft_round=1)
+    late = decision(DecisionKind.APPROVE, by=BOB).model_copy(
+        update={"via": "signal", "applied": False, "reason": "draft round 1 was already decided <!channel>"}
+    )
+    before = len(slack.workspace.ephemerals)
+    await run.send(ProgressKind.REFUSED, decisions=[late], refused=late)
+
+    [told] = slack.workspace.ephemerals[before:]
+    assert told["user"] == BOB and told["thread_ts"] == run.messages["root"]
+    assert "not applied" in told["text"] and "already decided" in told["text"]
+    assert "<!channel>" not in told["text"] + all_text(told)

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.fakes.activities import FakeActivities
 from tests.workflows.helpers import APPROVER, REQUESTER, decision, fake_worker, new_queue, start_run, wait_for_stage
+from workflows.activity_io import ProgressKind
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
 
@@ -225,6 +226,9 @@ async def test_an_invalid_signal_is_recorded_and_ignored(env: WorkflowEnvironmen
     assert result.outcome == Outcome.REJECTED
     ignored = [d for d in result.decisions if not d.applied]
     assert len(ignored) == 1 and "may not decide" in (ignored[0].reason or "")
+    # The stranger was told "queued" when no worker answered; the run tells them it was refused.
+    refused = [p for p in fakes.progress if p.kind is ProgressKind.REFUSED]
+    assert len(refused) == 1 and refused[0].refused and refused[0].refused.decided_by == "U_STRANGER"
 
 
 async def test_cancel_stops_the_running_activity_and_ends_cancelled(env: WorkflowEnvironment) -> None:
