@@ -3,6 +3,10 @@
 Values come from people and models (a question, a page title), so a console line escapes their control
 characters: a newline in a question cannot start a forged log line, an ANSI escape cannot repaint the
 terminal. JSON lines are escaped by the JSON encoder.
+
+No secret reaches a log line, in either format: the values of the process's own secrets (tokens,
+signing secret, API keys) and anything shaped like a Slack token or a response_url (30 minutes of
+posting rights) are replaced by ``[redacted]``, in every value and in formatted tracebacks.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
@@ -18,6 +22,34 @@ import structlog
 # C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MULTILINE_KEYS = frozenset({"exception", "stack"})  # our own tracebacks keep their lines
+# Slack tokens (https://docs.slack.dev/authentication/tokens/) and response_urls / incoming webhooks.
+_SECRET_SHAPES = re.compile(
+    r"\b(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{6,}"
+    r"|https://hooks\.slack(?:-gov)?\.com/[^\s'\"<>]+"
+    r"|https?://[^\s'\"<>]+/response/[^\s'\"<>]+"  # the sandbox's response_urls
+)
+_SECRET_KEYS = re.compile(r"(?i)(token|secret|password|api_key|response_url|authorization)")
+REDACTED = "[redacted]"
+
+
+class RedactSecrets:
+    """A structlog processor: known secret values and secret-shaped text become ``[redacted]``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return _SECRET_SHAPES.sub(REDACTED, text)
+
+    def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in event.items():
+            if _SECRET_KEYS.search(key) and value is not None and not isinstance(value, bool | int):
+                event[key] = REDACTED
+            elif isinstance(value, str):
+                event[key] = self.redact(value)
+        return event
 
 
 def escape_control_characters(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -27,14 +59,16 @@ def escape_control_characters(_: Any, __: str, event: MutableMapping[str, Any]) 
     return event
 
 
-def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
+def configure_logging(log_format: str = "console", level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO
+    # Tracebacks are formatted first, so the redaction reaches what an exception's message holds.
+    scrub: list[structlog.typing.Processor] = [structlog.processors.format_exc_info, RedactSecrets(secrets)]
     renderers: list[structlog.typing.Processor] = (
-        [structlog.processors.JSONRenderer()]
+        [*scrub, structlog.processors.JSONRenderer()]
         if log_format == "json"
-        else [escape_control_characters, structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        else [*scrub, escape_control_characters, structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

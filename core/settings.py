@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -114,6 +115,11 @@ class Settings(BaseSettings):
     @classmethod
     def _approvers(cls, value: object) -> object:
         return _comma_list(value)
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for the log redactor."""
+        secrets = [value.get_secret_value() for value in vars(self).values() if isinstance(value, SecretStr)]
+        return [*secrets, *filter(None, [urlsplit(self.database_url).password])]
 
     @property
     def llm_is_offline(self) -> bool:

@@ -47,7 +47,7 @@ def run(coro_factory: Any) -> Any:
         settings = Settings()
     except ValidationError as error:
         fail(f"bad setting: {explain(error)}")
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, settings.secret_values())
     try:
         return asyncio.run(coro_factory(settings))
     except ConfigError as error:

@@ -40,3 +40,31 @@ def test_json_lines_stay_one_object_each() -> None:
     records = [json.loads(line) for line in logged("json")]
     assert [r["event"] for r in records] == ["run.started", "run.failed"]
     assert records[0]["question"] == HOSTILE
+
+
+SECRET_LINES = """
+import structlog
+from core.logs import configure_logging
+configure_logging({fmt!r}, secrets=["sk-distinctive-key-4242", "signing-secret-4242"])
+log = structlog.get_logger("t")
+log.info("llm.call", note="sent sk-distinctive-key-4242 to the model", bot_token="xoxb-1-2-abcdef")
+log.warning("respond.failed", url="https://hooks.slack.com/commands/T1/123/abcdefSECRET", secret="x" * 8)
+try:
+    raise RuntimeError("posting to https://hooks.slack.com/actions/T1/99/ZZZSECRET with signing-secret-4242 failed")
+except RuntimeError:
+    log.exception("respond.crashed")
+import logging
+logging.getLogger("slack_bolt").error("token xoxb-123456-abcdef refused")
+"""
+
+
+def test_no_secret_and_no_response_url_reaches_a_log_line() -> None:
+    for fmt in ("console", "json"):
+        done = subprocess.run(
+            [sys.executable, "-c", SECRET_LINES.format(fmt=fmt)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        output = done.stderr
+        for secret in ("sk-distinctive-key-4242", "signing-secret-4242", "xoxb-", "SECRET", "hooks.slack.com"):
+            assert secret not in output, (fmt, secret, output)
+        assert output.count("[redacted]") >= 6 and "RuntimeError" in output and "respond.crashed" in output
