@@ -24,7 +24,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
-_LOOKUP_PAGES = 5  # of a thread's replies, 200 a page
+_LOOKUP_PAGES = 10  # of 200 messages each
+_CLOCK_SKEW_SECONDS = 60
 
 
 @dataclass
@@ -59,10 +60,12 @@ def may_have_posted_before() -> bool:
 
 
 async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) -> str | None:
-    """The ts of this run's message for ``key`` if an earlier attempt posted it: among the
-    thread's replies, or for the root among the channel's 100 newest messages."""
+    """The ts of this run's message for ``key`` if an earlier attempt posted it: among the thread's
+    replies, or for the root among the channel's messages since this activity was first scheduled
+    (``oldest``, so however busy the channel, the lookup sees every message that attempt could have posted)."""
     cursor = None
-    for _ in range(_LOOKUP_PAGES if thread else 1):
+    since = _first_scheduled()
+    for _ in range(_LOOKUP_PAGES):
         if thread:
             page = await joining(
                 client,
@@ -75,7 +78,9 @@ async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) 
             page = await joining(
                 client,
                 run.channel,
-                lambda: client.conversations_history(channel=run.channel, include_all_metadata=True, limit=100),
+                lambda: client.conversations_history(
+                    channel=run.channel, include_all_metadata=True, limit=200, cursor=cursor, oldest=since
+                ),
             )
         for found in page.get("messages", []):
             metadata = found.get("metadata") or {}
@@ -89,6 +94,13 @@ async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) 
         if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
             break
     return None
+
+
+def _first_scheduled() -> str | None:
+    """When the first attempt of this activity was scheduled, less a minute for clocks that disagree."""
+    if not activity.in_activity():
+        return None
+    return f"{max(0.0, activity.info().scheduled_time.timestamp() - _CLOCK_SKEW_SECONDS):.6f}"
 
 
 async def joining(client: AsyncWebClient, channel: str, call: Callable[[], Awaitable[T]]) -> T:

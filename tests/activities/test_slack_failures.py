@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -51,6 +51,27 @@ async def test_only_a_retried_activity_looks_before_posting(slack: SlackApiServe
     receipt = await retry.run(activities.report_progress, plan)
     assert len(slack.calls_to("conversations.replies")) == lookups + 1
     assert [m["ts"] for m in thread_of(slack, run)] == [run.messages["root"], receipt.messages["plan-1"]]
+
+
+async def test_a_retried_root_post_finds_its_message_behind_hundreds_of_newer_ones(
+    slack: SlackApiServer, reporter: SlackReporter
+) -> None:
+    activities = SlackProgressActivities(reporter)
+    run = Run(reporter, context_in())
+    started, first_scheduled = run.input(ProgressKind.STARTED), datetime.now(UTC)
+    slack.lose_response("chat.postMessage", how="error")
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(activities.report_progress, started)  # posted, but the answer was lost
+    [root] = slack.workspace.messages["CRESEARCH"]
+    for n in range(300):  # a busy channel: the root is far past the newest 100 by the time of the retry
+        slack.workspace.post("CRESEARCH", user=ALICE, text=f"chatter {n}")
+
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, scheduled_time=first_scheduled)
+    receipt = await retry.run(activities.report_progress, started)
+    assert receipt.messages["root"] == root["ts"]
+    assert [m for m in slack.workspace.messages["CRESEARCH"] if m.get("metadata")] == [root]  # posted once
+    assert all(call.params.get("oldest") for call in slack.calls_to("conversations.history"))
 
 
 async def test_rate_limited_reports_wait_for_retry_after(slack: SlackApiServer, reporter: SlackReporter) -> None:
