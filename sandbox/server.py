@@ -78,6 +78,11 @@ class SandboxServer(SlackApiServer):
         return self.url
 
     @property
+    def page_token(self) -> str:
+        """The token the page sends with its requests (written into the page it serves)."""
+        return self.web.guard.token
+
+    @property
     def started(self) -> bool:
         """Whether the server listens (from ``start()`` or ``serve()``)."""
         return super().started or (self._server is not None and self._server.started)

@@ -3,7 +3,8 @@
 This module wires the routes; each job has its own module: who sees what (:mod:`sandbox.visibility`),
 the live updates (:mod:`sandbox.event_stream`), modals (:mod:`sandbox.modals`), response_urls
 (:mod:`sandbox.response_urls`) and delivering commands, clicks and modals to the bot
-(:mod:`sandbox.interactions`).
+(:mod:`sandbox.interactions`). Only the page may use its ``POST /sandbox/...`` endpoints: JSON, this
+server's own Host and Origin, and the token written into the page (:mod:`sandbox.page_guard`).
 
 Routes (all JSON unless said otherwise):
 
@@ -26,12 +27,13 @@ Routes (all JSON unless said otherwise):
 from __future__ import annotations
 
 import copy
+import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -41,6 +43,7 @@ from sandbox.event_stream import EventStream
 from sandbox.events import EventHub
 from sandbox.interactions import Interactions
 from sandbox.modals import Modals
+from sandbox.page_guard import PageGuard
 from sandbox.page_io import BadRequest, answer, escape, json_body, person
 from sandbox.payloads import VERIFICATION_TOKEN
 from sandbox.response_urls import ResponseUrls
@@ -50,6 +53,7 @@ from sandbox.visibility import can_see, channel_for
 __all__ = ["STATIC_DIR", "SandboxWeb"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+mimetypes.add_type("text/javascript", ".js")  # ES modules load only as JavaScript; some systems lack .js
 
 
 class SandboxWeb:
@@ -66,6 +70,7 @@ class SandboxWeb:
     ) -> None:
         self.workspace, self.bot = workspace, bot
         self.hub = hub or EventHub(workspace)
+        self.guard = PageGuard()
         self.modals = Modals(workspace, self.hub)
         self.response_urls = ResponseUrls(workspace, self.hub)
         self.interactions = Interactions(
@@ -80,23 +85,25 @@ class SandboxWeb:
     def routes(self, api_app: ASGIApp) -> list[BaseRoute]:
         """The page's routes; ``api_app`` answers the response_urls this layer does not handle itself."""
         self.response_urls.api_app = api_app
-        interactions = self.interactions
+        own, page_api, interactions = self.guard.same_host, self.guard.page_api, self.interactions
         return [
-            Route("/", self.page, methods=["GET"]),
-            Route("/events", EventStream(self.workspace, self.hub).respond, methods=["GET"]),
-            Route("/sandbox/state", answer(self.state), methods=["GET"]),
-            Route("/sandbox/command", answer(interactions.command), methods=["POST"]),
-            Route("/sandbox/message", answer(self.message), methods=["POST"]),
-            Route("/sandbox/action", answer(interactions.action), methods=["POST"]),
-            Route("/sandbox/submit", answer(interactions.submit), methods=["POST"]),
-            Route("/sandbox/close", answer(interactions.close_view), methods=["POST"]),
-            Route("/sandbox/dismiss", answer(self.dismiss), methods=["POST"]),
+            Route("/", own(self.page), methods=["GET"]),
+            Route("/events", own(EventStream(self.workspace, self.hub).respond), methods=["GET"]),
+            Route("/sandbox/state", own(answer(self.state)), methods=["GET"]),
+            Route("/sandbox/command", page_api(answer(interactions.command)), methods=["POST"]),
+            Route("/sandbox/message", page_api(answer(self.message)), methods=["POST"]),
+            Route("/sandbox/action", page_api(answer(interactions.action)), methods=["POST"]),
+            Route("/sandbox/submit", page_api(answer(interactions.submit)), methods=["POST"]),
+            Route("/sandbox/close", page_api(answer(interactions.close_view)), methods=["POST"]),
+            Route("/sandbox/dismiss", page_api(answer(self.dismiss)), methods=["POST"]),
             Route("/response/{token}", self.response_urls, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
 
     async def page(self, request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+        """The page, carrying this server's token for its requests."""
+        page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        return HTMLResponse(self.guard.with_token(page), headers={"Cache-Control": "no-store"})
 
     async def state(self, request: Request) -> dict[str, Any]:
         ws = self.workspace

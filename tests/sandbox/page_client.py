@@ -11,14 +11,16 @@ from typing import Any
 import httpx
 
 from sandbox.demo_workspace import ADA, RESEARCH
+from sandbox.page_guard import TOKEN_HEADER
 from sandbox.server import SandboxServer
 
 __all__ = ["ask", "click", "draft_of", "eventually", "post", "state"]
 
 
 async def post(sandbox: SandboxServer, path: str, **body: Any) -> dict[str, Any]:
+    """What the page's script sends: JSON, with the page's token."""
     async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as http:
-        return (await http.post(path, json=body)).json()
+        return (await http.post(path, json=body, headers={TOKEN_HEADER: sandbox.page_token})).json()
 
 
 async def state(sandbox: SandboxServer, user: str) -> dict[str, Any]:
