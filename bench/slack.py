@@ -33,7 +33,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from bot.server import EVENTS_PATH, HEALTH_PATH
-from sandbox import SlackApiServer, Workspace
+from sandbox import SlackApiServer, Workspace, payloads
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
@@ -48,7 +48,7 @@ from tests.e2e.slack_stack import (
     running_stack,
     submit,
 )
-from tests.fakes.slack_signing import SlackSender
+from tests.fakes.slack_sender import SlackSender
 from tests.temporal_servers import start_dev_server
 
 
@@ -120,16 +120,13 @@ async def ack_latency(slack: SlackApiServer, env: WorkflowEnvironment, count: in
     channel = workspace.add_channel("bench-acks", members=[ASKER])
 
     def fields(text: str) -> dict[str, str]:
-        return {
-            "team_id": workspace.team_id,
-            "channel_id": channel.id,
-            "user_id": ASKER,
-            "command": "/research",
-            "text": text,
-            "api_app_id": workspace.app_id,
-            "trigger_id": workspace.issue_trigger(ASKER),
-            "response_url": slack.response_url(channel.id, ASKER),
-        }
+        return payloads.command_form(
+            workspace,
+            channel=channel,
+            user=workspace.users[ASKER],
+            text=text,
+            response_url=slack.response_url(channel.id, ASKER),
+        )
 
     async def started_runs() -> int:
         query = f"WorkflowId STARTS_WITH 'research-{workspace.team_id}-{ASKER}-{channel.id}-'"

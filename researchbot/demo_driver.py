@@ -9,6 +9,7 @@ import httpx
 from temporalio.client import Client
 
 from sandbox.demo_workspace import ADA, RESEARCH
+from sandbox.page_guard import TOKEN_HEADER, token_in_page
 from slack_ui.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
 from slack_ui.thread import decode_button_value
 from workflows.research import ResearchWorkflow
@@ -25,6 +26,8 @@ class SandboxDriver:
 
     async def run_once(self, client: Client, question: str, feedback: str) -> str:
         async with httpx.AsyncClient(base_url=self._base, timeout=30) as http:
+            page = await http.get("/")  # the page carries the token its requests need, as in a browser
+            http.headers[TOKEN_HEADER] = token_in_page(page.text)
             await self._post(http, "/sandbox/command", text=f"/research {question}")
             draft = await self._wait_for(http, lambda state: self._find_button(state, "approve"))
             message, block_id = draft

@@ -1,37 +1,30 @@
 """Sends what Slack sends to a bot: signed slash commands and interactivity payloads.
 
-Requests are form-encoded and signed the way Slack signs them (``X-Slack-Signature:
-v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")`` with ``X-Slack-Request-Timestamp``), so a
-bot verifies them with its real signing secret. Like Slack, the client waits three seconds
-for an answer; what went wrong comes back as Slack's own error code: ``operation_timeout``
-(no answer in time), ``dispatch_failed`` (the bot could not be reached) or
+Requests are form-encoded (:mod:`sandbox.payloads`) and signed the way Slack signs them
+(:mod:`sandbox.signing`), so a bot verifies them with its real signing secret. Like Slack, the
+client waits three seconds for an answer; what went wrong comes back as Slack's own error code:
+``operation_timeout`` (no answer in time), ``dispatch_failed`` (the bot could not be reached) or
 ``http_service_error`` (the bot answered with an HTTP error).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
-__all__ = ["ACK_TIMEOUT_SECONDS", "BotClient", "BotReply", "describe_error", "sign"]
+from sandbox.payloads import command_body, interaction_body
+from sandbox.signing import signed_headers
+
+__all__ = ["ACK_TIMEOUT_SECONDS", "BotClient", "BotReply", "describe_error"]
 
 ACK_TIMEOUT_SECONDS = 3.0  # Slack's deadline for the HTTP answer to a command or an interaction
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
-
-
-def sign(signing_secret: str, timestamp: int | str, body: bytes) -> str:
-    """The ``X-Slack-Signature`` of ``body`` sent at ``timestamp``."""
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -89,21 +82,15 @@ class BotClient:
         self._transport = transport
 
     def headers(self, body: bytes) -> dict[str, str]:
-        timestamp = int(self.clock())
-        return {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": str(timestamp),
-            "X-Slack-Signature": sign(self.signing_secret, timestamp, body),
-            "User-Agent": USER_AGENT,
-        }
+        return {**signed_headers(self.signing_secret, body, int(self.clock())), "User-Agent": USER_AGENT}
 
     async def send_command(self, fields: Mapping[str, str]) -> BotReply:
         """A slash command: its fields form-encoded in the body."""
-        return await self._post(urlencode(dict(fields)).encode())
+        return await self._post(command_body(fields).encode())
 
     async def send_payload(self, payload: Mapping[str, Any]) -> BotReply:
         """An interaction (block_actions, view_submission): ``payload=<json>`` in the body."""
-        return await self._post(urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode())
+        return await self._post(interaction_body(payload).encode())
 
     async def _post(self, body: bytes) -> BotReply:
         # httpx's timeouts are per phase; Slack's deadline is for the whole exchange.

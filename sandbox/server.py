@@ -15,86 +15,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
+from sandbox.asgi_server import uvicorn_config
 from sandbox.bot_client import ACK_TIMEOUT_SECONDS, BotClient
-from sandbox.demo_workspace import demo_workspace
 from sandbox.events import EventHub
 from sandbox.slack_api import SlackApiServer
 from sandbox.state import Workspace
 from sandbox.web import SandboxWeb
+from sandbox.workspace_file import DEFAULT_BOT_TOKEN, StateFile, load_workspace
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer", "StateFile", "load_workspace"]
+__all__ = ["DEFAULT_BOT_TOKEN", "DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3001  # next to the bot's 3000
 DEFAULT_STATE_FILE = Path(".data") / "sandbox.json"
-DEFAULT_BOT_TOKEN = "xoxb-sandbox-token"
-
-
-def load_workspace(state_file: str | Path | None, *, bot_token: str | None = None) -> Workspace:
-    """The saved workspace, or the demo one if there is none yet. A file that cannot be read is
-    kept aside (``.broken-<time>``) and a fresh demo workspace starts."""
-    workspace: Workspace | None = None
-    path = Path(state_file) if state_file else None
-    if path is not None and path.exists():
-        try:
-            workspace = Workspace.load(path)
-        except (ValueError, KeyError, TypeError) as error:
-            aside = path.with_name(f"{path.name}.broken-{int(time.time())}")
-            path.replace(aside)
-            log.warning("sandbox: could not read %s (%s); moved it to %s and started afresh", path, error, aside)
-    if workspace is None:
-        workspace = demo_workspace(bot_token=bot_token or DEFAULT_BOT_TOKEN)
-    if bot_token:
-        workspace.bot_token = bot_token  # the bot's SLACK_BOT_TOKEN is what the Web API accepts
-    return workspace
-
-
-class StateFile:
-    """Saves a workspace to a file ``delay`` seconds after a change (changes in between are
-    saved together), and at once on ``flush()``."""
-
-    def __init__(self, workspace: Workspace, path: str | Path, *, delay: float = 0.2) -> None:
-        self.workspace, self.path, self.delay = workspace, Path(path), delay
-        self._lock = threading.Lock()  # guards the timer; never held while the workspace is locked by us
-        self._write = threading.Lock()  # one save at a time
-        self._timer: threading.Timer | None = None
-
-    def changed(self, event: object = None) -> None:
-        # Called with the workspace locked, from whichever thread changed it: only start a timer.
-        with self._lock:
-            if self._timer is None:
-                self._timer = threading.Timer(self.delay, self._save_pending)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _save_pending(self) -> None:
-        with self._lock:
-            self._timer = None
-        self.save()
-
-    def save(self) -> None:
-        with self._write:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.workspace.save(self.path)
-            except OSError:
-                log.exception("sandbox: could not save the workspace to %s", self.path)
-
-    def flush(self) -> None:
-        with self._lock:
-            timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-        self.save()
 
 
 class SandboxServer(SlackApiServer):
@@ -126,6 +66,7 @@ class SandboxServer(SlackApiServer):
         self.web = SandboxWeb(self.workspace, self.bot, commands=commands, hub=self.hub)
         api = self.app
         self.app = Starlette(routes=[*self.web.routes(api), *api.routes])
+        self._server: uvicorn.Server | None = None  # serve(): in the caller's event loop
         self._state: StateFile | None = None
         if self.state_file is not None:
             self._state = StateFile(self.workspace, self.state_file, delay=save_delay)
@@ -137,9 +78,14 @@ class SandboxServer(SlackApiServer):
         return self.url
 
     @property
+    def page_token(self) -> str:
+        """The token the page sends with its requests (written into the page it serves)."""
+        return self.web.guard.token
+
+    @property
     def started(self) -> bool:
         """Whether the server listens (from ``start()`` or ``serve()``)."""
-        return self._server is not None and self._server.started
+        return super().started or (self._server is not None and self._server.started)
 
     def save(self) -> None:
         """Write the state file now (it is also written shortly after every change)."""
@@ -160,15 +106,7 @@ class SandboxServer(SlackApiServer):
     async def serve(self, *, handle_signals: bool = True) -> None:
         """Serve in the current event loop until stopped (Ctrl-C, SIGTERM, ``request_stop()`` or
         cancellation). With handle_signals=False the caller owns SIGINT/SIGTERM."""
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
+        config = uvicorn_config(self.app, self.host, self.port)
         server = uvicorn.Server(config) if handle_signals else _SignalFreeServer(config)
         self._server = server
         try:

@@ -12,19 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from sandbox.asgi_server import AsgiServer
 from sandbox.methods import METHODS, SlackError
 from sandbox.socket_mode import LINK_PATH, SocketModeLink
 from sandbox.state import RESPONSE_URL_USES, Workspace
@@ -163,8 +162,7 @@ class SlackApiServer:
         self.calls: list[Call] = []
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: AsgiServer | None = None  # start()/stop(): served from a thread
         self.socket_mode = SocketModeLink(self.workspace)
         self.app = create_app(self.workspace, self, self.socket_mode)
 
@@ -207,33 +205,20 @@ class SlackApiServer:
 
     # ------------------------------------------------------------ running
 
+    @property
+    def started(self) -> bool:
+        return self._serving is not None and self._serving.started
+
     def start(self) -> SlackApiServer:
         logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_response)
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="slack-sandbox", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the Slack sandbox could not start on {self.host}:{self.port}")
-            time.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._serving = AsgiServer(self.app, host=self.host, port=self.port, name="slack-sandbox").start()
+        self.port = self._serving.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> SlackApiServer:
         return self.start()

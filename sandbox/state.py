@@ -2,7 +2,7 @@
 
 The Web API server (``sandbox.slack_api``) reads and changes a :class:`Workspace`; tests
 and the sandbox page inspect it directly. Messages are kept in the shape Slack's API
-returns them, so serving them is a copy, and a workspace saves to and loads from JSON.
+returns them, so serving them is a copy; :mod:`sandbox.workspace_file` saves and loads them as JSON.
 All access goes through one lock: the server runs in its own thread.
 """
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
-import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 __all__ = ["Channel", "User", "Workspace"]
@@ -78,7 +75,7 @@ class Workspace:
         self.lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._ids = itertools.count(1)
-        self._last_us = 0  # the newest message timestamp, in microseconds
+        self.last_us = 0  # the newest message timestamp, in microseconds
         self.add_user(bot_name, id=bot_user_id, real_name="ResearchBot", is_bot=True)
 
     @property
@@ -138,8 +135,8 @@ class Workspace:
     def new_ts(self) -> str:
         """A message timestamp: unique and increasing, like Slack's."""
         with self.lock:
-            self._last_us = max(int(self.clock() * 1_000_000), self._last_us + 1)
-            return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+            self.last_us = max(int(self.clock() * 1_000_000), self.last_us + 1)
+            return f"{self.last_us // 1_000_000}.{self.last_us % 1_000_000:06d}"
 
     def post(
         self,
@@ -280,7 +277,7 @@ class Workspace:
             self.response_urls[token] = {"channel": channel_id, "user": user_id, "uses": 0}
             return token
 
-    # ------------------------------------------------------------ listeners, saving
+    # ------------------------------------------------------------ listeners; loading (sandbox.workspace_file)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` after every change; returns the unsubscribe function.
@@ -294,42 +291,8 @@ class Workspace:
         for listener in list(self._listeners):
             listener(event)
 
-    _SAVED = ("team_id", "team_name", "domain", "bot_token", "app_token", "bot_user_id", "bot_id", "app_id")
-
-    def to_dict(self) -> dict[str, Any]:
+    def resume(self, *, next_id: int, last_us: int) -> None:
+        """After loading: new ids and timestamps continue after the loaded ones."""
         with self.lock:
-            return copy.deepcopy(
-                {
-                    **{name: getattr(self, name) for name in self._SAVED},
-                    "channels": [asdict(c) for c in self.channels.values()],
-                    "users": [asdict(u) for u in self.users.values()],
-                    "messages": self.messages,
-                    "ephemerals": self.ephemerals,
-                    "views": self.views,
-                    "last_us": self._last_us,
-                }
-            )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Workspace:
-        workspace = cls(**{name: data[name] for name in cls._SAVED if name in data})
-        workspace.users = {u["id"]: User(**u) for u in data.get("users", [])}
-        workspace.channels = {c["id"]: Channel(**c) for c in data.get("channels", [])}
-        workspace.messages = {k: list(v) for k, v in data.get("messages", {}).items()}
-        workspace.ephemerals = list(data.get("ephemerals", []))
-        workspace.views = dict(data.get("views", {}))
-        workspace._last_us = int(data.get("last_us", 0))
-        known = [*workspace.users, *workspace.channels, *workspace.views]
-        numbers = [int(i[1:], 16) for i in known if re.fullmatch(r"[0-9A-F]{8}", i[1:])]
-        workspace._ids = itertools.count(1 + max(numbers, default=0))
-        return workspace
-
-    def save(self, path: str | Path) -> None:
-        target = Path(path)
-        temporary = target.with_suffix(target.suffix + ".tmp")
-        temporary.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
-        temporary.replace(target)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Workspace:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+            self._ids = itertools.count(next_id)
+            self.last_us = last_us

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,20 +16,10 @@ from starlette.routing import Route
 from structlog.testing import capture_logs
 
 from bot.front_door import MAX_BODY_BYTES, FrontDoor, depth
+from sandbox.signing import signed_headers
 
 SECRET = "front-door-secret"
 PATH = "/slack/events"
-FORM = "application/x-www-form-urlencoded"
-
-
-def signed(body: bytes, *, secret: str = SECRET, timestamp: str | None = None, content_type: str = FORM) -> dict:
-    stamp = timestamp or str(int(time.time()))
-    digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return {
-        "content-type": content_type,
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": f"v0={digest}",
-    }
 
 
 class Behind:
@@ -66,8 +54,8 @@ COMMAND = urlencode({"command": "/research", "text": "why?", "user_id": "U1", "t
 
 async def test_a_signed_command_and_a_signed_event_pass_unchanged(http: httpx.AsyncClient, behind: Behind) -> None:
     event = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
-    assert (await http.post(PATH, content=COMMAND, headers=signed(COMMAND))).text == "through"
-    ok = await http.post(PATH, content=event, headers=signed(event, content_type="application/json"))
+    assert (await http.post(PATH, content=COMMAND, headers=signed_headers(SECRET, COMMAND))).text == "through"
+    ok = await http.post(PATH, content=event, headers=signed_headers(SECRET, event, content_type="application/json"))
     assert ok.status_code == 200
     assert behind.bodies == [COMMAND, event]
 
@@ -88,7 +76,7 @@ async def test_signed_junk_is_a_clear_400(
     http: httpx.AsyncClient, behind: Behind, body: bytes, status: int, reason: str
 ) -> None:
     with capture_logs() as logs:
-        answer = await http.post(PATH, content=body, headers=signed(body))
+        answer = await http.post(PATH, content=body, headers=signed_headers(SECRET, body))
     assert (answer.status_code, reason in answer.text) == (status, True)
     assert behind.bodies == []
     assert [entry["log_level"] for entry in logs] == ["info"] and "exc_info" not in logs[0]
@@ -96,9 +84,11 @@ async def test_signed_junk_is_a_clear_400(
 
 async def test_non_utf8_and_wrong_content_types_are_refused(http: httpx.AsyncClient, behind: Behind) -> None:
     latin = "text=caf\xe9".encode("latin-1")
-    assert (await http.post(PATH, content=latin, headers=signed(latin))).status_code in (400, 401)
+    assert (await http.post(PATH, content=latin, headers=signed_headers(SECRET, latin))).status_code in (400, 401)
     xml = b"<command>/research</command>"
-    assert (await http.post(PATH, content=xml, headers=signed(xml, content_type="text/xml"))).status_code == 415
+    assert (
+        await http.post(PATH, content=xml, headers=signed_headers(SECRET, xml, content_type="text/xml"))
+    ).status_code == 415
     assert behind.bodies == []
 
 
@@ -106,11 +96,14 @@ async def test_non_utf8_and_wrong_content_types_are_refused(http: httpx.AsyncCli
     "headers",
     [
         {},
-        signed(COMMAND, secret="someone-else"),
-        signed(COMMAND, timestamp="not-a-number"),
-        {**signed(COMMAND), "x-slack-request-timestamp": "17\xb2".encode("latin-1")},  # "17²": a digit to isdigit()
-        signed(COMMAND, timestamp=str(int(time.time()) - 600)),  # a replay, ten minutes late
-        {**signed(COMMAND), "x-slack-signature": "v0=abc"},
+        signed_headers("someone-else", COMMAND),
+        signed_headers(SECRET, COMMAND, timestamp="not-a-number"),
+        {
+            **signed_headers(SECRET, COMMAND),
+            "X-Slack-Request-Timestamp": "17\xb2".encode("latin-1"),
+        },  # "17²": a digit to isdigit()
+        signed_headers(SECRET, COMMAND, timestamp=int(time.time()) - 600),  # a replay, ten minutes late
+        {**signed_headers(SECRET, COMMAND), "X-Slack-Signature": "v0=abc"},
     ],
     ids=["unsigned", "wrong-secret", "word-timestamp", "unicode-digits", "stale", "short-signature"],
 )
@@ -138,8 +131,10 @@ async def test_an_oversized_body_is_refused_while_it_is_read(behind: Behind) -> 
             yield chunk
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://bot") as client:
-        declared = await client.post(PATH, content=b"x", headers={**signed(b"x"), "content-length": "50000000"})
-        streamed = await client.post(PATH, content=endless(), headers=signed(b""))
+        declared = await client.post(
+            PATH, content=b"x", headers={**signed_headers(SECRET, b"x"), "Content-Length": "50000000"}
+        )
+        streamed = await client.post(PATH, content=endless(), headers=signed_headers(SECRET, b""))
     assert declared.status_code == streamed.status_code == 413
     assert received <= MAX_BODY_BYTES + 2 * len(chunk)  # read up to the cap, not to the end
 

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
@@ -19,8 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from bot.app import build_asgi_app
 from bot.server import HttpServer
 from core.settings import Settings
-from sandbox import SlackApiServer, Workspace
-from tests.fakes.slack_signing import SlackSender, sign, signature
+from sandbox import Channel, SlackApiServer, Workspace
+from sandbox.payloads import command_body, command_form, interaction_body
+from sandbox.signing import signature, signed_headers
+from tests.fakes.slack_sender import SlackSender
 
 REPO = Path(__file__).resolve().parents[2]
 VECTOR = json.loads((REPO / "tests" / "data" / "slack" / "signing-vector.json").read_text(encoding="utf-8"))
@@ -40,7 +41,7 @@ def test_the_signer_reproduces_slacks_worked_example() -> None:
     secret, timestamp, body = VECTOR["signing_secret"], VECTOR["timestamp"], VECTOR["body"]
     assert signature(secret, timestamp, body) == VECTOR["expected_signature"]
     assert signature(secret, timestamp, body.encode()) == VECTOR["expected_signature"]
-    headers = sign(secret, body, timestamp=int(timestamp))
+    headers = signed_headers(secret, body, timestamp=int(timestamp))
     assert headers["X-Slack-Signature"] == VECTOR["expected_signature"]
     assert headers["X-Slack-Request-Timestamp"] == timestamp
     # slack_sdk's verifier (what Bolt uses) agrees, and enforces the 5-minute replay window.
@@ -79,21 +80,14 @@ async def bot(slack: SlackApiServer, env: WorkflowEnvironment) -> AsyncIterator[
 
 def command(slack: SlackApiServer, channel_id: str, text: str = "What is durable execution?") -> str:
     ws = slack.workspace
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": ws.team_id,
-            "team_domain": ws.domain,
-            "channel_id": channel_id,
-            "channel_name": "research",
-            "user_id": ASKER,
-            "user_name": "asker",
-            "command": "/research",
-            "text": text,
-            "response_url": slack.response_url(channel_id, ASKER),
-            "trigger_id": ws.issue_trigger(ASKER),
-        }
+    fields = command_form(
+        ws,
+        channel=Channel(channel_id, "research"),
+        user=ws.users[ASKER],
+        text=text,
+        response_url=slack.response_url(channel_id, ASKER),
     )
+    return command_body(fields)
 
 
 async def runs_from(client: Client, slack: SlackApiServer, channel_id: str) -> list[str]:
@@ -117,19 +111,21 @@ async def test_forged_and_replayed_requests_get_401_and_start_nothing(
         name: f"C{name.upper()}{uuid.uuid4().hex[:6].upper()}" for name in ("forged", "stale", "unsigned", "signed")
     }
     forged_body = command(slack, channels["forged"])
-    forged = sign("not-the-signing-secret", forged_body)
+    forged = signed_headers("not-the-signing-secret", forged_body)
     tampered_body = command(slack, channels["forged"], text="Something else")
     stale_body = command(slack, channels["stale"])
     six_minutes_ago = int(time.time()) - 360
 
     answers = {
         "forged": await bot.post(forged_body, forged),
-        "tampered": await bot.post(tampered_body, sign(SECRET, forged_body)),  # a real signature, for another body
-        "stale": await bot.post(stale_body, sign(SECRET, stale_body, timestamp=six_minutes_ago)),
+        "tampered": await bot.post(
+            tampered_body, signed_headers(SECRET, forged_body)
+        ),  # a real signature, for another body
+        "stale": await bot.post(stale_body, signed_headers(SECRET, stale_body, timestamp=six_minutes_ago)),
         "unsigned": await bot.post(
             command(slack, channels["unsigned"]), {"Content-Type": "application/x-www-form-urlencoded"}
         ),
-        "forged click": await bot.post(urlencode({"payload": json.dumps({"type": "block_actions"})}), forged),
+        "forged click": await bot.post(interaction_body({"type": "block_actions"}), forged),
     }
     assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(answers, 401)
 

@@ -30,8 +30,8 @@ from bot.app import build_asgi_app
 from bot.server import HttpServer
 from core import temporal
 from core.settings import Settings
-from sandbox import Channel, SlackApiServer, Workspace
-from tests.fakes.slack_signing import SlackSender
+from sandbox import Channel, SlackApiServer, Workspace, payloads
+from tests.fakes.slack_sender import SlackSender
 from tests.workflows.helpers import wait_for_stage
 from workflows.models import ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
@@ -182,30 +182,13 @@ def channel(slack: SlackApiServer) -> Channel:
 def command_fields(stack: Stack, channel: Channel, text: str, user: str = ASKER) -> dict[str, str]:
     """The form fields of a slash command, as Slack posts them."""
     ws = stack.workspace
-    return {
-        "token": "legacy-verification-token",
-        "team_id": ws.team_id,
-        "team_domain": ws.domain,
-        "channel_id": channel.id,
-        "channel_name": channel.name,
-        "user_id": user,
-        "user_name": ws.users[user].name,
-        "command": "/research",
-        "text": text,
-        "api_app_id": ws.app_id,
-        "is_enterprise_install": "false",
-        "response_url": stack.slack.response_url(channel.id, user),
-        "trigger_id": ws.issue_trigger(user),
-    }
+    return payloads.command_form(
+        ws, channel=channel, user=ws.users[user], text=text, response_url=stack.slack.response_url(channel.id, user)
+    )
 
 
 async def ask(stack: Stack, channel: Channel, text: str, user: str = ASKER) -> httpx.Response:
     return await stack.http.command(**command_fields(stack, channel, text, user))
-
-
-def _someone(stack: Stack, user: str) -> dict[str, str]:
-    ws = stack.workspace
-    return {"id": user, "username": ws.users[user].name, "name": ws.users[user].name, "team_id": ws.team_id}
 
 
 async def click(stack: Stack, channel: Channel, message: dict[str, Any], action_id: str, user: str) -> httpx.Response:
@@ -213,57 +196,23 @@ async def click(stack: Stack, channel: Channel, message: dict[str, Any], action_
     ws = stack.workspace
     actions = next(block for block in message["blocks"] if block["type"] == "actions")
     button = next(element for element in actions["elements"] if element["action_id"] == action_id)
-    payload = {
-        "type": "block_actions",
-        "user": _someone(stack, user),
-        "api_app_id": ws.app_id,
-        "token": "legacy-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": message["ts"],
-            "channel_id": channel.id,
-            "is_ephemeral": False,
-            "thread_ts": message.get("thread_ts"),
-        },
-        "trigger_id": ws.issue_trigger(user),
-        "team": {"id": ws.team_id, "domain": ws.domain},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": channel.id, "name": channel.name},
-        "message": message,
-        "state": {"values": {}},
-        "response_url": stack.slack.response_url(channel.id, user),
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": actions["block_id"],
-                "text": button["text"],
-                "value": button["value"],
-                "type": "button",
-                "action_ts": ws.new_ts(),
-            }
-        ],
-    }
+    payload = payloads.block_actions(
+        ws,
+        channel=channel,
+        user=ws.users[user],
+        source=message,
+        element=button,
+        block_id=actions["block_id"],
+        response_url=stack.slack.response_url(channel.id, user),
+    )
     return await stack.http.interaction(payload)
 
 
 async def submit(stack: Stack, view: dict[str, Any], user: str, feedback: str | None) -> httpx.Response:
     """A view_submission of the decision modal with ``feedback`` typed in."""
     ws = stack.workspace
-    submitted = copy.deepcopy(view)
-    submitted["state"] = {"values": {"feedback": {"feedback": {"type": "plain_text_input", "value": feedback}}}}
-    payload = {
-        "type": "view_submission",
-        "team": {"id": ws.team_id, "domain": ws.domain},
-        "user": _someone(stack, user),
-        "api_app_id": ws.app_id,
-        "token": "legacy-verification-token",
-        "trigger_id": ws.issue_trigger(user),
-        "view": submitted,
-        "response_urls": [],
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
+    submitted = {**view, "state": {"values": payloads.input_values({"feedback": {"feedback": feedback}})}}
+    payload = payloads.view_submission(ws, user=ws.users[user], view=submitted)
     return await stack.http.interaction(payload)
 
 

@@ -19,7 +19,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from sandbox import SlackApiServer, Workspace
-from tests.fakes.slack_signing import SlackSender
+from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ Helpers for other browser tests (the full product against the real bot) are expo
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.demo_workspace import ADA, GRACE, LINUS, RESEARCH
 from sandbox.server import SandboxServer
-from tests.sandbox.test_web import SECRET, FakeBot
+from tests.sandbox.fake_bot import FakeBot
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS", "SandboxPage", "launch_chromium", "require_chromium"]
 
@@ -130,19 +130,6 @@ class SandboxPage:
 
 
 # ------------------------------------------------------------------ the test
-
-
-@pytest.fixture
-def fake_bot() -> Iterator[FakeBot]:
-    with FakeBot() as bot:
-        yield bot
-
-
-@pytest.fixture
-def sandbox(fake_bot: FakeBot, tmp_path: Path) -> Iterator[SandboxServer]:
-    with SandboxServer(bot_url=fake_bot.url, signing_secret=SECRET, state_file=tmp_path / "sandbox.json") as server:
-        fake_bot.api_url = server.base_url
-        yield server
 
 
 async def test_the_sandbox_page_end_to_end_with_a_fake_bot(sandbox: SandboxServer, fake_bot: FakeBot) -> None:

@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox import SlackApiServer, Workspace
+from sandbox import SlackApiServer, Workspace, workspace_file
 
 
 @pytest.fixture
@@ -237,10 +237,10 @@ def test_workspace_saves_and_loads(tmp_path) -> None:
     root = workspace.post(channel.id, text="root", metadata={"event_type": "e", "event_payload": {}})
     workspace.post(channel.id, text="reply", thread_ts=root["ts"])
     workspace.post_ephemeral(channel.id, "UALICE", text="psst")
-    workspace.save(tmp_path / "workspace.json")
+    workspace_file.save(workspace, tmp_path / "workspace.json")
 
-    loaded = Workspace.load(tmp_path / "workspace.json")
-    assert loaded.to_dict() == workspace.to_dict()
+    loaded = workspace_file.load(tmp_path / "workspace.json")
+    assert workspace_file.to_dict(loaded) == workspace_file.to_dict(workspace)
     assert [m["text"] for m in loaded.replies(channel.id, root["ts"])] == ["root", "reply"]
     later = loaded.add_channel("later")
     assert later.id not in workspace.channels  # ids keep counting from the loaded ones

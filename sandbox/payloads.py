@@ -1,0 +1,195 @@
+"""What Slack sends a bot, built the way Slack builds it: a slash command's form fields, and the
+block_actions, view_submission and view_closed payloads of interactivity.
+
+The sandbox page sends these for the clicks people make on it; tests and benchmarks send the same
+ones to the real bot. A command is posted form-encoded (:func:`command_body`), an interaction as
+one ``payload=<json>`` field (:func:`interaction_body`), both signed (:mod:`sandbox.signing`).
+Each payload carries what Slack puts in every one: team, user, api_app_id, token, a fresh trigger_id
+(issued by the workspace, so views.open accepts it) and, for commands and buttons, a response_url.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from sandbox.state import Channel, User, Workspace
+
+__all__ = [
+    "VERIFICATION_TOKEN",
+    "block_actions",
+    "command_body",
+    "command_form",
+    "input_values",
+    "interaction_body",
+    "view_closed",
+    "view_submission",
+    "with_block_ids",
+]
+
+VERIFICATION_TOKEN = "sandbox-verification-token"  # Slack's deprecated verification token; bots ignore it
+
+
+def command_body(fields: Mapping[str, str]) -> str:
+    """A slash command's request body: its fields, form-encoded."""
+    return urlencode(dict(fields))
+
+
+def interaction_body(payload: Mapping[str, Any]) -> str:
+    """An interaction's request body: ``payload=<json>``, form-encoded."""
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
+
+
+def with_block_ids(blocks: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Slack gives every block without a block_id a generated one, so an action always names its block."""
+    if blocks is None:
+        return None
+    return [{**block, "block_id": block.get("block_id") or f"b{n}"} for n, block in enumerate(blocks)]
+
+
+def input_values(values: Mapping[str, Mapping[str, str | None]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """A view's ``state.values`` for plain-text inputs: ``{block_id: {action_id: typed}}`` as Slack
+    reports it (an input left empty has the value None)."""
+    return {
+        block_id: {
+            action_id: {"type": "plain_text_input", "value": value if value != "" else None}
+            for action_id, value in (actions or {}).items()
+        }
+        for block_id, actions in values.items()
+    }
+
+
+def _user(ws: Workspace, user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id}
+
+
+def _team(ws: Workspace) -> dict[str, Any]:
+    return {"id": ws.team_id, "domain": ws.domain}
+
+
+def _channel_name(channel: Channel) -> str:
+    if channel.is_im:
+        return "directmessage"
+    return "privategroup" if channel.is_private else channel.name
+
+
+def command_form(
+    ws: Workspace,
+    *,
+    channel: Channel,
+    user: User,
+    text: str,
+    response_url: str,
+    command: str = "/research",
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, str]:
+    """The form fields of ``command text`` typed by ``user`` in ``channel``."""
+    return {
+        "token": token,
+        "team_id": ws.team_id,
+        "team_domain": ws.domain,
+        "channel_id": channel.id,
+        "channel_name": _channel_name(channel),
+        "user_id": user.id,
+        "user_name": user.name,
+        "command": command,
+        "text": text,
+        "api_app_id": ws.app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": ws.issue_trigger(user.id),
+    }
+
+
+def block_actions(
+    ws: Workspace,
+    *,
+    channel: Channel,
+    user: User,
+    source: dict[str, Any],
+    element: dict[str, Any],
+    block_id: str,
+    response_url: str,
+    ephemeral: bool = False,
+    token: str = VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """``user`` clicked ``element`` (a button) in block ``block_id`` of ``source``, a message in
+    ``channel`` (or an ephemeral one, which Slack does not send back to the bot)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": source["ts"],
+        "channel_id": channel.id,
+        "is_ephemeral": ephemeral,
+    }
+    if source.get("thread_ts") and not ephemeral:
+        container["thread_ts"] = source["thread_ts"]
+    action = {
+        "type": element.get("type", "button"),
+        "action_id": element.get("action_id", ""),
+        "block_id": block_id,
+        "text": element.get("text"),
+        "value": element.get("value", ""),
+        "action_ts": ws.new_ts(),
+    }
+    if element.get("style"):
+        action["style"] = element["style"]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": token,
+        "container": container,
+        "trigger_id": ws.issue_trigger(user.id),
+        "team": _team(ws),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel.id, "name": channel.name},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [action],
+    }
+    if not ephemeral:
+        payload["message"] = {**copy.deepcopy(source), "blocks": with_block_ids(source.get("blocks")) or []}
+    return payload
+
+
+def _as_sent(view: dict[str, Any]) -> dict[str, Any]:
+    """A stored view as Slack sends it back: id, callback_id, private_metadata, state..., without
+    the sandbox's own note of whose it is."""
+    return {key: value for key, value in copy.deepcopy(view).items() if key != "user"}
+
+
+def view_submission(
+    ws: Workspace, *, user: User, view: dict[str, Any], token: str = VERIFICATION_TOKEN
+) -> dict[str, Any]:
+    """``user`` submitted ``view`` (with its ``state.values`` as typed: see :func:`input_values`)."""
+    return {
+        "type": "view_submission",
+        "team": _team(ws),
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": token,
+        "trigger_id": ws.issue_trigger(user.id),
+        "view": _as_sent(view),
+        "response_urls": [],
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+
+
+def view_closed(ws: Workspace, *, user: User, view: dict[str, Any], token: str = VERIFICATION_TOKEN) -> dict[str, Any]:
+    """``user`` closed ``view``, which asked for notify_on_close."""
+    return {
+        "type": "view_closed",
+        "team": _team(ws),
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": token,
+        "view": _as_sent(view),
+        "is_cleared": False,
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
