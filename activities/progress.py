@@ -11,6 +11,8 @@ from typing import Protocol
 import structlog
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
+
 from workflows import REPORT_PROGRESS
 from workflows.activity_io import ProgressInput, ProgressReceipt
 
@@ -43,4 +45,5 @@ class ProgressActivities:
 
     @activity.defn(name=REPORT_PROGRESS)
     async def report_progress(self, progress: ProgressInput) -> ProgressReceipt:
-        return await self._reporter.report(progress)
+        async with heartbeating():  # a report can wait on Slack's rate limits; a dead worker must show sooner
+            return await self._reporter.report(progress)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from temporalio import activity
 
 from activities.errors import permanent
+from activities.heartbeat import heartbeating
 from core.errors import ConfigError
 from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
@@ -158,7 +159,8 @@ class StoreActivities:
     @activity.defn(name=STORE_RESULT)
     async def store_result(self, input: StoreInput) -> bool:
         try:
-            inserted = await asyncio.to_thread(self._store.save, input.result)
+            async with heartbeating():  # a locked or slow database must not hide a dead worker
+                inserted = await asyncio.to_thread(self._store.save, input.result)
         except sa.exc.DBAPIError as error:
             if not refuses_the_data(error):
                 raise  # the database is away or busy: Temporal retries until it is back

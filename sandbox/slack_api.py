@@ -9,6 +9,7 @@ the call's effect. ``/response/{token}`` serves response_urls like Slack's, and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -29,6 +30,7 @@ from sandbox.socket_mode import LINK_PATH, SocketModeLink
 from sandbox.state import RESPONSE_URL_USES, Workspace
 
 SOCKET_MODE_OPEN = "apps.connections.open"
+HOLD_SECONDS = 120.0  # the longest a held answer waits for its gate
 
 __all__ = ["Call", "SlackApiServer", "create_app"]
 
@@ -45,9 +47,11 @@ class Call:
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: Literal["rate_limit", "lose"]
+    kind: Literal["rate_limit", "lose", "hold"]
     retry_after: int = 1
     how: Literal["disconnect", "error"] = "disconnect"
+    reached: threading.Event | None = None  # hold: set once the call has taken effect
+    gate: threading.Event | None = None  # hold: the answer waits for this
 
 
 class _DroppedResponse(Exception):
@@ -116,6 +120,9 @@ def create_app(
             answer = {"ok": False, "error": error.code, **error.extra}
         except (ValueError, TypeError, AttributeError):  # a param of the wrong kind or form
             answer = {"ok": False, "error": "invalid_arguments"}
+        if fault and fault.kind == "hold" and fault.reached and fault.gate:
+            fault.reached.set()
+            await asyncio.to_thread(fault.gate.wait, HOLD_SECONDS)
         if fault and fault.kind == "lose" and answer["ok"]:
             if fault.how == "error":
                 return PlainTextResponse("Internal Server Error", status_code=500)
@@ -193,6 +200,14 @@ class SlackApiServer:
         the connection is cut mid-response (``disconnect``) or the answer is HTTP 500 (``error``)."""
         with self._lock:
             self._faults[method].extend([_Fault("lose", how=how)] * times)
+
+    def hold_response(self, method: str) -> tuple[threading.Event, threading.Event]:
+        """The next call of ``method`` takes effect, then its answer waits until ``gate.set()``:
+        a caller that dies meanwhile never learns that Slack has its message. Returns (reached, gate)."""
+        reached, gate = threading.Event(), threading.Event()
+        with self._lock:
+            self._faults[method].append(_Fault("hold", reached=reached, gate=gate))
+        return reached, gate
 
     def _record(self, method: str, params: dict[str, Any]) -> _Fault | None:
         with self._lock:

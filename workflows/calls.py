@@ -59,11 +59,13 @@ READ = workflow.ActivityConfig(
 )
 PROGRESS = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
 )
 # The archive must not lose a run: retry until the database is back.
 STORE = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
 )
 

@@ -1,18 +1,22 @@
 """A worker SIGKILLed inside each kind of step: a new worker finishes the run, and no completed step is redone.
 
-Each case holds one step (the model's plan, a search, a page read, the final answer) until the
-worker running it is dead, then lets a second worker take over. The history must show the held
-step started twice and every other step once, and every scheduled step completed exactly once.
+Each case holds one step until the worker running it is dead, then lets a second worker take over:
+the model's plan, a search, a page read, the draft after a guardrail sent it back, the final answer,
+a Slack post that Slack has taken but not yet answered, and the archive's insert (PostgreSQL, behind a
+table lock). The history must show the held step started again and every other step once, every
+scheduled step completed exactly once, each of the run's Slack messages posted once, and one archive row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
@@ -28,11 +33,21 @@ from temporalio.testing import WorkflowEnvironment
 from activities.prompts import prompt_kind
 from bot.runs import build_request, start_run
 from core.settings import Settings
+from sandbox import SlackApiServer
+from tests.e2e.slack_stack import ASKER
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.search_servers import FakeWeb
 from tests.workflows.helpers import decision, wait_for_stage
-from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, READ_PAGE, SEARCH
-from workflows.models import DecisionKind, Outcome, Stage
+from workflows import (
+    FINALIZE_ANSWER,
+    PLAN_RESEARCH,
+    READ_PAGE,
+    REPORT_PROGRESS,
+    SEARCH,
+    STORE_RESULT,
+    SYNTHESIZE_DRAFT,
+)
+from workflows.models import DecisionKind, Outcome, SlackContext, Stage
 
 pytestmark = pytest.mark.slow
 
@@ -41,23 +56,48 @@ WAIT = 120.0  # seconds a held step waits for the test; far longer than a kill a
 
 
 class HeldModel:
-    """Answers every prompt; the first request of kind ``hold`` waits until ``gate`` is set."""
+    """Answers every prompt; request number ``nth`` of kind ``hold`` waits until ``gate`` is set.
+    The first draft cites a source that does not exist, so the guardrail sends it back once."""
 
-    def __init__(self, hold: str | None) -> None:
-        self.hold, self.reached, self.gate = hold, threading.Event(), threading.Event()
+    def __init__(self, hold: str | None, nth: int = 1) -> None:
+        self.hold, self.nth, self.reached, self.gate = hold, nth, threading.Event(), threading.Event()
         self.kinds: Counter[str] = Counter()
 
     def __call__(self, messages: list[dict]) -> str:
         kind = prompt_kind(messages) or "other"
         self.kinds[kind] += 1
-        if kind == self.hold and self.kinds[kind] == 1:
+        if kind == self.hold and self.kinds[kind] == self.nth:
             self.reached.set()
             self.gate.wait(timeout=WAIT)
         if kind == "plan":
             return "1. What is durable execution?\n2. How are activities retried?"
         if kind == "finalize":
             return "Final: Temporal records every step in an event history [1]."
+        if kind == "draft" and self.kinds[kind] == 1:
+            return "Temporal records every step in an event history [7]."  # no source 7: sent back
         return "Temporal records every step in an event history [1] and retries activities [2]."
+
+
+WAITING_FOR_THE_LOCK = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%research_runs%'"
+)
+
+
+class TableLock:
+    """Holds an exclusive lock on the archive's runs table, so the worker's insert waits behind it."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.reached, self.gate = url, threading.Event(), threading.Event()
+
+    def hold(self) -> None:
+        with psycopg.connect(self.url) as connection:
+            connection.execute("LOCK TABLE research_runs IN EXCLUSIVE MODE")
+            with psycopg.connect(self.url, autocommit=True) as watcher:
+                while not self.gate.is_set():
+                    waiting = watcher.execute(WAITING_FOR_THE_LOCK).fetchone()
+                    if waiting and waiting[0]:
+                        self.reached.set()
+                    time.sleep(0.05)
 
 
 @contextmanager
@@ -106,28 +146,50 @@ def step_starts(history: Any) -> tuple[Counter[str], Counter[str], dict[int, int
     return started, completed, completions
 
 
-# (the activity held, the model prompt or web path that holds it, whether the decision carries feedback)
+# (the activity held, what holds it: a model prompt, a web path, a Slack method or the archive)
 CASES = {
     "plan": (PLAN_RESEARCH, "model:plan"),
     "search": (SEARCH, "web:/searxng"),
     "read": (READ_PAGE, "web:/pages/"),
+    "guardrail_retry": (SYNTHESIZE_DRAFT, "model:draft:2"),
     "finalize": (FINALIZE_ANSWER, "model:finalize"),
+    "report_post": (REPORT_PROGRESS, "slack:chat.postMessage"),
+    "store": (STORE_RESULT, "archive:"),
 }
+
+
+def posted_steps(slack: SlackApiServer, channel: str, workflow_id: str) -> Counter[str]:
+    """How many times each of the run's steps was posted (every post names its run and step)."""
+    steps: Counter[str] = Counter()
+    for message in slack.workspace.messages.get(channel, []):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("workflow_id") == workflow_id:
+            steps[payload["step"]] += 1
+    return steps
 
 
 @pytest.mark.parametrize("case", list(CASES))
 async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_is_redone(
-    env: WorkflowEnvironment, tmp_path: Path, case: str
+    env: WorkflowEnvironment, slack: SlackApiServer, tmp_path: Path, case: str, request: pytest.FixtureRequest
 ) -> None:
     held, where = CASES[case]
     kind, _, target = where.partition(":")
-    model = HeldModel(target if kind == "model" else None)
+    prompt, _, nth = target.partition(":")
+    model = HeldModel(prompt if kind == "model" else None, int(nth or 1))
+    database = request.getfixturevalue("postgres_url") if kind == "archive" else f"sqlite:///{tmp_path}/archive.db"
+    channel = slack.workspace.add_channel(f"kill-{case}-{uuid.uuid4().hex[:6]}", members=[ASKER])
     with FakeOpenAI(reply=model) as llm, FakeWeb() as web:
         pages = [web.url + "/pages/article.html", web.url + "/pages/notes.txt"]
         web.searxng_for = lambda query: [
             {"url": url, "title": f"Page {n}", "content": query, "score": 1.0} for n, url in enumerate(pages)
         ]
-        arrived, gate = web.hold(target) if kind == "web" else (model.reached, model.gate)
+        lock = TableLock(database) if kind == "archive" else None
+        arrived, gate = {
+            "model": lambda: (model.reached, model.gate),
+            "web": lambda: web.hold(target),
+            "slack": lambda: slack.hold_response(target),
+            "archive": lambda: (lock.reached, lock.gate) if lock else (model.reached, model.gate),
+        }[kind]()
         queue = f"kill-{case}-{uuid.uuid4().hex[:8]}"
         worker_env = {
             **os.environ,
@@ -138,18 +200,32 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
             "SEARCH_PROVIDER": "searxng",
             "SEARXNG_URL": web.url + "/searxng",
             "FETCH_ALLOW_PRIVATE_NETWORKS": "true",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db",
+            "DATABASE_URL": database,
+            "SLACK_BOT_TOKEN": slack.workspace.bot_token,
+            "SLACK_API_URL": slack.base_url,
         }
         settings = Settings(research_task_queue=queue, openai_base_url=llm.base_url)
-        request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_ASKER")
-        handle: WorkflowHandle[Any, Any] = await start_run(env.client, settings, request, workflow_id=queue)
+        asked = build_request(
+            settings,
+            "How does Temporal make workflows durable?",
+            requested_by=ASKER,
+            slack=SlackContext(channel_id=channel.id, user_id=ASKER),
+        )
+        handle: WorkflowHandle[Any, Any] = await start_run(env.client, settings, asked, workflow_id=queue)
+        # The decision comes before the kill where the held step follows it.
+        decide_first = held in (FINALIZE_ANSWER, STORE_RESULT)
         feedback = "Say it in one sentence." if held == FINALIZE_ANSWER else None
 
         with worker(worker_env) as first:
-            if held == FINALIZE_ANSWER:
+            if lock is not None:
+                await wait_for_table(database)
+                holder = threading.Thread(target=lock.hold, daemon=True)
+                holder.start()
+            if decide_first:
                 status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=1200, every=0.1)
                 await handle.execute_update(
-                    "decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round, feedback=feedback)
+                    "decide",
+                    decision(DecisionKind.APPROVE, draft_round=status.draft_round, by=ASKER, feedback=feedback),
                 )
             await reached(arrived, case)
             first.send_signal(signal.SIGKILL)
@@ -157,9 +233,11 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
         gate.set()
 
         with worker(worker_env) as second:
-            if held != FINALIZE_ANSWER:
+            if not decide_first:
                 status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=1200, every=0.1)
-                await handle.execute_update("decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round))
+                await handle.execute_update(
+                    "decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round, by=ASKER)
+                )
             result = await asyncio.wait_for(handle.result(), WAIT)
         assert second.returncode == 0, "SIGTERM should drain and exit cleanly"
 
@@ -167,4 +245,23 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
     started, completed, completions = step_starts(await handle.fetch_history())
     assert set(completions.values()) == {1}, f"every scheduled step completes exactly once: {completions}"
     redone = {name for name in started if started[name] > completed[name]}
-    assert redone == {held}, f"only the held step may have run twice: started {started}, completed {completed}"
+    # A progress report runs beside the other steps, so it may have been in flight at the kill too.
+    assert held in redone and redone <= {held, REPORT_PROGRESS}, (
+        f"only the steps in flight may run twice: started {started}, completed {completed}"
+    )
+    steps = posted_steps(slack, channel.id, queue)
+    assert {"root", "draft-1", "final"} <= set(steps) and set(steps.values()) == {1}, f"posted twice: {steps}"
+    with psycopg.connect(database) if kind == "archive" else contextlib.nullcontext() as archive:
+        if archive is not None:
+            rows = archive.execute("SELECT count(*) FROM research_runs WHERE workflow_id = %s", (queue,)).fetchone()
+            assert rows == (1,), "the run must be archived exactly once"
+
+
+async def wait_for_table(url: str) -> None:
+    """The worker creates the archive's tables as it starts; the lock needs them there."""
+    for _ in range(600):
+        with psycopg.connect(url, autocommit=True) as connection:
+            if connection.execute("SELECT to_regclass('research_runs')").fetchone() != (None,):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the worker never created the archive's tables")
