@@ -9,8 +9,8 @@ import httpx
 from temporalio.client import Client
 
 from sandbox.demo_workspace import ADA, RESEARCH
+from slack_ui.ids import decode_button_value
 from slack_ui.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
-from slack_ui.thread import decode_button_value
 from workflows.research import ResearchWorkflow
 
 Message = dict[str, Any]
