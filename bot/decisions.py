@@ -27,7 +27,6 @@ log = structlog.get_logger(__name__)
 # A decision is delivered before Slack gets its answer, within Slack's 3 s: send_decision waits up to
 # UPDATE_WAIT for a worker before it falls back to a signal, and both fit inside DELIVER_WAIT.
 DELIVER_WAIT = timedelta(seconds=2.6)
-assert UPDATE_WAIT < DELIVER_WAIT
 
 UNAVAILABLE = (
     "The research service did not answer in time, so your decision may not have been recorded. "

@@ -1,7 +1,8 @@
 """The decision modal's submission: deliver the decision, then answer inside Slack's 3 seconds.
 
-A refusal (the update validator's words, or "this run has already ended") stays in the modal as
-an error on the feedback field, so the person sees why nothing happened. A decision queued as a
+A refusal (someone who may not decide, told up front; the update validator's words; or "this run
+has already ended") stays in the modal as an error on the feedback field, so the person sees why
+nothing happened. A decision queued as a
 signal because no worker answered closes the modal and says so in an ephemeral message. What
 the decision did to the draft, the workflow's activities post in the thread. Metadata that is not
 ours is refused with a 400 before anything is sent (bot/app.py).

@@ -6,7 +6,6 @@ tests do: signed like Slack signs, answered by ``app.async_dispatch``. Slack is 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import time
 import uuid
@@ -180,7 +179,7 @@ def reply(response: BoltResponse) -> dict[str, Any]:
 def ephemerals(slack: SlackApiServer, channel: Channel, user: str) -> list[str]:
     with slack.workspace.lock:
         found = [e for e in slack.workspace.ephemerals if e["channel"] == channel.id and e["user"] == user]
-        return [copy.deepcopy(e).get("text", "") for e in found]
+        return [str(e.get("text", "")) for e in found]
 
 
 async def eventually(find: Callable[[], T | None], what: str, seconds: float = 30) -> T:

@@ -14,6 +14,8 @@ from slack_bolt.async_app import AsyncApp
 from structlog.testing import capture_logs
 
 from bot import research
+from bot.decisions import DELIVER_WAIT
+from bot.runs import UPDATE_WAIT
 from sandbox import Channel, SlackApiServer
 from slack_ui.ids import encode_button_value, encode_private_metadata, workflow_id_for
 from tests.bot.conftest import (
@@ -35,6 +37,14 @@ from tests.bot.conftest import (
 )
 from tests.fakes.slack_signing import sign
 from workflows.models import MAX_QUESTION_CHARS, DecisionKind
+
+SLACK_DEADLINE = timedelta(seconds=3)
+
+
+def test_the_waits_fit_inside_slacks_three_seconds() -> None:
+    assert UPDATE_WAIT < DELIVER_WAIT < SLACK_DEADLINE  # the update, then its signal fallback, before the ack
+    assert research.START_DEADLINE < SLACK_DEADLINE < research.START_WAIT
+
 
 # ------------------------------------------------------------------ /research
 
