@@ -12,7 +12,6 @@ import structlog
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-
 from workflows import REPORT_PROGRESS
 from workflows.activity_io import ProgressInput, ProgressReceipt
 

@@ -4,46 +4,73 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import structlog
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from starlette.types import ASGIApp
 from temporalio.client import Client
 
-from bot.acks import PendingAcks
 from bot.listeners import register_listeners
+from bot.research import StartsUnderWay
 from bot.server import check_settings, create_asgi_app, serve
 from core.settings import Settings
 from slack_ui.client import build_slack_client
+from slack_ui.ids import MalformedId
 
-__all__ = ["build_app", "build_asgi_app", "run_bot"]
+__all__ = ["build_app", "build_asgi_app", "refuse_malformed", "run_bot"]
+
+log = structlog.get_logger(__name__)
+
+MAX_REASON = 200
 
 
-def build_app(settings: Settings, temporal_client: Client, acks: PendingAcks) -> AsyncApp:
+def build_app(settings: Settings, temporal_client: Client, starts: StartsUnderWay | None = None) -> AsyncApp:
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
-    Listeners find the Temporal client, the settings and the pending acks as ``context["temporal"]``,
-    ``context["settings"]`` and ``context["acks"]``.
+    Listeners find the Temporal client, the settings and the starts still under way as
+    ``context["temporal"]``, ``context["settings"]`` and ``context["starts"]``. A payload that is signed
+    but not well formed gets a 400 (:func:`refuse_malformed`).
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=False)
+    starts = starts or StartsUnderWay()
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context["temporal"], context["settings"], context["acks"] = temporal_client, settings, acks
+        context["temporal"], context["settings"], context["starts"] = temporal_client, settings, starts
         await next()
 
     app.use(provide)
+    app.error(refuse_malformed)
     register_listeners(app)
     return app
 
 
-def build_asgi_app(settings: Settings, temporal_client: Client, acks: PendingAcks | None = None) -> ASGIApp:
-    """The HTTP-mode app: POST /slack/events and GET /healthz. Whoever stops it drains ``acks``."""
-    acks = acks or PendingAcks()
-    return create_asgi_app(build_app(settings, temporal_client, acks), acks, settings)
+async def refuse_malformed(
+    error: Exception, request: AsyncBoltRequest, response: BoltResponse | None
+) -> BoltResponse | None:
+    """Bolt's error handler. A payload that is signed but not ours (a junk button value or modal
+    metadata, a missing field) gets 400 and a short reason, logged at INFO without a traceback;
+    anything else is a bug: logged with its traceback, and Bolt answers 500."""
+    if not isinstance(error, MalformedId | ValidationError):
+        log.error("bot.listener_failed", exc_info=error)
+        return None
+    reason = str(error) if isinstance(error, MalformedId) else f"invalid input: {error.errors()[0]['msg']}"
+    log.info("bot.malformed_request", reason=reason, type=request.body.get("type") or request.body.get("command"))
+    if response is None:  # the listener had already acked; there is no answer left to give
+        return None
+    return BoltResponse(status=400, body=reason[:MAX_REASON])
+
+
+def build_asgi_app(settings: Settings, temporal_client: Client, starts: StartsUnderWay | None = None) -> ASGIApp:
+    """The HTTP-mode app: POST /slack/events and GET /healthz."""
+    return create_asgi_app(build_app(settings, temporal_client, starts), settings)
 
 
 async def run_bot(settings: Settings, temporal_client: Client) -> None:
     """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN), then let
-    the runs already acked start."""
-    acks = PendingAcks()
-    await serve(build_app(settings, temporal_client, acks), acks, settings)
-    await acks.drain()
+    the starts still under way finish: their askers were told their question is queued."""
+    starts = StartsUnderWay()
+    await serve(build_app(settings, temporal_client, starts), settings)
+    await starts.drain()

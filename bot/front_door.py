@@ -141,6 +141,31 @@ def _json_object(text: str, what: str) -> None:
         raise Refused(400, f"{what} must be a JSON object")
     if depth(value) > MAX_DEPTH:
         raise Refused(400, f"{what} is nested deeper than {MAX_DEPTH} levels")
+    _bolt_shape(value, what)
+
+
+# The parts of a payload Bolt indexes without checking them first (slack_bolt.request.payload_utils):
+# by type, the key that must hold an object with these string keys, or a non-empty list of objects.
+_BOLT_OBJECTS = {
+    "view_submission": ("view", ("type", "callback_id")),
+    "view_closed": ("view", ("type", "callback_id")),
+    "event_callback": ("event", ("type",)),
+}
+_BOLT_LISTS = {"block_actions": "actions", "interactive_message": "actions"}
+
+
+def _bolt_shape(value: dict[str, Any], what: str) -> None:
+    """What Bolt takes for granted in a payload of each type (else it fails with a 500 before any listener)."""
+    kind = value.get("type")
+    if kind in _BOLT_OBJECTS:
+        key, fields = _BOLT_OBJECTS[kind]
+        inner = value.get(key)
+        if not isinstance(inner, dict) or not all(isinstance(inner.get(name), str) for name in fields):
+            raise Refused(400, f"{what}: {kind} needs {key} with {' and '.join(fields)}")
+    elif kind in _BOLT_LISTS:
+        items = value.get(_BOLT_LISTS[kind])
+        if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+            raise Refused(400, f"{what}: {kind} needs a list of {_BOLT_LISTS[kind]}")
 
 
 def depth(value: Any) -> int:

@@ -20,8 +20,10 @@ from core.settings import Settings
 from workflows.models import DecisionInput, ResearchRequest, ResearchResult, SlackContext
 from workflows.research import ResearchWorkflow
 
-# How long a click waits for a worker to answer the update before it is queued as a signal.
-UPDATE_WAIT = timedelta(seconds=2)
+# How long a decision waits for a worker to answer the update before it is queued as a signal; short
+# enough that the signal fallback still fits in a Slack listener's DELIVER_WAIT (bot/decisions.py).
+# The terminal front end waits the same.
+UPDATE_WAIT = timedelta(seconds=1.8)
 
 
 def build_request(

@@ -19,15 +19,12 @@ import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.acks import PendingAcks
 from bot.front_door import FrontDoor
 from core.errors import ConfigError
 from core.settings import Settings
@@ -69,9 +66,9 @@ def signing_secret(settings: Settings) -> str:
     return secret
 
 
-def create_asgi_app(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> ASGIApp:
-    """POST /slack/events for everything Slack sends, behind the front door and each counted by
-    ``acks`` until answered; GET /healthz answers 200 once this serves."""
+def create_asgi_app(bolt: AsyncApp, settings: Settings) -> ASGIApp:
+    """POST /slack/events for everything Slack sends, behind the front door; GET /healthz answers 200
+    once this serves."""
     handler = AsyncSlackRequestHandler(bolt)
 
     async def events(request: Request) -> Response:
@@ -81,7 +78,7 @@ def create_asgi_app(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> AS
         return JSONResponse({"ok": True})
 
     routes = [Route(EVENTS_PATH, events, methods=["POST"]), Route(HEALTH_PATH, healthz, methods=["GET"])]
-    return acks.track(FrontDoor(Starlette(routes=routes), signing_secret(settings), EVENTS_PATH))
+    return FrontDoor(Starlette(routes=routes), signing_secret(settings), EVENTS_PATH)
 
 
 class _Server(uvicorn.Server):
@@ -130,20 +127,8 @@ class HttpServer:
             self._task = None
 
 
-class _CountedSocketModeHandler(AsyncSocketModeHandler):
-    """Counts each envelope in ``acks`` until its ack is sent, as the HTTP middleware counts requests."""
-
-    def __init__(self, app: AsyncApp, app_token: str, acks: PendingAcks) -> None:
-        super().__init__(app, app_token)
-        self._acks = acks
-
-    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        with self._acks.answering():
-            await super().handle(client, req)
-
-
-async def serve_socket_mode(bolt: AsyncApp, app_token: str, acks: PendingAcks, stop: asyncio.Event) -> None:
-    handler = _CountedSocketModeHandler(bolt, app_token, acks)
+async def serve_socket_mode(bolt: AsyncApp, app_token: str, stop: asyncio.Event) -> None:
+    handler = AsyncSocketModeHandler(bolt, app_token)
     await handler.connect_async()
     log.info("bot.started", mode="socket")
     try:
@@ -152,18 +137,18 @@ async def serve_socket_mode(bolt: AsyncApp, app_token: str, acks: PendingAcks, s
         await handler.close_async()
 
 
-async def serve(bolt: AsyncApp, acks: PendingAcks, settings: Settings) -> None:
+async def serve(bolt: AsyncApp, settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM: over Socket Mode if SLACK_APP_TOKEN is set, else over HTTP on
-    0.0.0.0:$PORT; either way each request is counted in ``acks`` until it is answered."""
+    0.0.0.0:$PORT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         if settings.slack_app_token is not None:
-            await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), acks, stop)
+            await serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), stop)
             return
-        server = HttpServer(create_asgi_app(bolt, acks, settings), DEFAULT_HOST, settings.port)
+        server = HttpServer(create_asgi_app(bolt, settings), DEFAULT_HOST, settings.port)
         await server.start()
         log.info("bot.started", mode="http", port=server.port, path=EVENTS_PATH)
         await stop.wait()

@@ -10,8 +10,8 @@ from temporalio.client import Client
 
 from sandbox.demo_workspace import ADA, RESEARCH
 from sandbox.page_guard import TOKEN_HEADER, token_in_page
+from slack_ui.ids import decode_button_value
 from slack_ui.replies import FEEDBACK_ACTION, FEEDBACK_BLOCK
-from slack_ui.thread import decode_button_value
 from workflows.research import ResearchWorkflow
 
 Message = dict[str, Any]

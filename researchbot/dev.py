@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from temporalio.client import Client
 
-from bot.acks import PendingAcks
 from bot.app import build_app, build_asgi_app
+from bot.research import StartsUnderWay
 from bot.server import EVENTS_PATH, HttpServer, serve_socket_mode
 from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
@@ -79,14 +79,14 @@ async def product_stack(
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
-        acks = PendingAcks()
-        stack.push_async_callback(acks.drain)  # after the bot stops: the runs it acked start
+        starts = StartsUnderWay()
+        stack.push_async_callback(starts.drain)  # after the bot stops: the starts its askers were told are queued
         if sandbox_port is None and settings.slack_app_token is not None:
             # Real Slack over Socket Mode: nothing listens for HTTP, so no request goes unsigned.
-            bot_url = await _socket_mode_bot(stack, build_app(settings, client, acks), settings, acks)
+            bot_url = await _socket_mode_bot(stack, build_app(settings, client, starts), settings)
         else:  # the front door refuses to serve HTTP without a signing secret
             bot = HttpServer(
-                build_asgi_app(settings, client, acks), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
+                build_asgi_app(settings, client, starts), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
             )
             await bot.start()
             stack.push_async_callback(bot.stop)
@@ -103,11 +103,11 @@ async def product_stack(
         yield Stack(bot_url=bot_url, sandbox=sandbox, settings=settings)
 
 
-async def _socket_mode_bot(stack: AsyncExitStack, bolt: AsyncApp, settings: Settings, acks: PendingAcks) -> str:
+async def _socket_mode_bot(stack: AsyncExitStack, bolt: AsyncApp, settings: Settings) -> str:
     assert settings.slack_app_token is not None
     stop = asyncio.Event()
     serving = asyncio.create_task(
-        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), acks, stop), name="socket-mode"
+        serve_socket_mode(bolt, settings.slack_app_token.get_secret_value(), stop), name="socket-mode"
     )
 
     async def stop_serving() -> None:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from workflows.guardrails import neutralise_mentions
 
-__all__ = ["escape", "link", "markdown_to_mrkdwn", "mention", "neutralise_mentions", "safe", "split_text"]
+__all__ = ["escape", "link", "markdown_to_mrkdwn", "mention", "neutralise_mentions", "safe", "split_text", "unescape"]
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -21,6 +21,11 @@ _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 def escape(text: str) -> str:
     """Slack's three control characters: & < > (nothing else needs escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's entities (``&amp;`` ``&lt;`` ``&gt;``) in text Slack sends us, such as a command's text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def safe(text: str, limit: int | None = None) -> str:

@@ -6,11 +6,11 @@ view dicts for ``views.open``; limits are enforced and text is escaped here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_ui.blocks import Message, context, message, plain, section, sections
+from slack_ui.ids import encode_private_metadata
 from slack_ui.mrkdwn import escape, link, safe
 from slack_ui.thread import status_line
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
@@ -21,7 +21,6 @@ __all__ = [
     "FEEDBACK_BLOCK",
     "cannot_post_message",
     "decision_modal",
-    "decode_private_metadata",
     "help_message",
     "status_message",
     "usage_message",
@@ -30,7 +29,6 @@ __all__ = [
 DECISION_MODAL = "decision_modal"  # callback_id of the approve and revise modals
 FEEDBACK_BLOCK = FEEDBACK_ACTION = "feedback"  # view.state.values["feedback"]["feedback"]["value"]
 MAX_MODAL_TITLE = 24
-MAX_PRIVATE_METADATA = 3000
 
 _USAGE = (
     f"*Usage:* `/research {escape('<question>')}` starts a research run here · "
@@ -93,9 +91,6 @@ def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int,
     if kind is DecisionKind.REJECT:
         raise ValueError("reject is confirmed on the button, it has no modal")
     approve = kind is DecisionKind.APPROVE
-    metadata = json.dumps({"wf": workflow_id, "round": draft_round, "kind": kind.value}, separators=(",", ":"))
-    if len(metadata) > MAX_PRIVATE_METADATA:
-        raise ValueError(f"workflow id too long for a modal's private_metadata ({len(metadata)} characters)")
     feedback = {
         "type": "input",
         "block_id": FEEDBACK_BLOCK,
@@ -115,15 +110,6 @@ def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int,
         "title": plain(f"{'Approve' if approve else 'Revise'} draft {draft_round}", MAX_MODAL_TITLE),
         "submit": plain("Approve" if approve else "Send for revision", MAX_MODAL_TITLE),
         "close": plain("Cancel", MAX_MODAL_TITLE),
-        "private_metadata": metadata,
+        "private_metadata": encode_private_metadata(workflow_id, draft_round, kind),
         "blocks": [section(f"*Question:* {safe(question, 2900)}"), feedback],
     }
-
-
-def decode_private_metadata(text: str) -> tuple[str, int, DecisionKind]:
-    """(workflow_id, draft_round, kind) from a decision modal's private_metadata; ValueError if not one."""
-    try:
-        data = json.loads(text)
-        return str(data["wf"]), int(data["round"]), DecisionKind(data["kind"])
-    except (TypeError, KeyError, json.JSONDecodeError) as error:
-        raise ValueError(f"not a decision modal's private_metadata: {text[:100]!r}") from error

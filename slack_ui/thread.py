@@ -9,13 +9,11 @@ they get.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from slack_ui.blocks import (
     MAX_BUTTON_TEXT,
-    MAX_BUTTON_VALUE,
     Block,
     Message,
     context,
@@ -26,6 +24,7 @@ from slack_ui.blocks import (
     section,
     sections,
 )
+from slack_ui.ids import encode_button_value
 from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import cited_numbers
 from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
@@ -33,9 +32,7 @@ from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, Resea
 __all__ = [
     "closed_line",
     "decision_line",
-    "decode_button_value",
     "draft_messages",
-    "encode_button_value",
     "final_report_messages",
     "outcome_notice",
     "plan_message",
@@ -171,22 +168,6 @@ def progress_message(status: RunStatus) -> Message:
 
 
 # ------------------------------------------------------------------ drafts and decisions
-
-
-def encode_button_value(workflow_id: str, draft_round: int) -> str:
-    value = json.dumps({"wf": workflow_id, "round": draft_round}, separators=(",", ":"))
-    if len(value) > MAX_BUTTON_VALUE:
-        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
-    return value
-
-
-def decode_button_value(value: str) -> tuple[str, int]:
-    """(workflow_id, draft_round) from a decision button's value; ValueError if it is not one."""
-    try:
-        data = json.loads(value)
-        return str(data["wf"]), int(data["round"])
-    except (TypeError, KeyError, json.JSONDecodeError) as error:
-        raise ValueError(f"not a decision button value: {value[:100]!r}") from error
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None, **extra: Any) -> Block:

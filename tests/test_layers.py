@@ -8,7 +8,9 @@
                         core (settings, errors, the Temporal connection)
     sandbox: a local Slack, standing alone.
 
-tests/ and bench/ may import anything; nothing imports them.
+tests/ and bench/ may import anything; nothing imports them. Within bot/, a listener module
+(bot/listeners/*.py) imports no other listener module: what two listeners share lives beside them
+in bot/ (decisions.py, research.py, runs.py) or below, in slack_ui/.
 """
 
 from __future__ import annotations
@@ -50,6 +52,30 @@ def violations(root: Path) -> list[str]:
     return problems
 
 
+def listener_imports(root: Path) -> list[str]:
+    """Listener modules that import a sibling listener module (the package's __init__ registers them all)."""
+    listeners = root / "bot" / "listeners"
+    names = {path.stem for path in listeners.glob("*.py")} - {"__init__"}
+    problems = []
+    for path in sorted(listeners.glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                package = "bot.listeners" if node.level == 1 else "bot" if node.level == 2 else ""
+                base = ".".join(part for part in (package, node.module or "") if part) if node.level else node.module
+                modules = [base or ""] + [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                parts = module.split(".")
+                if parts[:2] == ["bot", "listeners"] and len(parts) > 2 and parts[2] in names - {path.stem}:
+                    problems.append(f"{path.relative_to(root)} imports bot.listeners.{parts[2]}")
+    return sorted(set(problems))
+
+
 def test_every_package_imports_only_the_layers_below_it() -> None:
     assert violations(REPO) == []
 
@@ -71,4 +97,27 @@ def test_a_planted_reverse_import_is_caught(tmp_path: Path) -> None:
         "core/settings.py imports bot",
         "slack_ui/thread.py imports activities",
         "bot/app.py imports activities",
+    ]
+
+
+def test_no_listener_imports_another_listener() -> None:
+    assert listener_imports(REPO) == []
+
+
+def test_a_planted_listener_import_is_caught(tmp_path: Path) -> None:
+    listeners = tmp_path / "bot" / "listeners"
+    listeners.mkdir(parents=True)
+    (listeners / "__init__.py").write_text("from bot.listeners import actions, commands, views\n")
+    (listeners / "actions.py").write_text(
+        "from bot.listeners.commands import parse\nfrom bot.decisions import deliver\n"
+    )
+    (listeners / "views.py").write_text("def f():\n    from . import actions\n    from .commands import x\n")
+    (listeners / "commands.py").write_text(
+        "import bot.listeners.views\nfrom bot import listeners\nfrom ..runs import r\n"
+    )
+    assert listener_imports(tmp_path) == [
+        "bot/listeners/actions.py imports bot.listeners.commands",
+        "bot/listeners/commands.py imports bot.listeners.views",
+        "bot/listeners/views.py imports bot.listeners.actions",
+        "bot/listeners/views.py imports bot.listeners.commands",
     ]

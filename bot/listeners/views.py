@@ -1,9 +1,11 @@
-"""The decision modal's submission: send the decision, then answer inside Slack's 3 seconds.
+"""The decision modal's submission: deliver the decision, then answer inside Slack's 3 seconds.
 
-A refusal (the update validator's words, or "this run has already ended") stays in the modal as
-an error on the feedback field, so the person sees why nothing happened. A decision queued as a
+A refusal (someone who may not decide, told up front; the update validator's words; or "this run
+has already ended") stays in the modal as an error on the feedback field, so the person sees why
+nothing happened. A decision queued as a
 signal because no worker answered closes the modal and says so in an ephemeral message. What
-the decision did to the draft, the workflow's activities post in the thread.
+the decision did to the draft, the workflow's activities post in the thread. Metadata that is not
+ours is refused with a 400 before anything is sent (bot/app.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.actions import decision_id, deliver
-from bot.listeners.commands import parse_workflow_id
-from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK, decode_private_metadata
+from bot.decisions import decision_id, deliver, may_not_decide
+from slack_ui.ids import decode_private_metadata, field, parse_workflow_id
+from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK
 from workflows.models import DecisionInput
 
 __all__ = ["register", "submit_decision", "tell_queued"]
@@ -33,15 +35,14 @@ async def submit_decision(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     """Approve (with an optional note) or Revise (with feedback) from the modal."""
-    workflow_id, draft_round, kind = decode_private_metadata(view["private_metadata"])
-    user = body["user"]["id"]
-    feedback = view["state"]["values"].get(FEEDBACK_BLOCK, {}).get(FEEDBACK_ACTION, {}).get("value")
+    workflow_id, draft_round, kind = decode_private_metadata(view.get("private_metadata"))
+    user, view_id = field(body, "user", "id"), field(view, "id")
+    if refusal := may_not_decide(context["settings"], workflow_id, user):
+        await ack(response_action="errors", errors={FEEDBACK_BLOCK: refusal})
+        return
+    feedback = _feedback(view)
     decision = DecisionInput(
-        kind=kind,
-        draft_round=draft_round,
-        decided_by=user,
-        feedback=feedback,
-        decision_id=decision_id("view", view["id"]),
+        kind=kind, draft_round=draft_round, decided_by=user, feedback=feedback, decision_id=decision_id("view", view_id)
     )
     outcome = await deliver(context["temporal"], workflow_id, decision)
     if not outcome.accepted:
@@ -50,6 +51,14 @@ async def submit_decision(
     await ack()
     if outcome.queued:
         await tell_queued(client, workflow_id, user, outcome.message)
+
+
+def _feedback(view: dict[str, Any]) -> str | None:
+    try:
+        value = view["state"]["values"][FEEDBACK_BLOCK][FEEDBACK_ACTION]["value"]
+    except (KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 async def tell_queued(client: AsyncWebClient, workflow_id: str, user: str, text: str) -> None:

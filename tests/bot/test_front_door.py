@@ -49,6 +49,10 @@ async def http(behind: Behind) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def payload(value: dict) -> bytes:
+    return urlencode({"payload": json.dumps(value)}).encode()
+
+
 COMMAND = urlencode({"command": "/research", "text": "why?", "user_id": "U1", "trigger_id": "1.2.3"}).encode()
 
 
@@ -69,8 +73,25 @@ async def test_a_signed_command_and_a_signed_event_pass_unchanged(http: httpx.As
         (b"payload=" + ('{"a":' * 40 + "1" + "}" * 40).encode(), 400, "nested deeper"),
         (b"hello=world", 400, "neither a command nor an interactivity payload"),
         (b"a=1&&&=&", 400, "the form is malformed"),
+        (payload({"type": "view_submission", "view": {"callback_id": "decision_modal"}}), 400, "needs view"),
+        (payload({"type": "view_closed", "view": "callback_id"}), 400, "needs view with type and callback_id"),
+        (payload({"type": "block_actions", "actions": []}), 400, "block_actions needs a list of actions"),
+        (payload({"type": "block_actions", "actions": ["approve"]}), 400, "needs a list of actions"),
+        (payload({"type": "event_callback", "event": "type"}), 400, "event_callback needs event with type"),
     ],
-    ids=["broken-json", "json-list", "5000-deep", "40-deep", "not-slack", "bad-form"],
+    ids=[
+        "broken-json",
+        "json-list",
+        "5000-deep",
+        "40-deep",
+        "not-slack",
+        "bad-form",
+        "view-without-type",
+        "view-a-string",
+        "no-actions",
+        "actions-not-objects",
+        "event-a-string",
+    ],
 )
 async def test_signed_junk_is_a_clear_400(
     http: httpx.AsyncClient, behind: Behind, body: bytes, status: int, reason: str

@@ -17,7 +17,6 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.acks import PendingAcks
 from bot.app import build_app
 from bot.server import serve_socket_mode
 from core.settings import Settings
@@ -72,9 +71,9 @@ async def socket_stack(stack: Stack, slack: SlackApiServer) -> AsyncIterator[Sta
         slack_app_token=slack.workspace.app_token,
         slack_api_url=slack.base_url,
     )
-    stop, acks = asyncio.Event(), PendingAcks()
-    bolt = build_app(settings, stack.client, acks)
-    serving = asyncio.create_task(serve_socket_mode(bolt, slack.workspace.app_token, acks, stop))
+    stop = asyncio.Event()
+    bolt = build_app(settings, stack.client)
+    serving = asyncio.create_task(serve_socket_mode(bolt, slack.workspace.app_token, stop))
     await eventually(lambda: slack.socket_mode.connected or serving.done(), "the bot's Socket Mode connection")
     assert not serving.done(), serving.exception()
     assert slack.calls_to("apps.connections.open"), "the bot asked Slack for its WebSocket URL"

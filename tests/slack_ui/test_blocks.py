@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sandbox.validation import block_errors, view_errors
-from slack_ui import blocks, replies, thread
+from slack_ui import blocks, ids, replies, thread
 from slack_ui.mrkdwn import escape, markdown_to_mrkdwn, neutralise_mentions, safe, split_text
 from workflows.models import (
     DecisionKind,
@@ -223,16 +223,16 @@ def test_draft_buttons_carry_the_run_and_round() -> None:
     assert actions["type"] == "actions"
     assert [b["action_id"] for b in actions["elements"]] == ["approve", "revise", "reject"]
     assert {b["value"] for b in actions["elements"]} == {'{"wf":"research-42","round":2}'}
-    assert thread.decode_button_value(actions["elements"][0]["value"]) == ("research-42", 2)
+    assert ids.decode_button_value(actions["elements"][0]["value"]) == ("research-42", 2)
     approve, _, reject = actions["elements"]
     assert approve["style"] == "primary" and reject["style"] == "danger"
     assert reject["confirm"]["confirm"]["text"] == "Reject"
     sources = next(t for t in texts(message["blocks"]) if t.startswith("*Sources*"))
     assert sources == "*Sources*\n1. <https://example.org/a?b=1&amp;c=2|Example &lt;b&gt;|pipe>"
     with pytest.raises(ValueError):
-        thread.decode_button_value("not json")
+        ids.decode_button_value("not json")
     with pytest.raises(ValueError):
-        thread.encode_button_value("w" * 2000, 1)
+        ids.encode_button_value("w" * 2000, 1)
 
 
 def test_a_draft_with_violations_cannot_be_approved() -> None:
@@ -330,7 +330,7 @@ def test_decision_modals(kind: DecisionKind) -> None:
     assert view_errors(view) == []
     assert view["callback_id"] == "decision_modal" and len(view["title"]["text"]) <= 24
     assert json.loads(view["private_metadata"]) == {"wf": "research-42", "round": 12, "kind": kind.value}
-    assert replies.decode_private_metadata(view["private_metadata"]) == ("research-42", 12, kind)
+    assert ids.decode_private_metadata(view["private_metadata"]) == ("research-42", 12, kind)
     feedback = view["blocks"][-1]
     assert feedback["block_id"] == "feedback" and feedback["element"]["action_id"] == "feedback"
     assert feedback["element"]["multiline"] is True

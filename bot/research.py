@@ -1,0 +1,170 @@
+"""/research from Slack: start a run for a question, and list the asker's runs.
+
+"A 200 means a run": the command listener (bot/listeners/commands.py) acks only after
+:func:`start_research` has made the durable write, the workflow's start. The start normally takes
+milliseconds; it gets START_DEADLINE to finish so that the ack stays inside Slack's 3 seconds. Past
+that the asker is told honestly that the question is queued, the start keeps going (up to
+START_WAIT), and the asker hears through the command's response_url whether it started. The
+workflow id comes from the command (slack_ui/ids.py), so a command Slack delivers twice starts one
+run. A stopping bot lets the starts still under way finish (:class:`StartsUnderWay`): those askers
+were told their question is queued, not that it was dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from bot.runs import build_request, start_run
+from core.settings import Settings
+from slack_ui.blocks import context as context_block
+from slack_ui.ids import parse_workflow_id, slack_id, workflow_id_for
+from slack_ui.replies import status_message
+from workflows.models import RunStatus, SlackContext
+from workflows.research import ResearchWorkflow
+
+__all__ = ["START_DEADLINE", "START_WAIT", "Start", "StartsUnderWay", "start_research", "your_runs"]
+
+log = structlog.get_logger(__name__)
+
+Reply = dict[str, Any]  # keyword arguments for ack() or respond(): text, and blocks when there are any
+
+# The start must finish within START_DEADLINE for the ack to say it did (and stay inside Slack's 3 s);
+# a slower start goes on in the background, up to START_WAIT in all.
+START_DEADLINE = timedelta(seconds=2)
+START_WAIT = timedelta(seconds=10)
+STATUS_QUERY_WAIT = timedelta(seconds=3)
+RECENT_RUNS = 20
+
+STARTED = "🔎 Researching… I'll post the plan, progress and a draft for review in this channel."
+QUEUED = "⏳ Queued: the research service is slow; I'll tell you here when your run starts."
+STARTED_LATE = "🔎 Your run has started: I'll post the plan, progress and a draft for review in this channel."
+ALREADY_STARTED = "That request was already received: its run is in this channel."
+UNAVAILABLE = (
+    "Sorry, the research service is unavailable right now, so nothing was started. Try again in a few minutes."
+)
+SLOW = (
+    "The research service is still slow to answer. If your run started, it will post in this channel "
+    "within a minute; if nothing appears, ask again."
+)
+STATUS_UNAVAILABLE = "Sorry, the research service is unavailable right now, so I can't list your runs. Try again soon."
+
+
+class StartsUnderWay:
+    """Starts that outlived START_DEADLINE: their askers were told "queued", so a stopping bot waits
+    for them (each is bounded by START_WAIT) instead of dropping them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[Reply]] = set()
+
+    def hold(self, task: asyncio.Future[Reply]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = START_WAIT.total_seconds() + 1) -> None:
+        if self._tasks:
+            log.info("bot.finishing_starts", starts=len(self._tasks))
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Start:
+    """What to ack a question with; ``later``, if the start is still under way, says how it ended."""
+
+    ack: Reply
+    later: asyncio.Future[Reply] | None = None
+
+
+async def start_research(
+    settings: Settings, temporal: Client, command: Mapping[str, Any], question: str, under_way: StartsUnderWay
+) -> Start:
+    """Start the run for a command, waiting up to START_DEADLINE for the start to be written."""
+    start = asyncio.ensure_future(_start(settings, temporal, command, question))
+    done, _ = await asyncio.wait({start}, timeout=START_DEADLINE.total_seconds())
+    if done:
+        return Start(ack=start.result())
+    log.warning("research.start_queued", workflow_id=workflow_id_for(command), user=command.get("user_id"))
+    under_way.hold(start)
+    later = asyncio.ensure_future(_told_later(start))
+    return Start(ack={"text": QUEUED}, later=later)
+
+
+async def _start(settings: Settings, temporal: Client, command: Mapping[str, Any], question: str) -> Reply:
+    """The start itself, bounded by START_WAIT: what to tell the asker about it."""
+    workflow_id = workflow_id_for(command)
+    user = str(command.get("user_id") or "")
+    bound = log.bind(workflow_id=workflow_id, user=user)
+    try:
+        slack = SlackContext(
+            channel_id=str(command.get("channel_id") or ""),
+            user_id=user,
+            team_id=command.get("team_id"),
+            response_url=command.get("response_url"),
+        )
+        request = build_request(settings, question, requested_by=user, slack=slack)
+        await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
+    except WorkflowAlreadyStartedError:
+        bound.info("research.duplicate_command")
+        return {"text": ALREADY_STARTED}
+    except TimeoutError:
+        bound.warning("research.start_slow")
+        return {"text": SLOW}
+    except Exception:
+        bound.exception("research.start_failed")
+        return {"text": UNAVAILABLE}
+    bound.info("research.started")
+    return {"text": STARTED}
+
+
+async def _told_later(start: asyncio.Future[Reply]) -> Reply:
+    reply = await start
+    return {"text": STARTED_LATE} if reply["text"] == STARTED else reply
+
+
+async def your_runs(temporal: Client, slack: AsyncWebClient, command: Mapping[str, Any]) -> Reply:
+    """The asker's most recent runs, newest first, each with where it is and a link to its thread."""
+    team, user = slack_id(command.get("team_id")), slack_id(command.get("user_id"))
+    query = f"WorkflowType='ResearchWorkflow' AND WorkflowId STARTS_WITH 'research-{team}-{user}-'"
+    try:
+        executions = [execution async for execution in temporal.list_workflows(query, limit=RECENT_RUNS)]
+    except Exception:
+        log.exception("research.status_failed", user=command.get("user_id"))
+        return {"text": STATUS_UNAVAILABLE}
+    statuses = await asyncio.gather(*(_status(temporal, e.id, e.status) for e in executions))
+    found = [status for status in statuses if status is not None]
+    links = await asyncio.gather(*(_thread_link(slack, status) for status in found))
+    reply = status_message(found, {status.workflow_id: url for status, url in zip(found, links, strict=True) if url})
+    if missing := len(statuses) - len(found):
+        reply["blocks"].append(context_block(f"_{missing} more could not be read: no research worker answered._"))
+    return reply
+
+
+async def _status(temporal: Client, workflow_id: str, execution: WorkflowExecutionStatus | None) -> RunStatus | None:
+    handle = temporal.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+    try:
+        return await handle.query(ResearchWorkflow.status, rpc_timeout=STATUS_QUERY_WAIT)
+    except Exception as error:
+        log.warning("research.status_query_failed", workflow_id=workflow_id, execution=str(execution), error=str(error))
+        return None
+
+
+async def _thread_link(slack: AsyncWebClient, status: RunStatus) -> str | None:
+    """The permalink of a run's thread; None for runs without one (or if Slack will not say)."""
+    address = parse_workflow_id(status.workflow_id)
+    if address is None or status.thread_ts is None:
+        return None
+    try:
+        answer = await slack.chat_getPermalink(channel=address.channel_id, message_ts=status.thread_ts)
+    except SlackApiError as error:
+        log.warning("research.permalink_failed", workflow_id=status.workflow_id, error=error.response.get("error"))
+        return None
+    return answer.get("permalink")

@@ -1,0 +1,152 @@
+"""What Slack hands back to us, encoded and decoded in one place: workflow ids, button values, modal metadata.
+
+A run started from Slack has the workflow id ``research-<team>-<user>-<channel>-<digest>``, made
+from the command, so the same command delivered twice gives the same id and a click can tell who
+asked and where without asking Temporal. A decision button's value and a decision modal's
+``private_metadata`` carry the run's workflow id and draft round (and the modal its kind) as
+compact JSON. Slack sends them back verbatim, but anyone holding the signing secret can send
+anything: every decoder raises :class:`MalformedId` on junk, never IndexError or KeyError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_ui.blocks import MAX_BUTTON_VALUE
+from workflows.models import DecisionKind
+
+__all__ = [
+    "MAX_PRIVATE_METADATA",
+    "MalformedId",
+    "RunAddress",
+    "decode_button_value",
+    "decode_private_metadata",
+    "encode_button_value",
+    "encode_private_metadata",
+    "field",
+    "parse_workflow_id",
+    "slack_id",
+    "workflow_id_for",
+]
+
+MAX_PRIVATE_METADATA = 3000
+MAX_WORKFLOW_ID = 1000  # Temporal's own limit on an id's length
+
+_ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
+
+
+class MalformedId(ValueError):
+    """Something Slack sent back (a button value, a modal's metadata, a payload field) is not what we
+    put there. Its message is short and safe to answer with; the bot answers it with a 400."""
+
+
+# ------------------------------------------------------------------ workflow ids
+
+
+@dataclass(frozen=True)
+class RunAddress:
+    """Who asked for a run and where, as its workflow id says."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+
+
+def slack_id(value: object) -> str:
+    """A Slack id kept to what ids are made of, so it is safe in a workflow id and a visibility query."""
+    return re.sub(r"[^A-Za-z0-9]", "", str(value or "")) or "none"
+
+
+def workflow_id_for(command: Mapping[str, Any]) -> str:
+    """One id per command: the same team and trigger_id (a command delivered twice) give the same id."""
+    team, user, channel = (slack_id(command.get(key)) for key in ("team_id", "user_id", "channel_id"))
+    trigger = command.get("trigger_id") or uuid.uuid4().hex
+    digest = hashlib.sha256(f"{team}:{trigger}".encode()).hexdigest()[:20]
+    return f"research-{team}-{user}-{channel}-{digest}"
+
+
+def parse_workflow_id(workflow_id: str) -> RunAddress | None:
+    """The asker and channel of a run started from Slack; None for runs started elsewhere (the CLI)."""
+    match = _ID.match(workflow_id) if isinstance(workflow_id, str) else None
+    return RunAddress(*match.group(1, 2, 3)) if match else None
+
+
+# ------------------------------------------------------------------ button values and modal metadata
+
+
+def encode_button_value(workflow_id: str, draft_round: int) -> str:
+    value = json.dumps({"wf": workflow_id, "round": draft_round}, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
+    return value
+
+
+def decode_button_value(value: object) -> tuple[str, int]:
+    """(workflow_id, draft_round) from a decision button's value; MalformedId if it is not one."""
+    data = _json_object(value, "a decision button value")
+    return _workflow_id(data, "a decision button value"), _round(data, "a decision button value")
+
+
+def encode_private_metadata(workflow_id: str, draft_round: int, kind: DecisionKind) -> str:
+    metadata = json.dumps({"wf": workflow_id, "round": draft_round, "kind": kind.value}, separators=(",", ":"))
+    if len(metadata) > MAX_PRIVATE_METADATA:
+        raise ValueError(f"workflow id too long for a modal's private_metadata ({len(metadata)} characters)")
+    return metadata
+
+
+def decode_private_metadata(text: object) -> tuple[str, int, DecisionKind]:
+    """(workflow_id, draft_round, kind) from a decision modal's private_metadata; MalformedId if not one."""
+    what = "a decision modal's private_metadata"
+    data = _json_object(text, what)
+    try:
+        kind = DecisionKind(data.get("kind"))
+    except ValueError:
+        raise MalformedId(f"not {what}: no decision kind") from None
+    if kind is DecisionKind.REJECT:
+        raise MalformedId(f"not {what}: reject has no modal")
+    return _workflow_id(data, what), _round(data, what), kind
+
+
+# ------------------------------------------------------------------ payload fields
+
+
+def field(payload: Mapping[str, Any], *path: str) -> str:
+    """A non-empty string at ``path`` in a payload (``field(body, "user", "id")``); MalformedId if absent."""
+    value: Any = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise MalformedId(f"the payload has no {'.'.join(path)}")
+    return value
+
+
+def _json_object(text: object, what: str) -> dict[str, Any]:
+    if not isinstance(text, str) or len(text) > MAX_PRIVATE_METADATA:
+        raise MalformedId(f"not {what}")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise MalformedId(f"not {what}: not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedId(f"not {what}: not a JSON object")
+    return data
+
+
+def _workflow_id(data: dict[str, Any], what: str) -> str:
+    workflow_id = data.get("wf")
+    if not isinstance(workflow_id, str) or not workflow_id.strip() or len(workflow_id) > MAX_WORKFLOW_ID:
+        raise MalformedId(f"not {what}: no workflow id")
+    return workflow_id
+
+
+def _round(data: dict[str, Any], what: str) -> int:
+    draft_round = data.get("round")
+    if type(draft_round) is not int or draft_round < 0:
+        raise MalformedId(f"not {what}: no draft round")
+    return draft_round
