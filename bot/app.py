@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from temporalio.client import Client
 
 from bot.listeners import register_listeners
+from bot.ownership import AppIdentity
 from bot.research import StartsUnderWay
 from bot.server import check_settings, create_asgi_app, serve
 from core.settings import Settings
@@ -30,7 +31,8 @@ def build_app(settings: Settings, temporal_client: Client, starts: StartsUnderWa
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
     Listeners find the Temporal client, the settings and the starts still under way as
     ``context["temporal"]``, ``context["settings"]`` and ``context["starts"]``. A payload that is signed
-    but not well formed gets a 400 (:func:`refuse_malformed`).
+    but not well formed gets a 400 (:func:`refuse_malformed`); one for another app or workspace, a 403
+    (bot/ownership.py).
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -42,6 +44,7 @@ def build_app(settings: Settings, temporal_client: Client, starts: StartsUnderWa
         await next()
 
     app.use(provide)
+    app.use(AppIdentity().middleware)  # signed, but for this app and workspace?
     app.error(refuse_malformed)
     register_listeners(app)
     return app

@@ -157,6 +157,8 @@ _BOLT_LISTS = {"block_actions": "actions", "interactive_message": "actions"}
 def _bolt_shape(value: dict[str, Any], what: str) -> None:
     """What Bolt takes for granted in a payload of each type (else it fails with a 500 before any listener)."""
     kind = value.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise Refused(400, f"{what}: type must be a string")
     if kind in _BOLT_OBJECTS:
         key, fields = _BOLT_OBJECTS[kind]
         inner = value.get(key)

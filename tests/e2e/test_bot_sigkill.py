@@ -1,0 +1,113 @@
+"""A 200 means a run: the bot SIGKILLed at random moments during bursts of 40 commands loses none it confirmed.
+
+The bot starts each run (a durable write to Temporal, with an id derived from the command) before it
+answers, so every command answered "Researching…" has exactly one run, whenever the bot dies. Temporal
+is reached through a proxy that adds latency, so a burst is still in flight when the kill comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from sandbox import SlackApiServer
+from sandbox.payloads import command_body, command_form
+from sandbox.signing import signed_headers
+from slack_ui.ids import workflow_id_for
+from tests.e2e.test_bot_cli import clean_env, free_port, wait_until_healthy
+from tests.fakes.slow_proxy import SlowProxy
+
+pytestmark = pytest.mark.slow
+
+SECRET = "sigkill-signing-secret"
+BURST = 40
+BURSTS = 4
+
+
+async def ask(http: httpx.AsyncClient, url: str, fields: dict[str, str]) -> httpx.Response | None:
+    body = command_body(fields)
+    try:
+        return await http.post(url, content=body.encode(), headers=signed_headers(SECRET, body))
+    except httpx.TransportError:
+        return None  # the bot died first: no answer, no promise
+
+
+async def test_every_command_answered_researching_has_exactly_one_run_after_a_sigkill(
+    tmp_path: Path, slack: SlackApiServer, env: WorkflowEnvironment
+) -> None:
+    chance = random.Random(20261202)
+    asker = slack.workspace.users["UASKER"]
+    host, temporal_port = env.client.service_client.config.target_host.rsplit(":", 1)
+    confirmed: list[str] = []
+    unanswered = 0
+    async with SlowProxy(host, int(temporal_port)) as slow_network, httpx.AsyncClient(timeout=30) as http:
+        slow_network.latency = 0.2
+        for burst in range(BURSTS):
+            port = free_port()
+            channel = slack.workspace.add_channel(f"kill-{burst}-{uuid.uuid4().hex[:6]}", members=[asker.id])
+            settings = clean_env(
+                tmp_path,
+                PORT=str(port),
+                SLACK_BOT_TOKEN=slack.workspace.bot_token,
+                SLACK_API_URL=slack.base_url,
+                SLACK_SIGNING_SECRET=SECRET,
+                TEMPORAL_ADDRESS=slow_network.address,
+                RESEARCH_TASK_QUEUE=f"nobody-{uuid.uuid4().hex[:8]}",  # runs are only started, never worked
+            )
+            process = subprocess.Popen(
+                [sys.executable, "-m", "researchbot", "bot"],
+                env=settings,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+            )
+            url = f"http://127.0.0.1:{port}/slack/events"
+            try:
+                await wait_until_healthy(process, f"http://127.0.0.1:{port}")
+                commands = [
+                    command_form(
+                        slack.workspace,
+                        channel=channel,
+                        user=asker,
+                        text=f"What is a task queue? ({burst}.{n})",
+                        response_url=slack.response_url(channel.id, asker.id),
+                    )
+                    for n in range(BURST)
+                ]
+                asked = asyncio.gather(*(ask(http, url, fields) for fields in commands))
+                await asyncio.sleep(chance.uniform(0.3, 2.5))
+                process.send_signal(signal.SIGKILL)
+                answers = await asked
+            finally:
+                process.kill()
+                process.wait(timeout=10)
+            for fields, answer in zip(commands, answers, strict=True):
+                if answer is not None and answer.status_code == 200 and "Researching" in answer.text:
+                    confirmed.append(workflow_id_for(fields))
+                elif answer is None:
+                    unanswered += 1
+
+    assert confirmed, "no command was confirmed before the kill; the test proved nothing"
+    assert len(set(confirmed)) == len(confirmed)
+    missing = []
+    for workflow_id in confirmed:
+        handle = env.client.get_workflow_handle(workflow_id)
+        try:
+            await handle.describe()
+        except RPCError:
+            missing.append(workflow_id)
+            continue
+        await handle.terminate("test over")
+    assert missing == [], f"{len(missing)} of {len(confirmed)} confirmed commands have no run"
+    print(f"confirmed {len(confirmed)}, unanswered {unanswered} of {BURST * BURSTS}")
