@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
@@ -130,6 +131,10 @@ def check_shape(content_type: str, body: bytes) -> None:
             raise Refused(400, "the form is neither a command nor an interactivity payload")
     else:
         raise Refused(415, "expected application/x-www-form-urlencoded or application/json")
+    try:  # Bolt reads ids and response_urls out of every payload as it builds the request
+        AsyncBoltRequest(body=text, headers={"content-type": content_type})
+    except Exception:
+        raise Refused(400, "the payload's fields are not of the types Slack sends") from None
 
 
 def _json_object(text: str, what: str) -> None:

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from bot.runs import build_request, start_run
 from core.settings import Settings
@@ -45,6 +46,7 @@ START_WAIT = timedelta(seconds=10)
 STATUS_QUERY_WAIT = timedelta(seconds=3)
 RECENT_RUNS = 20
 
+LOOKUP_WAIT = timedelta(seconds=2)
 STARTED = "🔎 Researching… I'll post the plan, progress and a draft for review in this channel."
 QUEUED = "⏳ Queued: the research service is slow; I'll tell you here when your run starts."
 STARTED_LATE = "🔎 Your run has started: I'll post the plan, progress and a draft for review in this channel."
@@ -87,20 +89,25 @@ class Start:
 async def start_research(
     settings: Settings, temporal: Client, command: Mapping[str, Any], question: str, under_way: StartsUnderWay
 ) -> Start:
-    """Start the run for a command, waiting up to START_DEADLINE for the start to be written."""
-    start = asyncio.ensure_future(_start(settings, temporal, command, question))
+    """Start the run for a command, waiting up to START_DEADLINE for the start to be written.
+    Raises MalformedId (answered 400) for ids no Slack workspace sends."""
+    workflow_id = workflow_id_for(command)
+    start = asyncio.ensure_future(_start(settings, temporal, command, question, workflow_id))
     done, _ = await asyncio.wait({start}, timeout=START_DEADLINE.total_seconds())
     if done:
         return Start(ack=start.result())
-    log.warning("research.start_queued", workflow_id=workflow_id_for(command), user=command.get("user_id"))
+    log.warning("research.start_queued", workflow_id=workflow_id, user=command.get("user_id"))
     under_way.hold(start)
     later = asyncio.ensure_future(_told_later(start))
     return Start(ack={"text": QUEUED}, later=later)
 
 
-async def _start(settings: Settings, temporal: Client, command: Mapping[str, Any], question: str) -> Reply:
-    """The start itself, bounded by START_WAIT: what to tell the asker about it."""
-    workflow_id = workflow_id_for(command)
+async def _start(
+    settings: Settings, temporal: Client, command: Mapping[str, Any], question: str, workflow_id: str
+) -> Reply:
+    """The start itself, bounded by START_WAIT: what to tell the asker about it. A start that timed out
+    or failed on the way may still have been written, so the run is looked up by its id before anyone
+    hears that nothing was started."""
     user = str(command.get("user_id") or "")
     bound = log.bind(workflow_id=workflow_id, user=user)
     try:
@@ -115,14 +122,32 @@ async def _start(settings: Settings, temporal: Client, command: Mapping[str, Any
     except WorkflowAlreadyStartedError:
         bound.info("research.duplicate_command")
         return {"text": ALREADY_STARTED}
-    except TimeoutError:
-        bound.warning("research.start_slow")
-        return {"text": SLOW}
-    except Exception:
-        bound.exception("research.start_failed")
+    except Exception as error:
+        exists = await _run_exists(temporal, workflow_id)
+        if exists:
+            bound.info("research.started_despite_error", error=str(error) or repr(error))
+            return {"text": STARTED}
+        if isinstance(error, TimeoutError):
+            bound.warning("research.start_slow", looked_up=exists is not None)
+            return {"text": SLOW}
+        if isinstance(error, RPCError):
+            bound.error("research.start_failed", error=str(error), looked_up=exists is not None)
+        else:
+            bound.exception("research.start_failed")
         return {"text": UNAVAILABLE}
     bound.info("research.started")
     return {"text": STARTED}
+
+
+async def _run_exists(temporal: Client, workflow_id: str) -> bool | None:
+    """Whether Temporal has this run; None when it cannot say (unreachable too)."""
+    try:
+        await temporal.get_workflow_handle(workflow_id).describe(rpc_timeout=LOOKUP_WAIT)
+    except RPCError as error:
+        return False if error.status == RPCStatusCode.NOT_FOUND else None
+    except Exception:
+        return None
+    return True
 
 
 async def _told_later(start: asyncio.Future[Reply]) -> Reply:

@@ -41,6 +41,10 @@ MAX_WORKFLOW_ID = 1000  # Temporal's own limit on an id's length
 _ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
 
 
+# Slack's ids are about 9 to 12 characters (T0123ABCD, U0123ABCD, C0123ABCD); far longer is not Slack.
+MAX_SLACK_ID = 32
+
+
 class MalformedId(ValueError):
     """Something Slack sent back (a button value, a modal's metadata, a payload field) is not what we
     put there. Its message is short and safe to answer with; the bot answers it with a 400."""
@@ -64,8 +68,11 @@ def slack_id(value: object) -> str:
 
 
 def workflow_id_for(command: Mapping[str, Any]) -> str:
-    """One id per command: the same team and trigger_id (a command delivered twice) give the same id."""
+    """One id per command: the same team and trigger_id (a command delivered twice) give the same id.
+    Raises MalformedId for an id no Slack workspace hands out (Temporal caps a workflow id's length)."""
     team, user, channel = (slack_id(command.get(key)) for key in ("team_id", "user_id", "channel_id"))
+    if max(len(team), len(user), len(channel)) > MAX_SLACK_ID:
+        raise MalformedId(f"a team, user or channel id longer than {MAX_SLACK_ID} characters")
     trigger = command.get("trigger_id") or uuid.uuid4().hex
     digest = hashlib.sha256(f"{team}:{trigger}".encode()).hexdigest()[:20]
     return f"research-{team}-{user}-{channel}-{digest}"

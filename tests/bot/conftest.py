@@ -17,6 +17,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from temporalio.service import RPCError, RPCStatusCode
 
 from bot.app import build_app
 from core.settings import Settings
@@ -35,6 +36,7 @@ class FakeTemporal:
     ``update_gate``, when set, holds every update until it is set."""
 
     starts: list[str] = field(default_factory=list)
+    written: set[str] = field(default_factory=set)  # runs Temporal has, whatever the caller heard
     updates: list[tuple[str, DecisionInput]] = field(default_factory=list)
     signals: list[tuple[str, DecisionInput]] = field(default_factory=list)
     start: Callable[[], Any] | None = None
@@ -44,9 +46,13 @@ class FakeTemporal:
         if self.start is not None:
             await self.start()
         self.starts.append(id)
+        self.written.add(id)
         return object()
 
     def get_workflow_handle_for(self, run: Any, workflow_id: str) -> FakeHandle:
+        return FakeHandle(self, workflow_id)
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
         return FakeHandle(self, workflow_id)
 
     def list_workflows(self, query: str, limit: int | None = None) -> AsyncIterator[Any]:
@@ -67,6 +73,11 @@ class FakeHandle:
             await self.temporal.update_gate.wait()
         self.temporal.updates.append((self.id, decision))
         return DecisionReceipt(accepted=True, message="Decision recorded", draft_round=decision.draft_round)
+
+    async def describe(self, **options: Any) -> object:
+        if self.id not in self.temporal.written:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        return object()
 
     async def signal(self, signal: Any, decision: DecisionInput) -> None:
         self.temporal.signals.append((self.id, decision))

@@ -78,6 +78,12 @@ async def test_a_signed_command_and_a_signed_event_pass_unchanged(http: httpx.As
         (payload({"type": "block_actions", "actions": []}), 400, "block_actions needs a list of actions"),
         (payload({"type": "block_actions", "actions": ["approve"]}), 400, "needs a list of actions"),
         (payload({"type": "event_callback", "event": "type"}), 400, "event_callback needs event with type"),
+        (payload({"type": {"a": 1}}), 400, "type must be a string"),
+        (
+            payload({"type": "view_submission", "view": {"type": "modal", "callback_id": "x"}, "response_urls": [[]]}),
+            400,
+            "not of the types Slack sends",
+        ),
     ],
     ids=[
         "broken-json",
@@ -91,6 +97,8 @@ async def test_a_signed_command_and_a_signed_event_pass_unchanged(http: httpx.As
         "no-actions",
         "actions-not-objects",
         "event-a-string",
+        "type-an-object",
+        "response-urls-not-objects",
     ],
 )
 async def test_signed_junk_is_a_clear_400(

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from slack_bolt.async_app import AsyncApp
 from structlog.testing import capture_logs
+from temporalio.service import RPCError, RPCStatusCode
 
 from bot import research
 from bot.decisions import DELIVER_WAIT
@@ -119,6 +120,29 @@ async def test_temporal_refusing_at_once_is_acked_as_nothing_started(
     assert temporal.starts == [] and [e["event"] for e in logs if e["log_level"] == "error"] == [
         "research.start_failed"
     ]
+
+
+async def test_a_start_whose_answer_was_lost_is_looked_up_and_acked_as_started(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal
+) -> None:
+    fields = command(slack, channel, "What is a task queue?")
+
+    async def written_then_lost() -> None:
+        temporal.written.add(workflow_id_for(fields))  # Temporal has the run; its answer never arrives
+        raise RPCError("connection reset", RPCStatusCode.UNAVAILABLE, b"")
+
+    temporal.start = written_then_lost
+    response = await app.async_dispatch(bolt_request(form(fields)))
+    assert response.status == 200 and reply(response)["text"] == research.STARTED
+
+
+async def test_ids_no_slack_workspace_sends_are_a_400_and_start_nothing(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal
+) -> None:
+    fields = {**command(slack, channel, "What is a task queue?"), "user_id": "U" * 5000}
+    response = await app.async_dispatch(bolt_request(form(fields)))
+    assert response.status == 400 and "longer than" in str(response.body)
+    assert temporal.starts == []
 
 
 async def test_status_lists_the_askers_runs(

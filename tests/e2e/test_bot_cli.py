@@ -19,7 +19,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from bot.research import QUEUED, STARTED
-from sandbox import SlackApiServer, Workspace
+from sandbox import SlackApiServer, Workspace, payloads
 from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
 
@@ -101,28 +101,18 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
         sender = SlackSender(url, SECRET)
         try:
             await wait_until_healthy(process, url)
-            answer = await sender.command(
-                command="/research",
-                text="help",
-                team_id=slack.workspace.team_id,
-                channel_id="CGENERAL",
-                user_id="UASKER",
-                trigger_id="1.2",
-            )
+            ws, asker = slack.workspace, slack.workspace.users["UASKER"]
+            where = ws.add_channel(f"cli-{channel.lower()}", members=[asker.id])
+
+            def asking(text: str) -> dict[str, str]:
+                url = slack.response_url(where.id, asker.id)
+                return payloads.command_form(ws, channel=where, user=asker, text=text, response_url=url)
+
+            answer = await sender.command(**asking("help"))
             assert answer.status_code == 200 and "ResearchBot" in answer.json()["text"]
             slow_network.latency = 0.5  # starting a run now takes a second or more
             asked = await asyncio.gather(
-                *(
-                    sender.command(
-                        command="/research",
-                        text=f"What is a task queue? ({n})",
-                        team_id=slack.workspace.team_id,
-                        channel_id=channel,
-                        user_id="UASKER",
-                        trigger_id=f"3.{n}",
-                    )
-                    for n in range(ACKED_BEFORE_SIGTERM)
-                )
+                *(sender.command(**asking(f"What is a task queue? ({n})")) for n in range(ACKED_BEFORE_SIGTERM))
             )
             # Each was started before its ack, or (past START_DEADLINE) acked as queued and still starting.
             assert all(a.status_code == 200 and a.json()["text"] in (STARTED, QUEUED) for a in asked)
@@ -133,7 +123,7 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
             process.kill()
     assert process.returncode == 0, output
     assert "bot.started" in output and SECRET not in output and slack.workspace.bot_token not in output
-    query = f"WorkflowId STARTS_WITH 'research-{slack.workspace.team_id}-UASKER-{channel}-'"
+    query = f"WorkflowId STARTS_WITH 'research-{slack.workspace.team_id}-UASKER-{where.id}-'"
     for _ in range(100):  # visibility may trail the starts a little (a wait, not a timing assertion)
         runs = [execution.id async for execution in env.client.list_workflows(query)]
         if len(runs) >= ACKED_BEFORE_SIGTERM:
