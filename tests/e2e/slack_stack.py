@@ -49,7 +49,8 @@ T = TypeVar("T")
 @pytest.fixture(scope="module")
 def slack() -> Any:
     """A sandbox Slack per test module; its own team id keeps its runs apart on the shared Temporal."""
-    workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}")
+    # A distinctive token: the harness checks that no process ever logs it.
+    workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}", bot_token=f"xoxb-e2e-{uuid.uuid4().hex}")
     for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
         workspace.add_user(name, id=user_id)
     with SlackApiServer(workspace) as server:
@@ -160,6 +161,9 @@ async def running_stack(slack: SlackApiServer, env: WorkflowEnvironment, data: P
     finally:
         await stack.stop_bot()
         stack.stop_worker()
+    log = (data / "worker.log").read_text(errors="replace") if (data / "worker.log").exists() else ""
+    leaked = [secret for secret in (slack.workspace.bot_token, SECRET, "/response/") if secret in log]
+    assert not leaked, f"the worker logged a secret: {leaked}"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""A 200 means a run: the bot SIGKILLed at random moments during bursts of 40 commands loses none it confirmed.
+"""A 200 means a run: the bot SIGKILLed at random moments during bursts of 40 commands loses none it
+confirmed, and a bot killed between opening a decision modal and its submission loses no decision.
 
 The bot starts each run (a durable write to Temporal, with an id derived from the command) before it
 answers, so every command answered "Researching…" has exactly one run, whenever the bot dies. Temporal
@@ -8,11 +9,13 @@ is reached through a proxy that adds latency, so a burst is still in flight when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,12 +23,16 @@ import pytest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sandbox import SlackApiServer
+from sandbox import Channel, SlackApiServer
 from sandbox.payloads import command_body, command_form
 from sandbox.signing import signed_headers
 from slack_ui.ids import workflow_id_for
+from tests.e2e.slack_stack import APPROVER, Stack, eventually, open_modal, report, started_run, submit
+from tests.e2e.slack_stack import SECRET as STACK_SECRET
 from tests.e2e.test_bot_cli import clean_env, free_port, wait_until_healthy
+from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
+from workflows.models import Outcome
 
 pytestmark = pytest.mark.slow
 
@@ -111,3 +118,52 @@ async def test_every_command_answered_researching_has_exactly_one_run_after_a_si
         await handle.terminate("test over")
     assert missing == [], f"{len(missing)} of {len(confirmed)} confirmed commands have no run"
     print(f"confirmed {len(confirmed)}, unanswered {unanswered} of {BURST * BURSTS}")
+
+
+@contextlib.asynccontextmanager
+async def bot_process(stack: Stack, tmp_path: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`researchbot bot` on the stack's task queue, answering in place of the stack's own bot."""
+    port = free_port()
+    settings = clean_env(
+        tmp_path,
+        PORT=str(port),
+        SLACK_BOT_TOKEN=stack.workspace.bot_token,
+        SLACK_API_URL=stack.slack.base_url,
+        SLACK_SIGNING_SECRET=STACK_SECRET,
+        TEMPORAL_ADDRESS=stack.env.client.service_client.config.target_host,
+        RESEARCH_TASK_QUEUE=stack.queue,
+        RESEARCH_APPROVERS=APPROVER,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "researchbot", "bot"],
+        env=settings,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    own, stack.sender = stack.sender, SlackSender(f"http://127.0.0.1:{port}", STACK_SECRET)
+    try:
+        await wait_until_healthy(process, f"http://127.0.0.1:{port}")
+        yield process
+    finally:
+        await stack.http.aclose()
+        stack.sender = own
+        process.kill()
+        process.wait(timeout=10)
+
+
+async def test_a_bot_killed_between_a_modal_opening_and_its_submission_loses_no_decision(
+    stack: Stack, channel: Channel, tmp_path: Path
+) -> None:
+    message, workflow_id = await started_run(stack, channel)
+    async with bot_process(stack, tmp_path) as first:
+        view = await open_modal(stack, channel, message, "approve", APPROVER)
+        first.send_signal(signal.SIGKILL)  # the modal is open in Slack; the bot that opened it is gone
+    async with bot_process(stack, tmp_path):
+        response = await submit(stack, view, APPROVER, "Add a line on heartbeats.")
+        assert response.status_code == 200 and not response.content  # the modal closes: the decision is in
+    result = await stack.handle(workflow_id).result()
+    assert result.outcome == Outcome.APPROVED
+    assert [d.decided_by for d in result.decisions if d.applied] == [APPROVER]
+    assert await eventually(lambda: report(stack, channel), "the final report", stack)
