@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -25,6 +26,18 @@ __all__ = ["build_app", "build_asgi_app", "refuse_malformed", "run_bot"]
 log = structlog.get_logger(__name__)
 
 MAX_REASON = 200
+
+
+def _demote_unhandled(record: logging.LogRecord) -> bool:
+    """Bolt's "Unhandled request" warning prints the request and a page of suggested code; a request we
+    do not listen for (an event we are not subscribed to, a forged shape) is worth a debug line at most."""
+    if not str(record.msg).startswith("Unhandled request"):
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_demote_unhandled)
 
 
 def build_app(settings: Settings, temporal_client: Client, starts: StartsUnderWay | None = None) -> AsyncApp:

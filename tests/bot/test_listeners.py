@@ -296,3 +296,17 @@ async def test_a_bug_is_still_a_500_with_its_traceback(
     assert response.status == 500
     [failed] = [e for e in logs if e["event"] == "bot.listener_failed"]
     assert failed["log_level"] == "error" and isinstance(failed["exc_info"], RuntimeError)
+
+
+async def test_a_request_nobody_listens_for_is_not_a_warning_in_the_log(
+    app: AsyncApp, slack: SlackApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = slack.workspace
+    event = {"type": "event_callback", "team_id": ws.team_id, "api_app_id": ws.app_id, "event": {"type": "star_added"}}
+    caplog.set_level(logging.INFO)
+    body = json.dumps(event)
+    response = await app.async_dispatch(
+        bolt_request(body, signed_headers(SECRET, body, content_type="application/json"))
+    )
+    assert response.status == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "Unhandled request" in r.getMessage()]
