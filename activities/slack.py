@@ -32,6 +32,7 @@ __all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 log = structlog.get_logger(__name__)
 
 _NO_ACCESS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+_MUST_BE_SEEN = frozenset({ProgressKind.DRAFT, ProgressKind.FINISHED})  # STARTED tells the requester itself
 
 
 def _last_decision(status: RunStatus) -> DecisionRecord | None:
@@ -80,6 +81,9 @@ class SlackReporter:
         try:
             await steps[input.kind](run)
         except SlackApiError as error:
+            if input.kind in _MUST_BE_SEEN and slack_error_code(error) in _NO_ACCESS:
+                # Refused for good: the requester hears it in private, and the run ends clearly.
+                await self._tell_requester(run, cannot_post_message())
             raise slack_failure(error) from error
         return ProgressReceipt(messages=run.messages)
 
@@ -124,6 +128,12 @@ class SlackReporter:
         self._refresh_soon(run)
 
     async def _reminder(self, run: Run) -> None:
+        draft = run.status.draft
+        if draft is not None and f"draft-{draft.round}" not in run.messages:
+            # The draft's own post has not got through yet: the reminder brings it (looking first, so a
+            # draft that did get through meanwhile is not posted twice).
+            parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft)
+            await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1, look=True)
         message = thread.reminder_message(run.status, run.input.approvers)
         await self._post(run, f"reminder-{run.status.draft_round}", message)
 
@@ -192,19 +202,27 @@ class SlackReporter:
     # ------------------------------------------------------------ posting, once
 
     async def _post_parts(
-        self, run: Run, key: str, parts: list[blocks.Message], *, main: int, broadcast: bool = False
+        self, run: Run, key: str, parts: list[blocks.Message], *, main: int, broadcast: bool = False, look: bool = False
     ) -> None:
         """Post a message spread over parts; ``main`` gets ``key``, the others ``key.partN``."""
         for n, part in enumerate(parts):
             part_key = key if n == main else f"{key}.part{n + 1}"
-            await self._post(run, part_key, part, broadcast=broadcast and n == 0)
+            await self._post(run, part_key, part, broadcast=broadcast and n == 0, look=look)
 
     async def _post(
-        self, run: Run, key: str, message: blocks.Message, *, thread: bool = True, broadcast: bool = False
+        self,
+        run: Run,
+        key: str,
+        message: blocks.Message,
+        *,
+        thread: bool = True,
+        broadcast: bool = False,
+        look: bool = False,
     ) -> str:
+        """Post once: ``look`` (or a retried activity) first looks for the message an earlier try posted."""
         if key in run.messages:
             return run.messages[key]
-        if may_have_posted_before() and (ts := await find_posted(self._client, run, key, thread)):
+        if (look or may_have_posted_before()) and (ts := await find_posted(self._client, run, key, thread)):
             run.messages[key] = ts
             return ts
         metadata = step_metadata(run, key)

@@ -62,6 +62,14 @@ PROGRESS = workflow.ActivityConfig(
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
 )
+# The messages a run cannot do without (its first post, the draft, the final report) are retried until
+# they are posted or the run's own expiry comes, never given up after a count: no attempt limit, and the
+# caller sets the schedule-to-close deadline.
+ESSENTIAL = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=30),
+    heartbeat_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
+)
 # The archive must not lose a run: retry until the database is back.
 STORE = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
@@ -94,8 +102,12 @@ async def read_page(i: ReadPageInput) -> Page:
     return await workflow.execute_activity(READ_PAGE, i, result_type=Page, **READ)
 
 
-async def report_progress(i: ProgressInput) -> ProgressReceipt:
-    return await workflow.execute_activity(REPORT_PROGRESS, i, result_type=ProgressReceipt, **PROGRESS)
+async def report_progress(i: ProgressInput, *, retry_for: timedelta | None = None) -> ProgressReceipt:
+    """A progress report; with ``retry_for``, one the run cannot do without, retried for that long."""
+    options = (
+        PROGRESS if retry_for is None else workflow.ActivityConfig(**ESSENTIAL, schedule_to_close_timeout=retry_for)
+    )
+    return await workflow.execute_activity(REPORT_PROGRESS, i, result_type=ProgressReceipt, **options)
 
 
 async def store_result(i: StoreInput) -> bool:

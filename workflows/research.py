@@ -32,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 RUNS_METRIC = "research_runs_finished"
+# The reports a run cannot do without: retried until posted or the run expires (workflows/calls.py).
+_ESSENTIAL = frozenset({ProgressKind.STARTED, ProgressKind.DRAFT, ProgressKind.FINISHED})
 
 _FINAL_STAGE = {
     Outcome.APPROVED: Stage.COMPLETED,
@@ -54,6 +56,7 @@ class ResearchWorkflow:
         # Reports that run beside the workflow (see _present); all are awaited before it ends.
         self._reports: list[asyncio.Task[None]] = []
         self._draft_shown: asyncio.Task[None] | None = None
+        self._draft_refused: str | None = None  # why Slack would never show the draft
 
     # ------------------------------------------------------------------ the run
 
@@ -79,6 +82,10 @@ class ResearchWorkflow:
     async def _decide_until_done(self) -> ResearchResult:
         while True:
             decision = await self._await_decision()
+            if decision is None and self._draft_refused is not None:
+                return await self._finish(
+                    Outcome.FAILED, answer="", error=f"Slack would not show the draft: {self._draft_refused}"
+                )
             if decision is None:
                 return await self._finish(Outcome.EXPIRED, answer="", error="no decision in time")
             # Shown while the run goes on: the final report or the next round need not wait for it.
@@ -104,6 +111,8 @@ class ResearchWorkflow:
         if not self._status.reminder_sent and request.remind_after < request.expire_after:
             if await self._wait_for_decision(request.remind_after):
                 return self._take_pending()
+            if self._draft_refused is not None:
+                return None
             waited = request.remind_after
             self._status.reminder_sent = True
             await self._report(ProgressKind.REMINDER)
@@ -112,11 +121,14 @@ class ResearchWorkflow:
         return None
 
     async def _wait_for_decision(self, timeout: timedelta) -> bool:
+        """True once a decision is pending; False when the wait ends without one (timeout, unpostable draft)."""
         try:
-            await workflow.wait_condition(lambda: self._pending is not None, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._pending is not None or self._draft_refused is not None, timeout=timeout
+            )
         except TimeoutError:
             return False
-        return True
+        return self._pending is not None
 
     def _take_pending(self) -> DecisionInput:
         decision, self._pending = self._pending, None
@@ -257,11 +269,15 @@ class ResearchWorkflow:
             messages=self._state.messages,
             refused=refused,
         )
+        essential = kind in _ESSENTIAL
         try:
-            receipt = await calls.report_progress(progress)
+            receipt = await calls.report_progress(progress, retry_for=self._request.expire_after if essential else None)
         except ActivityError as failure:
-            # Progress is for people watching; a failure to show it must not end the research.
+            # Progress is for people watching; a failure to show it must not end the research. A draft
+            # nobody can see is another matter: Slack refused it for good, so the run ends, clearly.
             workflow.logger.warning("progress report %s failed: %s", kind, failure.cause or failure)
+            if kind is ProgressKind.DRAFT and workflow.patched("end-on-unpostable-draft"):
+                self._draft_refused = steps.describe_failure(failure)
             return
         self._remember(receipt.messages)
 

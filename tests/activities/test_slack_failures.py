@@ -17,7 +17,9 @@ from sandbox import SlackApiServer
 from slack_ui.client import build_slack_client
 from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in, thread_of
 from workflows.activity_io import ProgressKind
-from workflows.models import Stage
+from workflows.models import Draft, Source, Stage
+
+DRAFT = Draft(round=1, text="Draft answer [1].", sources=[Source(number=1, url="https://example.org", title="Example")])
 
 
 async def test_a_retried_start_after_a_lost_response_posts_once(slack: SlackApiServer, reporter: SlackReporter) -> None:
@@ -112,3 +114,35 @@ async def test_build_slack_client_uses_the_settings(slack: SlackApiServer) -> No
     client = build_slack_client(settings)
     assert client.retry_handlers == []  # a connection-error retry inside slack_sdk could post twice
     assert (await client.auth_test())["user_id"] == slack.workspace.bot_user_id
+
+
+async def test_a_draft_slack_refuses_for_good_is_told_to_the_requester(
+    slack: SlackApiServer, reporter: SlackReporter
+) -> None:
+    run = Run(reporter, context_in(response_url=slack.response_url("CRESEARCH", ALICE)))
+    await run.send(ProgressKind.STARTED)
+    with slack.workspace.lock:
+        slack.workspace.channels["CRESEARCH"].is_archived = True  # archived while the research ran
+    with pytest.raises(ApplicationError) as refused:
+        await run.send(ProgressKind.DRAFT, stage=Stage.AWAITING_DECISION, draft=DRAFT, draft_round=1)
+    assert refused.value.non_retryable is True
+    [told] = [e for e in slack.workspace.ephemerals if e["user"] == ALICE]
+    assert "/invite" in told["text"]
+
+
+async def test_a_reminder_brings_a_draft_whose_own_post_has_not_got_through(
+    slack: SlackApiServer, reporter: SlackReporter
+) -> None:
+    run = Run(reporter, context_in())
+    await run.send(ProgressKind.STARTED)
+    run.status = run.status.model_copy(update={"draft": DRAFT, "draft_round": 1, "stage": Stage.AWAITING_DECISION})
+    receipt = await run.send(ProgressKind.REMINDER, reminder_sent=True)
+    keys = [m["metadata"]["event_payload"]["step"] for m in thread_of(slack, run)]
+    assert keys == ["root", "draft-1", "reminder-1"] and "draft-1" in receipt.messages
+
+    # The draft's own report, retried later, finds the draft the reminder posted instead of posting it again.
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    stale = run.input(ProgressKind.DRAFT).model_copy(update={"messages": {"root": run.messages["root"]}})
+    await retry.run(SlackProgressActivities(reporter).report_progress, stale)
+    assert [m["metadata"]["event_payload"]["step"] for m in thread_of(slack, run)].count("draft-1") == 1

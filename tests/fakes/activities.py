@@ -18,6 +18,7 @@ from workflows.activity_io import (
     PlanInput,
     PlanOutput,
     ProgressInput,
+    ProgressKind,
     ProgressReceipt,
     ReadPageInput,
     RevisionPlanInput,
@@ -47,6 +48,8 @@ class FakeActivities:
         self.store_gate: asyncio.Event | None = None  # when set, store_result waits for it
         self.store_started = asyncio.Event()
         self.finalize_error: str | None = None  # when set, finalize_answer fails for good with it
+        # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
+        self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -124,6 +127,11 @@ class FakeActivities:
     @activity.defn(name="report_progress")
     async def report_progress(self, input: ProgressInput) -> ProgressReceipt:
         self.calls["report_progress"] += 1
+        times, for_good = self.report_failures.get(input.kind, (0, False))
+        if times > 0:
+            self.report_failures[input.kind] = (times - 1, for_good)
+            self.calls[f"report_failed_{input.kind.value}"] += 1
+            raise ApplicationError("Slack: channel_not_found" if for_good else "Slack is down", non_retryable=for_good)
         self.progress.append(input)
         return ProgressReceipt(messages={f"{input.kind.value}-{len(self.progress)}": "1.0"})
 

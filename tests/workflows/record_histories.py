@@ -7,14 +7,16 @@ A change that is not deliberate shows up as a replay failure in tests/test_repla
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from tests.fakes.activities import FakeActivities
 from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
+from workflows.activity_io import ProgressKind
 from workflows.models import DecisionKind, Stage
 from workflows.research import ResearchWorkflow
 
@@ -68,12 +70,29 @@ async def continue_as_new(client: Client, fakes: FakeActivities, queue: str) -> 
     return {"continue_as_new_first": first_run, "continue_as_new_second": second}
 
 
+async def refused_signal(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """A decision queued as a signal by someone who may not decide: refused, and its sender told."""
+    handle = await start_run(client, queue)
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.signal(ResearchWorkflow.decide_signal, decision(DecisionKind.APPROVE, by="U_STRANGER"))
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"refused_signal": handle}
+
+
+async def draft_refused(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """Slack refuses the draft for good: the run ends, failed, with the reason."""
+    fakes.report_failures = {ProgressKind.DRAFT: (1, True)}
+    return {"draft_refused": await start_run(client, queue)}
+
+
 SCENARIOS: list[Scenario] = [
     approve,
     approve_with_feedback,
     revise_then_approve,
     guardrails_then_reject,
     continue_as_new,
+    refused_signal,
+    draft_refused,
 ]
 
 
@@ -83,7 +102,8 @@ async def record(client: Client) -> None:
         async with fake_worker(client, queue, fakes):
             handles = await scenario(client, fakes, queue)
             for handle in handles.values():
-                await client.get_workflow_handle(handle.id).result()
+                with contextlib.suppress(WorkflowFailureError):  # a run may end failed on purpose
+                    await client.get_workflow_handle(handle.id).result()
         for name, handle in handles.items():
             history = await handle.fetch_history()
             (HISTORIES / f"{name}.json").write_text(history.to_json())

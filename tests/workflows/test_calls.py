@@ -20,8 +20,10 @@ Signature = tuple[tuple[Any, ...], Any]  # argument types, result type
 
 
 def signature(fn: Callable[..., Any], *, skip_self: bool = False) -> Signature:
+    """The positional argument types and the result type (keyword-only options of a call are not the activity's)."""
     hints = typing.get_type_hints(fn)
-    params = list(inspect.signature(fn).parameters)[1 if skip_self else 0 :]
+    positional = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is not p.KEYWORD_ONLY]
+    params = positional[1 if skip_self else 0 :]
     return tuple(hints[name] for name in params), hints["return"]
 
 
