@@ -1,7 +1,8 @@
 """The embedded Temporal server stopped and started again on its SQLite file: the waiting run survives it.
 
-The worker keeps running through the outage and reconnects by itself; the decision made after the
-restart finishes the run, and no step that completed before the outage runs again.
+The worker keeps running through the outage and reconnects by itself. A decision made after the restart,
+or one whose update was on the wire when the server went down (and is sent again, as a person would
+click again), finishes the run, applied once; no step that completed before the outage runs again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bot.runs import build_request, start_run
+from bot.runs import build_request, send_decision, start_run
 from core.settings import Settings
 from researchbot.devserver import embedded_temporal
 from tests.e2e.test_worker_kill_matrix import step_starts
@@ -38,7 +39,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_flight", [False, True], ids=["parked", "update-in-flight"])
+async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flight: bool) -> None:
     port, ui_port, db = free_port(), free_port(), tmp_path / "temporal.db"
     queue = f"restart-{uuid.uuid4().hex[:8]}"
     worker_env = {
@@ -61,12 +63,20 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path) -> None
             request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_ASKER")
             handle = await start_run(client, settings, request, workflow_id=queue)
             status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=600, every=0.1)
+            click = decision(DecisionKind.APPROVE, draft_round=status.draft_round)
+            # The server goes down with the click's update (or its signal fallback) on the wire.
+            sent = asyncio.create_task(send_decision(client, queue, click)) if in_flight else None
+            await asyncio.sleep(0.05)
+        first_try = await sent if sent else None
 
         assert worker.poll() is None, "the worker must ride out the outage"
         async with embedded_temporal(port, ui_port, db) as address:
             client = await Client.connect(address, data_converter=pydantic_data_converter)
             handle = client.get_workflow_handle_for(ResearchWorkflow.run, queue)
-            await handle.execute_update("decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round))
+            # Whatever the first try came to, the person who was not told "recorded" clicks again: the same
+            # click (one decision_id), so it applies once however many times it arrives.
+            if first_try is None or not first_try.accepted or first_try.queued:
+                await send_decision(client, queue, click)
             result = await asyncio.wait_for(handle.result(), 60)
             started, completed, completions = step_starts(await handle.fetch_history())
     finally:
@@ -77,5 +87,6 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path) -> None
             worker.kill()
 
     assert result.outcome == Outcome.APPROVED
+    assert len([d for d in result.decisions if d.applied]) == 1, "the decision applied exactly once"
     assert set(completions.values()) == {1}
     assert started == completed, "no step ran twice"
