@@ -22,6 +22,7 @@ from activities import errors
 from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
 from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
+from activities.slack_stream import ProgressMode, ProgressStream
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
@@ -50,10 +51,12 @@ class SlackReporter:
         http: httpx.AsyncClient | None = None,
         *,
         pacer: SlackPacer | None = None,
+        progress: ProgressMode = ProgressMode.STREAM,
     ) -> None:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
         self._pacer = pacer or SlackPacer()
+        self._stream = ProgressStream(client, self._pacer, progress)  # SLACK_PROGRESS: stream, else the checklist
         self._refreshing: set[asyncio.Task[None]] = set()
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
@@ -105,9 +108,10 @@ class SlackReporter:
 
     async def _plan(self, run: Run) -> None:
         await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))
+        await self._stream.show(run)  # where the workspace streams, the round's task cards start here
 
     async def _progress(self, run: Run) -> None:
-        if "progress" not in run.messages:
+        if not await self._stream.show(run) and "progress" not in run.messages:
             await self._post(run, "progress", thread.progress_message(run.status))
         self._refresh_soon(run)
 
@@ -117,6 +121,7 @@ class SlackReporter:
             raise errors.permanent("a DRAFT report needs status.draft")
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft)
         await self._post_parts(run, f"draft-{draft.round}", parts, main=len(parts) - 1)
+        await self._stream.show(run)  # the draft is ready: the round's stream stops
         self._refresh_soon(run)
 
     async def _decision(self, run: Run) -> None:
@@ -169,6 +174,7 @@ class SlackReporter:
                 await self._close_draft(run, draft, thread.decision_line(record))
             else:
                 await self._close_draft(run, draft, thread.closed_line(result.outcome))
+        await self._stream.show(run, result)  # a run that ended mid-round stops its stream
         await self._refresh(run, result)
 
     def _refresh_soon(self, run: Run) -> None:

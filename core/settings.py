@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # A run's progress: "stream" shows it as one streamed message of task cards where the workspace
+    # streams (else the chat.update checklist); "update" always shows the checklist.
+    slack_progress: str = Field(default="stream", pattern="^(stream|update)$")
     port: int = 3000
 
     # Logs

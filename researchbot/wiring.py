@@ -46,9 +46,11 @@ def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
     from activities.slack import SlackReporter
+    from activities.slack_stream import ProgressMode
     from slack_ui.client import build_slack_client
 
-    return SlackReporter(build_slack_client(settings), fallback=LogReporter(), http=http)
+    progress = ProgressMode(settings.slack_progress)
+    return SlackReporter(build_slack_client(settings), fallback=LogReporter(), http=http, progress=progress)
 
 
 @asynccontextmanager

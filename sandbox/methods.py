@@ -315,3 +315,7 @@ def views_update(ws: Workspace, params: Params) -> dict[str, Any]:
     if params.get("hash") and params["hash"] != ws.views[view_id]["hash"]:
         raise SlackError("hash_conflict")
     return {"view": ws.update_view(view_id, view)}
+
+
+# The streaming methods live beside these, in their own module; importing it registers them.
+from sandbox import streams as _streams  # noqa: E402, F401

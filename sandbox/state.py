@@ -60,10 +60,12 @@ class Workspace:
         bot_id: str = "B0BOT",
         app_id: str = "A0BOT",
         bot_name: str = "researchbot",
+        streaming: bool = True,
     ) -> None:
         self.team_id, self.team_name, self.domain = team_id, team_name, domain
         self.bot_token, self.bot_user_id, self.bot_id, self.app_id = bot_token, bot_user_id, bot_id, app_id
         self.app_token = app_token  # app-level (xapp-): only for apps.connections.open, Socket Mode
+        self.streaming = streaming  # False: a workspace without chat.startStream and friends (unknown_method)
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
@@ -170,14 +172,16 @@ class Workspace:
         with self.lock:
             return next((m for m in self.messages.get(channel_id, []) if m["ts"] == ts), None)
 
-    def update(self, channel_id: str, ts: str, **changes: Any) -> dict[str, Any]:
-        """Change text, blocks or metadata of a stored message (fields left out are kept)."""
+    def update(self, channel_id: str, ts: str, *, edited: bool = True, **changes: Any) -> dict[str, Any]:
+        """Change text, blocks or metadata of a stored message (fields left out are kept). A stream's
+        appends are not edits (``edited=False``)."""
         with self.lock:
             message = self.message(channel_id, ts)
             if message is None:
                 raise KeyError(ts)
             message.update({k: copy.deepcopy(v) for k, v in changes.items() if v is not None})
-            message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
+            if edited:
+                message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
             self._emit({"type": "message_changed", "channel": channel_id, "message": copy.deepcopy(message)})
             return copy.deepcopy(message)
 

@@ -24,7 +24,17 @@ __all__ = ["DEFAULT_BOT_TOKEN", "StateFile", "from_dict", "load", "load_workspac
 log = logging.getLogger(__name__)
 
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-token"
-SAVED = ("team_id", "team_name", "domain", "bot_token", "app_token", "bot_user_id", "bot_id", "app_id")
+SAVED = (
+    "team_id",
+    "team_name",
+    "domain",
+    "bot_token",
+    "app_token",
+    "bot_user_id",
+    "bot_id",
+    "app_id",
+    "streaming",
+)
 
 
 def to_dict(workspace: Workspace) -> dict[str, Any]:

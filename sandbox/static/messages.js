@@ -3,6 +3,7 @@ import { S, isTopLevel, repliesOf, userName } from "./state.js";
 import { ICONS, avatar, dayOf, esc, timeOf, tsDate } from "./html.js";
 import { mrkdwn } from "./mrkdwn.js";
 import { blocksHtml } from "./blockkit.js";
+import { streamHtml } from "./stream.js";
 
 export function messageHtml(m, opts) {
   const { channel, previous, inThread } = opts;
@@ -14,7 +15,8 @@ export function messageHtml(m, opts) {
     && parseFloat(m.ts) - parseFloat(previous.ts) < 300 && dayOf(m.ts) === dayOf(previous.ts);
   const name = slackbot ? "Slackbot" : userName(author);
   const where = ephemeral ? { channel, "ephemeral-ts": m.ts } : { channel, ts: m.ts };
-  const body = m.blocks && m.blocks.length ? blocksHtml(m.blocks, where) : `<div class="mrkdwn">${mrkdwn(m.text)}</div>`;
+  const body = m.stream ? streamHtml(m, where)
+    : m.blocks && m.blocks.length ? blocksHtml(m.blocks, where) : `<div class="mrkdwn">${mrkdwn(m.text)}</div>`;
   const cls = ["message"];
   if (continued) cls.push("continued");
   if (ephemeral) cls.push("ephemeral");

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from activities.local_corpus import LocalCorpus
 from activities.slack import SlackReporter
 from activities.slack_limits import SlackPacer
+from activities.slack_stream import ProgressMode
 from activities.store import ArchiveStore
 from sandbox import SlackApiServer, Workspace
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
@@ -83,9 +84,24 @@ def slack() -> Iterator[SlackApiServer]:
         yield server
 
 
+def make_reporter(slack: SlackApiServer, http: httpx.AsyncClient, progress: ProgressMode) -> SlackReporter:
+    client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    pacer = SlackPacer(post_interval=0, update_interval=0)
+    return SlackReporter(client, RecordingReporter(), http, pacer=pacer, progress=progress)
+
+
 @pytest.fixture
 async def reporter(slack: SlackApiServer) -> AsyncIterator[SlackReporter]:
-    """A reporter into that Slack, unpaced, with a recording fallback."""
-    client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    """A reporter into that Slack, unpaced, with a recording fallback, showing progress as the
+    chat.update checklist (SLACK_PROGRESS=update; tests/activities/test_slack_stream.py streams it)."""
     async with httpx.AsyncClient() as http:
-        yield SlackReporter(client, RecordingReporter(), http, pacer=SlackPacer(post_interval=0, update_interval=0))
+        yield make_reporter(slack, http, ProgressMode.UPDATE)
+
+
+@pytest.fixture
+async def streaming_reporter(slack: SlackApiServer) -> AsyncIterator[SlackReporter]:
+    """The same reporter with SLACK_PROGRESS=stream, the default."""
+    async with httpx.AsyncClient() as http:
+        reporter = make_reporter(slack, http, ProgressMode.STREAM)
+        yield reporter
+        await reporter.settle()

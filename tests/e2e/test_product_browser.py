@@ -1,6 +1,6 @@
 """The whole product in a real browser: the sandbox page, the real bot, a worker and Temporal.
 
-A person types /research, watches the progress message change, approves with feedback and reads
+A person types /research, watches the progress stream as task cards, approves with feedback and reads
 the final report; someone who may not approve is refused. Screenshots go to test-output/.
 """
 
@@ -38,9 +38,13 @@ async def test_ask_watch_approve_with_feedback_and_refuse_a_stranger(env: Workfl
         root = ui.message(QUESTION)
         await expect(root.locator(".thread-summary")).to_be_visible(timeout=30_000)
         await ui.open_thread(root)
-        progress = ui.message("Progress", ui.thread)
-        await expect(progress).to_contain_text("Searching")
-        await expect(progress).to_contain_text("Waiting for a decision", timeout=30_000)  # the same message, updated
+        # Progress streams (SLACK_PROGRESS=stream, the default): one message of task cards, stopped with the draft.
+        stream = ui.thread.get_by_test_id("stream")
+        await expect(stream).to_have_count(1)
+        await expect(stream.get_by_test_id("task-card").filter(has_text="Read the best pages")).to_be_visible()
+        await expect(stream).to_have_attribute("data-state", "stopped", timeout=30_000)
+        await expect(stream.get_by_test_id("plan-title")).to_have_text("Draft 1 is ready")
+        await expect(stream.get_by_test_id("task-card")).not_to_have_count(0)
         draft = ui.message("Draft 1 for review", ui.thread)
         await expect(draft.get_by_role("button", name="Approve", exact=True)).to_be_visible()
 

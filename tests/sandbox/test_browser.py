@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.demo_workspace import ADA, GRACE, LINUS, RESEARCH
 from sandbox.server import SandboxServer
@@ -223,4 +224,46 @@ async def test_the_sandbox_page_end_to_end_with_a_fake_bot(sandbox: SandboxServe
         # Reloading the page (and switching by URL) keeps everything.
         await ui.open(LINUS)
         await expect(ui.message("you may not decide")).to_be_visible()
+        assert ui.errors == []
+
+
+async def test_the_page_shows_a_streamed_message_and_its_task_cards_live(sandbox: SandboxServer) -> None:
+    """A bot streams its progress into a thread: the cards show, change as chunks arrive, and the
+    message says it streams until chat.stopStream."""
+    require_chromium()
+    bot = AsyncWebClient(token=sandbox.workspace.bot_token, base_url=sandbox.base_url, retry_handlers=[])
+    root = (await bot.chat_postMessage(channel=RESEARCH, text="Research: why streams?"))["ts"]
+    task = {"type": "task_update", "id": "q1", "title": "Why do streams help?", "status": "in_progress"}
+    pending = {"type": "task_update", "id": "read", "title": "Read the best pages", "status": "pending"}
+    started = await bot.chat_startStream(
+        channel=RESEARCH,
+        thread_ts=root,
+        recipient_user_id=ADA,
+        recipient_team_id=sandbox.workspace.team_id,
+        task_display_mode="plan",
+        chunks=[{"type": "plan_update", "title": "Researching"}, task, pending],
+    )
+    async with launch_chromium() as browser:
+        ui = SandboxPage(await browser.new_page(viewport={"width": 1440, "height": 900}), sandbox.url)
+        await ui.open(ADA)
+        await ui.open_thread(ui.message("Research: why streams?"))
+        stream = ui.thread.get_by_test_id("stream")
+        cards = stream.get_by_test_id("task-card")
+        await expect(cards).to_have_count(2)
+        await expect(cards.nth(0)).to_have_attribute("data-status", "in_progress")
+        await expect(cards.nth(0)).to_contain_text("Why do streams help?")
+        await expect(stream.get_by_test_id("stream-live")).to_be_visible()
+
+        # Chunks arrive while the page is open: the same cards change in place.
+        source = {"type": "url", "url": "https://example.org/streams", "text": "[1] Streams"}
+        read = {**pending, "status": "complete", "details": "1/1 pages read", "sources": [source]}
+        await bot.chat_appendStream(channel=RESEARCH, ts=started["ts"], chunks=[{**task, "status": "complete"}, read])
+        await expect(cards.nth(0)).to_have_attribute("data-status", "complete")
+        await expect(cards).to_have_count(2)
+        link = cards.nth(1).get_by_role("link", name="[1] Streams")
+        await expect(link).to_have_attribute("href", "https://example.org/streams")
+        await bot.chat_stopStream(channel=RESEARCH, ts=started["ts"])
+        await expect(stream).to_have_attribute("data-state", "stopped")
+        await expect(stream.get_by_test_id("stream-live")).to_have_count(0)
+        await ui.screenshot("sandbox-stream.png")
         assert ui.errors == []

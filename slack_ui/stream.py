@@ -1,0 +1,114 @@
+"""A run's progress as chunks of a streamed Slack message: pure builders, no I/O.
+
+One task card per sub-question, one for reading the best pages (with the sources found so far)
+and one for writing the draft, under a plan title. Every builder returns the whole current state,
+so sending it again is harmless: a ``task_update`` with the same id replaces that task's card.
+
+Chunk shapes: https://docs.slack.dev/reference/methods/chat.appendStream (``task_update``:
+id, title, status pending|in_progress|complete|error, details, output, sources of ``url`` elements;
+``plan_update``: title), https://docs.slack.dev/reference/block-kit/block-elements/url-source-element
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_ui.mrkdwn import safe
+from workflows.models import TERMINAL_STAGES, ResearchResult, RunStatus, Stage
+
+__all__ = ["MAX_TASK_TEXT", "is_finished", "progress_chunks", "task_id"]
+
+Chunk = dict[str, Any]
+
+MAX_TASK_TEXT = 256  # title, details and output of a task card
+MAX_SOURCES = 20  # url elements shown on the reading task
+_BEFORE_SEARCH = (Stage.STARTING, Stage.PLANNING)
+_BEFORE_READING = (*_BEFORE_SEARCH, Stage.SEARCHING)
+_WRITING = (Stage.WRITING, Stage.CHECKING)
+
+
+def task_id(n: int) -> str:
+    return f"q{n}"
+
+
+def is_finished(status: RunStatus) -> bool:
+    """Whether this round's stream is done: its draft is ready, or the run is over."""
+    draft_ready = status.draft is not None and status.draft.round >= status.draft_round
+    return draft_ready or status.stage in TERMINAL_STAGES or status.stage in (Stage.FINALIZING, Stage.STORING)
+
+
+def _failed(status: RunStatus, result: ResearchResult | None) -> bool:
+    return status.stage in (Stage.FAILED, Stage.CANCELLED) or (result is not None and status.draft is None)
+
+
+def _task(id: str, title: str, status: str, details: str = "", **extra: Any) -> Chunk:
+    chunk: Chunk = {"type": "task_update", "id": id, "title": safe(title, MAX_TASK_TEXT), "status": status}
+    if details:
+        chunk["details"] = safe(details, MAX_TASK_TEXT)
+    return chunk | extra
+
+
+def _searches(status: RunStatus, failed: bool) -> list[Chunk]:
+    tasks = []
+    searched = status.stage not in (*_BEFORE_READING, Stage.FAILED, Stage.CANCELLED)
+    for n, question in enumerate(status.sub_questions, 1):
+        if n <= status.searches_done or (n <= status.searches_total and searched):
+            state, details = "complete", "Searched"
+        elif n <= status.searches_total:
+            state, details = "in_progress", "Searching…"
+        elif status.stage in _BEFORE_READING:
+            state, details = "pending", ""
+        else:
+            state, details = "complete", "Not searched: the run's step limit"
+        if failed and state != "complete":
+            state, details = "error", "Stopped"
+        tasks.append(_task(task_id(n), question, state, details))
+    return tasks
+
+
+def _reading(status: RunStatus, failed: bool) -> Chunk:
+    if status.stage in _BEFORE_READING and not status.pages_total:
+        state = "pending"
+    elif status.stage is Stage.READING or (failed and status.pages_read < max(status.pages_total, 1)):
+        state = "in_progress"
+    else:
+        state = "complete"
+    if failed and state != "complete":
+        state = "error"
+    details = f"{status.pages_read}/{status.pages_total} pages read" if status.pages_total else ""
+    sources = [
+        {"type": "url", "url": s.url, "text": safe(f"[{s.number}] {s.title.strip() or s.url}", MAX_TASK_TEXT)}
+        for s in status.sources[:MAX_SOURCES]
+    ]
+    extra: dict[str, Any] = {"sources": sources} if sources else {}
+    if status.sources:
+        extra["output"] = f"{len(status.sources)} source{'s' if len(status.sources) != 1 else ''} found"
+    return _task("read", "Read the best pages", state, details, **extra)
+
+
+def _writing(status: RunStatus, failed: bool) -> Chunk:
+    if status.draft is not None and status.draft.round >= status.draft_round:
+        violations = status.draft.violations
+        return _task("write", "Write the draft", "complete", "Checks found problems" if violations else "Ready")
+    if status.stage in _WRITING:
+        return _task("write", "Write the draft", "error" if failed else "in_progress", "Writing and checking…")
+    return _task("write", "Write the draft", "error" if failed else "pending")
+
+
+def _title(status: RunStatus, failed: bool) -> str:
+    if failed:
+        return "Research stopped"
+    if is_finished(status):
+        return f"Draft {max(status.draft_round, 1)} is ready"
+    return "Researching" if status.draft_round <= 1 else f"Researching for draft {status.draft_round}"
+
+
+def progress_chunks(status: RunStatus, result: ResearchResult | None = None) -> list[Chunk]:
+    """The whole progress of the run's current round: a plan title and every task card."""
+    failed = _failed(status, result)
+    return [
+        {"type": "plan_update", "title": _title(status, failed)},
+        *_searches(status, failed),
+        _reading(status, failed),
+        _writing(status, failed),
+    ]
