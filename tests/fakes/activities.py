@@ -14,6 +14,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.activity_io import (
+    ClaimCheck,
+    ClaimVerdict,
     FinalizeInput,
     PlanInput,
     PlanOutput,
@@ -27,7 +29,10 @@ from workflows.activity_io import (
     StoreInput,
     SynthesizeInput,
     TextOutput,
+    VerifyInput,
+    VerifyOutput,
 )
+from workflows.claims import split_claims
 from workflows.models import Page, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
@@ -48,6 +53,10 @@ class FakeActivities:
         self.store_gate: asyncio.Event | None = None  # when set, store_result waits for it
         self.store_started = asyncio.Event()
         self.finalize_error: str | None = None  # when set, finalize_answer fails for good with it
+        # The citation check: claims containing one of these words are unsupported; relevant=False: nothing to cite.
+        self.unsupported_words: list[str] = []
+        self.relevant = True
+        self.verify_inputs: list[VerifyInput] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
 
@@ -61,6 +70,7 @@ class FakeActivities:
             self.read_page,
             self.store_result,
             self.report_progress,
+            self.verify_citations,
         ]
 
     @activity.defn(name="plan_research")
@@ -98,6 +108,19 @@ class FakeActivities:
         if self.finalize_error:
             raise ApplicationError(self.finalize_error, non_retryable=True)
         return TextOutput(text=f"{input.draft}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
+
+    @activity.defn(name="verify_citations")
+    async def verify_citations(self, input: VerifyInput) -> VerifyOutput:
+        self.calls["verify_citations"] += 1
+        self.verify_inputs.append(input)
+        checks = []
+        for index, claim in enumerate(split_claims(input.text)):
+            wrong = any(word in claim.statement for word in self.unsupported_words)
+            verdict = ClaimVerdict.UNSUPPORTED if wrong else ClaimVerdict.SUPPORTED
+            checks.append(
+                ClaimCheck(index=index, statement=claim.statement, numbers=list(claim.numbers), verdict=verdict)
+            )
+        return VerifyOutput(claims=checks, relevance=1.0 if self.relevant else 0.1, relevant=self.relevant)
 
     @activity.defn(name="search")
     async def search(self, input: SearchInput) -> SearchOutput:
