@@ -15,9 +15,11 @@ __all__ = ["UNVERIFIED_MARK", "Claim", "edit_claims", "split_claims"]
 UNVERIFIED_MARK = "⚠ unverified"
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
-_ONLY_CITATIONS = re.compile(r"^[\s.,;:!?]*(?:\[\d{1,3}\][\s.,;:!?]*)+$")
-# A sentence ends at . ! or ? followed by a space and something that can start a sentence (or a citation).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*_A-Z0-9])")
+# Citations (or a mark) after a sentence's full stop belong to that sentence.
+_ONLY_CITATIONS = re.compile(r"^[\s.,;:!?]*(?:(?:\[\d{1,3}\]|" + UNVERIFIED_MARK + r")[\s.,;:!?]*)+$")
+# A sentence ends at . ! or ? followed by a space and something that can start a sentence (or a citation),
+# and after a mark.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*_A-Z0-9\u26a0])|(?<=" + UNVERIFIED_MARK + r")\s+")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _FENCE = re.compile(r"^\s*```")
 

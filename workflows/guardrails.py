@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from workflows.activity_io import ClaimCheck, ClaimVerdict
-from workflows.models import Source
+from workflows.models import CitationCheck, Source
 
 MAX_DRAFT_CHARS = 12_000
 MIN_DRAFT_CHARS = 20
@@ -104,6 +104,18 @@ def nothing_to_cite(searches: list[str]) -> str:
         f"from pages that do not say it.\n\nSearches made:\n{made}\n\n"
         "Revise with other words or sources to look for, or reject the run."
     )
+
+
+def check_line(check: CitationCheck) -> str:
+    """One line saying what the citation check did, for the draft's footer and the terminal."""
+    if check.declined:
+        return "Citations checked: no source supports an answer to this question"
+    line = f"Citations checked: {check.verified} of {check.claims} cited claims verified against their sources"
+    if check.marked:
+        line += f"; {check.marked} marked ⚠ unverified"
+    if check.removed:
+        line += f"; {check.removed} removed (instructions planted in a page)"
+    return line
 
 
 def _short(text: str, limit: int = 160) -> str:

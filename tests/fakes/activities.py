@@ -52,9 +52,11 @@ class FakeActivities:
         self.cancelled: list[str] = []
         self.store_gate: asyncio.Event | None = None  # when set, store_result waits for it
         self.store_started = asyncio.Event()
+        self.final_extra = ""  # appended to the final answer: a claim the citation check may refuse
         self.finalize_error: str | None = None  # when set, finalize_answer fails for good with it
         # The citation check: claims containing one of these words are unsupported; relevant=False: nothing to cite.
         self.unsupported_words: list[str] = []
+        self.injected_words: list[str] = []  # claims with these repeat a page's planted instructions
         self.relevant = True
         self.verify_inputs: list[VerifyInput] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
@@ -107,7 +109,7 @@ class FakeActivities:
         self.calls["finalize_answer"] += 1
         if self.finalize_error:
             raise ApplicationError(self.finalize_error, non_retryable=True)
-        return TextOutput(text=f"{input.draft}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
+        return TextOutput(text=f"{input.draft}{self.final_extra}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
 
     @activity.defn(name="verify_citations")
     async def verify_citations(self, input: VerifyInput) -> VerifyOutput:
@@ -115,8 +117,11 @@ class FakeActivities:
         self.verify_inputs.append(input)
         checks = []
         for index, claim in enumerate(split_claims(input.text)):
-            wrong = any(word in claim.statement for word in self.unsupported_words)
-            verdict = ClaimVerdict.UNSUPPORTED if wrong else ClaimVerdict.SUPPORTED
+            verdict = ClaimVerdict.SUPPORTED
+            if any(word in claim.statement for word in self.unsupported_words):
+                verdict = ClaimVerdict.UNSUPPORTED
+            if any(word in claim.statement for word in self.injected_words):
+                verdict = ClaimVerdict.INJECTED
             checks.append(
                 ClaimCheck(index=index, statement=claim.statement, numbers=list(claim.numbers), verdict=verdict)
             )
