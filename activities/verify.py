@@ -3,9 +3,10 @@
 Deterministic, no model: a claim's content words (activities/offline_text.key_terms) are weighted by
 their rarity across the run's pages (IDF over passages), and the claim is supported when one passage
 (a sentence, or two sentences side by side) of a source it cites holds at least SUPPORT_THRESHOLD of
-that weight, and every number the claim states. The question gets the same test against every
-readable source (RELEVANCE_THRESHOLD): a run whose pages only share a word with the question has
-nothing to cite. Passages that carry instructions planted for a model (``ignore previous
+that weight and every number the claim states, and the cited pages mention every name (capitalised
+word) it uses. The question gets a like test against every readable source, its words counted alike,
+over passages of up to four sentences (RELEVANCE_THRESHOLD): a run whose pages only share a word with
+the question has nothing to cite. Passages that carry instructions planted for a model (``ignore previous
 instructions``, mentions, requests to add links) support nothing, and a claim that repeats one is
 ``injected``. The thresholds are calibrated by ``python -m bench.faithfulness`` (see README.md).
 """
@@ -38,7 +39,7 @@ __all__ = [
     "passages",
 ]
 
-SUPPORT_THRESHOLD = 0.6
+SUPPORT_THRESHOLD = 0.7
 RELEVANCE_THRESHOLD = 0.6
 MAX_PASSAGES_PER_PAGE = 2_000
 STEM_CHARS = 5
@@ -46,7 +47,22 @@ CLAIM_WINDOW = 2  # sentences a claim may draw on
 QUESTION_WINDOW = 4  # sentences an answer to the question may draw on
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+#|>]|\d+[.)])\s)")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "ers", "er", "ly", "s")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")  # as activities/offline_text.key_terms reads words
+_SUFFIXES = (
+    ("ations", ""),
+    ("ation", ""),
+    ("ings", ""),
+    ("ing", ""),
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ie", "y"),  # key_terms has already dropped a plural's "s": "retries" comes as "retrie"
+    ("ed", ""),
+    ("es", ""),
+    ("ers", ""),
+    ("er", ""),
+    ("ly", ""),
+    ("s", ""),
+)
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 _CITATION = re.compile(r"\[\d{1,3}\]")
 _INJECTION = re.compile(
@@ -81,9 +97,9 @@ def terms_of(text: str) -> frozenset[str]:
 
 
 def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
+    for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
+            word = word[: -len(suffix)] + replacement
             break
     return word[:STEM_CHARS]
 
@@ -93,9 +109,11 @@ class SupportIndex:
 
     def __init__(self, pages_by_number: dict[int, str], width: int = CLAIM_WINDOW) -> None:
         self._passages: dict[int, list[tuple[frozenset[str], frozenset[str]]]] = {}
+        self._page_terms: dict[int, frozenset[str]] = {}
         document_frequency: Counter[str] = Counter()
         count = 0
         for number, text in pages_by_number.items():
+            self._page_terms[number] = terms_of(text)
             units = []
             for passage in passages(text, width):
                 if is_injection(passage):
@@ -111,8 +129,15 @@ class SupportIndex:
     def weight(self, term: str) -> float:
         return math.log((self._n + 1) / (self._df[term] + 0.5)) + 1.0
 
-    def best(self, text: str, numbers: Iterable[int] | None = None) -> float:
-        """The best weighted share of ``text``'s content words that one passage holds (0..1).
+    def unknown_names(self, text: str, numbers: Iterable[int]) -> set[str]:
+        """The capitalised words (names) of ``text`` that none of the pages ``numbers`` mentions anywhere."""
+        names = terms_of(" ".join(w for w in _WORD.findall(_CITATION.sub(" ", text)) if w[0].isupper()))
+        known = frozenset().union(*(self._page_terms.get(n, frozenset()) for n in numbers))
+        return set(names - known)
+
+    def best(self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True) -> float:
+        """The best share of ``text``'s content words that one passage holds (0..1), each word weighted
+        by its rarity (or, unweighted, counted once).
 
         Only the sources ``numbers`` are searched (all of them when None). A passage that lacks a
         number the text states scores 0.
@@ -121,14 +146,15 @@ class SupportIndex:
         if not terms:
             return 0.0
         stated = set(_NUMBER.findall(_CITATION.sub(" ", text)))
-        total = sum(self.weight(t) for t in terms)
+        weight = self.weight if weighted else (lambda _: 1.0)
+        total = sum(weight(t) for t in terms)
         wanted = self._passages.keys() if numbers is None else [n for n in numbers if n in self._passages]
         best = 0.0
         for number in wanted:
             for passage_terms, passage_numbers in self._passages[number]:
                 if not stated <= passage_numbers:
                     continue
-                share = sum(self.weight(t) for t in terms & passage_terms) / total
+                share = sum(weight(t) for t in terms & passage_terms) / total
                 best = max(best, share)
         return best
 
@@ -138,7 +164,8 @@ def check(data: VerifyInput) -> VerifyOutput:
     usable = usable_sources(data.sources, data.pages)
     texts = {source.number: page.text for source, page in usable}
     index = SupportIndex(texts)
-    relevance = SupportIndex(texts, QUESTION_WINDOW).best(data.question) if usable else 0.0
+    # Relevance counts the question's words alike: a rare word shared with a page must not carry it.
+    relevance = SupportIndex(texts, QUESTION_WINDOW).best(data.question, weighted=False) if usable else 0.0
     checks = []
     for position, claim in enumerate(split_claims(data.text)):
         statement = claim.statement
@@ -146,7 +173,9 @@ def check(data: VerifyInput) -> VerifyOutput:
             verdict, score = ClaimVerdict.INJECTED, 0.0
         else:
             score = index.best(statement, claim.numbers)
-            verdict = ClaimVerdict.SUPPORTED if score >= SUPPORT_THRESHOLD else ClaimVerdict.UNSUPPORTED
+            # A name the cited pages never mention is not theirs to vouch for, however many words match.
+            named = not index.unknown_names(statement, claim.numbers)
+            verdict = ClaimVerdict.SUPPORTED if score >= SUPPORT_THRESHOLD and named else ClaimVerdict.UNSUPPORTED
         checks.append(
             ClaimCheck(
                 index=position,

@@ -192,11 +192,14 @@ class RoundRunner:
         status.searches_total += len(queries)
         await self._report(ProgressKind.PROGRESS)
 
+        failed: list[str] = []
+
         async def one(query: str) -> list[SearchHit]:
             try:
                 output = await calls.search(SearchInput(query=query, limit=HITS_PER_SEARCH))
             except ActivityError as failure:
                 workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
+                failed.append(query)
                 return []
             finally:
                 status.searches_done += 1
@@ -204,7 +207,10 @@ class RoundRunner:
             return output.hits
 
         results = list(await asyncio.gather(*(one(query) for query in queries)))
-        if not any(results) and not self._state.pages:
+        # Searches that worked and found nothing are an answer too: with the citation check, the draft
+        # says there is nothing to cite, and which searches it made.
+        nothing_found = len(failed) < len(queries) and workflow.patched(VERIFY_PATCH)
+        if not any(results) and not self._state.pages and not nothing_found:
             raise ApplicationError(
                 "every search failed or found nothing; check the search provider settings", non_retryable=True
             )
