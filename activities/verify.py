@@ -27,7 +27,7 @@ from activities.page_store import PageStore
 from activities.prompts import usable_sources
 from workflows import VERIFY_CITATIONS
 from workflows.activity_io import ClaimCheck, ClaimVerdict, VerifyInput, VerifyOutput
-from workflows.claims import split_claims
+from workflows.claims import split_claims, split_sentences
 from workflows.models import Page
 
 __all__ = [
@@ -48,6 +48,7 @@ QUESTION_WINDOW = 4  # sentences an answer to the question may draw on
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+#|>]|\d+[.)])\s)")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")  # as activities/offline_text.key_terms reads words
+_QUOTED = re.compile(r"`[^`\n]*`|\"[^\"\n]*\"|\u201c[^\u201d\n]*\u201d")
 _SUFFIXES = (
     ("ations", ""),
     ("ation", ""),
@@ -71,7 +72,7 @@ _INJECTION = re.compile(
     r"|\byou\s+are\s+now\b"
     r"|\bas\s+an?\s+(?:ai|language\s+model|assistant)\b"
     r"|<\s*[!@]"
-    r"|(?<![\w@])@(?:channel|here|everyone)\b"
+    r"|(?<![\w@])@\u200b?(?:channel|here|everyone)\b"
     r"|\b(?:add|include|insert|append|post)\b[^.\n]{0,40}\blinks?\b"
     r"|\b(?:assistants?|ai|models?|llms?|chatbots?|bots?)\b[^.\n]{0,30}\b(?:must|should)\b[^.\n]{0,20}\b(?:say|write|tell|answer|reply|respond|claim|include|add)\b",
     re.IGNORECASE,
@@ -79,8 +80,12 @@ _INJECTION = re.compile(
 
 
 def is_injection(text: str) -> bool:
-    """Text that addresses a model with instructions (or carries mentions), as pages plant them."""
-    return bool(_INJECTION.search(text))
+    """Text that addresses a model with instructions (or carries mentions), as pages plant them.
+
+    What is quoted (in code spans or quotation marks) is talked about, not said: a page explaining
+    that `<!here>` notifies a channel, or that pages may say "ignore previous instructions", is evidence.
+    """
+    return bool(_INJECTION.search(_QUOTED.sub(" ", text)))
 
 
 def passages(text: str, width: int = 2) -> list[str]:
@@ -185,8 +190,12 @@ def check(data: VerifyInput) -> VerifyOutput:
                 score=round(score, 3),
             )
         )
+    planted = [s.text.strip() for s in split_sentences(data.text) if not s.numbers and is_injection(s.text)]
     return VerifyOutput(
-        claims=checks, relevance=round(relevance, 3), relevant=bool(usable) and relevance >= RELEVANCE_THRESHOLD
+        claims=checks,
+        planted=planted,
+        relevance=round(relevance, 3),
+        relevant=bool(usable) and relevance >= RELEVANCE_THRESHOLD,
     )
 
 

@@ -90,6 +90,8 @@ class ClaimCheck(BaseModel):
 
 class VerifyOutput(BaseModel):
     claims: list[ClaimCheck] = []
+    # Uncited sentences of the text that carry instructions or mentions planted in a page: removed.
+    planted: list[str] = []
     # How well the best passage of all readable sources covers the question (0..1), and whether that is enough.
     relevance: float = 0.0
     relevant: bool = False

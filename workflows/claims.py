@@ -8,9 +8,10 @@ the same answer. Whether a claim is supported is decided by the ``verify_citatio
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["UNVERIFIED_MARK", "Claim", "edit_claims", "split_claims"]
+__all__ = ["UNVERIFIED_MARK", "Claim", "edit_claims", "split_claims", "split_sentences"]
 
 UNVERIFIED_MARK = "⚠ unverified"
 
@@ -45,6 +46,11 @@ def split_claims(text: str) -> list[Claim]:
 
     A citation standing after a sentence's full stop ("... durable. [1]") belongs to that sentence.
     """
+    return [sentence for sentence in split_sentences(text) if sentence.numbers]
+
+
+def split_sentences(text: str) -> list[Claim]:
+    """Every sentence or bullet outside code blocks, with the citations it carries (maybe none)."""
     claims: list[Claim] = []
     offset = 0
     in_code = False
@@ -73,26 +79,31 @@ def split_claims(text: str) -> list[Claim]:
         for start, end in merged:
             sentence = body[start:end]
             numbers = tuple(dict.fromkeys(int(n) for n in _CITATION.findall(sentence)))
-            if numbers:
+            if sentence.strip():
                 claims.append(Claim(body_start + start, body_start + end, sentence, numbers))
     return claims
 
 
-def edit_claims(text: str, *, mark: set[int], remove: set[int]) -> str:
-    """The text with claims (by their index in :func:`split_claims`) marked as unverified or removed.
+def edit_claims(text: str, *, mark: set[int], remove: set[int], drop: Collection[str] = ()) -> str:
+    """The text with claims (by their index in :func:`split_claims`) marked as unverified or removed, and
+    the uncited sentences whose text is in ``drop`` removed.
 
-    A bullet whose only claim is removed goes whole, so no empty bullet is left behind.
+    A bullet whose only sentence is removed goes whole, so no empty bullet is left behind.
     """
-    claims = split_claims(text)
-    for index in sorted(mark | remove, reverse=True):
-        claim = claims[index]
-        if index in remove:
+    sentences = split_sentences(text)
+    cited = [sentence for sentence in sentences if sentence.numbers]
+    edits = [(cited[i], i in remove) for i in mark | remove]
+    edits += [(s, True) for s in sentences if not s.numbers and s.text.strip() in drop]
+    for claim, removing in sorted(edits, key=lambda edit: -edit[0].start):
+        if removing:
             line_start = text.rfind("\n", 0, claim.start) + 1
             line_end = text.find("\n", claim.end)
             line_end = len(text) if line_end < 0 else line_end
-            rest = _LIST_MARK.sub("", text[line_start : claim.start]) + text[claim.end : line_end]
-            if not rest.strip():  # the claim was the whole line: drop the line
+            lead = _LIST_MARK.sub("", text[line_start : claim.start])
+            if not (lead + text[claim.end : line_end]).strip():  # the claim was the whole line: drop the line
                 text = text[:line_start] + text[line_end + 1 :]
+            elif not lead.strip():  # the first sentence of its line: the next one moves up
+                text = text[: claim.start] + text[claim.end :].lstrip(" ")
             else:
                 text = text[: claim.start].rstrip(" ") + text[claim.end :]
         elif UNVERIFIED_MARK not in claim.text:

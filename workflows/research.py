@@ -185,6 +185,8 @@ class ResearchWorkflow:
             return "no source supports it as an answer to the question"
         if wrong:
             return f"{len(wrong)} of its claims are not supported by the sources they cite"
+        if checked.planted:
+            return "it repeats instructions planted in a page"
         return None
 
     async def _finish(self, outcome: Outcome, answer: str, error: str | None = None) -> ResearchResult:

@@ -167,12 +167,11 @@ class RoundRunner:
             claims=len(checked.claims),
             verified=len(verified),
             marked=len(mark),
-            removed=len(remove),
+            removed=len(remove) + len(checked.planted),
             relevance=checked.relevance,
         )
-        return draft.model_copy(
-            update={"text": claims.edit_claims(draft.text, mark=mark, remove=remove), "check": check}
-        )
+        text = claims.edit_claims(draft.text, mark=mark, remove=remove, drop=set(checked.planted))
+        return draft.model_copy(update={"text": text, "check": check})
 
     async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
         """A model call within the run's token budget; its usage is added to the run's."""
