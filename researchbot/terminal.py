@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from bot.runs import build_request, send_decision, start_run
 from core.settings import Settings
+from workflows.guardrails import check_line
 from workflows.models import TERMINAL_STAGES, DecisionInput, DecisionKind, ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
 
@@ -134,6 +135,8 @@ def render_draft(status: RunStatus) -> str:
     draft = status.draft
     assert draft is not None
     parts = [f"\n=== Draft, round {draft.round} ===", draft.text, "", "Sources:", render_sources(draft.sources)]
+    if draft.check is not None:
+        parts += ["", check_line(draft.check)]
     if draft.violations:
         parts += ["", "This draft failed its checks: " + "; ".join(draft.violations)]
     return "\n".join(parts) + "\n"

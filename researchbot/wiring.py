@@ -16,6 +16,7 @@ from activities.pages import PageActivities, PageReader
 from activities.progress import LogReporter, ProgressActivities, Reporter
 from activities.search import SearchActivities, build_search_providers
 from activities.store import ArchiveStore, StoreActivities
+from activities.verify import VerifyActivities
 from core.settings import Settings
 
 USER_AGENT = "ResearchBot/0.1 (+https://github.com/researchbot)"
@@ -28,6 +29,7 @@ class Activities:
     pages: PageActivities
     store: StoreActivities
     progress: ProgressActivities
+    verify: VerifyActivities
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -39,6 +41,7 @@ class Activities:
             self.pages.read_page,
             self.store.store_result,
             self.progress.report_progress,
+            self.verify.verify_citations,
         ]
 
 
@@ -77,4 +80,5 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
             progress=ProgressActivities(build_reporter(settings, http)),
+            verify=VerifyActivities(pages),
         )

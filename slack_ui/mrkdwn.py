@@ -8,6 +8,7 @@ channel, mention someone, or turn into a link Slack renders from ``<url|label>``
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from urllib.parse import quote
 
 from workflows.guardrails import neutralise_mentions
@@ -63,21 +64,36 @@ _RULE = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
 _QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
 # Code spans and links are taken out before escaping, and put back after.
-_PROTECTED = re.compile(r"(`+)(.+?)\1|\[([^\]\n]+)\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\))?)>?\s*\)")
+_PROTECTED = re.compile(
+    r"(`+)(.+?)\1|\[([^\]\n]+)\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\))?)>?\s*\)"
+    r"|(?<![\w/])((?:https?://|www\.)[^\s<>()\[\]`|]+[^\s<>()\[\]`|.,;:!?'\"])"
+)
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _HOLE = "\x00"
 
 
-def _inline(text: str) -> str:
+def _url_key(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def _inline(text: str, links_to: frozenset[str] | None = None) -> str:
     kept: list[str] = []
+
+    def allowed(url: str) -> bool:
+        return links_to is None or _url_key(url) in links_to
 
     def keep(match: re.Match[str]) -> str:
         if match.group(1):
             kept.append("`" + safe(match.group(2)) + "`")
-        else:
+        elif match.group(5):  # a bare URL: Slack links it by itself, so one that is not a source becomes code
+            url = match.group(5)
+            kept.append(safe(url) if allowed(url) else "`" + safe(url) + "`")
+        elif allowed(match.group(4)):
             kept.append(link(match.group(4), match.group(3)))
+        else:  # a link to somewhere that is not a source: its label, and the address as text that is not a link
+            kept.append(f"{safe(match.group(3))} (`{safe(match.group(4).strip())}`)")
         return f"{_HOLE}{len(kept) - 1}{_HOLE}"
 
     text = safe(_PROTECTED.sub(keep, text.replace(_HOLE, "").replace("\x01", "")))
@@ -87,22 +103,26 @@ def _inline(text: str) -> str:
     return re.sub(f"{_HOLE}(\\d+){_HOLE}", lambda m: kept[int(m.group(1))], text)
 
 
-def _line(line: str) -> str:
+def _line(line: str, links_to: frozenset[str] | None) -> str:
     if match := _HEADING.match(line):
-        return f"*{_inline(match.group(1).replace('**', '').replace('__', ''))}*"
+        return f"*{_inline(match.group(1).replace('**', '').replace('__', ''), links_to)}*"
     if _RULE.match(line):
         return "──────────"
     if match := _BULLET.match(line):
         indent = match.group(1).replace("\t", "    ")
-        return f"{indent}{'◦' if indent else '•'} {_inline(match.group(2))}"
+        return f"{indent}{'◦' if indent else '•'} {_inline(match.group(2), links_to)}"
     if match := _QUOTE.match(line):
-        return "> " + _inline(match.group(1))
-    return _inline(line)
+        return "> " + _inline(match.group(1), links_to)
+    return _inline(line, links_to)
 
 
-def markdown_to_mrkdwn(md: str) -> str:
+def markdown_to_mrkdwn(md: str, links_to: Collection[str] | None = None) -> str:
     """Convert a model's Markdown to Slack mrkdwn, escaping everything first so the text
-    cannot inject links, mentions or broadcasts. Code spans and fenced blocks stay code."""
+    cannot inject links, mentions or broadcasts. Code spans and fenced blocks stay code.
+
+    With ``links_to`` (a run's source URLs), only those URLs become links: any other link shows its
+    label and its address as code, and a bare URL that is not a source is code too (Slack would link it)."""
+    allowed = None if links_to is None else frozenset(_url_key(url) for url in links_to)
     out: list[str] = []
     in_code = False
     for line in md.replace("\r\n", "\n").split("\n"):
@@ -110,7 +130,7 @@ def markdown_to_mrkdwn(md: str) -> str:
             out.append("```")  # a language tag after the fence would show as text in Slack
             in_code = not in_code
         else:
-            out.append(safe(line) if in_code else _line(line))
+            out.append(safe(line) if in_code else _line(line, allowed))
     if in_code:
         out.append("```")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")

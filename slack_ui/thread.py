@@ -26,7 +26,7 @@ from slack_ui.blocks import (
 )
 from slack_ui.ids import encode_button_value
 from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
-from workflows.guardrails import cited_numbers
+from workflows.guardrails import check_line, cited_numbers
 from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
 
 __all__ = [
@@ -230,8 +230,9 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
     )
     body = [
         *problems,
-        *sections(markdown_to_mrkdwn(draft.text) or "_(empty draft)_"),
+        *sections(markdown_to_mrkdwn(draft.text, [s.url for s in draft.sources]) or "_(empty draft)_"),
         *_sources(draft.sources, draft.text),
+        *([context(safe(check_line(draft.check)))] if draft.check else []),
     ]
     tail = [context(closed)] if closed else [_decision_buttons(workflow_id, draft)]
     return paginate(head, body, tail, f"Draft {draft.round} is ready for review: {safe(question, 150)}")
@@ -254,7 +255,7 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
     approved = f" · approved by {mention(approvals[-1].decided_by)}" if approvals else ""
     head = [header("Research report"), context(_question(result.question) + approved)]
     body = [
-        *sections(markdown_to_mrkdwn(result.answer) or "_(empty report)_"),
+        *sections(markdown_to_mrkdwn(result.answer, [s.url for s in result.sources]) or "_(empty report)_"),
         *_sources(result.sources, result.answer),
     ]
     counts = (

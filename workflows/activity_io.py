@@ -63,6 +63,40 @@ class TextOutput(BaseModel):
     usage: TokenUsage = TokenUsage()
 
 
+class VerifyInput(BaseModel):
+    """A text to check claim by claim against the pages its citations name."""
+
+    question: str
+    text: str
+    sources: list[Source]
+    pages: list[Page]
+
+
+class ClaimVerdict(StrEnum):
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"  # no passage of the cited sources says it
+    INJECTED = "injected"  # it repeats instructions planted in a page, or is one: never published
+
+
+class ClaimCheck(BaseModel):
+    """One claim of the text (its index in workflows.claims.split_claims) and what the check found."""
+
+    index: int
+    statement: str
+    numbers: list[int]
+    verdict: ClaimVerdict
+    score: float = 0.0  # the best passage's weighted share of the claim's words
+
+
+class VerifyOutput(BaseModel):
+    claims: list[ClaimCheck] = []
+    # Uncited sentences of the text that carry instructions or mentions planted in a page: removed.
+    planted: list[str] = []
+    # How well the best passage of all readable sources covers the question (0..1), and whether that is enough.
+    relevance: float = 0.0
+    relevant: bool = False
+
+
 class SearchInput(BaseModel):
     query: str
     limit: int = 5

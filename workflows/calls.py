@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         SEARCH,
         STORE_RESULT,
         SYNTHESIZE_DRAFT,
+        VERIFY_CITATIONS,
     )
     from workflows.activity_io import (
         FinalizeInput,
@@ -36,9 +37,17 @@ with workflow.unsafe.imports_passed_through():
         StoreInput,
         SynthesizeInput,
         TextOutput,
+        VerifyInput,
+        VerifyOutput,
     )
     from workflows.models import Page
 
+# Reading the run's pages back from the archive and scoring claims: seconds, deterministic.
+VERIFY = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5),
+)
 # A model call can take minutes; heartbeats notice a dead worker in seconds.
 LLM = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=120),
@@ -92,6 +101,10 @@ async def synthesize_draft(i: SynthesizeInput) -> TextOutput:
 
 async def finalize_answer(i: FinalizeInput) -> TextOutput:
     return await workflow.execute_activity(FINALIZE_ANSWER, i, result_type=TextOutput, **LLM)
+
+
+async def verify_citations(i: VerifyInput) -> VerifyOutput:
+    return await workflow.execute_activity(VERIFY_CITATIONS, i, result_type=VerifyOutput, **VERIFY)
 
 
 async def search(i: SearchInput) -> SearchOutput:

@@ -165,12 +165,24 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+class CitationCheck(BaseModel):
+    """What the citation check found in a draft (activities/verify.py): how many cited claims, how many verified."""
+
+    claims: int = 0
+    verified: int = 0
+    marked: int = 0  # kept, marked "⚠ unverified"
+    removed: int = 0  # instructions planted in a page that the model repeated
+    declined: bool = False  # no source supports an answer: the draft says so instead of answering
+    relevance: float = 0.0
+
+
 class Draft(BaseModel):
     round: int
     text: str
     sources: list[Source]
     # Problems the guardrails could not get the model to fix; such a draft cannot be approved.
     violations: list[str] = []
+    check: CitationCheck | None = None  # None: drafts of runs from before the check, or that failed the guardrails
 
 
 class RunStatus(BaseModel):

@@ -15,8 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, decisions, steps
-    from workflows.activity_io import FinalizeInput, ProgressInput, ProgressKind, StoreInput
+    from workflows import calls, claims, decisions, guardrails, steps
+    from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.models import (
         DecisionInput,
         DecisionKind,
@@ -32,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 RUNS_METRIC = "research_runs_finished"
+# The final answer after "Approve with feedback" passes the draft's checks, or the approved draft is published.
+FINAL_CHECK_PATCH = "verified-final-answer"
+FINAL_FALLBACK_NOTE = "This is the approved draft: the final rewrite with the feedback was not published because"
 # The reports a run cannot do without: retried until posted or the run expires (workflows/calls.py).
 _ESSENTIAL = frozenset({ProgressKind.STARTED, ProgressKind.DRAFT, ProgressKind.FINISHED})
 
@@ -162,7 +165,29 @@ class ResearchWorkflow:
                 model=self._request.model,
             ),
         )
-        return steps.clean_model_text(output.text)
+        text = steps.clean_model_text(output.text)
+        if not workflow.patched(FINAL_CHECK_PATCH):
+            return text
+        if problem := await self._final_answer_problem(text, draft):
+            # The approved draft passed its checks; a rewrite that does not is not published.
+            return f"{draft.text}\n\n_{FINAL_FALLBACK_NOTE} {problem}._"
+        return text
+
+    async def _final_answer_problem(self, text: str, draft: Draft) -> str | None:
+        """Why the final rewrite fails the draft's checks, or None: the guardrails, then the claims not
+        in the approved draft that its sources do not support."""
+        if violations := guardrails.check_draft(text, draft.sources):
+            return "; ".join(violations)
+        checked = await self._run.verify(text, draft.sources)
+        approved = {claim.statement for claim in claims.split_claims(draft.text)}
+        wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED and c.statement not in approved]
+        if not checked.relevant:
+            return "no source supports it as an answer to the question"
+        if wrong:
+            return f"{len(wrong)} of its claims are not supported by the sources they cite"
+        if checked.planted:
+            return "it repeats instructions planted in a page"
+        return None
 
     async def _finish(self, outcome: Outcome, answer: str, error: str | None = None) -> ResearchResult:
         draft = self._status.draft

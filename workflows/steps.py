@@ -13,18 +13,35 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, guardrails
+    from workflows import calls, claims, guardrails
     from workflows.activity_io import (
+        ClaimVerdict,
         PlanInput,
         ProgressKind,
         ReadPageInput,
         RevisionPlanInput,
         SearchInput,
         SynthesizeInput,
+        VerifyInput,
+        VerifyOutput,
     )
-    from workflows.models import Draft, Page, ResearchRequest, RunState, SearchHit, Source, Stage, TokenUsage
+    from workflows.models import (
+        CitationCheck,
+        Draft,
+        Page,
+        ResearchRequest,
+        RunState,
+        SearchHit,
+        Source,
+        Stage,
+        TokenUsage,
+    )
 
 MAX_GUARDRAIL_RETRIES = 2
+# Drafts are checked claim by claim against their sources (activities/verify.py); runs started before
+# this change keep writing unchecked drafts.
+VERIFY_PATCH = "verified-citations"
+NOTHING_TO_CITE = "no source supports an answer to this question; revise with other search terms, or reject"
 HITS_PER_SEARCH = 5
 
 
@@ -76,11 +93,19 @@ class RoundRunner:
         await self._read(self._pick_pages(hits, min(self._request.budget.max_pages, steps_left)))
 
     async def write_draft(self, *, feedback: str | None) -> Draft:
-        """Synthesize, then check; send violations back to the model at most twice, then surface them."""
+        """Synthesize, then check; send violations back to the model at most twice, then surface them.
+
+        Each draft that passes the guardrails is checked claim by claim against its sources; unsupported
+        claims go back to the model once, and those still unsupported are marked (or, when they repeat a
+        page's planted instructions, removed). With no source supporting an answer, the draft declines.
+        """
         status = self._status
         previous = status.draft.text if status.draft else None
         readable = [page for page in self._state.pages if page.ok]
+        verify = workflow.patched(VERIFY_PATCH)
         violations: list[str] = []
+        checked: VerifyOutput | None = None
+        repaired = False
         text = ""
         for _ in range(1 + MAX_GUARDRAIL_RETRIES):
             status.stage = Stage.WRITING
@@ -99,15 +124,54 @@ class RoundRunner:
             status.stage = Stage.CHECKING
             text = clean_model_text(output.text)
             violations = guardrails.check_draft(text, status.sources)
+            checked = None
+            if not violations and verify:
+                checked = await self.verify(text, status.sources)
+                wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED]
+                if wrong and checked.relevant and not repaired:
+                    repaired = True
+                    violations = guardrails.unsupported_violations(wrong)
             if not violations:
                 break
             previous = text
-        return Draft(
+        draft = Draft(
             round=status.draft_round,
             text=guardrails.redact_credentials(text),
             sources=status.sources,
             violations=violations,
         )
+        return self._settle(draft, checked) if checked is not None else draft
+
+    async def verify(self, text: str, sources: list[Source]) -> VerifyOutput:
+        readable = [page for page in self._state.pages if page.ok]
+        return await calls.verify_citations(
+            VerifyInput(question=self._request.question, text=text, sources=sources, pages=readable)
+        )
+
+    def _settle(self, draft: Draft, checked: VerifyOutput) -> Draft:
+        """The checked draft: unsupported claims marked, planted instructions removed; or it declines."""
+        verified = [c for c in checked.claims if c.verdict is ClaimVerdict.SUPPORTED]
+        if not checked.relevant or not verified:
+            return draft.model_copy(
+                update={
+                    "text": guardrails.nothing_to_cite(self._status.sub_questions),
+                    "violations": [NOTHING_TO_CITE],
+                    "check": CitationCheck(
+                        claims=len(checked.claims), verified=0, declined=True, relevance=checked.relevance
+                    ),
+                }
+            )
+        mark = {c.index for c in checked.claims if c.verdict is ClaimVerdict.UNSUPPORTED}
+        remove = {c.index for c in checked.claims if c.verdict is ClaimVerdict.INJECTED}
+        check = CitationCheck(
+            claims=len(checked.claims),
+            verified=len(verified),
+            marked=len(mark),
+            removed=len(remove) + len(checked.planted),
+            relevance=checked.relevance,
+        )
+        text = claims.edit_claims(draft.text, mark=mark, remove=remove, drop=set(checked.planted))
+        return draft.model_copy(update={"text": text, "check": check})
 
     async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
         """A model call within the run's token budget; its usage is added to the run's."""
@@ -127,11 +191,14 @@ class RoundRunner:
         status.searches_total += len(queries)
         await self._report(ProgressKind.PROGRESS)
 
+        failed: list[str] = []
+
         async def one(query: str) -> list[SearchHit]:
             try:
                 output = await calls.search(SearchInput(query=query, limit=HITS_PER_SEARCH))
             except ActivityError as failure:
                 workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
+                failed.append(query)
                 return []
             finally:
                 status.searches_done += 1
@@ -139,7 +206,10 @@ class RoundRunner:
             return output.hits
 
         results = list(await asyncio.gather(*(one(query) for query in queries)))
-        if not any(results) and not self._state.pages:
+        # Searches that worked and found nothing are an answer too: with the citation check, the draft
+        # says there is nothing to cite, and which searches it made.
+        nothing_found = len(failed) < len(queries) and workflow.patched(VERIFY_PATCH)
+        if not any(results) and not self._state.pages and not nothing_found:
             raise ApplicationError(
                 "every search failed or found nothing; check the search provider settings", non_retryable=True
             )

@@ -98,3 +98,27 @@ async def test_ask_runs_offline_end_to_end_and_archives(env: WorkflowEnvironment
 
     stored = ArchiveStore(settings["DATABASE_URL"]).recent(limit=5)
     assert len(stored) == 1 and stored[0].outcome.value == "approved" and stored[0].revision_rounds == 1
+
+
+async def test_a_question_the_corpus_cannot_answer_is_declined(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """Offline over the shipped docs/ (Temporal, Slack, ...): no answer from memory or from a shared word."""
+    address = env.client.service_client.config.target_host
+    settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
+    done = researchbot(["ask", "What is the capital of France?", "--approve"], settings, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "I found nothing to cite for this question" in out and "Searches made:" in out
+    assert "- What is the capital of France?" in out
+    assert "Citations checked: no source supports an answer to this question" in out
+    assert "=== Approved ===" not in out and "Capital One" not in out
+    draft = out.split("=== Draft, round 1 ===", 1)[1].split("Sources:", 1)[0]
+    assert "[1]" not in draft
+
+
+async def test_an_answerable_question_says_what_was_verified(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    address = env.client.service_client.config.target_host
+    settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
+    done = researchbot(["ask", "How does Temporal retry activities?", "--approve"], settings, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Citations checked: 5 of 5 cited claims verified against their sources" in done.stdout
+    assert "=== Approved ===" in done.stdout and "unverified" not in done.stdout

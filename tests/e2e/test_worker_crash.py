@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class ScriptedModel:
-    """Answers plans with a list and drafts with a citation; the first draft hangs until released."""
+    """Answers plans with a list and drafts with a sentence of source [1], cited (so the citation check
+    passes it); the first draft hangs until released."""
 
     def __init__(self) -> None:
         self.release_first_draft = threading.Event()
@@ -39,7 +41,13 @@ class ScriptedModel:
         self.kinds["draft"] += 1
         if self.kinds["draft"] == 1:
             self.release_first_draft.wait(timeout=60)
-        return "Temporal persists workflow progress as an event history [1] and retries activities [2]."
+        return quote_first_source(messages[-1]["content"])
+
+
+def quote_first_source(prompt: str) -> str:
+    block = prompt.split('<source number="1">\n', 1)[1].split("</source>", 1)[0]
+    line = next(line for line in block.splitlines() if len(line) > 40 and not line.startswith(("#", "|", "`", "-")))
+    return re.split(r"(?<=[.!?])\s", line)[0] + " [1]"
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -14,6 +14,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.activity_io import (
+    ClaimCheck,
+    ClaimVerdict,
     FinalizeInput,
     PlanInput,
     PlanOutput,
@@ -27,7 +29,10 @@ from workflows.activity_io import (
     StoreInput,
     SynthesizeInput,
     TextOutput,
+    VerifyInput,
+    VerifyOutput,
 )
+from workflows.claims import split_claims
 from workflows.models import Page, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
@@ -47,7 +52,13 @@ class FakeActivities:
         self.cancelled: list[str] = []
         self.store_gate: asyncio.Event | None = None  # when set, store_result waits for it
         self.store_started = asyncio.Event()
+        self.final_extra = ""  # appended to the final answer: a claim the citation check may refuse
         self.finalize_error: str | None = None  # when set, finalize_answer fails for good with it
+        # The citation check: claims containing one of these words are unsupported; relevant=False: nothing to cite.
+        self.unsupported_words: list[str] = []
+        self.injected_words: list[str] = []  # claims with these repeat a page's planted instructions
+        self.relevant = True
+        self.verify_inputs: list[VerifyInput] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
 
@@ -61,6 +72,7 @@ class FakeActivities:
             self.read_page,
             self.store_result,
             self.report_progress,
+            self.verify_citations,
         ]
 
     @activity.defn(name="plan_research")
@@ -97,7 +109,23 @@ class FakeActivities:
         self.calls["finalize_answer"] += 1
         if self.finalize_error:
             raise ApplicationError(self.finalize_error, non_retryable=True)
-        return TextOutput(text=f"{input.draft}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
+        return TextOutput(text=f"{input.draft}{self.final_extra}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
+
+    @activity.defn(name="verify_citations")
+    async def verify_citations(self, input: VerifyInput) -> VerifyOutput:
+        self.calls["verify_citations"] += 1
+        self.verify_inputs.append(input)
+        checks = []
+        for index, claim in enumerate(split_claims(input.text)):
+            verdict = ClaimVerdict.SUPPORTED
+            if any(word in claim.statement for word in self.unsupported_words):
+                verdict = ClaimVerdict.UNSUPPORTED
+            if any(word in claim.statement for word in self.injected_words):
+                verdict = ClaimVerdict.INJECTED
+            checks.append(
+                ClaimCheck(index=index, statement=claim.statement, numbers=list(claim.numbers), verdict=verdict)
+            )
+        return VerifyOutput(claims=checks, relevance=1.0 if self.relevant else 0.1, relevant=self.relevant)
 
     @activity.defn(name="search")
     async def search(self, input: SearchInput) -> SearchOutput:

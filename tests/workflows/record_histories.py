@@ -85,6 +85,29 @@ async def draft_refused(client: Client, fakes: FakeActivities, queue: str) -> di
     return {"draft_refused": await start_run(client, queue)}
 
 
+async def unverified_then_final_fallback(
+    client: Client, fakes: FakeActivities, queue: str
+) -> dict[str, WorkflowHandle]:
+    """A claim no source supports goes back to the model, then is marked; the final answer adds another,
+    so the approved draft is published instead."""
+    fakes.drafts = ["Temporal keeps workflow state durable [1]. It was written in COBOL [2]."]
+    fakes.unsupported_words = ["COBOL", "costs are zero"]
+    fakes.final_extra = " The costs are zero [1]."
+    handle = await start_run(client, queue)
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="add costs"))
+    return {"unverified_then_final_fallback": handle}
+
+
+async def nothing_to_cite(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """No source supports an answer: the draft declines, and is rejected."""
+    fakes.relevant = False
+    handle = await start_run(client, queue, question="What is the capital of France?")
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REJECT))
+    return {"nothing_to_cite": handle}
+
+
 SCENARIOS: list[Scenario] = [
     approve,
     approve_with_feedback,
@@ -93,6 +116,8 @@ SCENARIOS: list[Scenario] = [
     continue_as_new,
     refused_signal,
     draft_refused,
+    unverified_then_final_fallback,
+    nothing_to_cite,
 ]
 
 
