@@ -20,8 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
-from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
+from activities.slack_limits import digest, slack_error_code, slack_failure
 from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
+from activities.slack_writes import SlackWrites, Superseded
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
@@ -39,8 +40,9 @@ def _last_decision(status: RunStatus) -> DecisionRecord | None:
 
 
 class SlackReporter:
-    """Turns progress reports into Slack messages. Make one per worker: its pacer spaces the
-    writes of all runs on the worker, and remembers what it last sent to each message."""
+    """Turns progress reports into Slack messages. Make one per worker: its scheduler
+    (activities/slack_writes.py) orders the writes of all runs on the worker within Slack's rate
+    budget, what people wait for first, and remembers what it last sent to each message."""
 
     def __init__(
         self,
@@ -48,11 +50,11 @@ class SlackReporter:
         fallback: Reporter,
         http: httpx.AsyncClient | None = None,
         *,
-        pacer: SlackPacer | None = None,
+        writes: SlackWrites | None = None,
     ) -> None:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
-        self._pacer = pacer or SlackPacer()
+        self._writes = writes or SlackWrites()
         self._refreshing: set[asyncio.Task[None]] = set()
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
@@ -104,7 +106,7 @@ class SlackReporter:
 
     async def _progress(self, run: Run) -> None:
         if "progress" not in run.messages:
-            await self._post(run, "progress", thread.progress_message(run.status))
+            await self._post(run, "progress", thread.progress_message(run.status), waited=False)
         self._refresh_soon(run)
 
     async def _draft(self, run: Run) -> None:
@@ -134,12 +136,17 @@ class SlackReporter:
             raise errors.permanent("a REFUSED report needs the refused decision")
         message = decision_not_applied(record.reason or "the run was no longer waiting for it")
         try:
-            await self._client.chat_postEphemeral(
-                channel=run.channel,
-                user=record.decided_by,
-                thread_ts=run.root,
-                text=message["text"],
-                blocks=message["blocks"],
+            await self._writes.write(
+                "chat.postEphemeral",
+                run.channel,
+                lambda: self._client.chat_postEphemeral(
+                    channel=run.channel,
+                    user=record.decided_by,
+                    thread_ts=run.root,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                ),
+                waited=True,
             )
         except SlackApiError as error:
             log.warning("slack_refusal_not_told", workflow_id=run.status.workflow_id, error=slack_error_code(error))
@@ -164,7 +171,7 @@ class SlackReporter:
     def _refresh_soon(self, run: Run) -> None:
         """Refresh the status messages in the background: they are for watching, and waiting for
         their turn under Slack's update limit must not hold up the run's next step. A later
-        refresh of the same message supersedes this one (see SlackPacer.before_update)."""
+        refresh of the same message supersedes this one while it waits (see SlackWrites)."""
         task = asyncio.create_task(self._refresh_quietly(run))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
@@ -181,13 +188,13 @@ class SlackReporter:
             log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
     async def _refresh(self, run: Run, result: ResearchResult | None = None) -> None:
-        """Bring the progress checklist and the root's status line up to date."""
-        await self._update(run, "progress", thread.progress_message(run.status))
-        await self._update(run, "root", thread.root_message(run.status, result))
+        """Bring the progress checklist and the root's status line up to date: informing writes."""
+        await self._update(run, "progress", thread.progress_message(run.status), waited=False)
+        await self._update(run, "root", thread.root_message(run.status, result), waited=False)
 
     async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
-        await self._update(run, f"draft-{draft.round}", parts[-1])
+        await self._update(run, f"draft-{draft.round}", parts[-1], waited=True)
 
     # ------------------------------------------------------------ posting, once
 
@@ -200,7 +207,14 @@ class SlackReporter:
             await self._post(run, part_key, part, broadcast=broadcast and n == 0)
 
     async def _post(
-        self, run: Run, key: str, message: blocks.Message, *, thread: bool = True, broadcast: bool = False
+        self,
+        run: Run,
+        key: str,
+        message: blocks.Message,
+        *,
+        thread: bool = True,
+        broadcast: bool = False,
+        waited: bool = True,
     ) -> str:
         if key in run.messages:
             return run.messages[key]
@@ -209,27 +223,41 @@ class SlackReporter:
             return ts
         metadata = step_metadata(run, key)
         where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
-        await self._pacer.before_post(run.channel)
-        response = await joining(
-            self._client,
+        response = await self._writes.write(
+            "chat.postMessage",
             run.channel,
-            lambda: self._client.chat_postMessage(
-                channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+            lambda: joining(
+                self._client,
+                run.channel,
+                lambda: self._client.chat_postMessage(
+                    channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+                ),
             ),
+            waited=waited,
         )
         ts = run.messages[key] = response["ts"]
-        self._pacer.sent(run.channel, ts, digest(message))
+        self._writes.sent((run.channel, ts), digest(message))
         return ts
 
-    async def _update(self, run: Run, key: str, message: blocks.Message) -> None:
+    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""
         ts = run.messages.get(key)
-        if ts is None or self._pacer.already_sent(run.channel, ts, digest(message)):
+        content = digest(message)
+        if ts is None or self._writes.already_sent((run.channel, ts), content):
             return
-        if not await self._pacer.before_update(run.channel, ts):
-            return  # a newer update of the same message came in while this one waited
-        await self._client.chat_update(channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"])
-        self._pacer.sent(run.channel, ts, digest(message))
+        try:
+            await self._writes.write(
+                "chat.update",
+                run.channel,
+                lambda: self._client.chat_update(
+                    channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"]
+                ),
+                waited=waited,
+                message=(run.channel, ts),
+            )
+        except Superseded:
+            return  # a newer state of the same message came in while this one waited
+        self._writes.sent((run.channel, ts), content)
 
     async def _tell_requester(self, run: Run, message: blocks.Message) -> None:
         """An ephemeral answer through the command's response_url; best effort, never raises."""

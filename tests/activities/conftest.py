@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.local_corpus import LocalCorpus
 from activities.slack import SlackReporter
-from activities.slack_limits import SlackPacer
+from activities.slack_writes import SlackWrites
 from activities.store import ArchiveStore
 from sandbox import SlackApiServer, Workspace
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
@@ -88,4 +88,4 @@ async def reporter(slack: SlackApiServer) -> AsyncIterator[SlackReporter]:
     """A reporter into that Slack, unpaced, with a recording fallback."""
     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
     async with httpx.AsyncClient() as http:
-        yield SlackReporter(client, RecordingReporter(), http, pacer=SlackPacer(post_interval=0, update_interval=0))
+        yield SlackReporter(client, RecordingReporter(), http, writes=SlackWrites({}, rate_limited_tries=1))
