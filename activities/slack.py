@@ -56,6 +56,7 @@ class SlackReporter:
         self._http = http or httpx.AsyncClient(timeout=10)
         self._writes = writes or SlackWrites()
         self._refreshing: set[asyncio.Task[None]] = set()
+        self._updating: dict[tuple[str, str, str], asyncio.Future[None]] = {}  # (channel, ts, content)
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
@@ -106,7 +107,7 @@ class SlackReporter:
 
     async def _progress(self, run: Run) -> None:
         if "progress" not in run.messages:
-            await self._post(run, "progress", thread.progress_message(run.status), waited=False)
+            await self._post(run, "progress", thread.progress_message(run.status))
         self._refresh_soon(run)
 
     async def _draft(self, run: Run) -> None:
@@ -166,13 +167,16 @@ class SlackReporter:
                 await self._close_draft(run, draft, thread.decision_line(record))
             else:
                 await self._close_draft(run, draft, thread.closed_line(result.outcome))
-        await self._refresh(run, result)
+        # The root's closing line is the run's outcome in the channel: sent now, with what people wait
+        # for, so it is never lost to a worker that stops; the checklist's last state follows in the background.
+        await self._update(run, "root", thread.root_message(run.status, result), waited=True)
+        self._refresh_soon(run, result)
 
-    def _refresh_soon(self, run: Run) -> None:
+    def _refresh_soon(self, run: Run, result: ResearchResult | None = None) -> None:
         """Refresh the status messages in the background: they are for watching, and waiting for
         their turn under Slack's update limit must not hold up the run's next step. A later
         refresh of the same message supersedes this one while it waits (see SlackWrites)."""
-        task = asyncio.create_task(self._refresh_quietly(run))
+        task = asyncio.create_task(self._refresh_quietly(run, result))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
 
@@ -181,9 +185,9 @@ class SlackReporter:
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
 
-    async def _refresh_quietly(self, run: Run) -> None:
+    async def _refresh_quietly(self, run: Run, result: ResearchResult | None) -> None:
         try:
-            await self._refresh(run)
+            await self._refresh(run, result)
         except Exception:  # the next report refreshes again; a log line is enough
             log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
@@ -245,6 +249,16 @@ class SlackReporter:
         content = digest(message)
         if ts is None or self._writes.already_sent((run.channel, ts), content):
             return
+        same = (run.channel, ts, content)
+        pending = self._updating.get(same)  # the same update on its way already (a decision, then the finish)?
+        if pending is None:
+            pending = self._updating[same] = asyncio.ensure_future(
+                self._send_update(run, ts, message, content, waited=waited)
+            )
+            pending.add_done_callback(lambda _: self._updating.pop(same, None))
+        await asyncio.shield(pending)
+
+    async def _send_update(self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool) -> None:
         try:
             await self._writes.write(
                 "chat.update",

@@ -5,10 +5,12 @@ Two classes of write share each method's rate budget (activities/slack_limits.py
 - **waited**: what a person waits for (a run's root, plan, draft with its buttons, the decision
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
 - **informing**: what only informs (the progress checklist, the root's status line). These take the
-  budget the waited writes leave over, and only the latest state of each message is sent: a newer
+  budget the waited writes leave over: they go at the budget's average rate and never spend its
+  burst, which stays free for the next click. Only the latest state of each message is sent: a newer
   informing write of a message replaces the one still waiting, in its place in the line. So that
   a steady stream of waited writes cannot starve them, an informing write that has waited
-  ``starve_after`` seconds goes before the waited ones.
+  ``starve_after`` seconds goes before the waited ones, taking every other slot at most: a backlog
+  of informing writes then shares the budget with the waited ones instead of going first.
 
 Each budget is a line of its own (chat.update per workspace, chat.postMessage per channel), served
 by a task that grants one write per slot. A 429 from Slack (another worker spent the same budget)
@@ -59,21 +61,30 @@ class _Line:
         self.budget = budget
         self.theoretical = 0.0  # when the next write would be due at the average rate
         self.paused_until = 0.0
+        self.starved_last = False  # the last slot went to a starving informing write ahead of waited ones
         self.waited: deque[_Entry] = deque()
         self.informing: OrderedDict[Hashable, _Entry] = OrderedDict()
         self.serving: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()  # a waited write came in: its turn may be sooner than the slot slept for
 
     def due(self, now: float) -> float:
-        earliest = max(self.theoretical, now) - (self.budget.burst - 1) * self.budget.interval
+        """When the next write may go: a waited one may spend the burst, an informing one may not."""
+        burst = self.budget.burst if self.waited else 1
+        earliest = max(self.theoretical, now) - (burst - 1) * self.budget.interval
         return max(now, earliest, self.paused_until)
 
     def spend(self, now: float) -> None:
         self.theoretical = max(self.theoretical, now) + self.budget.interval
 
     def next(self, now: float, starve_after: float) -> _Entry:
+        """The write to go now: a waited one, unless none waits or an informing one starves. Starving
+        informing writes take every other slot at most, so a backlog of them cannot hold up a click."""
         oldest = next(iter(self.informing.values()), None)
-        if oldest is not None and (not self.waited or now - oldest.since >= starve_after):
+        starving = oldest is not None and now - oldest.since >= starve_after and not self.starved_last
+        if oldest is not None and (not self.waited or starving):
+            self.starved_last = bool(self.waited)
             return self.informing.pop(next(iter(self.informing)))
+        self.starved_last = False
         return self.waited.popleft()
 
     def __bool__(self) -> bool:
@@ -172,6 +183,8 @@ class SlackWrites:
             line.informing[message] = entry  # keeps the older one's place in the line
             if again:
                 line.informing.move_to_end(message, last=False)
+        if entry.waited:
+            line.wake.set()
         if line.serving is None or line.serving.done():
             line.serving = asyncio.create_task(self._serve(line))
 
@@ -181,7 +194,7 @@ class SlackWrites:
             now = self._clock()
             due = line.due(now)
             if due > now:
-                await self._sleep(due - now)
+                await self._nap(line, due - now)
                 continue
             entry = line.next(now, self._starve_after)
             if entry.granted.done():
@@ -189,6 +202,17 @@ class SlackWrites:
             line.spend(now)
             entry.granted.set_result(None)
             await asyncio.sleep(0)  # let the granted write start before choosing the next
+
+    async def _nap(self, line: _Line, seconds: float) -> None:
+        """Sleep until the next slot, or until a waited write comes in."""
+        line.wake.clear()
+        napping = asyncio.ensure_future(self._sleep(seconds))
+        woken = asyncio.ensure_future(line.wake.wait())
+        try:
+            await asyncio.wait({napping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (napping, woken):
+                task.cancel()
 
     async def _send_in_order(self, message: Hashable | None, send: Callable[[], Awaitable[T]]) -> T:
         if message is None:

@@ -44,8 +44,10 @@ class Slots:
     async def sleep(self, seconds: float) -> None:
         async with self._tick:
             self.sleepers += 1
-            await self._tick.wait()
-            self.sleepers -= 1
+            try:
+                await self._tick.wait()
+            finally:  # woken early by a waited write, the scheduler cancels its sleep
+                self.sleepers -= 1
             self.passed += 1
         self.now += seconds
 
@@ -163,6 +165,23 @@ async def test_an_informing_write_that_waited_long_enough_goes_before_waited_one
     # One slot a second: three seconds after it came, the progress refresh goes ahead of the waited line.
     assert sent.index("progress") == 3
     assert [s for s in sent if s != "progress"] == [f"w{n}" for n in range(8)]
+
+
+async def test_a_backlog_of_starving_informing_writes_takes_every_other_slot_only() -> None:
+    slots, sent = Slots(), []
+    writes, send = writes_on(slots, starve_after=3.0), recorder(sent)
+    tasks = [asyncio.create_task(writes.write("chat.update", "C1", send("w0"), waited=True))]
+    await until(lambda: sent == ["w0"])
+    for n in range(6):  # a backlog of refreshes of six messages
+        tasks.append(asyncio.create_task(writes.write("chat.update", "C1", send(f"i{n}"), waited=False, message=n)))
+    await slots.until(lambda: len(sent) == 4)  # three slots pass: the backlog has waited three seconds
+    for n in range(1, 3):  # two clicks come in
+        tasks.append(asyncio.create_task(writes.write("chat.update", "C1", send(f"w{n}"), waited=True)))
+    await asyncio.sleep(0)
+    await slots.until(lambda: len(sent) == 9)
+    await asyncio.gather(*tasks)
+    # The starving backlog and the clicks take turns, instead of the clicks waiting behind it all.
+    assert sent == ["w0", "i0", "i1", "i2", "i3", "w1", "i4", "w2", "i5"]
 
 
 async def test_posts_are_spaced_per_channel_and_updates_per_workspace() -> None:
