@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 STARVE_AFTER = 5.0  # seconds an informing write may wait before it goes ahead of waited ones
-RATE_LIMITED_TRIES = 5  # 429s absorbed here before the activity fails and Temporal retries it
+RATE_LIMITED_TRIES = 5  # tries of a waited write met by 429s before the activity fails and Temporal retries it
 
 
 class Superseded(Exception):
@@ -94,9 +94,8 @@ class _Line:
 class SlackWrites:
     """Schedules the Slack writes of all runs on one worker (make one per worker).
 
-    ``write`` waits for the write's turn and sends it, sending it again after a 429 up to
-    ``rate_limited_tries`` times in all; it also remembers what each message last got, so an
-    update that would change nothing is not sent (``already_sent``/``sent``).
+    ``write`` waits for the write's turn and sends it, again after a 429; it also remembers what
+    each message last got, so an update that would change nothing is not sent (``already_sent``/``sent``).
     """
 
     def __init__(
@@ -128,12 +127,17 @@ class SlackWrites:
         message: Hashable | None = None,
     ) -> T:
         """Send ``send()`` in its turn. An informing write of a ``message`` raises :class:`Superseded`
-        if a newer write of the same message arrives before its turn."""
+        if a newer write of the same message arrives before its turn. A 429 sends it again in a later
+        turn: an informing write until it goes through (nobody awaits it, and its message must reach
+        its latest state), a waited one ``rate_limited_tries`` times in all, then the 429 is raised
+        for Temporal to retry the activity after Retry-After."""
         line = self._line(method, channel)
         entry = _Entry(waited, message, self._clock())
-        for tries in range(1, self._rate_limited_tries + 1):
-            self._enqueue(line, entry, again=tries > 1)
+        tries = 0
+        while True:
+            self._enqueue(line, entry, again=tries > 0)
             await entry.granted
+            tries += 1
             try:
                 return await self._send_in_order(message, send)
             except SlackApiError as error:
@@ -143,10 +147,9 @@ class SlackWrites:
                 pause = retry_after(error)
                 line.paused_until = max(line.paused_until, self._clock() + pause)
                 log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
-                if tries == self._rate_limited_tries:
+                if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
                 entry = _Entry(waited, message, entry.since)
-        raise AssertionError("unreachable")
 
     def already_sent(self, message: Hashable, content: str) -> bool:
         return self._sent.get(message) == content

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.slack import SlackReporter
@@ -289,3 +290,21 @@ async def test_a_429_pauses_the_line_and_the_write_is_sent_again_once(slack: Sla
     assert len(slack.calls_to("chat.postMessage")) == 4  # root, two 429s, the plan
     plans = [m for m in slack.workspace.messages["CRESEARCH"] if (m.get("metadata") or {}).get("event_payload")]
     assert sorted(m["metadata"]["event_payload"]["step"] for m in plans) == ["plan-1", "root"]
+
+
+async def test_an_informing_write_goes_through_however_many_429s_and_a_waited_one_gives_up(
+    slack: SlackApiServer,
+) -> None:
+    writes = SlackWrites({}, rate_limited_tries=2)
+    client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    await client.conversations_join(channel="CRESEARCH")
+    posted = await client.chat_postMessage(channel="CRESEARCH", text="v1")
+    slack.rate_limit("chat.update", times=3, retry_after=0)
+    update = lambda: client.chat_update(channel="CRESEARCH", ts=posted["ts"], text="v2")  # noqa: E731
+    await writes.write("chat.update", "CRESEARCH", update, waited=False, message=("CRESEARCH", posted["ts"]))
+    assert writes.rate_limited == 3 and slack.workspace.messages["CRESEARCH"][0]["text"] == "v2"
+
+    slack.rate_limit("chat.update", times=2, retry_after=0)
+    with pytest.raises(SlackApiError) as limited:  # the reporter makes it a Temporal retry after Retry-After
+        await writes.write("chat.update", "CRESEARCH", update, waited=True)
+    assert limited.value.response.status_code == 429 and writes.rate_limited == 5
