@@ -167,9 +167,8 @@ class SlackReporter:
                 await self._close_draft(run, draft, thread.decision_line(record))
             else:
                 await self._close_draft(run, draft, thread.closed_line(result.outcome))
-        # The root's closing line is the run's outcome in the channel: sent now, with what people wait
-        # for, so it is never lost to a worker that stops; the checklist's last state follows in the background.
-        await self._update(run, "root", thread.root_message(run.status, result), waited=True)
+        # The checklist's and the root's last states inform: they follow in the background, and a
+        # backlog of other runs' refreshes cannot hold this activity past its timeout.
         self._refresh_soon(run, result)
 
     def _refresh_soon(self, run: Run, result: ResearchResult | None = None) -> None:

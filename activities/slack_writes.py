@@ -78,9 +78,11 @@ class _Line:
 
     def next(self, now: float, starve_after: float) -> _Entry:
         """The write to go now: a waited one, unless none waits or an informing one starves. Starving
-        informing writes take every other slot at most, so a backlog of them cannot hold up a click."""
+        informing writes take every other slot at most, and none of the burst, so a backlog of them
+        cannot hold up a click."""
         oldest = next(iter(self.informing.values()), None)
-        starving = oldest is not None and now - oldest.since >= starve_after and not self.starved_last
+        regular = self.theoretical <= now  # not a slot of the burst, which stays the waited writes'
+        starving = oldest is not None and now - oldest.since >= starve_after and regular and not self.starved_last
         if oldest is not None and (not self.waited or starving):
             self.starved_last = bool(self.waited)
             return self.informing.pop(next(iter(self.informing)))
@@ -175,9 +177,12 @@ class SlackWrites:
                 # A write sent back by a 429 is older than the one that came in meanwhile.
                 entry.granted.set_exception(Superseded())
                 return
-            other.granted.set_exception(Superseded())  # stale: this write carries a newer state
+            if not other.granted.done():  # (done: its writer was cancelled)
+                other.granted.set_exception(Superseded())  # stale: this write carries a newer state
             if entry.waited:
                 del line.informing[message]
+            else:
+                entry.since = other.since  # it takes the older one's place, and its wait so far
         if entry.waited:
             line.waited.appendleft(entry) if again else line.waited.append(entry)
         elif message is None:

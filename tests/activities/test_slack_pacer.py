@@ -168,6 +168,27 @@ async def test_an_informing_write_that_waited_long_enough_goes_before_waited_one
     assert [s for s in sent if s != "progress"] == [f"w{n}" for n in range(8)]
 
 
+async def test_a_message_refreshed_again_and_again_still_gets_its_turn() -> None:
+    slots, sent = Slots(), []
+    writes, send = writes_on(slots, starve_after=3.0), recorder(sent)
+    tasks = [asyncio.create_task(writes.write("chat.update", "C1", send("w0"), waited=True))]
+    await until(lambda: sent == ["w0"])
+    for n in range(1, 6):  # every slot, a click and a newer state of the checklist
+        tasks.append(asyncio.create_task(writes.write("chat.update", "C1", send(f"w{n}"), waited=True)))
+        tasks.append(
+            asyncio.create_task(writes.write("chat.update", "C1", send(f"progress v{n}"), waited=False, message="p"))
+        )
+        await asyncio.sleep(0)
+        if n < 5:
+            await slots.next()
+    await slots.until(lambda: len(sent) == 8)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # Replaced by newer states, the checklist keeps its wait so far: three slots after its first state
+    # came, its latest state goes, between the clicks.
+    assert sent == ["w0", "w1", "w2", "progress v3", "w3", "w4", "progress v5", "w5"]
+    assert sum(isinstance(r, Superseded) for r in results) == 3
+
+
 async def test_a_backlog_of_starving_informing_writes_takes_every_other_slot_only() -> None:
     slots, sent = Slots(), []
     writes, send = writes_on(slots, starve_after=3.0), recorder(sent)
