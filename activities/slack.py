@@ -20,9 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
-from activities.slack_limits import SlackPacer, digest, slack_error_code, slack_failure
+from activities.slack_limits import digest, slack_error_code, slack_failure
 from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
 from activities.slack_stream import ProgressMode, ProgressStream
+from activities.slack_writes import SlackWrites, Superseded
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
@@ -41,8 +42,9 @@ def _last_decision(status: RunStatus) -> DecisionRecord | None:
 
 
 class SlackReporter:
-    """Turns progress reports into Slack messages. Make one per worker: its pacer spaces the
-    writes of all runs on the worker, and remembers what it last sent to each message."""
+    """Turns progress reports into Slack messages. Make one per worker: its scheduler
+    (activities/slack_writes.py) orders the writes of all runs on the worker within Slack's rate
+    budget, what people wait for first, and remembers what it last sent to each message."""
 
     def __init__(
         self,
@@ -50,14 +52,15 @@ class SlackReporter:
         fallback: Reporter,
         http: httpx.AsyncClient | None = None,
         *,
-        pacer: SlackPacer | None = None,
+        writes: SlackWrites | None = None,
         progress: ProgressMode = ProgressMode.STREAM,
     ) -> None:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
-        self._pacer = pacer or SlackPacer()
-        self._stream = ProgressStream(client, self._pacer, progress)  # SLACK_PROGRESS: stream, else the checklist
+        self._writes = writes or SlackWrites()
+        self._stream = ProgressStream(client, self._writes, progress)  # SLACK_PROGRESS: stream, else the checklist
         self._refreshing: set[asyncio.Task[None]] = set()
+        self._updating: dict[tuple[str, str, str], asyncio.Future[None]] = {}  # (channel, ts, content)
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
@@ -149,12 +152,17 @@ class SlackReporter:
             raise errors.permanent("a REFUSED report needs the refused decision")
         message = decision_not_applied(record.reason or "the run was no longer waiting for it")
         try:
-            await self._client.chat_postEphemeral(
-                channel=run.channel,
-                user=record.decided_by,
-                thread_ts=run.root,
-                text=message["text"],
-                blocks=message["blocks"],
+            await self._writes.write(
+                "chat.postEphemeral",
+                run.channel,
+                lambda: self._client.chat_postEphemeral(
+                    channel=run.channel,
+                    user=record.decided_by,
+                    thread_ts=run.root,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                ),
+                waited=True,
             )
         except SlackApiError as error:
             log.warning("slack_refusal_not_told", workflow_id=run.status.workflow_id, error=slack_error_code(error))
@@ -175,13 +183,15 @@ class SlackReporter:
             else:
                 await self._close_draft(run, draft, thread.closed_line(result.outcome))
         await self._stream.show(run, result)  # a run that ended mid-round stops its stream
-        await self._refresh(run, result)
+        # The checklist's and the root's last states inform: they follow in the background, and a
+        # backlog of other runs' refreshes cannot hold this activity past its timeout.
+        self._refresh_soon(run, result)
 
-    def _refresh_soon(self, run: Run) -> None:
+    def _refresh_soon(self, run: Run, result: ResearchResult | None = None) -> None:
         """Refresh the status messages in the background: they are for watching, and waiting for
         their turn under Slack's update limit must not hold up the run's next step. A later
-        refresh of the same message supersedes this one (see SlackPacer.before_update)."""
-        task = asyncio.create_task(self._refresh_quietly(run))
+        refresh of the same message supersedes this one while it waits (see SlackWrites)."""
+        task = asyncio.create_task(self._refresh_quietly(run, result))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
 
@@ -190,20 +200,20 @@ class SlackReporter:
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
 
-    async def _refresh_quietly(self, run: Run) -> None:
+    async def _refresh_quietly(self, run: Run, result: ResearchResult | None) -> None:
         try:
-            await self._refresh(run)
+            await self._refresh(run, result)
         except Exception:  # the next report refreshes again; a log line is enough
             log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
     async def _refresh(self, run: Run, result: ResearchResult | None = None) -> None:
-        """Bring the progress checklist and the root's status line up to date."""
-        await self._update(run, "progress", thread.progress_message(run.status))
-        await self._update(run, "root", thread.root_message(run.status, result))
+        """Bring the progress checklist and the root's status line up to date: informing writes."""
+        await self._update(run, "progress", thread.progress_message(run.status), waited=False)
+        await self._update(run, "root", thread.root_message(run.status, result), waited=False)
 
     async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
-        await self._update(run, f"draft-{draft.round}", parts[-1])
+        await self._update(run, f"draft-{draft.round}", parts[-1], waited=True)
 
     # ------------------------------------------------------------ posting, once
 
@@ -224,6 +234,7 @@ class SlackReporter:
         thread: bool = True,
         broadcast: bool = False,
         look: bool = False,
+        waited: bool = True,
     ) -> str:
         """Post once: ``look`` (or a retried activity) first looks for the message an earlier try posted."""
         if key in run.messages:
@@ -233,27 +244,51 @@ class SlackReporter:
             return ts
         metadata = step_metadata(run, key)
         where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
-        await self._pacer.before_post(run.channel)
-        response = await joining(
-            self._client,
+        response = await self._writes.write(
+            "chat.postMessage",
             run.channel,
-            lambda: self._client.chat_postMessage(
-                channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+            lambda: joining(
+                self._client,
+                run.channel,
+                lambda: self._client.chat_postMessage(
+                    channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+                ),
             ),
+            waited=waited,
         )
         ts = run.messages[key] = response["ts"]
-        self._pacer.sent(run.channel, ts, digest(message))
+        self._writes.sent((run.channel, ts), digest(message))
         return ts
 
-    async def _update(self, run: Run, key: str, message: blocks.Message) -> None:
+    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""
         ts = run.messages.get(key)
-        if ts is None or self._pacer.already_sent(run.channel, ts, digest(message)):
+        content = digest(message)
+        if ts is None or self._writes.already_sent((run.channel, ts), content):
             return
-        if not await self._pacer.before_update(run.channel, ts):
-            return  # a newer update of the same message came in while this one waited
-        await self._client.chat_update(channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"])
-        self._pacer.sent(run.channel, ts, digest(message))
+        same = (run.channel, ts, content)
+        pending = self._updating.get(same)  # the same update on its way already (a decision, then the finish)?
+        if pending is None:
+            pending = self._updating[same] = asyncio.ensure_future(
+                self._send_update(run, ts, message, content, waited=waited)
+            )
+            pending.add_done_callback(lambda _: self._updating.pop(same, None))
+        await asyncio.shield(pending)
+
+    async def _send_update(self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool) -> None:
+        try:
+            await self._writes.write(
+                "chat.update",
+                run.channel,
+                lambda: self._client.chat_update(
+                    channel=run.channel, ts=ts, text=message["text"], blocks=message["blocks"]
+                ),
+                waited=waited,
+                message=(run.channel, ts),
+            )
+        except Superseded:
+            return  # a newer state of the same message came in while this one waited
+        self._writes.sent((run.channel, ts), content)
 
     async def _tell_requester(self, run: Run, message: blocks.Message) -> None:
         """An ephemeral answer through the command's response_url; best effort, never raises."""

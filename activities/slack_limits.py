@@ -1,19 +1,16 @@
-"""Slack's limits as a worker meets them: pacing its writes, and classifying Slack's refusals.
+"""Slack's limits as a worker meets them: the rate budget of each write method, and Slack's refusals.
 
-Slack allows about one message a second in a channel, and chat.update is a Tier 3 method
-(50+ a minute per workspace). :class:`SlackPacer` keeps one worker under both and drops
-updates that would change nothing. What Slack refuses becomes a Temporal failure that says
-whether to retry (:func:`slack_failure`).
+Slack limits each Web API method per app per workspace, by tier, and chat.postMessage per
+channel (https://docs.slack.dev/apis/web-api/rate-limits). :data:`BUDGETS` holds the budget of
+each method the worker writes with; activities/slack_writes.py spends it. What Slack refuses
+becomes a Temporal failure that says whether to retry (:func:`slack_failure`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,7 +18,31 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 
-__all__ = ["SlackPacer", "digest", "slack_error_code", "slack_failure"]
+__all__ = ["BUDGETS", "PER_CHANNEL", "Budget", "digest", "retry_after", "slack_error_code", "slack_failure"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One write per ``interval`` seconds on average, and up to ``burst`` at once after a quiet spell."""
+
+    interval: float
+    burst: int
+
+
+# What one worker may spend, a little under what Slack documents, so a worker alone never meets a 429.
+# https://docs.slack.dev/apis/web-api/rate-limits: "Tier 3: 50+ per minute ... sporadic bursts are
+# welcome"; "Tier 4: 100+ per minute ... generous burst behavior"; "Posting messages: 1 per second,
+# short bursts >1 allowed". Each is "per API method per workspace per app"; chat.postMessage is per channel.
+BUDGETS: dict[str, Budget] = {
+    # Special tier: about one message a second per channel, short bursts allowed.
+    # https://docs.slack.dev/reference/methods/chat.postMessage
+    "chat.postMessage": Budget(interval=1.0, burst=3),
+    # Tier 3, 50+ a minute per workspace: https://docs.slack.dev/reference/methods/chat.update
+    "chat.update": Budget(interval=1.2, burst=5),
+    # Tier 4, 100+ a minute per workspace: https://docs.slack.dev/reference/methods/chat.postEphemeral
+    "chat.postEphemeral": Budget(interval=0.6, burst=5),
+}
+PER_CHANNEL = frozenset({"chat.postMessage"})  # budgets kept per channel; the others per workspace
 
 _TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
 _HINTS = {
@@ -46,7 +67,7 @@ def slack_error_code(error: SlackApiError) -> str | None:
     return data.get("error") if isinstance(data, dict) else None
 
 
-def _retry_after(error: SlackApiError, default: float = 1.0) -> float:
+def retry_after(error: SlackApiError, default: float = 1.0) -> float:
     headers = error.response.headers or {}
     value = headers.get("Retry-After", headers.get("retry-after"))
     try:
@@ -60,7 +81,7 @@ def slack_failure(error: SlackApiError) -> ApplicationError:
     response = error.response
     method = str(response.api_url).rsplit("/", 1)[-1]
     if response.status_code == 429:
-        return errors.rate_limited("Slack", _retry_after(error))
+        return errors.rate_limited("Slack", retry_after(error))
     code = slack_error_code(error)
     if code is None or code in _TRANSIENT or response.status_code >= 500:
         reason = code or f"HTTP {response.status_code}"
@@ -75,68 +96,3 @@ def slack_failure(error: SlackApiError) -> ApplicationError:
 
 def digest(message: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()
-
-
-class SlackPacer:
-    """Spaces one worker's Slack writes, shared by all its runs: on average one post per
-    ``post_interval`` in a channel and one update per ``update_interval`` in all, with short
-    bursts allowed as Slack allows them (a generic cell-rate algorithm: a run's first few
-    messages go out at once); and remembers what each message last got, so an update that
-    changes nothing is not sent."""
-
-    def __init__(
-        self,
-        *,
-        post_interval: float = 1.0,
-        update_interval: float = 1.2,
-        post_burst: int = 6,
-        update_burst: int = 20,
-        remember: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        self._post_interval, self._update_interval = post_interval, update_interval
-        self._post_burst, self._update_burst = post_burst, update_burst
-        self._clock, self._sleep = clock, sleep
-        self._next_post: dict[str, float] = {}
-        self._next_update = 0.0
-        self._waiting: dict[tuple[str, str], int] = {}  # message -> number of its newest waiting update
-        self._sent: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._remember = remember
-
-    async def _take_slot(self, due: float) -> None:
-        delay = due - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
-
-    def _schedule(self, theoretical: float, interval: float, burst: int) -> tuple[float, float]:
-        """When this write may go, and the next theoretical arrival time."""
-        now = self._clock()
-        theoretical = max(theoretical, now)
-        return max(now, theoretical - (burst - 1) * interval), theoretical + interval
-
-    async def before_post(self, channel: str) -> None:
-        due, self._next_post[channel] = self._schedule(
-            self._next_post.get(channel, 0.0), self._post_interval, self._post_burst
-        )
-        await self._take_slot(due)
-
-    async def before_update(self, channel: str, ts: str) -> bool:
-        """Wait for an update slot; False if a newer update of the same message arrived meanwhile."""
-        key = (channel, ts)
-        number = self._waiting[key] = self._waiting.get(key, 0) + 1
-        due, self._next_update = self._schedule(self._next_update, self._update_interval, self._update_burst)
-        await self._take_slot(due)
-        if self._waiting.get(key) != number:
-            return False
-        del self._waiting[key]
-        return True
-
-    def already_sent(self, channel: str, ts: str, content: str) -> bool:
-        return self._sent.get((channel, ts)) == content
-
-    def sent(self, channel: str, ts: str, content: str) -> None:
-        self._sent[(channel, ts)] = content
-        self._sent.move_to_end((channel, ts))
-        while len(self._sent) > self._remember:
-            self._sent.popitem(last=False)

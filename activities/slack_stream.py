@@ -26,7 +26,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
-from activities.slack_limits import SlackPacer, digest, slack_error_code
+from activities.slack_limits import digest, slack_error_code
+from activities.slack_writes import SlackWrites, Superseded
 from activities.slack_lookup import STEP_EVENT, Run, joining, may_have_posted_before
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
@@ -93,8 +94,8 @@ def stream_key(run: Run) -> str:
 class ProgressStream:
     """Shows a run's progress as a streamed message; answers False where the checklist must do instead."""
 
-    def __init__(self, client: AsyncWebClient, pacer: SlackPacer, mode: ProgressMode = ProgressMode.STREAM) -> None:
-        self._client, self._pacer, self._mode = client, pacer, mode
+    def __init__(self, client: AsyncWebClient, writes: SlackWrites, mode: ProgressMode = ProgressMode.STREAM) -> None:
+        self._client, self._writes, self._mode = client, writes, mode
         self._sent: dict[str, str] = {}  # stream ts -> digest of the chunks last sent there by this worker
 
     async def show(self, run: Run, result: ResearchResult | None = None) -> bool:
@@ -137,20 +138,25 @@ class ProgressStream:
     async def _start(self, run: Run, chunks: list[dict[str, Any]]) -> str | None:
         slack = run.input.slack
         assert slack is not None
-        await self._pacer.before_post(run.channel)
         try:
-            response = await joining(
-                self._client,
+            # The stream's first message is a post the run waits for; its appends then only inform.
+            response = await self._writes.write(
+                "chat.startStream",
                 run.channel,
-                lambda: self._client.chat_startStream(
-                    channel=run.channel,
-                    thread_ts=run.root or "",
-                    # Required when streaming to channels (chat.startStream, arguments).
-                    recipient_user_id=slack.user_id,
-                    recipient_team_id=slack.team_id,
-                    task_display_mode="plan",  # all the tasks together in one plan block
-                    chunks=chunks,
+                lambda: joining(
+                    self._client,
+                    run.channel,
+                    lambda: self._client.chat_startStream(
+                        channel=run.channel,
+                        thread_ts=run.root or "",
+                        # Required when streaming to channels (chat.startStream, arguments).
+                        recipient_user_id=slack.user_id,
+                        recipient_team_id=slack.team_id,
+                        task_display_mode="plan",  # all the tasks together in one plan block
+                        chunks=chunks,
+                    ),
                 ),
+                waited=True,
             )
         except SlackApiError as error:
             if slack_error_code(error) not in _REFUSED:
@@ -166,7 +172,17 @@ class ProgressStream:
         sent = digest({"chunks": chunks})
         if self._sent.get(ts) == sent:
             return  # this worker already sent exactly this
-        await self._client.chat_appendStream(channel=run.channel, ts=ts, chunks=chunks)
+        try:
+            # An append only informs, and carries the whole state: a newer one on its way supersedes it.
+            await self._writes.write(
+                "chat.appendStream",
+                run.channel,
+                lambda: self._client.chat_appendStream(channel=run.channel, ts=ts, chunks=chunks),
+                waited=False,
+                message=(run.channel, ts),
+            )
+        except Superseded:
+            return
         self._sent[ts] = sent
 
     async def _find(self, run: Run) -> str | None:

@@ -3,8 +3,10 @@
 Point any Slack client at it (``AsyncWebClient(base_url=server.base_url, token=...)``).
 Tests use :class:`SlackApiServer` as a context manager; it also injects the faults that
 are hard to get from real Slack: rate limiting, and a response lost after Slack stored
-the call's effect. ``/response/{token}`` serves response_urls like Slack's, and
-``apps.connections.open`` with the app-level token opens Socket Mode (:mod:`sandbox.socket_mode`).
+the call's effect. With ``enforce_rate_limits=True`` it also limits each method as Slack's
+tiers do (:data:`RATE_LIMITS`), answering HTTP 429 with Retry-After past the budget.
+``/response/{token}`` serves response_urls like Slack's, and ``apps.connections.open`` with the
+app-level token opens Socket Mode (:mod:`sandbox.socket_mode`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
-from collections import defaultdict, deque
+import time
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -32,7 +36,7 @@ from sandbox.state import RESPONSE_URL_USES, Workspace
 SOCKET_MODE_OPEN = "apps.connections.open"
 HOLD_SECONDS = 120.0  # the longest a held answer waits for its gate
 
-__all__ = ["Call", "SlackApiServer", "create_app"]
+__all__ = ["RATE_LIMITS", "Call", "RateLimit", "SlackApiServer", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,51 @@ class Call:
 
     method: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``per_minute`` on average, ``burst`` at once; per workspace, or per channel."""
+
+    per_minute: float
+    burst: int
+    per_channel: bool = False
+
+
+# Slack's tiers, "per API method per workspace per app": https://docs.slack.dev/apis/web-api/rate-limits
+# (Tier 3 "50+ per minute, sporadic bursts are welcome"; Tier 4 "100+ per minute, generous burst
+# behavior"). The bursts are ours: Slack does not publish them.
+TIER_3 = RateLimit(per_minute=50, burst=10)
+TIER_4 = RateLimit(per_minute=100, burst=20)
+RATE_LIMITS: dict[str, RateLimit] = {
+    # Special: "one message per second per channel", short bursts allowed (same page, and
+    # https://docs.slack.dev/reference/methods/chat.postMessage); its workspace-wide limit is not enforced.
+    "chat.postMessage": RateLimit(per_minute=60, burst=4, per_channel=True),
+    "chat.update": TIER_3,  # https://docs.slack.dev/reference/methods/chat.update
+    "chat.postEphemeral": TIER_4,  # https://docs.slack.dev/reference/methods/chat.postEphemeral
+    "conversations.history": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.history
+    "conversations.replies": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.replies
+    "conversations.join": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.join
+    "conversations.info": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.info
+    "users.info": TIER_4,  # https://docs.slack.dev/reference/methods/users.info
+    "views.open": TIER_4,  # https://docs.slack.dev/reference/methods/views.open
+    "views.update": TIER_4,  # https://docs.slack.dev/reference/methods/views.update
+}
+
+
+class _Bucket:
+    def __init__(self, limit: RateLimit, now: float) -> None:
+        self.rate, self.capacity = limit.per_minute / 60.0, float(limit.burst)
+        self.tokens, self.last = self.capacity, now
+
+    def take(self, now: float) -> float:
+        """0 if a call may go now (and it is counted), else the seconds until one may."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
 
 
 @dataclass(frozen=True)
@@ -97,9 +146,11 @@ def create_app(
             return JSONResponse({"ok": False, "error": "invalid_json"})
         body_token = params.pop("token", None)
         fault = server._record(name, params) if server else None
-        if fault and fault.kind == "rate_limit":
+        wait = server._over_limit(name, params) if server and not fault else 0.0
+        if (fault and fault.kind == "rate_limit") or wait:
+            seconds = fault.retry_after if fault else max(1, math.ceil(wait))
             return JSONResponse(
-                {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": str(fault.retry_after)}
+                {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": str(seconds)}
             )
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else body_token
@@ -163,10 +214,24 @@ class SlackApiServer:
     ...     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url)
     """
 
-    def __init__(self, workspace: Workspace | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        workspace: Workspace | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        enforce_rate_limits: bool = False,
+        rate_limits: dict[str, RateLimit] | None = None,
+    ) -> None:
         self.workspace = workspace or Workspace()
         self.host, self.port = host, port
         self.calls: list[Call] = []
+        # Off by default: the tests post far faster than Slack allows, on purpose, and the dev page
+        # should not stall; the benchmarks and the tier tests switch it on.
+        self.enforce_rate_limits = enforce_rate_limits
+        self.rate_limits = RATE_LIMITS if rate_limits is None else rate_limits
+        self.rate_limited: Counter[str] = Counter()  # 429s answered by the tier limits, per method
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._serving: AsgiServer | None = None  # start()/stop(): served from a thread
@@ -213,6 +278,20 @@ class SlackApiServer:
         with self._lock:
             self.calls.append(Call(method, params))
             return self._faults[method].popleft() if self._faults[method] else None
+
+    def _over_limit(self, method: str, params: dict[str, Any]) -> float:
+        """0 if the call is within its tier's budget (and counts against it), else seconds to wait."""
+        limit = self.rate_limits.get(method)
+        if not self.enforce_rate_limits or limit is None:
+            return 0.0
+        key = (method, str(params.get("channel") or "") if limit.per_channel else self.workspace.team_id)
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.setdefault(key, _Bucket(limit, now))
+            wait = bucket.take(now)
+            if wait:
+                self.rate_limited[method] += 1
+            return wait
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:

@@ -13,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.local_corpus import LocalCorpus
 from activities.slack import SlackReporter
-from activities.slack_limits import SlackPacer
 from activities.slack_stream import ProgressMode
+from activities.slack_writes import SlackWrites
 from activities.store import ArchiveStore
 from sandbox import SlackApiServer, Workspace
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
@@ -86,8 +86,7 @@ def slack() -> Iterator[SlackApiServer]:
 
 def make_reporter(slack: SlackApiServer, http: httpx.AsyncClient, progress: ProgressMode) -> SlackReporter:
     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
-    pacer = SlackPacer(post_interval=0, update_interval=0)
-    return SlackReporter(client, RecordingReporter(), http, pacer=pacer, progress=progress)
+    return SlackReporter(client, RecordingReporter(), http, writes=SlackWrites({}, rate_limited_tries=1), progress=progress)
 
 
 @pytest.fixture

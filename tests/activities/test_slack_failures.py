@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.slack import SlackProgressActivities, SlackReporter
-from activities.slack_limits import SlackPacer
+from activities.slack_writes import SlackWrites
 from core.settings import Settings
 from sandbox import SlackApiServer
 from slack_ui.client import build_slack_client
@@ -90,7 +90,7 @@ async def test_rate_limited_reports_wait_for_retry_after(slack: SlackApiServer, 
 
 async def test_refusals_are_not_retried(slack: SlackApiServer) -> None:
     client = AsyncWebClient(token="xoxb-revoked", base_url=slack.base_url, retry_handlers=[])
-    reporter = SlackReporter(client, RecordingReporter(), pacer=SlackPacer(post_interval=0, update_interval=0))
+    reporter = SlackReporter(client, RecordingReporter(), writes=SlackWrites({}))
     with pytest.raises(ApplicationError) as refused:
         await Run(reporter, context_in()).send(ProgressKind.STARTED)
     assert refused.value.non_retryable is True and "SLACK_BOT_TOKEN" in str(refused.value)

@@ -72,6 +72,7 @@ async def test_a_whole_run_makes_one_thread(slack: SlackApiServer, reporter: Sla
     approval = decision(DecisionKind.APPROVE)
     await run.send(ProgressKind.DECISION, stage=Stage.FINALIZING, decisions=[approval])
     await run.send(ProgressKind.FINISHED, stage=Stage.COMPLETED, result=result(Outcome.APPROVED, [approval]))
+    await reporter.settle()  # the root's and the checklist's last states follow in the background
 
     keys = ("root", "plan-1", "progress", "draft-1", "final")
     assert set(run.messages) == set(keys)
@@ -101,6 +102,7 @@ async def test_a_rejected_run_ends_with_a_notice(slack: SlackApiServer, reporter
     await run.send(
         ProgressKind.FINISHED, stage=Stage.REJECTED, decisions=[rejection], result=result(Outcome.REJECTED, [rejection])
     )
+    await reporter.settle()
     root, draft, reminder, notice = thread_of(slack, run)
     assert "<@UALICE>" in all_text(reminder) and "<@UBOB>" in all_text(reminder)
     assert "Rejected by <@UBOB>" in all_text(draft) and draft["blocks"][-1]["type"] == "context"

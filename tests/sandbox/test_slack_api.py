@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox import SlackApiServer, Workspace, workspace_file
+from sandbox import RATE_LIMITS, RateLimit, SlackApiServer, Workspace, workspace_file
 
 
 @pytest.fixture
@@ -245,3 +245,40 @@ def test_workspace_saves_and_loads(tmp_path) -> None:
     later = loaded.add_channel("later")
     assert later.id not in workspace.channels  # ids keep counting from the loaded ones
     assert float(loaded.new_ts()) > float(root["ts"])
+
+
+def test_the_tiers_are_slacks() -> None:
+    assert RATE_LIMITS["chat.update"].per_minute == 50 and not RATE_LIMITS["chat.update"].per_channel  # Tier 3
+    assert RATE_LIMITS["chat.postEphemeral"].per_minute == 100  # Tier 4
+    assert RATE_LIMITS["chat.postMessage"].per_minute == 60 and RATE_LIMITS["chat.postMessage"].per_channel
+    assert SlackApiServer().enforce_rate_limits is False  # the tests post faster than Slack allows
+
+
+async def test_tier_limits_answer_429_with_retry_after_per_method_and_channel(slack: SlackApiServer) -> None:
+    # Slow buckets (a minute to refill a call), so the counts do not depend on how fast this machine is.
+    limited = SlackApiServer(
+        slack.workspace,
+        enforce_rate_limits=True,
+        rate_limits={
+            "chat.postMessage": RateLimit(per_minute=1, burst=2, per_channel=True),
+            "chat.update": RateLimit(per_minute=1, burst=3),
+        },
+    )
+    with limited:
+        client = AsyncWebClient(token=slack.workspace.bot_token, base_url=limited.base_url, retry_handlers=[])
+        posted = [await client.chat_postMessage(channel="CTEAM", text=f"post {n}") for n in range(2)]
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel="CTEAM", text="one too many")
+        assert caught.value.response.status_code == 429 and caught.value.response["error"] == "ratelimited"
+        assert 1 <= int(caught.value.response.headers["Retry-After"]) <= 60
+        await client.chat_postMessage(channel="CGENERAL", text="another channel has its own budget")
+
+        for n in range(3):  # chat.update's budget is the workspace's, across channels
+            await client.chat_update(channel="CTEAM", ts=posted[n % 2]["ts"], text=f"edit {n}")
+        with pytest.raises(SlackApiError):
+            await client.chat_update(channel="CGENERAL", ts=posted[0]["ts"], text="over the tier")
+        await client.auth_test()  # a method without a limit here is never refused
+
+        assert limited.rate_limited == {"chat.postMessage": 1, "chat.update": 1}
+        texts = sorted(m["text"] for m in slack.workspace.messages["CTEAM"])
+        assert texts == ["edit 1", "edit 2"]  # nothing refused took effect

@@ -1,0 +1,238 @@
+"""One worker's Slack writes, scheduled by what they mean rather than by when they arrive.
+
+Two classes of write share each method's rate budget (activities/slack_limits.py BUDGETS):
+
+- **waited**: what a person waits for (a run's root, plan, draft with its buttons, the decision
+  replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
+- **informing**: what only informs (the progress checklist, the root's status line). These take the
+  budget the waited writes leave over: they go at the budget's average rate and never spend its
+  burst, which stays free for the next click. Only the latest state of each message is sent: a newer
+  informing write of a message replaces the one still waiting, in its place in the line. So that
+  a steady stream of waited writes cannot starve them, an informing write that has waited
+  ``starve_after`` seconds goes before the waited ones, taking every other slot at most: a backlog
+  of informing writes then shares the budget with the waited ones instead of going first.
+
+Each budget is a line of its own (chat.update per workspace, chat.postMessage per channel), served
+by a task that grants one write per slot. A 429 from Slack (another worker spent the same budget)
+pauses that line for the Retry-After and puts the write back at the head of its class: Slack did
+not take it, so sending it again cannot double it. Writes of the same message are sent one at a
+time, in the order they were granted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from activities.slack_limits import BUDGETS, PER_CHANNEL, Budget, retry_after
+
+__all__ = ["SlackWrites", "Superseded"]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+STARVE_AFTER = 5.0  # seconds an informing write may wait before it goes ahead of waited ones
+RATE_LIMITED_TRIES = 5  # tries of a waited write met by 429s before the activity fails and Temporal retries it
+
+
+class Superseded(Exception):
+    """An informing write replaced, before its turn, by a newer state of the same message."""
+
+
+@dataclass(eq=False)
+class _Entry:
+    waited: bool
+    message: Hashable | None
+    since: float
+    granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class _Line:
+    """The writes waiting for one budget, and the budget's state (a generic cell-rate algorithm)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.theoretical = 0.0  # when the next write would be due at the average rate
+        self.paused_until = 0.0
+        self.starved_last = False  # the last slot went to a starving informing write ahead of waited ones
+        self.waited: deque[_Entry] = deque()
+        self.informing: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self.serving: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()  # a waited write came in: its turn may be sooner than the slot slept for
+
+    def due(self, now: float) -> float:
+        """When the next write may go: a waited one may spend the burst, an informing one may not."""
+        burst = self.budget.burst if self.waited else 1
+        earliest = max(self.theoretical, now) - (burst - 1) * self.budget.interval
+        return max(now, earliest, self.paused_until)
+
+    def spend(self, now: float) -> None:
+        self.theoretical = max(self.theoretical, now) + self.budget.interval
+
+    def next(self, now: float, starve_after: float) -> _Entry:
+        """The write to go now: a waited one, unless none waits or an informing one starves. Starving
+        informing writes take every other slot at most, and none of the burst, so a backlog of them
+        cannot hold up a click."""
+        oldest = next(iter(self.informing.values()), None)
+        regular = self.theoretical <= now  # not a slot of the burst, which stays the waited writes'
+        starving = oldest is not None and now - oldest.since >= starve_after and regular and not self.starved_last
+        if oldest is not None and (not self.waited or starving):
+            self.starved_last = bool(self.waited)
+            return self.informing.pop(next(iter(self.informing)))
+        self.starved_last = False
+        return self.waited.popleft()
+
+    def __bool__(self) -> bool:
+        return bool(self.waited or self.informing)
+
+
+class SlackWrites:
+    """Schedules the Slack writes of all runs on one worker (make one per worker).
+
+    ``write`` waits for the write's turn and sends it, again after a 429; it also remembers what
+    each message last got, so an update that would change nothing is not sent (``already_sent``/``sent``).
+    """
+
+    def __init__(
+        self,
+        budgets: dict[str, Budget] | None = None,
+        *,
+        starve_after: float = STARVE_AFTER,
+        rate_limited_tries: int = RATE_LIMITED_TRIES,
+        remember: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._budgets = BUDGETS if budgets is None else budgets
+        self._starve_after, self._rate_limited_tries = starve_after, rate_limited_tries
+        self._clock, self._sleep = clock, sleep
+        self._lines: dict[tuple[str, str], _Line] = {}
+        self._sending: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # message -> its lock, writers using it
+        self._sent: OrderedDict[Hashable, str] = OrderedDict()
+        self._remember = remember
+        self.rate_limited = 0  # 429s met, for logs and benchmarks
+
+    async def write(
+        self,
+        method: str,
+        channel: str,
+        send: Callable[[], Awaitable[T]],
+        *,
+        waited: bool,
+        message: Hashable | None = None,
+    ) -> T:
+        """Send ``send()`` in its turn. An informing write of a ``message`` raises :class:`Superseded`
+        if a newer write of the same message arrives before its turn. A 429 sends it again in a later
+        turn: an informing write until it goes through (nobody awaits it, and its message must reach
+        its latest state), a waited one ``rate_limited_tries`` times in all, then the 429 is raised
+        for Temporal to retry the activity after Retry-After."""
+        line = self._line(method, channel)
+        entry = _Entry(waited, message, self._clock())
+        tries = 0
+        while True:
+            self._enqueue(line, entry, again=tries > 0)
+            await entry.granted
+            tries += 1
+            try:
+                return await self._send_in_order(message, send)
+            except SlackApiError as error:
+                if error.response.status_code != 429:
+                    raise
+                self.rate_limited += 1
+                pause = retry_after(error)
+                line.paused_until = max(line.paused_until, self._clock() + pause)
+                log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
+                if waited and tries >= self._rate_limited_tries:
+                    raise  # slack_failure makes it a Temporal retry after Retry-After
+                entry = _Entry(waited, message, entry.since)
+
+    def already_sent(self, message: Hashable, content: str) -> bool:
+        return self._sent.get(message) == content
+
+    def sent(self, message: Hashable, content: str) -> None:
+        self._sent[message] = content
+        self._sent.move_to_end(message)
+        while len(self._sent) > self._remember:
+            self._sent.popitem(last=False)
+
+    # ------------------------------------------------------------ the lines
+
+    def _line(self, method: str, channel: str) -> _Line:
+        key = (method, channel if method in PER_CHANNEL else "")
+        if key not in self._lines:
+            self._lines[key] = _Line(self._budgets.get(method, Budget(interval=0.0, burst=1)))
+        return self._lines[key]
+
+    def _enqueue(self, line: _Line, entry: _Entry, *, again: bool) -> None:
+        message = entry.message
+        if message is not None and (other := line.informing.get(message)) is not None:
+            if again and not entry.waited:
+                # A write sent back by a 429 is older than the one that came in meanwhile.
+                entry.granted.set_exception(Superseded())
+                return
+            if not other.granted.done():  # (done: its writer was cancelled)
+                other.granted.set_exception(Superseded())  # stale: this write carries a newer state
+            if entry.waited:
+                del line.informing[message]
+            else:
+                entry.since = other.since  # it takes the older one's place, and its wait so far
+        if entry.waited:
+            line.waited.appendleft(entry) if again else line.waited.append(entry)
+        elif message is None:
+            line.informing[object()] = entry
+        else:
+            line.informing[message] = entry  # keeps the older one's place in the line
+            if again:
+                line.informing.move_to_end(message, last=False)
+        if entry.waited:
+            line.wake.set()
+        if line.serving is None or line.serving.done():
+            line.serving = asyncio.create_task(self._serve(line))
+
+    async def _serve(self, line: _Line) -> None:
+        """Grant one write per slot, choosing at each slot which write goes."""
+        while line:
+            now = self._clock()
+            due = line.due(now)
+            if due > now:
+                await self._nap(line, due - now)
+                continue
+            entry = line.next(now, self._starve_after)
+            if entry.granted.done():
+                continue  # its writer gave up (the activity was cancelled) while it waited
+            line.spend(now)
+            entry.granted.set_result(None)
+            await asyncio.sleep(0)  # let the granted write start before choosing the next
+
+    async def _nap(self, line: _Line, seconds: float) -> None:
+        """Sleep until the next slot, or until a waited write comes in."""
+        line.wake.clear()
+        napping = asyncio.ensure_future(self._sleep(seconds))
+        woken = asyncio.ensure_future(line.wake.wait())
+        try:
+            await asyncio.wait({napping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (napping, woken):
+                task.cancel()
+
+    async def _send_in_order(self, message: Hashable | None, send: Callable[[], Awaitable[T]]) -> T:
+        if message is None:
+            return await send()
+        lock, users = self._sending.get(message, (asyncio.Lock(), 0))
+        self._sending[message] = (lock, users + 1)
+        try:
+            async with lock:
+                return await send()
+        finally:
+            lock, users = self._sending[message]
+            if users == 1:
+                del self._sending[message]
+            else:
+                self._sending[message] = (lock, users - 1)

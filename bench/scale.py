@@ -1,0 +1,349 @@
+"""Many runs waiting for review in one workspace: how long a click waits behind everything else a
+worker writes to Slack. Against the sandbox Slack enforcing Slack's rate tiers, real `researchbot
+worker` processes (offline model, local search) and the bot in this process.
+
+    python -m bench.scale [--runs 100] [--approvals 20] [--workers 1|2] [--channels 10] [--click-every 3]
+                          [--baseline]
+
+``--runs`` runs are asked at once, spread over ``--channels`` channels; as soon as all of them wait
+for review, ``--approvals`` of them are approved through the bot (Approve → modal → submit), one
+every ``--click-every`` seconds, while the workers still work through the other runs' refreshes.
+(Slack's chat.update budget, Tier 3, is 50 a minute per workspace, and each approval takes two of
+them: the draft's buttons and the root's outcome; clicks much faster than one every 2.4 s queue.)
+Measured:
+
+- click (the modal's submission) → the decision visible (the draft's buttons replaced): p95, target ≤ 2 s;
+- click → the final report posted: p95, target ≤ 1 s;
+- each run's progress checklist in its final state after the run's last waited-for post (the draft,
+  or the report of an approved run): max, target ≤ 60 s;
+- Slack writes lost and doubled, message by message: each run's step keys in message metadata,
+  every expected one present exactly once;
+- the 429s the sandbox answered past the tiers, per method.
+
+``--workers`` 1 and 2 are measured by default in turn; ``--baseline`` also measures the writes of
+one worker in one FIFO line (bench/fifo_worker.py: no classes, no coalescing), as before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.slack_lookup import STEP_EVENT
+from bench.slack import percentile
+from core import temporal
+from sandbox import Channel, SlackApiServer, Workspace
+from slack_ui import thread
+from tests.e2e.slack_stack import (
+    APPROVER,
+    ASKER,
+    REPO,
+    STRANGER,
+    Stack,
+    ask,
+    open_modal,
+    submit,
+    worker_env,
+)
+from tests.temporal_servers import start_dev_server
+from workflows.research import ResearchWorkflow
+
+TIMEOUT = 900.0  # seconds any one phase may take before the benchmark gives up
+
+
+def _digest(blocks: Any) -> str:
+    return hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Seen:
+    """What the watcher saw of one run, with the time.perf_counter() it first saw it."""
+
+    channel: str
+    draft: dict[str, Any] | None = None  # the draft message while it has its buttons
+    draft_at: float | None = None
+    decided_at: float | None = None  # the draft's buttons replaced
+    report_at: float | None = None
+    progress: list[tuple[float, str]] = field(default_factory=list)  # (when, digest of its blocks)
+    steps: Counter[str] = field(default_factory=Counter)
+
+
+class Watcher:
+    """Reads the sandbox's messages every few milliseconds and notes when each run's messages change."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.runs: dict[str, Seen] = {}
+
+    def scan(self) -> None:
+        now = time.perf_counter()
+        steps: dict[str, Counter[str]] = defaultdict(Counter)
+        with self.workspace.lock:
+            for channel_id, messages in self.workspace.messages.items():
+                for message in messages:
+                    metadata = message.get("metadata") or {}
+                    if metadata.get("event_type") != STEP_EVENT:
+                        continue
+                    workflow_id, step = metadata["event_payload"]["workflow_id"], metadata["event_payload"]["step"]
+                    seen = self.runs.setdefault(workflow_id, Seen(channel_id))
+                    steps[workflow_id][step] += 1
+                    blocks = message.get("blocks") or []
+                    if step == "draft-1":
+                        buttons = any(b["type"] == "actions" for b in blocks)
+                        if buttons and seen.draft_at is None:
+                            seen.draft, seen.draft_at = json.loads(json.dumps(message)), now
+                        elif not buttons and seen.draft_at is not None and seen.decided_at is None:
+                            seen.decided_at = now
+                    elif step == "final" and seen.report_at is None:
+                        seen.report_at = now
+                    elif step == "progress":
+                        digest = _digest(blocks)
+                        if not seen.progress or seen.progress[-1][1] != digest:
+                            seen.progress.append((now, digest))
+        for workflow_id, counted in steps.items():
+            self.runs[workflow_id].steps = counted
+
+    async def watch(self) -> None:
+        while True:
+            self.scan()
+            await asyncio.sleep(0.02)
+
+
+async def wait_until(condition: Any, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def start_worker(stack: Stack, name: str, fifo: bool) -> subprocess.Popen[bytes]:
+    env = {**worker_env(stack.slack, stack.env, stack.queue, stack.data), "LOG_LEVEL": "WARNING"}
+    module = "bench.fifo_worker" if fifo else "researchbot"
+    with (stack.data / f"{name}.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, "worker"],
+            env={**env, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@asynccontextmanager
+async def scale_stack(
+    slack: SlackApiServer, env: WorkflowEnvironment, data: Path, workers: int, fifo: bool
+) -> AsyncIterator[Stack]:
+    address = env.client.service_client.config.target_host
+    stack = Stack(slack, env, f"scale-{uuid.uuid4().hex[:8]}", data, await temporal.connect({"target_host": address}))
+    processes = [start_worker(stack, f"worker-{n}", fifo) for n in range(workers)]
+    try:
+        await stack.start_bot()
+        yield stack
+    finally:
+        await stack.stop_bot()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@dataclass
+class Result:
+    label: str
+    workers: int
+    drafts_seconds: float
+    decided: list[float]
+    reported: list[float]
+    progress_lag: list[float]
+    progress_not_final: int
+    lost: int
+    doubled: int
+    rate_limited: dict[str, int]
+
+
+async def measure(
+    env: WorkflowEnvironment,
+    *,
+    runs: int,
+    approvals: int,
+    workers: int,
+    channels: int,
+    fifo: bool,
+    click_every: float,
+) -> Result:
+    workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}")
+    for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
+        workspace.add_user(name, id=user_id)
+    rooms = [workspace.add_channel(f"scale-{n}", members=[ASKER, APPROVER]) for n in range(channels)]
+    watcher = Watcher(workspace)
+    with (
+        SlackApiServer(workspace, enforce_rate_limits=True) as slack,
+        TemporaryDirectory() as data,
+    ):
+        async with scale_stack(slack, env, Path(data), workers, fifo) as stack:
+            watching = asyncio.create_task(watcher.watch())
+            try:
+                return await _measure(stack, watcher, rooms, runs, approvals, workers, fifo, click_every)
+            finally:
+                watching.cancel()
+
+
+async def _measure(
+    stack: Stack,
+    watcher: Watcher,
+    rooms: list[Channel],
+    runs: int,
+    approvals: int,
+    workers: int,
+    fifo: bool,
+    click_every: float,
+) -> Result:
+    slack = stack.slack
+    asked = time.perf_counter()
+    limit = asyncio.Semaphore(10)
+
+    async def one(n: int) -> None:
+        async with limit:
+            response = await ask(stack, rooms[n % len(rooms)], f"How does Temporal retry activities? (run {n})")
+            assert response.status_code == 200, response.text
+
+    await asyncio.gather(*(one(n) for n in range(runs)))
+    await wait_until(lambda: sum(1 for s in watcher.runs.values() if s.draft_at is not None) >= runs, f"{runs} drafts")
+    drafts_seconds = time.perf_counter() - asked
+
+    # Approve every (runs // approvals)-th run, one click after the other, as people would.
+    waiting = sorted(watcher.runs.items(), key=lambda item: item[1].draft_at or 0.0)
+    chosen = waiting[:: max(1, len(waiting) // approvals)][:approvals]
+    by_id = {room.id: room for room in rooms}
+    clicked: dict[str, float] = {}
+    start = time.perf_counter()
+    for n, (workflow_id, seen) in enumerate(chosen):
+        assert seen.draft is not None
+        await asyncio.sleep(max(0.0, start + n * click_every - time.perf_counter()))
+        view = await open_modal(stack, by_id[seen.channel], seen.draft, "approve", ASKER)
+        clicked[workflow_id] = time.perf_counter()
+        response = await submit(stack, view, ASKER, None)
+        assert response.status_code == 200, response.text
+    with contextlib.suppress(RuntimeError):  # what never showed counts as infinitely late
+        await wait_until(
+            lambda: all(watcher.runs[w].report_at and watcher.runs[w].decided_at for w in clicked), "the reports"
+        )
+
+    # Every checklist in its final state: what the run's status says now.
+    expected: dict[str, str] = {}
+    for workflow_id in watcher.runs:
+        handle = stack.client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+        status = await handle.query(ResearchWorkflow.status)
+        expected[workflow_id] = _digest(thread.progress_message(status)["blocks"])
+
+    def settled() -> bool:
+        return all(s.progress and s.progress[-1][1] == expected[w] for w, s in watcher.runs.items())
+
+    with contextlib.suppress(RuntimeError):  # counted below as not final
+        await wait_until(settled, "every checklist in its final state", timeout=300)
+    watcher.scan()
+
+    lags, not_final, lost, doubled = [], 0, 0, 0
+    for workflow_id, seen in watcher.runs.items():
+        if not seen.progress or seen.progress[-1][1] != expected[workflow_id]:
+            not_final += 1
+        else:
+            after = seen.report_at if workflow_id in clicked else seen.draft_at
+            lags.append(max(0.0, seen.progress[-1][0] - (after or seen.progress[-1][0])))
+        wanted = {"root", "plan-1", "progress", "draft-1"} | ({"final"} if workflow_id in clicked else set())
+        lost += len(wanted - set(seen.steps))
+        doubled += sum(1 for count in seen.steps.values() if count > 1)
+    lost += max(0, runs - len(watcher.runs)) * 4
+    return Result(
+        label="one FIFO line" if fifo else "waited first",
+        workers=workers,
+        drafts_seconds=drafts_seconds,
+        decided=[_since(watcher.runs[w].decided_at, t) for w, t in clicked.items()],
+        reported=[_since(watcher.runs[w].report_at, t) for w, t in clicked.items()],
+        progress_lag=lags,
+        progress_not_final=not_final,
+        lost=lost,
+        doubled=doubled,
+        rate_limited=dict(slack.rate_limited),
+    )
+
+
+def _since(seen: float | None, clicked: float) -> float:
+    return float("inf") if seen is None else seen - clicked
+
+
+def table(results: list[Result], runs: int, approvals: int, click_every: float) -> str:
+    head = (
+        f"{runs} runs waiting for review, {approvals} approved one every {click_every:g} s; "
+        "sandbox Slack enforcing Slack's tiers\n"
+        "| writes | workers | all drafts | click→decision p95 (≤2 s) | click→report p95 (≤1 s) "
+        "| progress final, max (≤60 s) | lost | doubled | 429s |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    rows = []
+    for r in results:
+        lag = f"{max(r.progress_lag):.1f} s" if r.progress_lag else "—"
+        if r.progress_not_final:
+            lag += f" ({r.progress_not_final} not final)"
+        limited = ", ".join(f"{m} {n}" for m, n in sorted(r.rate_limited.items())) or "0"
+        rows.append(
+            f"| {r.label} | {r.workers} | {r.drafts_seconds:.0f} s | {percentile(r.decided, 0.95):.2f} s "
+            f"| {percentile(r.reported, 0.95):.2f} s | {lag} | {r.lost} | {r.doubled} | {limited} |"
+        )
+    return "\n".join([head, *rows])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--approvals", type=int, default=20)
+    parser.add_argument("--workers", type=int, choices=(1, 2), action="append")
+    parser.add_argument("--channels", type=int, default=10)
+    parser.add_argument("--click-every", type=float, default=3.0, help="seconds between two approvals")
+    parser.add_argument("--baseline", action="store_true", help="also measure one worker with one FIFO line")
+    args = parser.parse_args()
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    plans = [(workers, False) for workers in (args.workers or [1, 2])] + ([(1, True)] if args.baseline else [])
+    env = await start_dev_server()
+    results = []
+    async with env:
+        for workers, fifo in plans:
+            result = await measure(
+                env,
+                runs=args.runs,
+                approvals=args.approvals,
+                workers=workers,
+                channels=args.channels,
+                fifo=fifo,
+                click_every=args.click_every,
+            )
+            results.append(result)
+            print(table([result], args.runs, args.approvals, args.click_every).splitlines()[-1], flush=True)
+    print(table(results, args.runs, args.approvals, args.click_every))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
