@@ -164,7 +164,7 @@ def progress_message(status: RunStatus) -> Message:
         f"{_count(status.searches_done, 'search', 'searches')} · {_count(len(status.sources), 'source')} found · "
         f"{_count(status.pages_read, 'page')} read"
     )
-    if status.gaps:
+    if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
         lines.append(looking_again(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
 

@@ -77,6 +77,7 @@ class RoundRunner:
         status = self._status
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
+        status.gaps = []  # the research loop's follow-ups are per round
         if feedback is None:
             plan = await self.llm(
                 calls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
