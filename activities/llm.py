@@ -1,4 +1,5 @@
-"""The language-model activities of a research run: plan, plan a revision, write a draft, finalize.
+"""The language-model activities of a research run: plan, plan a revision, look for gaps after reading,
+write a draft, finalize.
 
 ``LlmActivities`` receives a ``ResearchModel``: ``ChatResearchModel`` over any OpenAI-compatible
 endpoint, or ``OfflineResearchModel`` when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set.
@@ -23,8 +24,17 @@ from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split
 from activities.page_store import PageStore
 from core.errors import ConfigError
 from core.settings import Settings
-from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, SYNTHESIZE_DRAFT
-from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
+from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
+from workflows.activity_io import (
+    FinalizeInput,
+    PlanInput,
+    PlanOutput,
+    ReflectInput,
+    ReflectOutput,
+    RevisionPlanInput,
+    SynthesizeInput,
+    TextOutput,
+)
 from workflows.models import Page, TokenUsage
 
 __all__ = [
@@ -41,7 +51,7 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 log = structlog.get_logger(__name__)
 Input = TypeVar("Input")
-Output = TypeVar("Output", PlanOutput, TextOutput)
+Output = TypeVar("Output", PlanOutput, ReflectOutput, TextOutput)
 TOKENS_METRIC = "research_llm_tokens"  # a counter, on the worker's Prometheus endpoint
 
 
@@ -53,6 +63,8 @@ class ResearchModel(Protocol):
     async def plan(self, data: PlanInput) -> PlanOutput: ...
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput: ...
+
+    async def reflect(self, data: ReflectInput) -> ReflectOutput: ...
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput: ...
 
@@ -83,6 +95,11 @@ class ChatResearchModel:
         reply = await self._ask(messages, data.model, json_mode=True)
         subs = prompts.parse_revision_sub_questions(reply.text, data.previous_sub_questions)
         return PlanOutput(sub_questions=subs, usage=reply.usage)
+
+    async def reflect(self, data: ReflectInput) -> ReflectOutput:
+        reply = await self._ask(prompts.reflect_messages(data), data.model, json_mode=True)
+        queries = prompts.parse_gap_queries(reply.text, data.sub_questions, data.max_queries)
+        return ReflectOutput(queries=queries, usage=reply.usage)
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
         if not prompts.usable_sources(data.sources, data.pages):
@@ -118,7 +135,7 @@ class ChatResearchModel:
 
 
 class LlmActivities:
-    """The four language-model activities; register the bound methods on a worker."""
+    """The five language-model activities; register the bound methods on a worker."""
 
     def __init__(self, model: ResearchModel, pages: PageStore | None = None) -> None:
         self._model = model
@@ -134,6 +151,13 @@ class LlmActivities:
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         out = await self._metered(self._model.plan_revision, data)
         self._log("llm.plan_revision", data.model, out.usage, sub_questions=len(out.sub_questions))
+        return out
+
+    @activity.defn(name=REFLECT_ON_GAPS)
+    async def reflect_on_gaps(self, data: ReflectInput) -> ReflectOutput:
+        data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
+        out = await self._metered(self._model.reflect, data)
+        self._log("llm.reflect_on_gaps", data.model, out.usage, pages=len(data.pages), queries=len(out.queries))
         return out
 
     @activity.defn(name=SYNTHESIZE_DRAFT)

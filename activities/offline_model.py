@@ -1,7 +1,8 @@
 """The built-in research model used when no LLM is configured (neither OPENAI_API_KEY nor
 OPENAI_BASE_URL): deterministic, no network, and it says plainly that it wrote in offline mode.
 
-Plans split the question; drafts are extractive: the page sentences that share the most terms
+Plans split the question; the look for gaps after reading turns the sub-questions no read page
+covers into follow-up queries; drafts are extractive: the page sentences that share the most terms
 with the question (and the reviewer's feedback), each cited with its source number; the
 picking of those sentences is in activities/offline_text.py.
 """
@@ -11,9 +12,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from activities.offline_text import STYLE_WORDS, cited_bullets, key_terms, pick_for_feedback, pick_sentences, topic_of
+from activities.offline_text import (
+    STYLE_WORDS,
+    cited_bullets,
+    find_gaps,
+    key_terms,
+    pick_for_feedback,
+    pick_sentences,
+    topic_of,
+)
 from activities.prompts import usable_sources
-from workflows.activity_io import FinalizeInput, PlanInput, PlanOutput, RevisionPlanInput, SynthesizeInput, TextOutput
+from workflows.activity_io import (
+    FinalizeInput,
+    PlanInput,
+    PlanOutput,
+    ReflectInput,
+    ReflectOutput,
+    RevisionPlanInput,
+    SynthesizeInput,
+    TextOutput,
+)
 from workflows.models import Page, Source, TokenUsage
 
 __all__ = ["OFFLINE_NOTICE", "OfflineResearchModel", "key_terms", "split_question"]
@@ -94,6 +112,12 @@ class OfflineResearchModel:
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         subs = revision_sub_questions(data.question, data.feedback, data.previous_sub_questions)
         return PlanOutput(sub_questions=subs, usage=_usage(data.question + data.feedback, "\n".join(subs)))
+
+    async def reflect(self, data: ReflectInput) -> ReflectOutput:
+        """Sub-questions whose content words no read page covers become the follow-up queries."""
+        queries = find_gaps(data.question, data.sub_questions, data.pages, data.max_queries)
+        asked = data.question + "\n".join(data.sub_questions) + _corpus(usable_sources(data.sources, data.pages))
+        return ReflectOutput(queries=queries, usage=_usage(asked, "\n".join(queries)))
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
         usable = usable_sources(data.sources, data.pages)

@@ -6,9 +6,21 @@ import re
 
 from workflows.models import Page, Source
 
-__all__ = ["STYLE_WORDS", "Pick", "cited_bullets", "key_terms", "pick_for_feedback", "pick_sentences", "topic_of"]
+__all__ = [
+    "STYLE_WORDS",
+    "Pick",
+    "cited_bullets",
+    "find_gaps",
+    "key_terms",
+    "pick_for_feedback",
+    "pick_sentences",
+    "topic_of",
+]
 
 FEEDBACK_SENTENCES = 2
+# A sub-question is covered when one readable page holds at least this share of its content words.
+GAP_COVERAGE = 0.5
+GAP_CONTEXT_WORDS = 3
 MAX_SENTENCES_PER_PAGE = 300
 
 _STOP = frozenset(
@@ -175,6 +187,39 @@ def key_terms(text: str, *, extra_stop: frozenset[str] = frozenset()) -> list[st
 def topic_of(question: str) -> str:
     words = [w for w in _WORD.findall(question) if w.lower() not in _STOP]
     return " ".join(words[:6]) or question.strip().rstrip("?.!").strip()
+
+
+# ---------------------------------------------------------------- gaps
+
+
+def find_gaps(question: str, sub_questions: list[str], pages: list[Page], limit: int) -> list[str]:
+    """Follow-up queries for the sub-questions no read page covers, at most ``limit``, in order.
+
+    A sub-question is a gap when no readable page holds GAP_COVERAGE of its content words. Its
+    follow-up query is the question's first content words for context, then the sub-question's words
+    that no page holds at all (all of them when each is somewhere). A query already searched is not
+    repeated, so a follow-up that found nothing new ends the loop.
+    """
+    held = [set(key_terms(f"{page.title} {page.text}")) for page in pages if page.ok and page.text.strip()]
+    anywhere = set().union(*held)
+    topic = key_terms(question)
+    seen = {_query_key(q) for q in sub_questions}
+    queries: list[str] = []
+    for sub in sub_questions:
+        terms = key_terms(sub)
+        if not terms or max((len(set(terms) & page) for page in held), default=0) >= GAP_COVERAGE * len(terms):
+            continue
+        missing = [term for term in terms if term not in anywhere] or terms
+        context = [term for term in topic if term not in missing][:GAP_CONTEXT_WORDS]
+        query = " ".join([*context, *missing])
+        if _query_key(query) not in seen and len(queries) < limit:
+            seen.add(_query_key(query))
+            queries.append(query)
+    return queries
+
+
+def _query_key(query: str) -> str:
+    return " ".join(key_terms(query))
 
 
 # ---------------------------------------------------------------- sentence picking

@@ -37,6 +37,8 @@ def build_request(
         slack=slack,
         model=None if settings.llm_is_offline else settings.llm_model,
         max_revision_rounds=settings.max_revision_rounds,
+        research_breadth=settings.research_breadth,
+        research_depth=settings.research_depth,
         remind_after=settings.approval_remind_after,
         expire_after=settings.approval_expire_after,
     )

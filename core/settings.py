@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 110.0
     llm_max_tokens: int = Field(default=4096, ge=16)  # the most one answer may cost; every call sends it
 
+    # The research loop: after reading, look for what the sub-questions still lack and search again,
+    # at most RESEARCH_DEPTH times (0: never), each time at most RESEARCH_BREADTH follow-up queries.
+    research_breadth: int = Field(default=3, ge=1, le=10)
+    research_depth: int = Field(default=1, ge=0, le=5)
+
     # Search
     search_provider: Annotated[list[str], NoDecode] = ["local"]
     research_corpus_dir: Path = REPO_ROOT / "docs"

@@ -35,6 +35,7 @@ class Activities:
         return [
             self.llm.plan_research,
             self.llm.plan_revision,
+            self.llm.reflect_on_gaps,
             self.llm.synthesize_draft,
             self.llm.finalize_answer,
             self.search.search,

@@ -1,6 +1,7 @@
 """A run's progress as chunks of a streamed Slack message: pure builders, no I/O.
 
-One task card per sub-question, one for reading the best pages (with the sources found so far)
+One task card per sub-question (the research loop's follow-up queries too, titled "Looking again
+for: ..." while they are searched and read), one for reading the best pages (with the sources found so far)
 and one for writing the draft, under a plan title. Every builder returns the whole current state,
 so sending it again is harmless: a ``task_update`` with the same id replaces that task's card.
 
@@ -100,6 +101,8 @@ def _title(status: RunStatus, failed: bool) -> str:
         return "Research stopped"
     if is_finished(status):
         return f"Draft {max(status.draft_round, 1)} is ready"
+    if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
+        return safe("Looking again for: " + "; ".join(status.gaps), MAX_TASK_TEXT)
     return "Researching" if status.draft_round <= 1 else f"Researching for draft {status.draft_round}"
 
 

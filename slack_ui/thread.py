@@ -164,7 +164,14 @@ def progress_message(status: RunStatus) -> Message:
         f"{_count(status.searches_done, 'search', 'searches')} · {_count(len(status.sources), 'source')} found · "
         f"{_count(status.pages_read, 'page')} read"
     )
+    if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
+        lines.append(looking_again(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
+
+
+def looking_again(status: RunStatus) -> str:
+    """The research loop's latest follow-up queries: what the pages read so far did not cover."""
+    return "Looking again for: " + "; ".join(safe(query, 200) for query in status.gaps)
 
 
 # ------------------------------------------------------------------ drafts and decisions

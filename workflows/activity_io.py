@@ -39,6 +39,22 @@ class PlanOutput(BaseModel):
     usage: TokenUsage = TokenUsage()
 
 
+class ReflectInput(BaseModel):
+    """The pages read so far, for a look at what the sub-questions still lack."""
+
+    question: str
+    sub_questions: list[str]  # every query searched so far, follow-ups included: new ones must differ
+    sources: list[Source]
+    pages: list[Page]
+    max_queries: int = 3
+    model: str | None = None
+
+
+class ReflectOutput(BaseModel):
+    queries: list[str]  # follow-up searches for the gaps; empty when the pages cover every sub-question
+    usage: TokenUsage = TokenUsage()
+
+
 class SynthesizeInput(BaseModel):
     question: str
     sources: list[Source]

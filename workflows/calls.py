@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         PLAN_RESEARCH,
         PLAN_REVISION,
         READ_PAGE,
+        REFLECT_ON_GAPS,
         REPORT_PROGRESS,
         SEARCH,
         STORE_RESULT,
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         ProgressInput,
         ProgressReceipt,
         ReadPageInput,
+        ReflectInput,
+        ReflectOutput,
         RevisionPlanInput,
         SearchInput,
         SearchOutput,
@@ -93,6 +96,10 @@ async def plan_research(i: PlanInput) -> PlanOutput:
 
 async def plan_revision(i: RevisionPlanInput) -> PlanOutput:
     return await workflow.execute_activity(PLAN_REVISION, i, result_type=PlanOutput, **LLM)
+
+
+async def reflect_on_gaps(i: ReflectInput) -> ReflectOutput:
+    return await workflow.execute_activity(REFLECT_ON_GAPS, i, result_type=ReflectOutput, **LLM)
 
 
 async def synthesize_draft(i: SynthesizeInput) -> TextOutput:

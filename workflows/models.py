@@ -199,6 +199,10 @@ class RunStatus(BaseModel):
     pages_read: int = 0
     pages_total: int = 0
     steps_taken: int = 0
+    # The research loop: how many times the run looked for gaps after reading, and the follow-up
+    # queries of the latest look ("Looking again for: ..."); they are appended to sub_questions too.
+    gap_rounds: int = 0
+    gaps: list[str] = []
     sources: list[Source] = []
     draft: Draft | None = None
     decisions: list[DecisionRecord] = []
@@ -282,6 +286,10 @@ class ResearchRequest(BaseModel):
     approvers: list[str] = []
     slack: SlackContext | None = None
     max_steps: int = Field(default=10, ge=1, le=100)
+    # The research loop: after reading, at most ``research_depth`` looks for what the sub-questions still
+    # lack, each searching at most ``research_breadth`` follow-up queries; depth 0 turns it off.
+    research_breadth: int = Field(default=3, ge=1, le=10)
+    research_depth: int = Field(default=1, ge=0, le=5)
     model: str | None = None
     budget: Budget = Budget()
     max_revision_rounds: int = Field(default=5, ge=0)

@@ -1,4 +1,5 @@
-"""One round of research inside the workflow: plan, search in parallel, read the best pages, write.
+"""One round of research inside the workflow: plan, search in parallel, read the best pages, look for
+gaps and search and read again for them (the research loop), write.
 
 Runs in workflow context: deterministic, every side effect an activity (workflows/calls.py).
 """
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         ProgressKind,
         ReadPageInput,
+        ReflectInput,
         RevisionPlanInput,
         SearchInput,
         SynthesizeInput,
@@ -43,6 +45,12 @@ MAX_GUARDRAIL_RETRIES = 2
 VERIFY_PATCH = "verified-citations"
 NOTHING_TO_CITE = "no source supports an answer to this question; revise with other search terms, or reject"
 HITS_PER_SEARCH = 5
+# After reading, the run looks for what the sub-questions still lack and searches again (the research
+# loop); runs started before this change go straight from reading to writing.
+LOOP_PATCH = "research-loop"
+# The loop looks again only while the run has spent less than this share of its token budget, leaving
+# the rest for writing and checking the draft.
+LOOP_BUDGET_SHARE = 0.5
 
 
 class _Spends(Protocol):
@@ -69,6 +77,7 @@ class RoundRunner:
         status = self._status
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
+        status.gaps = []  # the research loop's follow-ups are per round
         if feedback is None:
             plan = await self.llm(
                 calls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
@@ -90,7 +99,48 @@ class RoundRunner:
         queries = plan.sub_questions[: self._request.max_steps]
         hits = await self._search(queries)
         steps_left = self._request.max_steps - len(queries)
-        await self._read(self._pick_pages(hits, min(self._request.budget.max_pages, steps_left)))
+        picked = self._pick_pages(hits, min(self._request.budget.max_pages, steps_left))
+        await self._read(picked)
+        if workflow.patched(LOOP_PATCH):
+            await self._look_again(steps_left - len(picked))
+
+    async def _look_again(self, steps_left: int) -> None:
+        """The research loop: up to ``research_depth`` times, ask what the sub-questions still lack, then
+        search (at most ``research_breadth`` new queries) and read again, within the steps left of
+        ``max_steps`` (a follow-up needs a search and a read) and the first part of the token budget."""
+        request, status = self._request, self._status
+        for _ in range(request.research_depth):
+            breadth = min(request.research_breadth, steps_left // 2)
+            spent = status.usage.total_tokens
+            if breadth < 1 or spent >= request.budget.max_total_tokens * LOOP_BUDGET_SHARE:
+                return
+            reflection = await self.llm(
+                calls.reflect_on_gaps,
+                ReflectInput(
+                    question=request.question,
+                    sub_questions=status.sub_questions,
+                    sources=status.sources,
+                    pages=[page for page in self._state.pages if page.ok],
+                    max_queries=breadth,
+                    model=request.model,
+                ),
+            )
+            seen = {query.casefold() for query in status.sub_questions}
+            queries: list[str] = []
+            for query in reflection.queries:
+                if query.strip() and query.casefold() not in seen and len(queries) < breadth:
+                    seen.add(query.casefold())
+                    queries.append(query.strip())
+            if not queries:
+                return
+            status.gap_rounds += 1
+            status.gaps = queries
+            status.sub_questions = [*status.sub_questions, *queries]
+            hits = await self._search(queries)
+            steps_left -= len(queries)
+            picked = self._pick_pages(hits, min(request.budget.max_pages, steps_left))
+            await self._read(picked)
+            steps_left -= len(picked)
 
     async def write_draft(self, *, feedback: str | None) -> Draft:
         """Synthesize, then check; send violations back to the model at most twice, then surface them.

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class ScriptedModel:
-    """Answers plans with a list and drafts with a sentence of source [1], cited (so the citation check
-    passes it); the first draft hangs until released."""
+    """Answers plans with a list, the look for gaps with none, and drafts with a sentence of source [1],
+    cited (so the citation check passes it); the first draft hangs until released."""
 
     def __init__(self) -> None:
         self.release_first_draft = threading.Event()
@@ -38,6 +38,9 @@ class ScriptedModel:
         if prompt_kind(messages) == "plan":
             self.kinds["plan"] += 1
             return "1. What is durable execution?\n2. How are activities retried?"
+        if prompt_kind(messages) == "reflect":
+            self.kinds["reflect"] += 1
+            return "NONE"
         self.kinds["draft"] += 1
         if self.kinds["draft"] == 1:
             self.release_first_draft.wait(timeout=60)
@@ -84,7 +87,7 @@ async def test_sigkill_mid_activity_then_a_new_worker_finishes_the_run(
                 if model.kinds["draft"] >= 1:
                     break
                 await asyncio.sleep(0.1)
-            assert model.kinds == Counter(plan=1, draft=1), "the run never reached its first draft"
+            assert model.kinds == Counter(plan=1, reflect=1, draft=1), "the run never reached its first draft"
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         finally:
@@ -102,8 +105,9 @@ async def test_sigkill_mid_activity_then_a_new_worker_finishes_the_run(
 
     assert result.outcome == Outcome.APPROVED
     assert second.returncode == 0, "SIGTERM should drain and exit cleanly"
-    # The plan finished before the kill and was not asked again; only the in-flight draft ran twice.
-    assert model.kinds == Counter(plan=1, draft=2)
+    # The plan and the look for gaps finished before the kill and were not asked again; only the
+    # in-flight draft ran twice.
+    assert model.kinds == Counter(plan=1, reflect=1, draft=2)
     history = await handle.fetch_history()
     scheduled: dict[int, str] = {}
     completed: Counter[str] = Counter()

@@ -71,6 +71,8 @@ class HeldModel:
             self.gate.wait(timeout=WAIT)
         if kind == "plan":
             return "1. What is durable execution?\n2. How are activities retried?"
+        if kind == "reflect":
+            return "NONE"  # the pages cover both sub-questions: no look again
         if kind == "finalize":
             return "Final: Temporal records every step in an event history [1]."
         if kind == "draft" and self.kinds[kind] == 1:

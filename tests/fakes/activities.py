@@ -23,6 +23,8 @@ from workflows.activity_io import (
     ProgressKind,
     ProgressReceipt,
     ReadPageInput,
+    ReflectInput,
+    ReflectOutput,
     RevisionPlanInput,
     SearchInput,
     SearchOutput,
@@ -59,6 +61,15 @@ class FakeActivities:
         self.injected_words: list[str] = []  # claims with these repeat a page's planted instructions
         self.relevant = True
         self.verify_inputs: list[VerifyInput] = []
+        # The look for gaps after reading: successive replies (follow-up queries), the last one repeating;
+        # none by default, so the loop stops at once (and, finding nothing, costs no tokens).
+        self.gap_replies: list[list[str]] = [[]]
+        self.reflect_inputs: list[ReflectInput] = []
+        # Searches whose query contains ``search_gated`` wait for ``search_gate`` (heartbeating).
+        self.search_gate: asyncio.Event | None = None
+        self.search_gated = ""
+        self.search_started = asyncio.Event()
+        self.searched: list[str] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
 
@@ -66,6 +77,7 @@ class FakeActivities:
         return [
             self.plan_research,
             self.plan_revision,
+            self.reflect_on_gaps,
             self.synthesize_draft,
             self.finalize_answer,
             self.search,
@@ -84,6 +96,13 @@ class FakeActivities:
     async def plan_revision(self, input: RevisionPlanInput) -> PlanOutput:
         self.calls["plan_revision"] += 1
         return PlanOutput(sub_questions=list(self.revision_questions), usage=USAGE)
+
+    @activity.defn(name="reflect_on_gaps")
+    async def reflect_on_gaps(self, input: ReflectInput) -> ReflectOutput:
+        self.calls["reflect_on_gaps"] += 1
+        self.reflect_inputs.append(input)
+        queries = self.gap_replies[min(len(self.reflect_inputs), len(self.gap_replies)) - 1]
+        return ReflectOutput(queries=list(queries), usage=USAGE if queries else TokenUsage())
 
     @activity.defn(name="synthesize_draft")
     async def synthesize_draft(self, input: SynthesizeInput) -> TextOutput:
@@ -130,6 +149,12 @@ class FakeActivities:
     @activity.defn(name="search")
     async def search(self, input: SearchInput) -> SearchOutput:
         self.calls["search"] += 1
+        self.searched.append(input.query)
+        if self.search_gate is not None and self.search_gated and self.search_gated in input.query:
+            self.search_started.set()
+            while not self.search_gate.is_set():
+                activity.heartbeat()
+                await asyncio.sleep(0.2)
         slug = input.query.replace(" ", "-")
         return SearchOutput(
             hits=[

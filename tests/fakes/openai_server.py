@@ -56,12 +56,14 @@ def echo_reply(messages: list[dict]) -> str:
 
 
 def by_prompt_kind(default: Reply = echo_reply, **answers: str | Reply) -> Reply:
-    """A reply function answering by ResearchBot's prompt kind (plan, revision, draft, finalize).
+    """A reply function answering by ResearchBot's prompt kind (plan, revision, reflect, draft, finalize).
 
         FakeOpenAI(reply=by_prompt_kind(plan="1. A?\n2. B?", revision="NONE", draft=write_draft))
 
     Tell prompts apart this way, not by words in them: drafts carry page text, which says anything.
+    The look for gaps after reading (reflect) finds none unless an answer for it is given.
     """
+    answers.setdefault("reflect", "NONE")
 
     def reply(messages: list[dict]) -> str:
         answer = answers.get(prompt_kind(messages) or "", default)

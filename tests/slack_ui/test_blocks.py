@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sandbox.validation import block_errors, view_errors
-from slack_ui import blocks, ids, replies, thread
+from slack_ui import blocks, ids, replies, stream, thread
 from slack_ui.mrkdwn import escape, markdown_to_mrkdwn, neutralise_mentions, safe, split_text
 from workflows.models import (
     DecisionKind,
@@ -371,3 +371,18 @@ def test_a_status_of_twenty_long_linked_questions_is_cut_between_lines_not_insid
     lines = [line for block in answer["blocks"] for line in block["text"]["text"].splitlines()]
     assert len(answer["blocks"]) > 1 and len(lines) == 20
     assert all(line.startswith("• <https://") and "|" in line and ">:" in line for line in lines)
+
+
+def test_the_research_loop_shows_what_it_looks_again_for() -> None:
+    looking = status(stage=Stage.SEARCHING, sub_questions=["a", "b", "c"], gap_rounds=1, gaps=["c <!here>"])
+    message = thread.progress_message(looking)
+    assert_valid(message)
+    text = message["blocks"][0]["text"]["text"]
+    assert text.endswith("\nLooking again for: c @\u200bhere")
+    assert (
+        "Looking again"
+        not in thread.progress_message(looking.model_copy(update={"stage": Stage.WRITING}))["blocks"][0]["text"]["text"]
+    )
+    chunks = stream.progress_chunks(looking)
+    assert chunks[0] == {"type": "plan_update", "title": "Looking again for: c @\u200bhere"}
+    assert [c["id"] for c in chunks[1:4]] == ["q1", "q2", "q3"]

@@ -108,6 +108,17 @@ async def nothing_to_cite(client: Client, fakes: FakeActivities, queue: str) -> 
     return {"nothing_to_cite": handle}
 
 
+async def research_loop(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """After reading, a look for gaps finds one: a second search and read; again after a revision."""
+    fakes.gap_replies = [["event history size limits"], [], ["critics of durable execution"]]
+    handle = await start_run(client, queue, research_depth=2)
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REVISE, feedback="add critics"))
+    await wait_for_stage(handle, Stage.AWAITING_DECISION, draft_round=2)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, draft_round=2))
+    return {"research_loop": handle}
+
+
 SCENARIOS: list[Scenario] = [
     approve,
     approve_with_feedback,
@@ -118,6 +129,7 @@ SCENARIOS: list[Scenario] = [
     draft_refused,
     unverified_then_final_fallback,
     nothing_to_cite,
+    research_loop,
 ]
 
 
