@@ -27,8 +27,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from activities.slack_limits import digest, slack_error_code
-from activities.slack_writes import SlackWrites, Superseded
 from activities.slack_lookup import STEP_EVENT, Run, joining, may_have_posted_before
+from activities.slack_writes import SlackWrites, Superseded
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
 

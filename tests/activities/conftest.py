@@ -86,7 +86,9 @@ def slack() -> Iterator[SlackApiServer]:
 
 def make_reporter(slack: SlackApiServer, http: httpx.AsyncClient, progress: ProgressMode) -> SlackReporter:
     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
-    return SlackReporter(client, RecordingReporter(), http, writes=SlackWrites({}, rate_limited_tries=1), progress=progress)
+    return SlackReporter(
+        client, RecordingReporter(), http, writes=SlackWrites({}, rate_limited_tries=1), progress=progress
+    )
 
 
 @pytest.fixture
