@@ -81,6 +81,9 @@ def create_asgi_app(bolt: AsyncApp, settings: Settings) -> ASGIApp:
     return FrontDoor(Starlette(routes=routes), signing_secret(settings), EVENTS_PATH)
 
 
+LISTEN_BACKLOG = 2048
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -108,7 +111,8 @@ class HttpServer:
 
     async def start(self) -> None:
         try:
-            sock = socket.create_server((self.host, self.port))
+            # uvicorn's own backlog: a burst of commands must not overflow the accept queue.
+            sock = socket.create_server((self.host, self.port), backlog=LISTEN_BACKLOG)
         except OSError as error:
             raise ConfigError(f"cannot listen on {self.host}:{self.port} ({error.strerror}); set PORT") from error
         self.port = sock.getsockname()[1]
