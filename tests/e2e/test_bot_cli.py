@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,14 +90,7 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
             SLACK_SIGNING_SECRET=SECRET,
             TEMPORAL_ADDRESS=slow_network.address,
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "researchbot", "bot"],
-            env=settings,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        process = spawn_bot(settings, tmp_path, output=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
         sender = SlackSender(url, SECRET)
         try:
@@ -132,6 +126,18 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
     assert len(runs) == ACKED_BEFORE_SIGTERM, "a command was acked, then lost when the bot stopped"
     for run in runs:
         await env.client.get_workflow_handle(run).terminate("test over")
+
+
+def spawn_bot(settings: dict[str, str], cwd: Path, output: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    """`researchbot bot` as an operator runs it, its output (stdout and stderr together) to ``output``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "researchbot", "bot"],
+        env=settings,
+        cwd=cwd,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:

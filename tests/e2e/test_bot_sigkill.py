@@ -13,7 +13,6 @@ import contextlib
 import random
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from sandbox.signing import signed_headers
 from slack_ui.ids import workflow_id_for
 from tests.e2e.slack_stack import APPROVER, Stack, eventually, open_modal, report, started_run, submit
 from tests.e2e.slack_stack import SECRET as STACK_SECRET
-from tests.e2e.test_bot_cli import clean_env, free_port, wait_until_healthy
+from tests.e2e.test_bot_cli import clean_env, free_port, spawn_bot, wait_until_healthy
 from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
 from workflows.models import Outcome
@@ -71,14 +70,7 @@ async def test_every_command_answered_researching_has_exactly_one_run_after_a_si
                 TEMPORAL_ADDRESS=slow_network.address,
                 RESEARCH_TASK_QUEUE=f"nobody-{uuid.uuid4().hex[:8]}",  # runs are only started, never worked
             )
-            process = subprocess.Popen(
-                [sys.executable, "-m", "researchbot", "bot"],
-                env=settings,
-                cwd=tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL,
-            )
+            process = spawn_bot(settings, tmp_path)
             url = f"http://127.0.0.1:{port}/slack/events"
             try:
                 await wait_until_healthy(process, f"http://127.0.0.1:{port}")
@@ -134,14 +126,7 @@ async def bot_process(stack: Stack, tmp_path: Path) -> AsyncIterator[subprocess.
         RESEARCH_TASK_QUEUE=stack.queue,
         RESEARCH_APPROVERS=APPROVER,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "researchbot", "bot"],
-        env=settings,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
+    process = spawn_bot(settings, tmp_path)
     own, stack.sender = stack.sender, SlackSender(f"http://127.0.0.1:{port}", STACK_SECRET)
     try:
         await wait_until_healthy(process, f"http://127.0.0.1:{port}")

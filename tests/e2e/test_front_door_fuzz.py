@@ -14,7 +14,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from sandbox import Channel, SlackApiServer, Workspace
 from sandbox.payloads import block_actions, command_form, view_submission
 from sandbox.signing import signed_headers
 from slack_ui.replies import decision_modal
-from tests.e2e.test_bot_cli import clean_env, free_port, wait_until_healthy
+from tests.e2e.test_bot_cli import clean_env, free_port, spawn_bot, wait_until_healthy
 from workflows.models import DecisionKind
 
 pytestmark = pytest.mark.slow
@@ -244,14 +243,7 @@ async def bot(tmp_path_factory: pytest.TempPathFactory, slack: SlackApiServer, e
         RESEARCH_TASK_QUEUE=queue,
     )
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "researchbot", "bot"],
-            env=settings,
-            cwd=tmp,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        process = spawn_bot(settings, tmp, output=out)
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_until_healthy(process, url)

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,7 +19,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from bot.runs import build_request, send_decision, start_run
 from core.settings import Settings
 from researchbot.devserver import embedded_temporal
+from tests.e2e.test_bot_cli import free_port
 from tests.e2e.test_worker_kill_matrix import step_starts
+from tests.e2e.test_worker_kill_matrix import worker as worker_process
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
@@ -31,12 +29,6 @@ from workflows.research import ResearchWorkflow
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("in_flight", [False, True], ids=["parked", "update-in-flight"])
@@ -50,14 +42,7 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flig
         "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db",
     }
     settings = Settings(research_task_queue=queue)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "researchbot", "worker"],
-        env=worker_env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with worker_process(worker_env) as worker:
         async with embedded_temporal(port, ui_port, db) as address:
             client = await Client.connect(address, data_converter=pydantic_data_converter)
             request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_ASKER")
@@ -79,12 +64,6 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flig
                 await send_decision(client, queue, click)
             result = await asyncio.wait_for(handle.result(), 60)
             started, completed, completions = step_starts(await handle.fetch_history())
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
     assert result.outcome == Outcome.APPROVED
     assert len([d for d in result.decisions if d.applied]) == 1, "the decision applied exactly once"
