@@ -59,11 +59,12 @@ class AppIdentity:
         self._lock = asyncio.Lock()
 
     async def ours(self, client: AsyncWebClient) -> tuple[Owner, bool]:
-        async with self._lock:
-            if self._ours is None:
-                answer = await client.auth_test()
-                self._ours = Owner(answer.get("app_id"), answer.get("team_id"), answer.get("enterprise_id"))
-                self._org_wide = bool(answer.get("is_enterprise_install"))
+        if self._ours is None:  # every request after the first reads the kept answer, no lock on the hot path
+            async with self._lock:
+                if self._ours is None:
+                    answer = await client.auth_test()
+                    self._org_wide = bool(answer.get("is_enterprise_install"))
+                    self._ours = Owner(answer.get("app_id"), answer.get("team_id"), answer.get("enterprise_id"))
         return self._ours, self._org_wide
 
     async def middleware(
