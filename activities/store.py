@@ -30,7 +30,7 @@ from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
 from workflows.models import DecisionRecord, ResearchResult
 
-__all__ = ["ArchiveStore", "StoreActivities", "metadata", "research_pages", "research_runs"]
+__all__ = ["ArchiveStore", "StoreActivities", "answer_feedback", "metadata", "research_pages", "research_runs"]
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +82,19 @@ research_pages = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("stored_at", _TIME, nullable=False),
+)
+
+# Every 👍 and 👎 on a published report (activities/answer_feedback.py), one row per click.
+answer_feedback = sa.Table(
+    "answer_feedback",
+    metadata,
+    sa.Column("feedback_id", sa.String(64), primary_key=True),
+    sa.Column("workflow_id", sa.Text, nullable=False),
+    sa.Column("rating", sa.String(16), nullable=False),
+    sa.Column("given_by", sa.Text, nullable=False),
+    sa.Column("given_at", _TIME, nullable=False),
+    sa.Column("stored_at", _TIME, nullable=False),
+    sa.Index("ix_answer_feedback_workflow_id", "workflow_id"),
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from activities.answer_feedback import FeedbackActivities, FeedbackStore
 from activities.llm import LlmActivities, build_research_model
 from activities.local_corpus import LocalCorpus
 from activities.page_store import PageStore
@@ -30,6 +31,7 @@ class Activities:
     store: StoreActivities
     progress: ProgressActivities
     verify: VerifyActivities
+    feedback: FeedbackActivities
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -43,6 +45,7 @@ class Activities:
             self.store.store_result,
             self.progress.report_progress,
             self.verify.verify_citations,
+            self.feedback.record_feedback,
         ]
 
 
@@ -82,4 +85,5 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             store=StoreActivities(store),
             progress=ProgressActivities(build_reporter(settings, http)),
             verify=VerifyActivities(pages),
+            feedback=FeedbackActivities(FeedbackStore(store)),
         )

@@ -147,6 +147,10 @@ class Interactions:
         element = _find_element(with_block_ids(source.get("blocks")) or [], block_id, action_id)
         if element is None:
             raise BadRequest("action_not_found", 404)
+        if element.get("type") == "feedback_buttons":
+            element = payloads.feedback_choice(element, data.get("choice"))
+            if element is None:
+                raise BadRequest("choice_not_found", 404)
         original = Original(channel.id, source["ts"], ephemeral=ephemeral)
         payload = payloads.block_actions(
             ws,

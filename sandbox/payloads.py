@@ -23,6 +23,7 @@ __all__ = [
     "block_actions",
     "command_body",
     "command_form",
+    "feedback_choice",
     "input_values",
     "interaction_body",
     "view_closed",
@@ -102,6 +103,15 @@ def command_form(
         "response_url": response_url,
         "trigger_id": ws.issue_trigger(user.id),
     }
+
+
+def feedback_choice(feedback: dict[str, Any], choice: object) -> dict[str, Any] | None:
+    """The clicked half (``positive`` or ``negative``) of a feedback_buttons element, as Slack reports
+    the action: the element's type and action_id with that button's text and value."""
+    button = feedback.get(f"{choice}_button") if choice in ("positive", "negative") else None
+    if not isinstance(button, dict):
+        return None
+    return {"type": "feedback_buttons", "action_id": feedback.get("action_id", ""), **button}
 
 
 def block_actions(

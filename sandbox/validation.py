@@ -24,6 +24,7 @@ _BLOCK_TYPES = {
     "section",
     "header",
     "context",
+    "context_actions",
     "divider",
     "actions",
     "input",
@@ -86,6 +87,37 @@ def _element(element: Any, pointer: str) -> list[str]:
     return errors
 
 
+def _feedback_button(button: Any, pointer: str) -> list[str]:
+    if not isinstance(button, dict):
+        return [_error("must be a button object", pointer)]
+    errors = _text_object(button.get("text"), pointer + "/text", 75, plain_only=True)
+    errors += _max_len(button, "accessibility_label", 75, pointer)
+    if not isinstance(button.get("value"), str) or not 0 < len(button["value"]) <= 2000:
+        errors.append(_error("must be 1 to 2000 characters", pointer + "/value"))
+    return errors
+
+
+def _context_actions(block: dict[str, Any], pointer: str) -> list[str]:
+    """https://docs.slack.dev/reference/block-kit/blocks/context-actions-block: up to 5 feedback or icon buttons."""
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 0 < len(elements) <= 5:
+        return [_error("must have 1 to 5 elements", pointer + "/elements")]
+    errors: list[str] = []
+    for i, element in enumerate(elements):
+        at = f"{pointer}/elements/{i}"
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind == "feedback_buttons":
+            errors += _max_len(element, "action_id", 255, at)
+            errors += _feedback_button(element.get("positive_button"), at + "/positive_button")
+            errors += _feedback_button(element.get("negative_button"), at + "/negative_button")
+        elif kind == "icon_button":
+            errors += _max_len(element, "action_id", 255, at)
+            errors += _text_object(element.get("text"), at + "/text", 75, plain_only=True)
+        else:
+            errors.append(_error("must be feedback_buttons or icon_button", at + "/type"))
+    return errors
+
+
 def _block(block: Any, pointer: str) -> list[str]:
     if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
         return [_error("must be a known block type", pointer + "/type")]
@@ -115,6 +147,8 @@ def _block(block: Any, pointer: str) -> list[str]:
             at = f"{pointer}/elements/{i}"
             is_text = kind == "context" and isinstance(element, dict) and element.get("type") in _TEXT_TYPES
             errors += _text_object(element, at, 3000) if is_text else _element(element, at)
+    elif kind == "context_actions":
+        errors += _context_actions(block, pointer)
     elif kind == "input":
         errors += _text_object(block.get("label"), pointer + "/label", 2000, plain_only=True)
         errors += _element(block.get("element"), pointer + "/element")

@@ -42,7 +42,8 @@ MAX_BUTTON_VALUE = 2000
 # all (msg_blocks_too_long, undocumented: slackapi/bolt-js#2509); stay well under it.
 MESSAGE_TEXT_BUDGET = 9_000
 FALLBACK_CHARS = 300
-TAIL_TEXT_ROOM = 1_000  # what a message's closing block (buttons, a decision line, a footer) may hold
+TAIL_TEXT_ROOM = 1_000  # what a message's closing blocks (buttons, a decision line, a footer) may hold
+MAX_TAIL_BLOCKS = 2  # a footer and the feedback buttons
 
 
 class Message(TypedDict):
@@ -94,13 +95,13 @@ def message(fallback: str, blocks: list[Block]) -> Message:
 
 
 def paginate(head: list[Block], body: list[Block], tail: list[Block], fallback: str) -> list[Message]:
-    """Spread ``body`` over as many messages as it needs: ``head`` opens the first, ``tail`` (one
-    block) closes the last. Where the body breaks does not depend on the tail, so a message can be
+    """Spread ``body`` over as many messages as it needs: ``head`` opens the first, ``tail`` (at most
+    MAX_TAIL_BLOCKS blocks) closes the last. Where the body breaks does not depend on the tail, so a message can be
     rebuilt with another tail (buttons, then who decided) and still match the parts posted before it."""
-    if len(tail) > 1 or blocks_text_length(tail) > TAIL_TEXT_ROOM:
-        raise ValueError("a tail is one block of at most TAIL_TEXT_ROOM characters")
+    if len(tail) > MAX_TAIL_BLOCKS or blocks_text_length(tail) > TAIL_TEXT_ROOM:
+        raise ValueError(f"a tail is at most {MAX_TAIL_BLOCKS} blocks of at most TAIL_TEXT_ROOM characters")
     reserved = [*head, context("_Part 10 of 10_")]
-    room_blocks = MAX_BLOCKS - len(reserved) - 1
+    room_blocks = MAX_BLOCKS - len(reserved) - MAX_TAIL_BLOCKS
     room_text = MESSAGE_TEXT_BUDGET - blocks_text_length(reserved) - TAIL_TEXT_ROOM
     pages: list[list[Block]] = [[]]
     for block in body:

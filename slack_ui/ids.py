@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_ui.blocks import MAX_BUTTON_VALUE
-from workflows.models import DecisionKind
+from workflows.models import DecisionKind, Rating
 
 __all__ = [
     "MAX_PRIVATE_METADATA",
     "MalformedId",
     "RunAddress",
     "decode_button_value",
+    "decode_feedback_value",
     "decode_private_metadata",
     "encode_button_value",
+    "encode_feedback_value",
     "encode_private_metadata",
     "field",
     "parse_workflow_id",
@@ -98,6 +100,25 @@ def decode_button_value(value: object) -> tuple[str, int]:
     """(workflow_id, draft_round) from a decision button's value; MalformedId if it is not one."""
     data = _json_object(value, "a decision button value")
     return _workflow_id(data, "a decision button value"), _round(data, "a decision button value")
+
+
+def encode_feedback_value(workflow_id: str, rating: Rating) -> str:
+    """A feedback button's value: the run whose report it rates, and which of the two buttons it is."""
+    value = json.dumps({"wf": workflow_id, "rating": rating.value}, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
+    return value
+
+
+def decode_feedback_value(value: object) -> tuple[str, Rating]:
+    """(workflow_id, rating) from a feedback button's value; MalformedId if it is not one."""
+    what = "a feedback button value"
+    data = _json_object(value, what)
+    try:
+        rating = Rating(data.get("rating"))
+    except ValueError:
+        raise MalformedId(f"not {what}: no rating") from None
+    return _workflow_id(data, what), rating
 
 
 def encode_private_metadata(workflow_id: str, draft_round: int, kind: DecisionKind) -> str:

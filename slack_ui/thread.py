@@ -24,15 +24,27 @@ from slack_ui.blocks import (
     section,
     sections,
 )
-from slack_ui.ids import encode_button_value
+from slack_ui.ids import encode_button_value, encode_feedback_value
 from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import check_line, cited_numbers
-from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
+from workflows.models import (
+    DecisionKind,
+    DecisionRecord,
+    Draft,
+    Outcome,
+    Rating,
+    ResearchResult,
+    RunStatus,
+    Source,
+    Stage,
+)
 
 __all__ = [
+    "FEEDBACK_ACTION",
     "closed_line",
     "decision_line",
     "draft_messages",
+    "feedback_buttons",
     "final_report_messages",
     "outcome_notice",
     "plan_message",
@@ -41,6 +53,9 @@ __all__ = [
     "root_message",
     "status_line",
 ]
+
+
+FEEDBACK_ACTION = "report_feedback"
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -271,7 +286,32 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
         _count(result.revision_rounds, "revision round"),
     )
     footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    return paginate(head, body, [context(footer)], f"Research report: {safe(result.question, 150)}")
+    tail = [context(footer), feedback_buttons(result.workflow_id)]
+    return paginate(head, body, tail, f"Research report: {safe(result.question, 150)}")
+
+
+def feedback_buttons(workflow_id: str) -> Block:
+    """Slack's 👍/👎 for an answer (https://docs.slack.dev/reference/block-kit/blocks/context-actions-block):
+    the click's value names the run and the rating (bot/listeners/feedback.py records it)."""
+
+    def button(emoji: str, label: str, rating: Rating) -> Block:
+        return {
+            "text": {"type": "plain_text", "text": emoji},
+            "accessibility_label": label,
+            "value": encode_feedback_value(workflow_id, rating),
+        }
+
+    return {
+        "type": "context_actions",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": button("👍", "This report was useful", Rating.POSITIVE),
+                "negative_button": button("👎", "This report was not useful", Rating.NEGATIVE),
+            }
+        ],
+    }
 
 
 def outcome_notice(result: ResearchResult) -> Message:

@@ -305,3 +305,21 @@ class ResearchRequest(BaseModel):
     @classmethod
     def _question_is_usable(cls, value: str) -> str:
         return clean_question(value)
+
+
+# ---------------------------------------------------------------- what people think of a report
+
+
+class Rating(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+class AnswerFeedback(BaseModel):
+    """One click on a published report's feedback buttons (👍 or 👎)."""
+
+    feedback_id: str = Field(min_length=1, max_length=64)  # the same click delivered twice has the same id
+    workflow_id: str = Field(min_length=1, max_length=1000)  # the run whose report it rates
+    rating: Rating
+    given_by: str = Field(min_length=1, max_length=64)
+    given_at: datetime

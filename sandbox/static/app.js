@@ -89,13 +89,13 @@ async function clickAction(button) {
   const element = findElement(button);
   if (!element) return;
   if (element.confirm && !(await confirmDialog(element.confirm))) return;
-  const { channel, ts, ephemeralTs, blockId, actionId } = button.dataset;
+  const { channel, ts, ephemeralTs, blockId, actionId, choice } = button.dataset;
   const key = ts || ephemeralTs;
   delete S.actionErrors[key];
   button.disabled = true;
   button.classList.add("busy");
   const res = await api("/sandbox/action", {
-    user: S.me, channel, message_ts: ts, ephemeral_ts: ephemeralTs, block_id: blockId, action_id: actionId,
+    user: S.me, channel, message_ts: ts, ephemeral_ts: ephemeralTs, block_id: blockId, action_id: actionId, choice,
   });
   button.disabled = false;
   button.classList.remove("busy");

@@ -18,9 +18,21 @@ function buttonHtml(el, where) {
   return `<button type="button" class="sk-button${style}" data-kind="action" data-action-id="${esc(el.action_id)}" ${attrs}>${label}</button>`;
 }
 
+/** Slack's 👍 / 👎 pair: one element, two buttons; the click says which (data-choice). */
+function feedbackHtml(el, where) {
+  return ["positive", "negative"].map((choice) => {
+    const button = el[`${choice}_button`] || {};
+    const label = button.accessibility_label ? ` aria-label="${esc(button.accessibility_label)}"` : "";
+    return buttonHtml({ ...button, type: "button", action_id: el.action_id, url: undefined }, { ...where, choice })
+      .replace("<button ", `<button${label} `);
+  }).join("");
+}
+
 function elementHtml(el, where) {
   if (!el) return "";
   if (el.type === "button") return buttonHtml(el, where);
+  if (el.type === "feedback_buttons") return feedbackHtml(el, where);
+  if (el.type === "icon_button") return buttonHtml({ ...el, type: "button" }, where);
   if (el.type === "image") return `<img src="${esc(el.image_url)}" alt="${esc(el.alt_text)}">`;
   return `<span class="unsupported-element">[${esc(el.type)} is not shown in the sandbox]</span>`;
 }
@@ -68,6 +80,8 @@ export function blockHtml(block, where) {
       return `<hr class="block divider">`;
     case "header":
       return `<div class="block header">${textObject(block.text)}</div>`;
+    case "context_actions":
+      return `<div class="block actions context-actions">${(block.elements || []).map((e) => elementHtml(e, here)).join("")}</div>`;
     case "actions":
       return `<div class="block actions">${(block.elements || []).map((e) => elementHtml(e, here)).join("")}</div>`;
     case "image":

@@ -10,13 +10,15 @@ import socket
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.helpers import decision, start_run, wait_for_stage
-from workflows.models import DecisionKind, Outcome, Stage
+from workflows.feedback import AnswerFeedbackWorkflow, feedback_workflow_id
+from workflows.models import AnswerFeedback, DecisionKind, Outcome, Rating, Stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,10 +63,21 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=1200)
         await handle.execute_update("decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round))
         assert (await handle.result()).outcome == Outcome.APPROVED
+        for n, rating in enumerate((Rating.POSITIVE, Rating.POSITIVE, Rating.NEGATIVE)):  # 👍 👍 👎 on its report
+            feedback = AnswerFeedback(
+                feedback_id=f"click-{n}",
+                workflow_id=handle.id,
+                rating=rating,
+                given_by="U1",
+                given_at=datetime.now(UTC),
+            )
+            await env.client.execute_workflow(
+                AnswerFeedbackWorkflow.run, feedback, id=feedback_workflow_id(feedback), task_queue=queue
+            )
         async with httpx.AsyncClient() as http:
             for _ in range(100):  # exported as they are recorded: wait for the run's last one
                 metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
-                if "research_runs_finished" in metrics:
+                if "research_runs_finished" in metrics and "researchbot_answer_feedback" in metrics:
                     break
                 await asyncio.sleep(0.1)
     finally:
@@ -74,3 +87,5 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
     assert sample(metrics, "research_llm_tokens", kind="prompt", model="offline") > 0
     assert sample(metrics, "research_llm_tokens", kind="completion", model="offline") > 0
     assert sample(metrics, "temporal_activity_execution_latency_count", activity_type="synthesize_draft") == 1
+    assert sample(metrics, "researchbot_answer_feedback", rating="positive") == 2
+    assert sample(metrics, "researchbot_answer_feedback", rating="negative") == 1

@@ -10,12 +10,14 @@ import pytest
 
 from sandbox.validation import block_errors, view_errors
 from slack_ui import blocks, ids, replies, stream, thread
+from slack_ui.ids import MalformedId, decode_feedback_value
 from slack_ui.mrkdwn import escape, markdown_to_mrkdwn, neutralise_mentions, safe, split_text
 from workflows.models import (
     DecisionKind,
     DecisionRecord,
     Draft,
     Outcome,
+    Rating,
     ResearchResult,
     RunStatus,
     Source,
@@ -265,8 +267,38 @@ def test_a_20000_character_report_is_split_across_messages() -> None:
     assert "part 1 of" in messages[0]["text"]
     shown = " ".join(t for m in messages for b in m["blocks"] if b["type"] == "section" for t in texts(b))
     assert shown.count("*Finding*") == report.count("## Finding")  # nothing lost between parts
-    assert "2 revision rounds" not in texts(messages[-1]["blocks"][-1])[0]
-    assert texts(messages[-1]["blocks"][-1])[0].startswith("1 source · 7 steps · 1 revision round")
+    footer, feedback = messages[-1]["blocks"][-2:]
+    assert "2 revision rounds" not in texts(footer)[0]
+    assert texts(footer)[0].startswith("1 source · 7 steps · 1 revision round")
+    assert feedback["type"] == "context_actions"  # the feedback buttons close the report's last part
+    assert not any(b["type"] == "context_actions" for m in messages[:-1] for b in m["blocks"])
+
+
+def test_the_feedback_buttons_name_the_run_and_the_rating() -> None:
+    (block,) = [
+        b for m in thread.final_report_messages(result()) for b in m["blocks"] if b["type"] == "context_actions"
+    ]
+    (buttons,) = block["elements"]
+    assert buttons["type"] == "feedback_buttons" and buttons["action_id"] == thread.FEEDBACK_ACTION
+    for key, rating in (("positive_button", Rating.POSITIVE), ("negative_button", Rating.NEGATIVE)):
+        assert decode_feedback_value(buttons[key]["value"]) == (result().workflow_id, rating)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "not json",
+        "[]",
+        '{"wf": "research-42"}',
+        '{"wf": "research-42", "rating": "meh"}',
+        '{"rating": "positive"}',
+    ],
+)
+def test_a_feedback_value_that_is_not_ours_is_malformed(value: object) -> None:
+    with pytest.raises(MalformedId):
+        decode_feedback_value(value)
 
 
 def test_deciding_a_long_draft_keeps_its_parts() -> None:

@@ -1,0 +1,84 @@
+"""👍 / 👎 on a published report, end to end: the sandbox Slack, the real bot and a `researchbot worker`
+process. Each click is acked only once its recording has started, is kept once in the archive (a click
+Slack delivers twice included), and the person is thanked in private."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.answer_feedback import FeedbackStore
+from activities.store import ArchiveStore
+from sandbox import Channel, payloads
+from tests.e2e.slack_stack import (
+    APPROVER,
+    ASKER,
+    STRANGER,
+    Stack,
+    ephemerals,
+    eventually,
+    new_ephemeral,
+    open_modal,
+    report,
+    started_run,
+    submit,
+)
+from workflows.models import Rating
+
+
+def rate(stack: Stack, channel: Channel, message: dict[str, Any], choice: str, user: str) -> dict[str, Any]:
+    """The block_actions payload Slack sends when ``user`` clicks 👍 (positive) or 👎 (negative)."""
+    ws = stack.workspace
+    block = next(b for b in payloads.with_block_ids(message["blocks"]) if b["type"] == "context_actions")
+    element = payloads.feedback_choice(block["elements"][0], choice)
+    assert element is not None
+    return payloads.block_actions(
+        ws,
+        channel=channel,
+        user=ws.users[user],
+        source=message,
+        element=element,
+        block_id=block["block_id"],
+        response_url=stack.slack.response_url(channel.id, user),
+    )
+
+
+async def test_feedback_on_a_report_is_recorded_once_per_click(stack: Stack, channel: Channel) -> None:
+    first_draft, workflow_id = await started_run(stack, channel)
+    modal = await open_modal(stack, channel, first_draft, "approve", APPROVER)
+    assert "errors" not in (await submit(stack, modal, APPROVER, None)).text
+    final = await eventually(lambda: report(stack, channel), "the final report in the thread", stack)
+
+    thumbs_up = rate(stack, channel, final, "positive", APPROVER)
+    seen = len(ephemerals(stack, channel, APPROVER))
+    for _ in range(2):  # Slack delivers the same click twice: one row
+        assert (await stack.http.interaction(thumbs_up)).status_code == 200
+    assert "👍" in await new_ephemeral(stack, channel, APPROVER, seen)
+    assert (await stack.http.interaction(rate(stack, channel, final, "negative", STRANGER))).status_code == 200
+
+    archive = ArchiveStore(f"sqlite:///{stack.data}/archive.db")
+    try:
+        kept = await eventually(
+            lambda: (found := FeedbackStore(archive).of_run(workflow_id)) and len(found) >= 2 and found,
+            "both clicks in the archive",
+            stack,
+        )
+    finally:
+        archive.dispose()
+    assert sorted((f.given_by, f.rating) for f in kept) == [(APPROVER, Rating.POSITIVE), (STRANGER, Rating.NEGATIVE)]
+    assert ASKER not in {f.given_by for f in kept}
+
+
+async def test_a_feedback_value_that_is_not_ours_is_refused(stack: Stack, channel: Channel) -> None:
+    ws = stack.workspace
+    junk = {"type": "feedback_buttons", "action_id": "report_feedback", "value": '{"wf": "x", "rating": "meh"}'}
+    payload = payloads.block_actions(
+        ws,
+        channel=channel,
+        user=ws.users[ASKER],
+        source={"ts": ws.new_ts(), "blocks": []},
+        element=junk,
+        block_id="b0",
+        response_url=stack.slack.response_url(channel.id, ASKER),
+    )
+    response = await stack.http.interaction(payload)
+    assert response.status_code == 400 and "feedback button value" in response.text
