@@ -10,6 +10,8 @@ Temporal classified: HTTP 429 waits for Retry-After, refusals (bad token, bad bl
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,11 +22,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
+from activities.slack_canvas import ReportCanvas
 from activities.slack_limits import digest, slack_error_code, slack_failure
 from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
 from activities.slack_stream import ProgressMode, ProgressStream
 from activities.slack_writes import SlackWrites, Superseded
-from slack_ui import blocks, thread
+from slack_ui import blocks, canvas, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
@@ -34,6 +37,7 @@ __all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 log = structlog.get_logger(__name__)
 
 _NO_ACCESS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+REMEMBERED_REFRESHES = 10_000  # messages whose newest refresh this worker remembers
 _MUST_BE_SEEN = frozenset({ProgressKind.DRAFT, ProgressKind.FINISHED})  # STARTED tells the requester itself
 
 
@@ -54,12 +58,17 @@ class SlackReporter:
         *,
         writes: SlackWrites | None = None,
         progress: ProgressMode = ProgressMode.STREAM,
+        report_max_messages: int = 2,
     ) -> None:
         self._client, self._fallback = client, fallback
         self._http = http or httpx.AsyncClient(timeout=10)
         self._writes = writes or SlackWrites()
         self._stream = ProgressStream(client, self._writes, progress)  # SLACK_PROGRESS: stream, else the checklist
+        self._canvas = ReportCanvas(client, self._writes)
+        self._report_max_messages = report_max_messages  # SLACK_REPORT_MAX_MESSAGES: longer reports are canvases
         self._refreshing: set[asyncio.Task[None]] = set()
+        self._refreshes = itertools.count()  # refreshes in the order they were asked for
+        self._refreshed: OrderedDict[tuple[str, str], int] = OrderedDict()  # message -> newest refresh
         self._updating: dict[tuple[str, str, str], asyncio.Future[None]] = {}  # (channel, ts, content)
 
     async def report(self, input: ProgressInput) -> ProgressReceipt:
@@ -173,7 +182,10 @@ class SlackReporter:
             raise errors.permanent("a FINISHED report needs its result")
         # The report first: it is what people wait for; closing the draft and the status can follow.
         if result.outcome is Outcome.APPROVED:
-            await self._post_parts(run, "final", thread.final_report_messages(result), main=0, broadcast=True)
+            parts = thread.final_report_messages(result)
+            if len(parts) > self._report_max_messages and (url := await self._canvas.publish(run, result)):
+                parts = [canvas.summary_message(result, url, thread.report_tail(result))]
+            await self._post_parts(run, "final", parts, main=0, broadcast=True)
         else:
             await self._post(run, "finished", thread.outcome_notice(result))
         if draft := run.status.draft:
@@ -191,7 +203,7 @@ class SlackReporter:
         """Refresh the status messages in the background: they are for watching, and waiting for
         their turn under Slack's update limit must not hold up the run's next step. A later
         refresh of the same message supersedes this one while it waits (see SlackWrites)."""
-        task = asyncio.create_task(self._refresh_quietly(run, result))
+        task = asyncio.create_task(self._refresh_quietly(run, result, next(self._refreshes)))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
 
@@ -200,16 +212,29 @@ class SlackReporter:
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
 
-    async def _refresh_quietly(self, run: Run, result: ResearchResult | None) -> None:
+    async def _refresh_quietly(self, run: Run, result: ResearchResult | None, number: int) -> None:
         try:
-            await self._refresh(run, result)
+            await self._refresh(run, result, number)
         except Exception:  # the next report refreshes again; a log line is enough
             log.warning("slack_refresh_failed", workflow_id=run.status.workflow_id, exc_info=True)
 
-    async def _refresh(self, run: Run, result: ResearchResult | None = None) -> None:
-        """Bring the progress checklist and the root's status line up to date: informing writes."""
-        await self._update(run, "progress", thread.progress_message(run.status), waited=False)
-        await self._update(run, "root", thread.root_message(run.status, result), waited=False)
+    async def _refresh(self, run: Run, result: ResearchResult | None, number: int) -> None:
+        """Bring the progress checklist and the root's status line up to date: informing writes. A
+        refresh made later (a higher ``number``) may reach a message first, while this one still waits
+        on the other; then this one leaves that message alone, so an older status never overwrites a newer."""
+        for key, message in (
+            ("progress", thread.progress_message(run.status)),
+            ("root", thread.root_message(run.status, result)),
+        ):
+            ts = run.messages.get(key)
+            target = (run.channel, ts)
+            if ts is None or self._refreshed.get(target, -1) > number:
+                continue
+            self._refreshed[target] = number
+            self._refreshed.move_to_end(target)
+            while len(self._refreshed) > REMEMBERED_REFRESHES:
+                self._refreshed.popitem(last=False)
+            await self._update(run, key, message, waited=False)
 
     async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)

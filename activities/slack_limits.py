@@ -41,6 +41,12 @@ BUDGETS: dict[str, Budget] = {
     "chat.update": Budget(interval=1.2, burst=5),
     # Tier 4, 100+ a minute per workspace: https://docs.slack.dev/reference/methods/chat.postEphemeral
     "chat.postEphemeral": Budget(interval=0.6, burst=5),
+    # Long reports as canvases: https://docs.slack.dev/reference/methods/canvases.create (Tier 2, 20+ a
+    # minute), https://docs.slack.dev/reference/methods/canvases.access.set (Tier 3),
+    # https://docs.slack.dev/reference/methods/files.info (Tier 4).
+    "canvases.create": Budget(interval=3.0, burst=2),
+    "canvases.access.set": Budget(interval=1.2, burst=5),
+    "files.info": Budget(interval=0.6, burst=5),
 }
 PER_CHANNEL = frozenset({"chat.postMessage"})  # budgets kept per channel; the others per workspace
 

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # A run's progress: "stream" shows it as one streamed message of task cards where the workspace
     # streams (else the chat.update checklist); "update" always shows the checklist.
     slack_progress: str = Field(default="stream", pattern="^(stream|update)$")
+    # A final report that needs more messages than this goes into a canvas, with a summary in the thread.
+    slack_report_max_messages: int = Field(default=2, ge=0, le=50)
     port: int = 3000
 
     # Logs

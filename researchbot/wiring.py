@@ -57,7 +57,13 @@ def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
     from slack_ui.client import build_slack_client
 
     progress = ProgressMode(settings.slack_progress)
-    return SlackReporter(build_slack_client(settings), fallback=LogReporter(), http=http, progress=progress)
+    return SlackReporter(
+        build_slack_client(settings),
+        fallback=LogReporter(),
+        http=http,
+        progress=progress,
+        report_max_messages=settings.slack_report_max_messages,
+    )
 
 
 @asynccontextmanager

@@ -318,4 +318,5 @@ def views_update(ws: Workspace, params: Params) -> dict[str, Any]:
 
 
 # The streaming methods live beside these, in their own module; importing it registers them.
+from sandbox import canvases as _canvases  # noqa: E402, F401
 from sandbox import streams as _streams  # noqa: E402, F401

@@ -61,11 +61,14 @@ class Workspace:
         app_id: str = "A0BOT",
         bot_name: str = "researchbot",
         streaming: bool = True,
+        canvases_enabled: bool = True,
     ) -> None:
         self.team_id, self.team_name, self.domain = team_id, team_name, domain
         self.bot_token, self.bot_user_id, self.bot_id, self.app_id = bot_token, bot_user_id, bot_id, app_id
         self.app_token = app_token  # app-level (xapp-): only for apps.connections.open, Socket Mode
         self.streaming = streaming  # False: a workspace without chat.startStream and friends (unknown_method)
+        self.canvases_enabled = canvases_enabled  # False: canvases turned off (canvas_disabled_user_team)
+        self.canvases: dict[str, dict[str, Any]] = {}  # canvas id -> title, markdown, channels that may read it
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
@@ -85,6 +88,11 @@ class Workspace:
         return f"https://{self.domain}.slack.com/"
 
     # ------------------------------------------------------------ people and places
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh Slack-style id (``F0000001A`` for a file, say)."""
+        with self.lock:
+            return self._new_id(prefix)
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08X}"

@@ -39,6 +39,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from sandbox.bot_client import BotClient
+from sandbox.canvases import readable_canvases
 from sandbox.event_stream import EventStream
 from sandbox.events import EventHub
 from sandbox.interactions import Interactions
@@ -138,6 +139,7 @@ class SandboxWeb:
             "messages": messages,
             "ephemerals": ephemerals,
             "view": self.modals.shown(user.id),
+            "canvases": readable_canvases(ws, user.id),
         }
 
     async def message(self, request: Request) -> dict[str, Any]:

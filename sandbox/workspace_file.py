@@ -34,6 +34,7 @@ SAVED = (
     "bot_id",
     "app_id",
     "streaming",
+    "canvases_enabled",
 )
 
 
@@ -47,6 +48,7 @@ def to_dict(workspace: Workspace) -> dict[str, Any]:
                 "messages": workspace.messages,
                 "ephemerals": workspace.ephemerals,
                 "views": workspace.views,
+                "canvases": workspace.canvases,
                 "last_us": workspace.last_us,
             }
         )
@@ -59,7 +61,8 @@ def from_dict(data: dict[str, Any]) -> Workspace:
     workspace.messages = {k: list(v) for k, v in data.get("messages", {}).items()}
     workspace.ephemerals = list(data.get("ephemerals", []))
     workspace.views = dict(data.get("views", {}))
-    known = [*workspace.users, *workspace.channels, *workspace.views]
+    workspace.canvases = dict(data.get("canvases", {}))
+    known = [*workspace.users, *workspace.channels, *workspace.views, *workspace.canvases]
     numbers = [int(i[1:], 16) for i in known if re.fullmatch(r"[0-9A-F]{8}", i[1:])]
     workspace.resume(next_id=1 + max(numbers, default=0), last_us=int(data.get("last_us", 0)))
     return workspace

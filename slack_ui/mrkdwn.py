@@ -13,7 +13,17 @@ from urllib.parse import quote
 
 from workflows.guardrails import neutralise_mentions
 
-__all__ = ["escape", "link", "markdown_to_mrkdwn", "mention", "neutralise_mentions", "safe", "split_text", "unescape"]
+__all__ = [
+    "escape",
+    "link",
+    "markdown_for_slack",
+    "markdown_to_mrkdwn",
+    "mention",
+    "neutralise_mentions",
+    "safe",
+    "split_text",
+    "unescape",
+]
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -134,6 +144,58 @@ def markdown_to_mrkdwn(md: str, links_to: Collection[str] | None = None) -> str:
     if in_code:
         out.append("```")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+# ------------------------------------------------------------------ Markdown → Markdown Slack may render
+
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(([^)\n]*)\)")
+
+
+def markdown_for_slack(md: str, links_to: Collection[str]) -> str:
+    """A model's Markdown made safe to hand to Slack as Markdown (a canvas, a ``markdown`` block): the
+    same rules as :func:`markdown_to_mrkdwn`, in Markdown. Mentions are defused and ``& < >`` escaped,
+    so nothing notifies anyone or becomes a Slack-style ``<url|label>`` link; only the run's sources
+    (``links_to``) become links, other addresses show as code; images (and a canvas's ``![](@U123)``
+    mentions) show as their text. Code spans and fenced blocks stay code."""
+    allowed = frozenset(_url_key(url) for url in links_to)
+
+    def inline(text: str) -> str:
+        kept: list[str] = []
+
+        def keep(match: re.Match[str]) -> str:
+            if match.group(1):
+                code = neutralise_mentions(match.group(0))
+                kept.append(code.replace("<", "‹").replace(">", "›"))  # a code span shows as it is, defused
+            elif match.group(5):
+                url = match.group(5)
+                kept.append(escape(url) if _url_key(url) in allowed else f"`{url}`")
+            elif _url_key(match.group(4)) in allowed and match.group(4).lower().startswith(_SAFE_SCHEMES):
+                kept.append(f"[{_plain(match.group(3))}]({match.group(4).strip()})")
+            else:
+                kept.append(f"{_plain(match.group(3))} (`{match.group(4).strip()}`)")
+            return f"{_HOLE}{len(kept) - 1}{_HOLE}"
+
+        text = _IMAGE.sub(
+            lambda m: f"{m.group(1)} (`{m.group(2).strip()}`)" if m.group(2).strip() else m.group(1), text
+        )
+        text = _plain(_PROTECTED.sub(keep, text.replace(_HOLE, "")))
+        return re.sub(f"{_HOLE}(\\d+){_HOLE}", lambda m: kept[int(m.group(1))], text)
+
+    out: list[str] = []
+    in_code = False
+    for line in md.replace("\r\n", "\n").split("\n"):
+        if _FENCE.match(line):
+            out.append("```")
+            in_code = not in_code
+        else:
+            out.append(neutralise_mentions(line) if in_code else inline(line))
+    if in_code:
+        out.append("```")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _plain(text: str) -> str:
+    return escape(neutralise_mentions(text))
 
 
 # ------------------------------------------------------------------ splitting

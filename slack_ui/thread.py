@@ -50,6 +50,7 @@ __all__ = [
     "plan_message",
     "progress_message",
     "reminder_message",
+    "report_tail",
     "root_message",
     "status_line",
 ]
@@ -280,14 +281,18 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
         *sections(markdown_to_mrkdwn(result.answer, [s.url for s in result.sources]) or "_(empty report)_"),
         *_sources(result.sources, result.answer),
     ]
+    return paginate(head, body, report_tail(result), f"Research report: {safe(result.question, 150)}")
+
+
+def report_tail(result: ResearchResult) -> list[Block]:
+    """What closes a final report, wherever it is shown: its counts and who asked, and the feedback buttons."""
     counts = (
         _count(len(result.sources), "source"),
         _count(result.steps_taken, "step"),
         _count(result.revision_rounds, "revision round"),
     )
     footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    tail = [context(footer), feedback_buttons(result.workflow_id)]
-    return paginate(head, body, tail, f"Research report: {safe(result.question, 150)}")
+    return [context(footer), feedback_buttons(result.workflow_id)]
 
 
 def feedback_buttons(workflow_id: str) -> Block:

@@ -7,6 +7,7 @@ import { S } from "./state.js";
 import { $, toast } from "./dom.js";
 import { BOT_ERRORS, api } from "./api.js";
 import { findElement } from "./blockkit.js";
+import { canvasAt, openCanvas, renderCanvas } from "./canvas.js";
 import { clearFieldError, closeModal, confirmDialog, submitModal } from "./modals.js";
 import { pickCommand, wireComposer } from "./composer.js";
 import { render } from "./page.js";
@@ -108,6 +109,9 @@ async function clickAction(button) {
 }
 
 document.addEventListener("click", (e) => {
+  const link = e.target.closest("a[href]");
+  const canvas = link && canvasAt(link.href);
+  if (canvas) { e.preventDefault(); openCanvas(canvas); return; }
   const target = e.target.closest("[data-kind], .channel-link, .hint");
   if (!target) return;
   if (target.classList.contains("hint")) {
@@ -129,6 +133,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && !$("modal-overlay").hidden && $("confirm-overlay").hidden) closeModal(refresh);
 });
 $("thread-close").addEventListener("click", () => { S.thread = null; render(); });
+$("canvas-close").addEventListener("click", () => { S.canvas = null; renderCanvas(); });
 $("user-switch").addEventListener("change", (e) => switchUser(e.target.value));
 wireComposer("composer", "composer-input", () => null, refresh);
 wireComposer("thread-composer", "thread-input", () => S.thread && S.thread.ts, refresh);

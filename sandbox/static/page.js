@@ -4,6 +4,7 @@ import { S, currentChannel, ephemeralsIn, isTopLevel, repliesOf, userName } from
 import { $ } from "./dom.js";
 import { ICONS, avatar, esc } from "./html.js";
 import { byTs, listHtml, messageHtml } from "./messages.js";
+import { renderCanvas } from "./canvas.js";
 import { renderModal } from "./modals.js";
 
 /** Replace a pane's HTML if it changed; keep it scrolled to the bottom if it was there. */
@@ -86,5 +87,6 @@ export function render(opts = {}) {
   renderSidebar();
   renderChannel(opts.channelBottom);
   renderThread(opts.threadBottom);
+  renderCanvas();
   renderModal();
 }

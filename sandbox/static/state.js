@@ -5,6 +5,7 @@ export const S = {
   me: null,            // the user id the page shows Slack as
   channel: null,       // the channel shown
   thread: null,        // {channel, ts} of the open thread, or null
+  canvas: null,        // the id of the canvas shown beside the channel, or null
   state: null,         // the last GET /sandbox/state answer
   users: {},           // id -> user
   events: null,        // the EventSource

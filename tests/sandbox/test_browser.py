@@ -6,6 +6,7 @@ Helpers for other browser tests (the full product against the real bot) are expo
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.demo_workspace import ADA, GRACE, LINUS, RESEARCH
 from sandbox.server import SandboxServer
+from slack_ui.ids import decode_feedback_value
+from slack_ui.thread import FEEDBACK_ACTION, feedback_buttons
 from tests.sandbox.fake_bot import FakeBot
+from workflows.models import Rating
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS", "SandboxPage", "launch_chromium", "require_chromium"]
 
@@ -267,3 +271,57 @@ async def test_the_page_shows_a_streamed_message_and_its_task_cards_live(sandbox
         await expect(stream.get_by_test_id("stream-live")).to_have_count(0)
         await ui.screenshot("sandbox-stream.png")
         assert ui.errors == []
+
+
+async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
+    sandbox: SandboxServer, fake_bot: FakeBot
+) -> None:
+    """A report's canvas opens beside the channel, its Markdown rendered (raw HTML as text, only safe
+    links); its 👍 sends block_actions with the clicked half of the feedback buttons."""
+    require_chromium()
+    bot = AsyncWebClient(token=sandbox.workspace.bot_token, base_url=sandbox.base_url, retry_handlers=[])
+    markdown = (
+        "# Findings\n\nStreams **help** [1].\n\n<script>alert('x')</script>\n\n[bad](javascript:alert(1))\n\n"
+        "## Sources\n\n1. [Streams](https://example.org/streams)\n\nAsked by ![](@" + ADA + ")"
+    )
+    created = await bot.canvases_create(
+        title="Research report: why streams?", document_content={"type": "markdown", "markdown": markdown}
+    )
+    await bot.canvases_access_set(canvas_id=created["canvas_id"], access_level="read", channel_ids=[RESEARCH])
+    url = (await bot.files_info(file=created["canvas_id"]))["file"]["permalink"]
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"📄 The whole report: <{url}|open the canvas>"}},
+        feedback_buttons("research-1"),
+    ]
+    await bot.chat_postMessage(channel=RESEARCH, text="Research report: why streams?", blocks=blocks)
+    async with launch_chromium() as browser:
+        ui = SandboxPage(await browser.new_page(viewport={"width": 1440, "height": 900}), sandbox.url)
+        await ui.open(ADA)
+        report = ui.message("The whole report")
+        await report.get_by_role("link", name="open the canvas").click()
+        canvas = ui.page.get_by_test_id("canvas")
+        await expect(ui.page.locator("#canvas-title")).to_have_text("Research report: why streams?")
+        await expect(canvas.get_by_role("heading", name="Findings")).to_be_visible()
+        await expect(canvas.locator("strong")).to_have_text("help")
+        await expect(canvas.get_by_role("link", name="Streams")).to_have_attribute(
+            "href", "https://example.org/streams"
+        )
+        await expect(canvas).to_contain_text("<script>alert('x')</script>")  # shown, never run
+        await expect(canvas.get_by_role("link", name="bad")).to_have_count(0)
+        await expect(canvas).to_contain_text("Asked by @")
+        await ui.screenshot("sandbox-canvas.png")
+
+        await report.get_by_role("button", name="This report was useful").click()
+        clicks = await _eventually_received(fake_bot, "block_actions")
+        (action,) = clicks[-1]["actions"]
+        assert action["type"] == "feedback_buttons" and action["action_id"] == FEEDBACK_ACTION
+        assert decode_feedback_value(action["value"]) == ("research-1", Rating.POSITIVE)
+        assert ui.errors == []
+
+
+async def _eventually_received(bot: FakeBot, kind: str) -> list[dict]:
+    for _ in range(300):
+        if found := bot.of_kind(kind):
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the fake bot never received {kind}")
