@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +69,7 @@ class Stack:
     bot: HttpServer | None = None
     sender: SlackSender | None = None
     worker: subprocess.Popen[bytes] | None = None
+    worker_settings: dict[str, str] = field(default_factory=dict)  # on top of worker_env's
 
     @property
     def workspace(self) -> Workspace:
@@ -96,7 +97,7 @@ class Stack:
         self.bot = self.sender = None
 
     def start_worker(self) -> None:
-        env = worker_env(self.slack, self.env, self.queue, self.data)
+        env = {**worker_env(self.slack, self.env, self.queue, self.data), **self.worker_settings}
         with (self.data / "worker.log").open("ab") as log:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "researchbot", "worker"],
@@ -151,9 +152,12 @@ def worker_env(slack: SlackApiServer, env: WorkflowEnvironment, queue: str, data
 
 
 @asynccontextmanager
-async def running_stack(slack: SlackApiServer, env: WorkflowEnvironment, data: Path) -> AsyncIterator[Stack]:
+async def running_stack(
+    slack: SlackApiServer, env: WorkflowEnvironment, data: Path, worker_settings: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     address = env.client.service_client.config.target_host
-    stack = Stack(slack, env, f"bot-{uuid.uuid4().hex[:8]}", data, await temporal.connect({"target_host": address}))
+    client = await temporal.connect({"target_host": address})
+    stack = Stack(slack, env, f"bot-{uuid.uuid4().hex[:8]}", data, client, worker_settings=worker_settings or {})
     stack.start_worker()
     try:
         await stack.start_bot()

@@ -1,14 +1,19 @@
-"""👍 / 👎 on a published report, end to end: the sandbox Slack, the real bot and a `researchbot worker`
-process. Each click is acked only once its recording has started, is kept once in the archive (a click
-Slack delivers twice included), and the person is thanked in private."""
+"""Delivering a report, end to end (the sandbox Slack, the real bot and a `researchbot worker` process):
+a long one as a canvas; 👍 / 👎 on it, each click acked only once its recording has started, kept once
+in the archive (a click Slack delivers twice included), and the person thanked in private."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
 
 from activities.answer_feedback import FeedbackStore
 from activities.store import ArchiveStore
-from sandbox import Channel, payloads
+from sandbox import Channel, SlackApiServer, payloads
+from sandbox.canvases import canvas_url
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
@@ -19,6 +24,7 @@ from tests.e2e.slack_stack import (
     new_ephemeral,
     open_modal,
     report,
+    running_stack,
     started_run,
     submit,
 )
@@ -82,3 +88,23 @@ async def test_a_feedback_value_that_is_not_ours_is_refused(stack: Stack, channe
     )
     response = await stack.http.interaction(payload)
     assert response.status_code == 400 and "feedback button value" in response.text
+
+
+async def test_a_long_report_is_published_as_a_canvas(
+    slack: SlackApiServer, env: WorkflowEnvironment, channel: Channel, tmp_path: Path
+) -> None:
+    """With SLACK_REPORT_MAX_MESSAGES=0 every report is a canvas: the offline report goes into one,
+    the channel may read it, and the thread's report links to it and carries the feedback buttons."""
+    async with running_stack(slack, env, tmp_path, {"SLACK_REPORT_MAX_MESSAGES": "0"}) as own:
+        first_draft, workflow_id = await started_run(own, channel)
+        modal = await open_modal(own, channel, first_draft, "approve", APPROVER)
+        assert "errors" not in (await submit(own, modal, APPROVER, None)).text
+        final = await eventually(lambda: report(own, channel), "the final report in the thread", own)
+    (canvas_id,) = [c for c, canvas in slack.workspace.canvases.items() if channel.id in canvas["channels"]]
+    canvas = slack.workspace.canvases[canvas_id]
+    assert canvas["title"].startswith("Research report: How does Temporal retry activities")
+    assert "## Sources" in canvas["markdown"] and "local://" in canvas["markdown"]  # the shipped corpus
+    shown = json.dumps(final["blocks"])
+    assert canvas_url(slack.workspace, canvas_id) in shown and "open the canvas" in shown
+    assert final["blocks"][-1]["type"] == "context_actions"
+    assert workflow_id in shown, "the feedback buttons name the run"
