@@ -47,4 +47,6 @@ def test_the_command_interactivity_and_scopes_we_rely_on() -> None:
         "channels:history",
         "groups:history",
         "im:history",
+        "canvases:write",
+        "files:read",
     }
