@@ -25,7 +25,7 @@ from slack_ui.blocks import (
     sections,
 )
 from slack_ui.ids import encode_button_value, encode_feedback_value
-from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
+from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import check_line, cited_numbers
 from workflows.models import (
     DecisionKind,
@@ -57,6 +57,10 @@ __all__ = [
 
 
 FEEDBACK_ACTION = "report_feedback"
+# A report goes out as one ``markdown`` block when it fits in one message beside its head, sources and
+# tail (https://docs.slack.dev/reference/block-kit/blocks/markdown-block: 12,000 characters for all of a
+# message's markdown blocks; our messages stay within MESSAGE_TEXT_BUDGET); a longer one as sections.
+MARKDOWN_BLOCK_ROOM = 5_000
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -277,10 +281,14 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
     approvals = [d for d in result.decisions if d.kind is DecisionKind.APPROVE and d.applied]
     approved = f" · approved by {mention(approvals[-1].decided_by)}" if approvals else ""
     head = [header("Research report"), context(_question(result.question) + approved)]
-    body = [
-        *sections(markdown_to_mrkdwn(result.answer, [s.url for s in result.sources]) or "_(empty report)_"),
-        *_sources(result.sources, result.answer),
-    ]
+    urls = [s.url for s in result.sources]
+    markdown = markdown_for_slack(result.answer, urls)
+    if 0 < len(markdown) <= MARKDOWN_BLOCK_ROOM:
+        # Slack renders the model's Markdown itself (headings, lists, tables) better than converted mrkdwn.
+        text: list[Block] = [{"type": "markdown", "text": markdown}]
+    else:
+        text = sections(markdown_to_mrkdwn(result.answer, urls) or "_(empty report)_")
+    body = [*text, *_sources(result.sources, result.answer)]
     return paginate(head, body, report_tail(result), f"Research report: {safe(result.question, 150)}")
 
 

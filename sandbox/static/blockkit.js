@@ -1,7 +1,8 @@
 /* Block Kit as HTML, for messages and modals; and back: the element a rendered button stands for. */
 import { S } from "./state.js";
 import { emoji, esc } from "./html.js";
-import { mrkdwn, textObject, token } from "./mrkdwn.js";
+import { markdownHtml } from "./markdown.js";
+import { textObject, token } from "./mrkdwn.js";
 
 /** Blocks with the block_id Slack would give those that have none, as the server does. */
 export function withBlockIds(blocks) {
@@ -90,7 +91,7 @@ export function blockHtml(block, where) {
     case "rich_text":
       return richText(block);
     case "markdown":
-      return `<div class="block mrkdwn">${mrkdwn(block.text)}</div>`;
+      return `<div class="block markdown" data-testid="markdown-block">${markdownHtml(block.text)}</div>`;
     default:
       return `<div class="block unsupported">[a ${esc(block.type)} block, not shown in the sandbox]</div>`;
   }

@@ -87,7 +87,7 @@ async def test_a_whole_run_makes_one_thread(slack: SlackApiServer, reporter: Sla
     assert "1. What?" in all_text(plan)
     assert all_text(progress).count("✓") == 6 and "2/2 searches" in all_text(progress)
     assert draft["blocks"][-1]["type"] == "context" and "Approved by <@UBOB>" in all_text(draft)
-    assert final["subtype"] == "thread_broadcast" and "*Yes*, mostly [1]." in all_text(final)
+    assert final["subtype"] == "thread_broadcast" and "**Yes**, mostly [1]." in all_text(final)
     channel = slack.workspace.history("CRESEARCH")
     assert [m["ts"] for m in channel] == [run.messages["final"], run.messages["root"]]
     assert len(slack.calls_to("chat.postMessage")) == 5

@@ -276,8 +276,8 @@ async def test_the_page_shows_a_streamed_message_and_its_task_cards_live(sandbox
 async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
     sandbox: SandboxServer, fake_bot: FakeBot
 ) -> None:
-    """A report's canvas opens beside the channel, its Markdown rendered (raw HTML as text, only safe
-    links); its 👍 sends block_actions with the clicked half of the feedback buttons."""
+    """A report's markdown block renders its Markdown; its canvas opens beside the channel, rendered
+    (raw HTML as text, only safe links); its 👍 sends block_actions with the clicked half of the buttons."""
     require_chromium()
     bot = AsyncWebClient(token=sandbox.workspace.bot_token, base_url=sandbox.base_url, retry_handlers=[])
     markdown = (
@@ -290,6 +290,7 @@ async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
     await bot.canvases_access_set(canvas_id=created["canvas_id"], access_level="read", channel_ids=[RESEARCH])
     url = (await bot.files_info(file=created["canvas_id"]))["file"]["permalink"]
     blocks = [
+        {"type": "markdown", "text": "Streams **help** a lot [1], see [Streams](https://example.org/streams)."},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"📄 The whole report: <{url}|open the canvas>"}},
         feedback_buttons("research-1"),
     ]
@@ -298,6 +299,9 @@ async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
         ui = SandboxPage(await browser.new_page(viewport={"width": 1440, "height": 900}), sandbox.url)
         await ui.open(ADA)
         report = ui.message("The whole report")
+        shown = report.get_by_test_id("markdown-block")  # the report's Markdown, rendered as Slack renders it
+        await expect(shown.locator("strong")).to_have_text("help")
+        await expect(shown.get_by_role("link", name="Streams")).to_have_attribute("href", "https://example.org/streams")
         await report.get_by_role("link", name="open the canvas").click()
         canvas = ui.page.get_by_test_id("canvas")
         await expect(ui.page.locator("#canvas-title")).to_have_text("Research report: why streams?")

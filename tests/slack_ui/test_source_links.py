@@ -47,4 +47,5 @@ def test_draft_and_report_link_only_their_sources_and_show_the_check() -> None:
         finished_at="2026-01-01T00:00:00Z",
     )
     report = json.dumps([m if isinstance(m, dict) else m.model_dump() for m in final_report_messages(result)])
-    assert "<https://evil" not in report and "<https://docs.example/temporal/|the docs>" in report
+    assert "<https://evil" not in report and "](https://evil" not in report and "evil.example" in report
+    assert "[the docs](https://docs.example/temporal/)" in report  # a markdown block: Slack renders the Markdown
