@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from temporalio import activity
 
 from activities.errors import permanent
+from activities.heartbeat import heartbeating
 from activities.store import ArchiveStore, answer_feedback, refuses_the_data
 from workflows import RECORD_FEEDBACK
 from workflows.models import AnswerFeedback, Rating
@@ -71,7 +72,8 @@ class FeedbackActivities:
     @activity.defn(name=RECORD_FEEDBACK)
     async def record_feedback(self, feedback: AnswerFeedback) -> bool:
         try:
-            inserted = await asyncio.to_thread(self._store.save, feedback)
+            async with heartbeating():  # a locked or slow database must not hide a dead worker
+                inserted = await asyncio.to_thread(self._store.save, feedback)
         except sa.exc.DBAPIError as error:
             if not refuses_the_data(error):
                 raise  # the database is away: Temporal retries until it is back

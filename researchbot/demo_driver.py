@@ -87,12 +87,16 @@ def _render_message(message: Message) -> str:
         kind = block.get("type")
         if kind in ("section", "header") and block.get("text"):
             lines.append(block["text"]["text"])
+        if kind == "markdown":
+            lines.append(block["text"])
         for field in block.get("fields") or []:
             lines.append(field["text"])
         if kind == "context":
             lines.append(" · ".join(e.get("text", "") for e in block["elements"]))
         if kind == "actions":
             lines.append(" ".join(f"[{e['text']['text']}]" for e in block["elements"] if e.get("text")))
+        if kind == "context_actions":
+            lines.append("[👍] [👎]")
         if kind == "divider":
             lines.append("---")
     body = "\n".join(lines) or message.get("text", "")

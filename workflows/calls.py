@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         PLAN_RESEARCH,
         PLAN_REVISION,
         READ_PAGE,
+        RECORD_FEEDBACK,
         REFLECT_ON_GAPS,
         REPORT_PROGRESS,
         SEARCH,
@@ -43,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
-    from workflows.models import Page
+    from workflows.models import AnswerFeedback, Page
 
 # Reading the run's pages back from the archive and scoring claims: seconds, deterministic.
 VERIFY = workflow.ActivityConfig(
@@ -132,3 +133,7 @@ async def report_progress(i: ProgressInput, *, retry_for: timedelta | None = Non
 
 async def store_result(i: StoreInput) -> bool:
     return await workflow.execute_activity(STORE_RESULT, i, result_type=bool, **STORE)
+
+
+async def record_feedback(i: AnswerFeedback) -> bool:
+    return await workflow.execute_activity(RECORD_FEEDBACK, i, result_type=bool, **STORE)
