@@ -78,7 +78,7 @@ def test_migrating_twice_is_a_no_op(store: ArchiveStore) -> None:
     store.save(a_result())
     store.migrate()
     with store.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0002"
+        assert MigrationContext.configure(connection).get_current_revision() == "0003"
     assert store.get("research-1") == a_result()
 
 
