@@ -33,6 +33,7 @@ __all__ = [
     "closed_line",
     "decision_line",
     "draft_messages",
+    "evidence_line",
     "final_report_messages",
     "outcome_notice",
     "plan_message",
@@ -271,7 +272,18 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
         _count(result.revision_rounds, "revision round"),
     )
     footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    return paginate(head, body, [context(footer)], f"Research report: {safe(result.question, 150)}")
+    return paginate(
+        head,
+        body,
+        [context(footer, evidence_line(result.workflow_id))],
+        f"Research report: {safe(result.question, 150)}",
+    )
+
+
+def evidence_line(workflow_id: str) -> str:
+    """How to see the report's sources with the passage behind each claim (researchbot show)."""
+    command = safe(f"researchbot show {workflow_id}", 300).replace("`", "'")  # nothing may close the code span
+    return f"Evidence: `{command}`"
 
 
 def outcome_notice(result: ResearchResult) -> Message:
