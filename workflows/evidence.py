@@ -8,6 +8,8 @@ history twice (the check's answer, the store's input).
 
 from __future__ import annotations
 
+import re
+
 from workflows.activity_io import ClaimVerdict, VerifyOutput
 from workflows.guardrails import cited_numbers
 from workflows.models import ClaimEvidence, Page, Source, SourceEvidence
@@ -18,6 +20,7 @@ __all__ = ["EVIDENCE_PATCH", "MAX_PASSAGES", "PASSAGE_CHARS", "cut", "gather"]
 EVIDENCE_PATCH = "evidence-archive"
 PASSAGE_CHARS = 500  # a supporting passage, and a claim, as archived
 MAX_PASSAGES = 60  # (claim, source) pairs per report: at most about 60 KB of evidence
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")  # where a claim's citations were taken out
 
 
 def cut(text: str, limit: int = PASSAGE_CHARS) -> str:
@@ -40,7 +43,7 @@ def gather(answer: str, sources: list[Source], pages: list[Page], checked: Verif
             passage = passages.get(number)
             records[number].claims.append(
                 ClaimEvidence(
-                    claim=cut(claim.statement),
+                    claim=cut(_SPACE_BEFORE_PUNCTUATION.sub(r"\1", claim.statement)),
                     passage=cut(passage.text) if passage else "",
                     score=passage.score if passage else 0.0,
                     supported=claim.verdict is ClaimVerdict.SUPPORTED,
