@@ -154,3 +154,40 @@ async def test_show_prints_the_archived_report_with_its_evidence(env: WorkflowEn
             assert f"Passage (supported, score {claim.score:.2f}): {claim.passage}" in out
     supported = sum(len(record.claims) for record in evidence)
     assert supported >= 5  # "5 of 5 cited claims verified" (the test above), each with its source's passage
+
+
+def test_show_prints_no_control_characters_from_pages() -> None:
+    from datetime import UTC, datetime
+
+    from researchbot.show import render_archived
+    from workflows.models import ClaimEvidence, Outcome, ResearchResult, SourceEvidence, TokenUsage
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    result = ResearchResult(
+        workflow_id="research-1",
+        question="Why?",
+        requested_by="U1",
+        outcome=Outcome.APPROVED,
+        answer="Line one [1].\nLine two.",
+        steps_taken=3,
+        sources=[],
+        revision_rounds=0,
+        usage=TokenUsage(),
+        decisions=[],
+        started_at=moment,
+        finished_at=moment,
+    )
+    hostile = SourceEvidence(
+        number=1,
+        url="https://a.example/",
+        title="Title\x1b[2J\x1b]0;owned\x07",
+        note="the search snippet from brave: the page could not be read (HTTP 403)",
+        claims=[ClaimEvidence(claim="Line one.", passage="Said\nhere \x1b[31mred", score=0.8, supported=True)],
+    )
+    out = render_archived(result, [hostile])
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Line one [1].\nLine two." in out  # the report keeps its lines
+    assert "Passage (supported, score 0.80): Said here \ufffd[31mred" in out
+    assert "Fetched: fetch time unknown · not read over HTTP" in out and "SHA-256: unknown" in out
+    assert "Note: the search snippet from brave" in out
+    assert "No evidence archived" in render_archived(result, [])
