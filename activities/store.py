@@ -303,14 +303,22 @@ def _evidence_row(workflow_id: str, record: SourceEvidence) -> dict[str, object]
     return {
         "workflow_id": workflow_id,
         "number": record.number,
-        "url": record.url,
-        "title": record.title,
+        "url": _no_nul(record.url),
+        "title": _no_nul(record.title),
         "fetched_at": _utc(record.fetched_at) if record.fetched_at else None,
         "http_status": record.http_status,
         "sha256": record.sha256,
-        "note": record.note,
-        "claims": [claim.model_dump(mode="json") for claim in record.claims],
+        "note": _no_nul(record.note) if record.note else None,
+        "claims": [
+            {**claim.model_dump(mode="json"), "claim": _no_nul(claim.claim), "passage": _no_nul(claim.passage)}
+            for claim in record.claims
+        ],
     }
+
+
+def _no_nul(text: str) -> str:
+    """Page text is the web's: a NUL (which PostgreSQL refuses) must not cost the run its archive."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _to_evidence(row: RowMapping) -> SourceEvidence:

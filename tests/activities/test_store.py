@@ -229,6 +229,14 @@ def test_evidence_is_saved_with_its_run_and_read_back_by_source_number(store: Ar
     }
 
 
+def test_a_nul_in_a_pages_text_does_not_cost_the_run_its_archive(store: ArchiveStore) -> None:
+    claim = ClaimEvidence(claim="Updates \x00 return.", passage="An update\x00 returns.", score=0.9, supported=True)
+    poisoned = EVIDENCE[0].model_copy(update={"title": "Up\x00dates", "claims": [claim]})
+    assert store.save(a_result(), [poisoned]) is True
+    [kept] = store.evidence("research-1")
+    assert kept.title == "Up\ufffddates" and kept.claims[0].passage == "An update\ufffd returns."
+
+
 def test_saving_a_run_twice_keeps_its_first_evidence(store: ArchiveStore) -> None:
     assert store.save(a_result(), EVIDENCE) is True
     other = [EVIDENCE[0].model_copy(update={"title": "Changed", "claims": []})]
