@@ -30,7 +30,7 @@ from activities.prompts import usable_sources
 from workflows import VERIFY_CITATIONS
 from workflows.activity_io import ClaimCheck, ClaimVerdict, SupportingPassage, VerifyInput, VerifyOutput
 from workflows.claims import Claim, split_claims, split_sentences
-from workflows.evidence import MAX_PASSAGES, cut
+from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, cut, utf8_size
 from workflows.models import Page
 
 __all__ = [
@@ -184,6 +184,7 @@ def check(data: VerifyInput) -> VerifyOutput:
     relevance = SupportIndex(texts, QUESTION_WINDOW).best(data.question, weighted=False) if usable else 0.0
     checks = []
     room = MAX_PASSAGES if data.with_passages else 0
+    room_bytes = EVIDENCE_BYTES
     for position, claim in enumerate(split_claims(data.text)):
         statement = claim.statement
         if is_injection(claim.text):
@@ -193,8 +194,9 @@ def check(data: VerifyInput) -> VerifyOutput:
             # A name the cited pages never mention is not theirs to vouch for, however many words match.
             named = not index.unknown_names(statement, claim.numbers)
             verdict = ClaimVerdict.SUPPORTED if score >= SUPPORT_THRESHOLD and named else ClaimVerdict.UNSUPPORTED
-        support = _supporting(index, claim, room) if verdict is not ClaimVerdict.INJECTED else []
+        support = _supporting(index, claim, room, room_bytes) if verdict is not ClaimVerdict.INJECTED else []
         room -= len(support)
+        room_bytes -= sum(utf8_size(passage.text) for passage in support)
         checks.append(
             ClaimCheck(
                 index=position,
@@ -214,13 +216,16 @@ def check(data: VerifyInput) -> VerifyOutput:
     )
 
 
-def _supporting(index: SupportIndex, claim: Claim, room: int) -> list[SupportingPassage]:
-    """Per source the claim cites (at most ``room`` of them), the passage that best supports it."""
+def _supporting(index: SupportIndex, claim: Claim, room: int, room_bytes: int) -> list[SupportingPassage]:
+    """Per source the claim cites, the passage that best supports it: at most ``room`` passages holding
+    at most ``room_bytes`` of text."""
     found = []
     for number in claim.numbers[: max(room, 0)]:
         score, passage = index.best_passage(claim.statement, [number])
-        if passage:
-            found.append(SupportingPassage(number=number, text=cut(passage), score=round(score, 3)))
+        text = cut(passage)
+        if passage and utf8_size(text) <= room_bytes:
+            found.append(SupportingPassage(number=number, text=text, score=round(score, 3)))
+            room_bytes -= utf8_size(text)
     return found
 
 

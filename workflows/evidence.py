@@ -14,12 +14,14 @@ from workflows.activity_io import ClaimVerdict, VerifyOutput
 from workflows.guardrails import cited_numbers
 from workflows.models import ClaimEvidence, Page, Source, SourceEvidence
 
-__all__ = ["EVIDENCE_PATCH", "MAX_PASSAGES", "PASSAGE_CHARS", "cut", "gather"]
+__all__ = ["EVIDENCE_BYTES", "EVIDENCE_PATCH", "MAX_PASSAGES", "PASSAGE_CHARS", "cut", "gather", "utf8_size"]
 
 # Runs started before the archive kept evidence store their result without it.
 EVIDENCE_PATCH = "evidence-archive"
 PASSAGE_CHARS = 500  # a supporting passage, and a claim, as archived
-MAX_PASSAGES = 60  # (claim, source) pairs per report: at most about 60 KB of evidence
+MAX_PASSAGES = 60  # (claim, source) pairs per report
+# And at most this much text in them (UTF-8: a character may take 4 bytes), far under history's limits.
+EVIDENCE_BYTES = 64_000
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")  # where a claim's citations were taken out
 
 
@@ -28,38 +30,44 @@ def cut(text: str, limit: int = PASSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", errors="replace"))
+
+
 def gather(answer: str, sources: list[Source], pages: list[Page], checked: VerifyOutput | None) -> list[SourceEvidence]:
     """The sources ``answer`` cites, by number, each with how its page was read and the claims it
     is cited for (with their passages when ``checked`` has them; None: the check could not run)."""
     cited = set(cited_numbers(answer))
     read = {page.url: page for page in pages if page.ok}  # one page per URL: the run reads a URL once
     records = {source.number: _record(source, read.get(source.url)) for source in sources if source.number in cited}
-    entries = 0
+    entries, size = 0, 0
     for claim in checked.claims if checked else []:
         passages = {passage.number: passage for passage in claim.passages}
         for number in claim.numbers:
-            if number not in records or entries >= MAX_PASSAGES:
-                continue
             passage = passages.get(number)
-            records[number].claims.append(
-                ClaimEvidence(
-                    claim=cut(_SPACE_BEFORE_PUNCTUATION.sub(r"\1", claim.statement)),
-                    passage=cut(passage.text) if passage else "",
-                    score=passage.score if passage else 0.0,
-                    supported=claim.verdict is ClaimVerdict.SUPPORTED,
-                )
+            entry = ClaimEvidence(
+                claim=cut(_SPACE_BEFORE_PUNCTUATION.sub(r"\1", claim.statement)),
+                passage=cut(passage.text) if passage else "",
+                score=passage.score if passage else 0.0,
+                supported=claim.verdict is ClaimVerdict.SUPPORTED,
             )
-            entries += 1
+            entry_size = utf8_size(entry.claim) + utf8_size(entry.passage)
+            if number not in records or entries >= MAX_PASSAGES or size + entry_size > EVIDENCE_BYTES:
+                continue
+            records[number].claims.append(entry)
+            entries, size = entries + 1, size + entry_size
     return sorted(records.values(), key=lambda record: record.number)
 
 
 def _record(source: Source, page: Page | None) -> SourceEvidence:
     if page is None:  # cited but never read in this run's state (a run carried from an older version)
-        return SourceEvidence(number=source.number, url=source.url, title=source.title, note="no record of the read")
+        return SourceEvidence(
+            number=source.number, url=source.url, title=cut(source.title), note="no record of the read"
+        )
     return SourceEvidence(
         number=source.number,
         url=source.url,
-        title=source.title,
+        title=cut(source.title),
         fetched_at=page.fetched_at,
         http_status=page.http_status,
         sha256=page.sha256,

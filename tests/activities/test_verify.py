@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from activities.verify import RELEVANCE_THRESHOLD, SUPPORT_THRESHOLD, SupportIndex, check, is_injection, passages
 from workflows.activity_io import ClaimVerdict, VerifyInput
 from workflows.claims import UNVERIFIED_MARK, edit_claims, split_claims
-from workflows.evidence import MAX_PASSAGES, PASSAGE_CHARS
+from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, PASSAGE_CHARS
 from workflows.models import Page, Source
 
 TEMPORAL = (
@@ -158,3 +158,11 @@ def test_passages_are_bounded_in_length_and_number() -> None:
     found = [p for c in out.claims for p in c.passages]
     assert len(found) == MAX_PASSAGES and len(out.claims) == MAX_PASSAGES + 10
     assert all(len(p.text) == PASSAGE_CHARS and p.text.endswith("…") for p in found)
+
+
+def test_passages_of_wide_characters_are_bounded_in_bytes() -> None:
+    page = Page(url=SOURCES[0].url, title="t", text="Temporal retries " + "𝔗𝔢𝔪𝔭 " * 200 + "activities.")
+    text = " ".join(["Temporal retries activities [1]."] * MAX_PASSAGES)
+    out = check(VerifyInput(question="q", text=text, sources=SOURCES[:1], pages=[page], with_passages=True))
+    found = [p.text for c in out.claims for p in c.passages]
+    assert 0 < len(found) < MAX_PASSAGES and sum(len(t.encode()) for t in found) <= EVIDENCE_BYTES

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.fakes.activities import FETCHED_AT, FakeActivities
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
 from workflows.activity_io import VerifyInput, VerifyOutput
-from workflows.evidence import MAX_PASSAGES, gather
+from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, gather
 from workflows.models import ClaimEvidence, DecisionKind, Outcome, Page, Source, Stage
 from workflows.research import ResearchWorkflow
 
@@ -115,3 +115,25 @@ def test_gathered_evidence_is_bounded() -> None:
     assert len(entries) == MAX_PASSAGES
     assert all(len(c.claim) <= 500 and len(c.passage) <= 500 for c in entries)
     assert records[0].sha256 == "0" * 64 and records[0].claims[0].passage.endswith("…")
+
+
+def test_gathered_evidence_is_bounded_in_bytes() -> None:
+    sources = [Source(number=1, url="https://a.example/", title="𝔄" * 2_000)]
+    wide = "𝔗" * 500
+    checked = VerifyOutput.model_validate(
+        {
+            "claims": [
+                {
+                    "index": n,
+                    "statement": wide,
+                    "numbers": [1],
+                    "verdict": "supported",
+                    "passages": [{"number": 1, "text": wide, "score": 1.0}],
+                }
+                for n in range(MAX_PASSAGES)
+            ]
+        }
+    )
+    [record] = gather("A claim [1].", sources, [], checked)
+    assert len(record.title) == 500 and 0 < len(record.claims) < MAX_PASSAGES
+    assert sum(len(c.claim.encode()) + len(c.passage.encode()) for c in record.claims) <= EVIDENCE_BYTES
