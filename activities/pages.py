@@ -12,10 +12,13 @@ that changes between the check and the connect cannot point us at the inside net
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import socket
 import zlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 import httpx
 from temporalio import activity
@@ -50,6 +53,15 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 class Refused(Exception):
     """We will not read this URL: the message says why, in words a person can act on."""
+
+
+class Fetched(NamedTuple):
+    """What one read found: the page's own title (maybe empty), its main text, and the final HTTP status
+    (None for a local:// document)."""
+
+    title: str
+    text: str
+    status: int | None
 
 
 def check_address(address: str) -> None:
@@ -124,18 +136,36 @@ class PageReader:
         self._resolve = resolver
 
     async def read(self, url: str, title: str, max_chars: int) -> Page:
+        """The page's main text, cut to ``max_chars``, with when it was read, the HTTP status and the
+        text's SHA-256 (what the evidence archive keeps of a cited source)."""
+        fetched_at = datetime.now(UTC)
         try:
             if url.startswith(LOCAL_SCHEME):
-                found_title, text = await asyncio.to_thread(self._corpus.read, url)
+                found = Fetched(*await asyncio.to_thread(self._corpus.read, url), status=None)
             else:
-                found_title, text = await self._fetch(url)
+                found = await self._fetch(url)
         except (Refused, CorpusReadError) as exc:
-            return Page(url=url, title=title, ok=False, error=str(exc))
+            return Page(url=url, title=title, ok=False, error=str(exc), fetched_at=fetched_at)
         except httpx.InvalidURL as exc:
-            return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}")
-        if not text.strip():
-            return Page(url=url, title=title or found_title, ok=False, error="the page has no readable main text")
-        return Page(url=url, title=title or found_title or url, text=text[:max_chars])
+            return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}", fetched_at=fetched_at)
+        if not found.text.strip():
+            return Page(
+                url=url,
+                title=title or found.title,
+                ok=False,
+                error="the page has no readable main text",
+                fetched_at=fetched_at,
+                http_status=found.status,
+            )
+        text = found.text[:max_chars]
+        return Page(
+            url=url,
+            title=title or found.title or url,
+            text=text,
+            fetched_at=fetched_at,
+            http_status=found.status,
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
+        )
 
     async def guard(self, url: httpx.URL) -> httpx.URL:
         """Check one hop; answer the URL to request (pinned to the checked address)."""
@@ -158,7 +188,7 @@ class PageReader:
                 raise Refused(f"refused {url.host}: {exc} (set FETCH_ALLOW_PRIVATE_NETWORKS to allow)") from exc
         return url.copy_with(host=addresses[0])
 
-    async def _fetch(self, url: str) -> tuple[str, str]:
+    async def _fetch(self, url: str) -> Fetched:
         target = httpx.URL(url)
         for _ in range(self._max_redirects + 1):
             pinned = await self.guard(target)
@@ -181,7 +211,7 @@ class PageReader:
                 await response.aclose()
         raise Refused(f"too many redirects (more than {self._max_redirects}) from {url}")
 
-    async def _extract(self, url: httpx.URL, response: httpx.Response) -> tuple[str, str]:
+    async def _extract(self, url: httpx.URL, response: httpx.Response) -> Fetched:
         status = response.status_code
         if status == 429:
             raise rate_limited(url.host, retry_after_seconds(response))
@@ -197,8 +227,8 @@ class PageReader:
         text = _decode(await self._body(response), response.charset_encoding)
         if content_type in ("text/html", "application/xhtml+xml"):
             # trafilatura is CPU-bound; a big page must not stall other activities.
-            return await asyncio.to_thread(extract_html, text)
-        return "", text.strip()
+            return Fetched(*await asyncio.to_thread(extract_html, text), status=status)
+        return Fetched("", text.strip(), status)
 
     async def _body(self, response: httpx.Response) -> bytes:
         """At most max_bytes of the body: stop reading there, whatever the server sends.

@@ -1,9 +1,11 @@
-"""The archive: every finished research run, one row each, in SQLite or PostgreSQL.
+"""The archive: every finished research run, one row each, in SQLite or PostgreSQL, with the evidence
+for its answer: one ``research_evidence`` row per cited source (how it was read, the passage behind each
+claim).
 
 A worker builds one ``ArchiveStore(settings.database_url)`` at start-up, calls ``migrate()``
 (both raise ``ConfigError`` for a bad URL or an unreachable database), and registers
-``StoreActivities(store).store_result``. Saving is idempotent by workflow id, so a retried
-activity never writes a run twice.
+``StoreActivities(store).store_result``. Saving (the run and its evidence, in one
+transaction) is idempotent by workflow id, so a retried activity never writes a run twice.
 """
 
 from __future__ import annotations
@@ -28,9 +30,17 @@ from activities.heartbeat import heartbeating
 from core.errors import ConfigError
 from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
-from workflows.models import DecisionRecord, ResearchResult
+from workflows.models import ClaimEvidence, DecisionRecord, ResearchResult, SourceEvidence
 
-__all__ = ["ArchiveStore", "StoreActivities", "answer_feedback", "metadata", "research_pages", "research_runs"]
+__all__ = [
+    "ArchiveStore",
+    "StoreActivities",
+    "answer_feedback",
+    "metadata",
+    "research_evidence",
+    "research_pages",
+    "research_runs",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +94,22 @@ research_pages = sa.Table(
     sa.Column("stored_at", _TIME, nullable=False),
 )
 
+# The evidence for a run's answer (workflows/evidence.py): one row per cited source, its claims as JSON
+# ([{"claim", "passage", "score", "supported"}, ...]), written with the run.
+research_evidence = sa.Table(
+    "research_evidence",
+    metadata,
+    sa.Column("workflow_id", sa.Text, sa.ForeignKey("research_runs.workflow_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),  # the [n] the answer cites it by
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("fetched_at", _TIME, nullable=True),
+    sa.Column("http_status", sa.Integer, nullable=True),  # None: not read over HTTP (local:// or a snippet)
+    sa.Column("sha256", sa.String(64), nullable=True),  # of the text read, as the run used it
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("claims", _JSON, nullable=False),
+)
+
 # Every 👍 and 👎 on a published report (activities/answer_feedback.py), one row per click.
 answer_feedback = sa.Table(
     "answer_feedback",
@@ -122,8 +148,9 @@ class ArchiveStore:
         """Close pooled connections (tests, shutdown)."""
         self.engine.dispose()
 
-    def save(self, result: ResearchResult) -> bool:
-        """Store a run; True if it was new, False if this workflow id was already stored."""
+    def save(self, result: ResearchResult, evidence: list[SourceEvidence] | None = None) -> bool:
+        """Store a run with its evidence; True if it was new, False if this workflow id was already stored
+        (then nothing is written: the first save wrote the run and its evidence together)."""
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = (
             insert(research_runs)
@@ -132,13 +159,27 @@ class ArchiveStore:
             .returning(research_runs.c.workflow_id)  # rowcount is not reliable across drivers
         )
         with self.engine.begin() as connection:
-            return connection.execute(statement).first() is not None
+            inserted = connection.execute(statement).first() is not None
+            if inserted and evidence:
+                rows = [_evidence_row(result.workflow_id, record) for record in evidence]
+                connection.execute(insert(research_evidence), rows)
+            return inserted
 
     def get(self, workflow_id: str) -> ResearchResult | None:
         query = sa.select(research_runs).where(research_runs.c.workflow_id == workflow_id)
         with self.engine.connect() as connection:
             row = connection.execute(query).mappings().first()
         return _to_result(row) if row is not None else None
+
+    def evidence(self, workflow_id: str) -> list[SourceEvidence]:
+        """The evidence archived with a run, by source number (empty for runs archived without it)."""
+        query = (
+            sa.select(research_evidence)
+            .where(research_evidence.c.workflow_id == workflow_id)
+            .order_by(research_evidence.c.number)
+        )
+        with self.engine.connect() as connection:
+            return [_to_evidence(row) for row in connection.execute(query).mappings()]
 
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ResearchResult]:
         """The latest finished runs, newest first, optionally only one person's."""
@@ -173,14 +214,14 @@ class StoreActivities:
     async def store_result(self, input: StoreInput) -> bool:
         try:
             async with heartbeating():  # a locked or slow database must not hide a dead worker
-                inserted = await asyncio.to_thread(self._store.save, input.result)
+                inserted = await asyncio.to_thread(self._store.save, input.result, input.evidence)
         except sa.exc.DBAPIError as error:
             if not refuses_the_data(error):
                 raise  # the database is away or busy: Temporal retries until it is back
             reason = (str(error.orig).strip().splitlines() or ["no reason given"])[0]
             log.error("run.not_archived", workflow_id=input.result.workflow_id, reason=reason)
             raise permanent(f"the archive refused this run's data, so retrying cannot help: {reason}") from None
-        log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted)
+        log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted, evidence=len(input.evidence))
         return inserted
 
 
@@ -277,3 +318,38 @@ def _to_result(row: RowMapping) -> ResearchResult:
     data["started_at"] = _utc(row["started_at"])
     data["finished_at"] = _utc(row["finished_at"])
     return ResearchResult.model_validate(data)
+
+
+def _evidence_row(workflow_id: str, record: SourceEvidence) -> dict[str, object]:
+    return {
+        "workflow_id": workflow_id,
+        "number": record.number,
+        "url": _no_nul(record.url),
+        "title": _no_nul(record.title),
+        "fetched_at": _utc(record.fetched_at) if record.fetched_at else None,
+        "http_status": record.http_status,
+        "sha256": record.sha256,
+        "note": _no_nul(record.note) if record.note else None,
+        "claims": [
+            {**claim.model_dump(mode="json"), "claim": _no_nul(claim.claim), "passage": _no_nul(claim.passage)}
+            for claim in record.claims
+        ],
+    }
+
+
+def _no_nul(text: str) -> str:
+    """Page text is the web's: a NUL (which PostgreSQL refuses) must not cost the run its archive."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _to_evidence(row: RowMapping) -> SourceEvidence:
+    return SourceEvidence(
+        number=row["number"],
+        url=row["url"],
+        title=row["title"],
+        fetched_at=_utc(row["fetched_at"]) if row["fetched_at"] else None,
+        http_status=row["http_status"],
+        sha256=row["sha256"],
+        note=row["note"],
+        claims=[ClaimEvidence.model_validate(claim) for claim in row["claims"]],
+    )

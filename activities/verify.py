@@ -9,6 +9,8 @@ over passages of up to four sentences (RELEVANCE_THRESHOLD): a run whose pages o
 the question has nothing to cite. Passages that carry instructions planted for a model (``ignore previous
 instructions``, mentions, requests to add links) support nothing, and a claim that repeats one is
 ``injected``. The thresholds are calibrated by ``python -m bench.faithfulness`` (see README.md).
+Asked ``with_passages``, the check also answers, per claim and cited source, the best passage and its
+score (for the evidence archive, workflows/evidence.py), bounded in number and length.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from activities.offline_text import key_terms
 from activities.page_store import PageStore
 from activities.prompts import usable_sources
 from workflows import VERIFY_CITATIONS
-from workflows.activity_io import ClaimCheck, ClaimVerdict, VerifyInput, VerifyOutput
-from workflows.claims import split_claims, split_sentences
+from workflows.activity_io import ClaimCheck, ClaimVerdict, SupportingPassage, VerifyInput, VerifyOutput
+from workflows.claims import Claim, split_claims, split_sentences
+from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, cut, utf8_size
 from workflows.models import Page
 
 __all__ = [
@@ -113,7 +116,8 @@ class SupportIndex:
     """The passages of a run's readable sources, by source number, with IDF weights over all of them."""
 
     def __init__(self, pages_by_number: dict[int, str], width: int = CLAIM_WINDOW) -> None:
-        self._passages: dict[int, list[tuple[frozenset[str], frozenset[str]]]] = {}
+        # Per source: each passage's terms, the numbers it states, and its text (for the evidence archive).
+        self._passages: dict[int, list[tuple[frozenset[str], frozenset[str], str]]] = {}
         self._page_terms: dict[int, frozenset[str]] = {}
         document_frequency: Counter[str] = Counter()
         count = 0
@@ -124,7 +128,7 @@ class SupportIndex:
                 if is_injection(passage):
                     continue  # planted instructions are not evidence of anything
                 terms = terms_of(passage)
-                units.append((terms, frozenset(_NUMBER.findall(passage))))
+                units.append((terms, frozenset(_NUMBER.findall(passage)), passage))
                 document_frequency.update(terms)
                 count += 1
             self._passages[number] = units
@@ -147,21 +151,28 @@ class SupportIndex:
         Only the sources ``numbers`` are searched (all of them when None). A passage that lacks a
         number the text states scores 0.
         """
+        return self.best_passage(text, numbers, weighted=weighted)[0]
+
+    def best_passage(
+        self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True
+    ) -> tuple[float, str]:
+        """The best share (as :meth:`best`) and the passage that holds it ("" when none holds any)."""
         terms = set(terms_of(_CITATION.sub(" ", text)))
         if not terms:
-            return 0.0
+            return 0.0, ""
         stated = set(_NUMBER.findall(_CITATION.sub(" ", text)))
         weight = self.weight if weighted else (lambda _: 1.0)
         total = sum(weight(t) for t in terms)
         wanted = self._passages.keys() if numbers is None else [n for n in numbers if n in self._passages]
-        best = 0.0
+        best, holder = 0.0, ""
         for number in wanted:
-            for passage_terms, passage_numbers in self._passages[number]:
+            for passage_terms, passage_numbers, passage in self._passages[number]:
                 if not stated <= passage_numbers:
                     continue
                 share = sum(weight(t) for t in terms & passage_terms) / total
-                best = max(best, share)
-        return best
+                if share > best:
+                    best, holder = share, passage
+        return best, holder
 
 
 def check(data: VerifyInput) -> VerifyOutput:
@@ -172,6 +183,8 @@ def check(data: VerifyInput) -> VerifyOutput:
     # Relevance counts the question's words alike: a rare word shared with a page must not carry it.
     relevance = SupportIndex(texts, QUESTION_WINDOW).best(data.question, weighted=False) if usable else 0.0
     checks = []
+    room = MAX_PASSAGES if data.with_passages else 0
+    room_bytes = EVIDENCE_BYTES
     for position, claim in enumerate(split_claims(data.text)):
         statement = claim.statement
         if is_injection(claim.text):
@@ -181,6 +194,9 @@ def check(data: VerifyInput) -> VerifyOutput:
             # A name the cited pages never mention is not theirs to vouch for, however many words match.
             named = not index.unknown_names(statement, claim.numbers)
             verdict = ClaimVerdict.SUPPORTED if score >= SUPPORT_THRESHOLD and named else ClaimVerdict.UNSUPPORTED
+        support = _supporting(index, claim, room, room_bytes) if verdict is not ClaimVerdict.INJECTED else []
+        room -= len(support)
+        room_bytes -= sum(utf8_size(passage.text) for passage in support)
         checks.append(
             ClaimCheck(
                 index=position,
@@ -188,6 +204,7 @@ def check(data: VerifyInput) -> VerifyOutput:
                 numbers=list(claim.numbers),
                 verdict=verdict,
                 score=round(score, 3),
+                passages=support,
             )
         )
     planted = [s.text.strip() for s in split_sentences(data.text) if not s.numbers and is_injection(s.text)]
@@ -197,6 +214,19 @@ def check(data: VerifyInput) -> VerifyOutput:
         relevance=round(relevance, 3),
         relevant=bool(usable) and relevance >= RELEVANCE_THRESHOLD,
     )
+
+
+def _supporting(index: SupportIndex, claim: Claim, room: int, room_bytes: int) -> list[SupportingPassage]:
+    """Per source the claim cites, the passage that best supports it: at most ``room`` passages holding
+    at most ``room_bytes`` of text."""
+    found = []
+    for number in claim.numbers[: max(room, 0)]:
+        score, passage = index.best_passage(claim.statement, [number])
+        text = cut(passage)
+        if passage and utf8_size(text) <= room_bytes:
+            found.append(SupportingPassage(number=number, text=text, score=round(score, 3)))
+            room_bytes -= utf8_size(text)
+    return found
 
 
 class VerifyActivities:

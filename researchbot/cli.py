@@ -1,8 +1,9 @@
-"""The `researchbot` command: worker, server, ask, decide (and the Slack bot)."""
+"""The `researchbot` command: worker, server, ask, decide, show (and the Slack bot)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -211,6 +212,31 @@ def decide(
             raise typer.Exit(code=1)
 
     run(main)
+
+
+@app.command()
+def show(
+    workflow_id: str = typer.Argument(..., help="The run's workflow id, as its report's Evidence line gives it"),
+) -> None:
+    """Print an archived run's report and, per cited source, its evidence (from DATABASE_URL)."""
+    from activities.store import ArchiveStore
+    from researchbot.show import render_archived
+
+    async def main(settings: Settings) -> str | None:
+        store = ArchiveStore(settings.database_url)
+        try:
+            # As a worker would (an archive from before the evidence table gets it), without its log lines.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+            store.migrate()
+            result = store.get(workflow_id)
+            return render_archived(result, store.evidence(workflow_id)) if result else None
+        finally:
+            store.dispose()
+
+    text = run(main)
+    if text is None:
+        fail(f"no run {workflow_id!r} in the archive at DATABASE_URL (finished runs only; check the id)")
+    typer.echo(text)
 
 
 @app.command()

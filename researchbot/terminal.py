@@ -155,6 +155,7 @@ def render_result(result: ResearchResult) -> str:
             render_sources(result.sources),
             "",
             f"Workflow {result.workflow_id}, {result.usage.calls} model calls, {result.usage.total_tokens} tokens.",
+            f"Evidence: researchbot show {result.workflow_id}",
         ]
     )
 

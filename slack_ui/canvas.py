@@ -44,6 +44,7 @@ def report_canvas(result: ResearchResult) -> str:
         "## Sources",
         "\n".join(sources) or "_No sources._",
         " · ".join(p for p in people if p),
+        f"Evidence for each claim: `researchbot show {result.workflow_id.replace('`', '')}`",
     ]
     document = "\n\n".join(part for part in parts if part)
     return document[:MAX_CANVAS_MARKDOWN]

@@ -44,6 +44,7 @@ __all__ = [
     "closed_line",
     "decision_line",
     "draft_messages",
+    "evidence_line",
     "feedback_buttons",
     "final_report_messages",
     "outcome_notice",
@@ -300,7 +301,7 @@ def report_tail(result: ResearchResult) -> list[Block]:
         _count(result.revision_rounds, "revision round"),
     )
     footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    return [context(footer), feedback_buttons(result.workflow_id)]
+    return [context(footer, evidence_line(result.workflow_id)), feedback_buttons(result.workflow_id)]
 
 
 def feedback_buttons(workflow_id: str) -> Block:
@@ -325,6 +326,12 @@ def feedback_buttons(workflow_id: str) -> Block:
             }
         ],
     }
+
+
+def evidence_line(workflow_id: str) -> str:
+    """How to see the report's sources with the passage behind each claim (researchbot show)."""
+    command = safe(f"researchbot show {workflow_id}", 300).replace("`", "'")  # nothing may close the code span
+    return f"Evidence: `{command}`"
 
 
 def outcome_notice(result: ResearchResult) -> Message:

@@ -17,6 +17,7 @@ from workflows.models import (
     SearchHit,
     SlackContext,
     Source,
+    SourceEvidence,
     TokenUsage,
 )
 
@@ -86,12 +87,22 @@ class VerifyInput(BaseModel):
     text: str
     sources: list[Source]
     pages: list[Page]
+    # Also answer, per claim and cited source, the best passage (for the evidence archive; bounded).
+    with_passages: bool = False
 
 
 class ClaimVerdict(StrEnum):
     SUPPORTED = "supported"
     UNSUPPORTED = "unsupported"  # no passage of the cited sources says it
     INJECTED = "injected"  # it repeats instructions planted in a page, or is one: never published
+
+
+class SupportingPassage(BaseModel):
+    """The passage of source ``number`` that best supports a claim, cut to workflows.evidence.PASSAGE_CHARS."""
+
+    number: int
+    text: str
+    score: float = 0.0
 
 
 class ClaimCheck(BaseModel):
@@ -102,6 +113,7 @@ class ClaimCheck(BaseModel):
     numbers: list[int]
     verdict: ClaimVerdict
     score: float = 0.0  # the best passage's weighted share of the claim's words
+    passages: list[SupportingPassage] = []  # only when asked for (VerifyInput.with_passages)
 
 
 class VerifyOutput(BaseModel):
@@ -162,3 +174,4 @@ class ProgressReceipt(BaseModel):
 
 class StoreInput(BaseModel):
     result: ResearchResult
+    evidence: list[SourceEvidence] = []  # one record per source the published answer cites

@@ -87,6 +87,13 @@ class Page(BaseModel):
     error: str | None = None
     # True when ``text`` is only an excerpt and the full text is in the archive (activities/page_store.py).
     stored: bool = False
+    # How the text was read, for the evidence archive: when (UTC), the HTTP status of the final response
+    # (None: not read over HTTP, as a local:// document or a search snippet), the SHA-256 of the whole
+    # text read (before any excerpt), and a note on where the text came from when it is not the page's.
+    fetched_at: datetime | None = None
+    http_status: int | None = None
+    sha256: str | None = None
+    note: str | None = None
 
 
 # ---------------------------------------------------------------- decisions
@@ -210,6 +217,28 @@ class RunStatus(BaseModel):
     reminder_sent: bool = False
     error: str | None = None
     thread_ts: str | None = None  # the run's root message in Slack, once posted
+
+
+class ClaimEvidence(BaseModel):
+    """One claim of a published report and the passage of one source it cites that best supports it."""
+
+    claim: str
+    passage: str = ""  # empty: the source's text was not checked, or holds nothing for the claim
+    score: float = 0.0  # the passage's weighted share of the claim's words (activities/verify.py)
+    supported: bool = False  # the citation check's verdict on the claim
+
+
+class SourceEvidence(BaseModel):
+    """The evidence archive's record of one cited source: where it is, how it was read, what it supports."""
+
+    number: int
+    url: str
+    title: str
+    fetched_at: datetime | None = None
+    http_status: int | None = None
+    sha256: str | None = None
+    note: str | None = None
+    claims: list[ClaimEvidence] = []
 
 
 class ResearchResult(BaseModel):

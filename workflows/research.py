@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, decisions, guardrails, steps
+    from workflows import calls, claims, decisions, evidence, guardrails, steps
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.models import (
         DecisionInput,
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ResearchResult,
         RunState,
         RunStatus,
+        SourceEvidence,
         Stage,
     )
 
@@ -220,13 +221,26 @@ class ResearchWorkflow:
 
     async def _close(self, result: ResearchResult) -> None:
         await self._report_after_draft(ProgressKind.FINISHED, result)
-        await calls.store_result(StoreInput(result=result))
+        # After the report, so a person waits for nothing more; before the archive, which keeps it.
+        with_evidence = bool(result.answer) and workflow.patched(evidence.EVIDENCE_PATCH)
+        records = await self._evidence(result) if with_evidence else []
+        await calls.store_result(StoreInput(result=result, evidence=records))
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Counted once the run is closed; replays are not counted.
         workflow.metric_meter().create_counter(RUNS_METRIC, "research runs finished, by outcome", "runs").add(
             1, {"outcome": result.outcome.value}
         )
+
+    async def _evidence(self, result: ResearchResult) -> list[SourceEvidence]:
+        """The published answer's cited sources with the passages behind its claims: one more citation
+        check, of exactly the text published. Without it, the records still say how each page was read."""
+        try:
+            checked = await self._run.verify(result.answer, result.sources, with_passages=True)
+        except ActivityError as failure:
+            workflow.logger.warning("the evidence check failed: %s", steps.describe_failure(failure))
+            checked = None
+        return evidence.gather(result.answer, result.sources, self._state.pages, checked)
 
     # ------------------------------------------------------------------ messages from people
 

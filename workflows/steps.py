@@ -7,6 +7,7 @@ Runs in workflow context: deterministic, every side effect an activity (workflow
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
+    from workflows.evidence import cut
     from workflows.models import (
         CitationCheck,
         Draft,
@@ -192,10 +194,17 @@ class RoundRunner:
         )
         return self._settle(draft, checked) if checked is not None else draft
 
-    async def verify(self, text: str, sources: list[Source]) -> VerifyOutput:
+    async def verify(self, text: str, sources: list[Source], *, with_passages: bool = False) -> VerifyOutput:
+        """The citation check of ``text``; ``with_passages`` also brings the passages behind each claim."""
         readable = [page for page in self._state.pages if page.ok]
         return await calls.verify_citations(
-            VerifyInput(question=self._request.question, text=text, sources=sources, pages=readable)
+            VerifyInput(
+                question=self._request.question,
+                text=text,
+                sources=sources,
+                pages=readable,
+                with_passages=with_passages,
+            )
         )
 
     def _settle(self, draft: Draft, checked: VerifyOutput) -> Draft:
@@ -293,8 +302,16 @@ class RoundRunner:
                 status.pages_read += 1
                 status.steps_taken += 1
             if not page.ok and hit.snippet:
-                # The search snippet still says something worth citing.
-                page = Page(url=hit.url, title=hit.title, text=hit.snippet, ok=True, error=page.error)
+                # The search snippet still says something worth citing; the evidence archive says it is one.
+                page = Page(
+                    url=hit.url,
+                    title=hit.title,
+                    text=hit.snippet,
+                    ok=True,
+                    error=page.error,
+                    sha256=hashlib.sha256(hit.snippet.encode()).hexdigest(),
+                    note=cut(f"the search snippet from {hit.provider}: the page could not be read ({page.error})"),
+                )
             return page
 
         for page in await asyncio.gather(*(one(hit) for hit in hits)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from temporalio.testing import ActivityEnvironment
 
@@ -63,3 +65,11 @@ async def test_the_writer_prompts_with_the_full_texts(store: ArchiveStore) -> No
 
     await env.run(LlmActivities(Recording(), pages).synthesize_draft, data)
     assert seen[0].pages[0].text == LONG
+
+
+async def test_the_excerpt_keeps_the_record_of_the_whole_read(store: ArchiveStore) -> None:
+    read = page().model_copy(update={"http_status": 200, "sha256": hashlib.sha256(LONG.encode()).hexdigest()})
+    kept = await PageStore(store).keep("research-1", read)
+    assert kept.text != LONG and (kept.http_status, kept.sha256) == (200, read.sha256)  # the evidence's record
+    [restored] = await PageStore(store).restore("research-1", [kept])
+    assert hashlib.sha256(restored.text.encode()).hexdigest() == kept.sha256  # the archived text is what was read

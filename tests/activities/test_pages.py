@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -190,6 +191,21 @@ async def test_a_redirect_to_another_scheme_is_refused(
 ) -> None:
     page = await reader(client, corpus).read(web.url + "/pages/redirect-to?url=file:///etc/passwd", "", 100)
     assert not page.ok and "only http and https" in (page.error or "")
+
+
+async def test_a_read_records_when_its_status_and_the_texts_sha256(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus
+) -> None:
+    before = datetime.now(UTC)
+    page = await reader(client, corpus).read(web.url + "/pages/redirect?n=1", "", 40)  # the final answer's status
+    after = datetime.now(UTC)
+    assert page.ok and len(page.text) == 40 and page.http_status == 200
+    assert page.sha256 == hashlib.sha256(page.text.encode()).hexdigest()  # of the text as cut, which the run uses
+    assert page.fetched_at is not None and before <= page.fetched_at <= after and page.note is None
+    local = await reader(client, corpus).read("local://guide.md", "", 1000)
+    assert local.http_status is None and local.sha256 == hashlib.sha256(local.text.encode()).hexdigest()
+    gone = await reader(client, corpus).read(web.url + "/pages/nowhere", "", 1000)
+    assert not gone.ok and gone.sha256 is None and gone.fetched_at is not None
 
 
 # ---------------------------------------------------------------- transient problems raise

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -22,11 +23,22 @@ from activities.store import (
     StoreActivities,
     alembic_config,
     metadata,
+    research_evidence,
     research_runs,
 )
 from core.errors import ConfigError
 from workflows.activity_io import StoreInput
-from workflows.models import DecisionKind, DecisionRecord, Outcome, ResearchResult, SlackContext, Source, TokenUsage
+from workflows.models import (
+    ClaimEvidence,
+    DecisionKind,
+    DecisionRecord,
+    Outcome,
+    ResearchResult,
+    SlackContext,
+    Source,
+    SourceEvidence,
+    TokenUsage,
+)
 
 T0 = datetime(2025, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -71,6 +83,34 @@ def a_result(workflow_id: str = "research-1", requested_by: str = "U1", **change
         slack=SlackContext(channel_id="C1", user_id=requested_by, team_id="T1", thread_ts="1.2"),
     )
     return result.model_copy(update=changes)
+
+
+EVIDENCE = [
+    SourceEvidence(
+        number=1,
+        url="https://docs.temporal.io/updates",
+        title="Updates",
+        fetched_at=T0 + timedelta(seconds=3),
+        http_status=200,
+        sha256="ab" * 32,
+        claims=[
+            ClaimEvidence(
+                claim="Updates return a result to the caller.",
+                passage="An update returns a result to its caller.",
+                score=0.92,
+                supported=True,
+            )
+        ],
+    ),
+    SourceEvidence(
+        number=2,
+        url="https://docs.temporal.io/signals",
+        title="Signals",
+        sha256="cd" * 32,
+        note="the search snippet from brave: the page could not be read (HTTP 403)",
+        claims=[ClaimEvidence(claim="Signals do not.", score=0.4)],
+    ),
+]
 
 
 # ---------------------------------------------------------------- schema
@@ -130,6 +170,24 @@ def test_migrate_waits_while_another_worker_holds_the_lock_on_postgres(postgres_
     store.dispose()
 
 
+def test_an_archive_from_before_the_evidence_table_is_upgraded(database_url: str) -> None:
+    store = ArchiveStore(database_url)
+    with store.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    assert store.save(a_result()) is True  # archived by a worker from before evidence was kept
+
+    store.migrate()
+
+    with store.engine.connect() as connection:
+        head = ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
+        assert MigrationContext.configure(connection).get_current_revision() == head
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    assert store.get("research-1") == a_result() and store.evidence("research-1") == []
+    assert store.save(a_result("research-2"), EVIDENCE) is True
+    assert store.evidence("research-2") == EVIDENCE
+    store.dispose()
+
+
 # ---------------------------------------------------------------- save, get, recent
 
 
@@ -156,6 +214,39 @@ def test_saving_a_run_twice_keeps_the_first(store: ArchiveStore) -> None:
     assert store.get("research-1") == a_result(answer="first")
 
 
+def test_evidence_is_saved_with_its_run_and_read_back_by_source_number(store: ArchiveStore) -> None:
+    assert store.save(a_result(), list(reversed(EVIDENCE))) is True
+    assert store.evidence("research-1") == EVIDENCE
+    assert store.evidence("no-such-run") == []
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(research_evidence).order_by(research_evidence.c.number)).mappings().all()
+    assert [(r["workflow_id"], r["number"], r["http_status"]) for r in rows] == [
+        ("research-1", 1, 200),
+        ("research-1", 2, None),
+    ]
+    assert rows[0]["claims"][0] == {
+        "claim": "Updates return a result to the caller.",
+        "passage": "An update returns a result to its caller.",
+        "score": 0.92,
+        "supported": True,
+    }
+
+
+def test_a_nul_in_a_pages_text_does_not_cost_the_run_its_archive(store: ArchiveStore) -> None:
+    claim = ClaimEvidence(claim="Updates \x00 return.", passage="An update\x00 returns.", score=0.9, supported=True)
+    poisoned = EVIDENCE[0].model_copy(update={"title": "Up\x00dates", "claims": [claim]})
+    assert store.save(a_result(), [poisoned]) is True
+    [kept] = store.evidence("research-1")
+    assert kept.title == "Up\ufffddates" and kept.claims[0].passage == "An update\ufffd returns."
+
+
+def test_saving_a_run_twice_keeps_its_first_evidence(store: ArchiveStore) -> None:
+    assert store.save(a_result(), EVIDENCE) is True
+    other = [EVIDENCE[0].model_copy(update={"title": "Changed", "claims": []})]
+    assert store.save(a_result(), other) is False
+    assert store.evidence("research-1") == EVIDENCE
+
+
 def test_recent_is_newest_first_and_filters_by_person(store: ArchiveStore) -> None:
     for n, person in enumerate(["U1", "U2", "U1", "U1"]):
         finished_at = T0 + timedelta(hours=n)
@@ -176,13 +267,13 @@ async def test_store_result_activity_saves_once(store: ArchiveStore) -> None:
     env = ActivityEnvironment()
 
     with capture_logs() as logs:
-        first = await env.run(activities.store_result, StoreInput(result=a_result()))
-        again = await env.run(activities.store_result, StoreInput(result=a_result()))
+        first = await env.run(activities.store_result, StoreInput(result=a_result(), evidence=EVIDENCE))
+        again = await env.run(activities.store_result, StoreInput(result=a_result(), evidence=EVIDENCE))
 
     assert (first, again) == (True, False)
-    logged = [(event["workflow_id"], event["inserted"]) for event in logs]
-    assert logged == [("research-1", True), ("research-1", False)]
-    assert store.get("research-1") == a_result()
+    logged = [(event["workflow_id"], event["inserted"], event["evidence"]) for event in logs]
+    assert logged == [("research-1", True, 2), ("research-1", False, 2)]
+    assert store.get("research-1") == a_result() and store.evidence("research-1") == EVIDENCE
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,8 @@ def researchbot(
             "cannot reach the LLM at http://127.0.0.1:1/v1",
         ),
         (["decide", "some-run", "maybe"], {}, "unknown decision 'maybe'"),
+        (["show", "research-no-such-run"], {}, "no run 'research-no-such-run' in the archive"),
+        (["show", "research-1"], {"DATABASE_URL": "postgresql://me:hunter2@127.0.0.1:1/x"}, "cannot connect"),
         (["worker"], {"METRICS_BIND_ADDRESS": "9464"}, "METRICS_BIND_ADDRESS"),
         (
             ["worker"],
@@ -122,3 +124,70 @@ async def test_an_answerable_question_says_what_was_verified(env: WorkflowEnviro
     assert done.returncode == 0, done.stderr
     assert "Citations checked: 5 of 5 cited claims verified against their sources" in done.stdout
     assert "=== Approved ===" in done.stdout and "unverified" not in done.stdout
+
+
+async def test_show_prints_the_archived_report_with_its_evidence(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    address = env.client.service_client.config.target_host
+    settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
+    asked = researchbot(["ask", "How does Temporal retry activities?", "--approve"], settings, cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    workflow_id = asked.stdout.split("Started run ", 1)[1].split()[0]
+    assert f"Evidence: researchbot show {workflow_id}" in asked.stdout
+
+    shown = researchbot(["show", workflow_id], settings, cwd=tmp_path)
+
+    assert shown.returncode == 0, shown.stderr
+    from activities.store import ArchiveStore
+
+    store = ArchiveStore(settings["DATABASE_URL"])
+    result, evidence = store.get(workflow_id), store.evidence(workflow_id)
+    assert result is not None and evidence, "the run was archived without its evidence"
+    out = shown.stdout
+    assert out.startswith(f"=== Approved · {workflow_id} ===") and result.answer in out
+    assert f"Evidence ({len(evidence)} cited source" in out
+    for record in evidence:
+        assert f"[{record.number}] {record.title}" in out and f"URL: {record.url}" in out
+        assert record.sha256 and f"SHA-256: {record.sha256}" in out  # of the page text the run read
+        assert record.http_status is None and record.url.startswith("local://")  # the offline corpus
+        for claim in record.claims:
+            assert claim.supported and claim.passage and f"- Claim: {claim.claim}" in out
+            assert f"Passage (supported, score {claim.score:.2f}): {claim.passage}" in out
+    supported = sum(len(record.claims) for record in evidence)
+    assert supported >= 5  # "5 of 5 cited claims verified" (the test above), each with its source's passage
+
+
+def test_show_prints_no_control_characters_from_pages() -> None:
+    from datetime import UTC, datetime
+
+    from researchbot.show import render_archived
+    from workflows.models import ClaimEvidence, Outcome, ResearchResult, SourceEvidence, TokenUsage
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    result = ResearchResult(
+        workflow_id="research-1",
+        question="Why?",
+        requested_by="U1",
+        outcome=Outcome.APPROVED,
+        answer="Line one [1].\nLine two.",
+        steps_taken=3,
+        sources=[],
+        revision_rounds=0,
+        usage=TokenUsage(),
+        decisions=[],
+        started_at=moment,
+        finished_at=moment,
+    )
+    hostile = SourceEvidence(
+        number=1,
+        url="https://a.example/",
+        title="Title\x1b[2J\x1b]0;owned\x07",
+        note="the search snippet from brave: the page could not be read (HTTP 403)",
+        claims=[ClaimEvidence(claim="Line one.", passage="Said\nhere \x1b[31mred", score=0.8, supported=True)],
+    )
+    out = render_archived(result, [hostile])
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Line one [1].\nLine two." in out  # the report keeps its lines
+    assert "Passage (supported, score 0.80): Said here \ufffd[31mred" in out
+    assert "Fetched: fetch time unknown · not read over HTTP" in out and "SHA-256: unknown" in out
+    assert "Note: the search snippet from brave" in out
+    assert "No evidence archived" in render_archived(result, [])

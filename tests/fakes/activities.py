@@ -6,8 +6,10 @@ They count their calls and record what they were given, so tests can assert what
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -29,6 +31,7 @@ from workflows.activity_io import (
     SearchInput,
     SearchOutput,
     StoreInput,
+    SupportingPassage,
     SynthesizeInput,
     TextOutput,
     VerifyInput,
@@ -38,6 +41,7 @@ from workflows.claims import split_claims
 from workflows.models import Page, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
+FETCHED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 class FakeActivities:
@@ -72,6 +76,7 @@ class FakeActivities:
         self.searched: list[str] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
+        self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -141,8 +146,20 @@ class FakeActivities:
                 verdict = ClaimVerdict.UNSUPPORTED
             if any(word in claim.statement for word in self.injected_words):
                 verdict = ClaimVerdict.INJECTED
+            # Asked for them, a passage per cited source that says where the claim came from.
+            passages = [
+                SupportingPassage(number=n, text=f"Source {n} says: {claim.statement}", score=0.9)
+                for n in claim.numbers
+                if input.with_passages and verdict is not ClaimVerdict.INJECTED
+            ]
             checks.append(
-                ClaimCheck(index=index, statement=claim.statement, numbers=list(claim.numbers), verdict=verdict)
+                ClaimCheck(
+                    index=index,
+                    statement=claim.statement,
+                    numbers=list(claim.numbers),
+                    verdict=verdict,
+                    passages=passages,
+                )
             )
         return VerifyOutput(claims=checks, relevance=1.0 if self.relevant else 0.1, relevant=self.relevant)
 
@@ -166,7 +183,17 @@ class FakeActivities:
     @activity.defn(name="read_page")
     async def read_page(self, input: ReadPageInput) -> Page:
         self.calls["read_page"] += 1
-        return Page(url=input.url, title=input.title, text=f"Text of {input.title}.")
+        if input.url in self.unreadable:
+            return Page(url=input.url, title=input.title, ok=False, error="the page is gone (HTTP 404)")
+        text = f"Text of {input.title}."
+        return Page(
+            url=input.url,
+            title=input.title,
+            text=text,
+            fetched_at=FETCHED_AT,
+            http_status=200,
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
+        )
 
     @activity.defn(name="store_result")
     async def store_result(self, input: StoreInput) -> bool:

@@ -26,7 +26,8 @@ async def test_unsupported_claims_go_back_once_then_are_marked(env: WorkflowEnvi
         await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
         result = await handle.result()
 
-    assert fakes.calls["synthesize_draft"] == 2 and fakes.calls["verify_citations"] == 2
+    # The draft, its repair, then the published answer for the evidence archive.
+    assert fakes.calls["synthesize_draft"] == 2 and fakes.calls["verify_citations"] == 3
     repair = fakes.synth_inputs[1].violations
     assert len(repair) == 1 and "COBOL" in repair[0] and "not said by source [2]" in repair[0]
     draft = status.draft
@@ -104,4 +105,4 @@ async def test_a_final_answer_that_passes_is_published(env: WorkflowEnvironment)
         await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="more"))
         result = await handle.result()
     assert "It also retries activities [2]." in result.answer and FINAL_FALLBACK_NOTE not in result.answer
-    assert fakes.calls["verify_citations"] == 2  # the draft, then the final answer
+    assert fakes.calls["verify_citations"] == 3  # the draft, the final answer, then its evidence
