@@ -422,8 +422,8 @@ def test_the_research_loop_shows_what_it_looks_again_for() -> None:
 
 def test_the_final_report_says_how_to_see_its_evidence() -> None:
     [report] = thread.final_report_messages(result())
-    footer = report["blocks"][-1]
+    footer = report["blocks"][-2]  # then the feedback buttons
     assert footer["type"] == "context" and texts(footer)[-1] == "Evidence: `researchbot show research-42`"
     [odd] = thread.final_report_messages(result(workflow_id="research-<b>&`x`"))  # escaped; no ` ends the span
     assert_valid(odd)
-    assert texts(odd["blocks"][-1])[-1] == "Evidence: `researchbot show research-&lt;b&gt;&amp;'x'`"
+    assert texts(odd["blocks"][-2])[-1] == "Evidence: `researchbot show research-&lt;b&gt;&amp;'x'`"
