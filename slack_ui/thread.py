@@ -27,9 +27,11 @@ from slack_ui.blocks import (
 from slack_ui.ids import encode_button_value
 from slack_ui.mrkdwn import escape, link, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import check_line, cited_numbers
+from workflows.ledger import ledger_line
 from workflows.models import DecisionKind, DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Source, Stage
 
 __all__ = [
+    "budget_stopped_line",
     "closed_line",
     "decision_line",
     "draft_messages",
@@ -166,12 +168,22 @@ def progress_message(status: RunStatus) -> Message:
     )
     if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
         lines.append(looking_again(status))
+    if status.budget_stopped:
+        lines.append(budget_stopped_line(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
 
 
 def looking_again(status: RunStatus) -> str:
     """The research loop's latest follow-up queries: what the pages read so far did not cover."""
     return "Looking again for: " + "; ".join(safe(query, 200) for query in status.gaps)
+
+
+def budget_stopped_line(status: RunStatus) -> str:
+    """Why the research stopped short: the token budget ran out, so the run writes from what it read."""
+    return (
+        f"⏹ The token budget stopped the research {safe(status.budget_stopped or '', 100)}: "
+        f"writing from the {_count(status.pages_read, 'page')} read"
+    )
 
 
 # ------------------------------------------------------------------ drafts and decisions
@@ -240,6 +252,7 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
         *sections(markdown_to_mrkdwn(draft.text, [s.url for s in draft.sources]) or "_(empty draft)_"),
         *_sources(draft.sources, draft.text),
         *([context(safe(check_line(draft.check)))] if draft.check else []),
+        *([context(safe(ledger_line(draft.ledger, draft.budget_stopped)))] if draft.ledger else []),
     ]
     tail = [context(closed)] if closed else [_decision_buttons(workflow_id, draft)]
     return paginate(head, body, tail, f"Draft {draft.round} is ready for review: {safe(question, 150)}")
@@ -270,8 +283,10 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
         _count(result.steps_taken, "step"),
         _count(result.revision_rounds, "revision round"),
     )
-    footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    return paginate(head, body, [context(footer)], f"Research report: {safe(result.question, 150)}")
+    footer = [f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"]
+    if result.ledger:
+        footer.append(safe(ledger_line(result.ledger, result.budget_stopped)))
+    return paginate(head, body, [context(*footer)], f"Research report: {safe(result.question, 150)}")
 
 
 def outcome_notice(result: ResearchResult) -> Message:
