@@ -44,6 +44,6 @@ def ledger_line(ledger: Ledger, budget_stopped: str | None = None) -> str:
 
 def _dollars(amount: float) -> str:
     """Cents once it is a dollar or more; below that, enough digits to tell small runs apart."""
-    if amount >= 1:
+    if amount >= 1 or amount == 0:
         return f"${amount:,.2f}"
     return f"${amount:.4f}" if amount >= 0.01 else f"${amount:.6f}"
