@@ -248,7 +248,8 @@ class RoundRunner:
 
     def may_spend(self) -> bool:
         """Whether a model call that is not strictly needed (a repair, a retry, a rewrite) may still run."""
-        return not self._degrades() or not budget.is_spent(self._status.usage, self._request.budget)
+        # The patch is asked only once the budget is spent, so runs within it record no marker.
+        return not budget.is_spent(self._status.usage, self._request.budget) or not self._degrades()
 
     async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
         """A model call; its usage is added to the run's. Runs from before the budget degraded fail here
