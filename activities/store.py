@@ -288,6 +288,12 @@ def _joined_feedback(decisions: list[DecisionRecord]) -> str | None:
     return "\n".join(lines) or None
 
 
+def _usage(result: ResearchResult) -> dict[str, object]:
+    """The run's token usage and its ledger (tokens in and out, estimated cost, the prices used)."""
+    ledger = result.ledger.model_dump(mode="json") if result.ledger else {}
+    return {**result.usage.model_dump(mode="json"), **ledger, "budget_stopped": result.budget_stopped}
+
+
 def _to_row(result: ResearchResult) -> dict[str, object]:
     slack = result.slack
     return {
@@ -299,7 +305,7 @@ def _to_row(result: ResearchResult) -> dict[str, object]:
         "sources": [source.model_dump(mode="json") for source in result.sources],
         "decisions": [decision.model_dump(mode="json") for decision in result.decisions],
         "feedback": _joined_feedback(result.decisions),
-        "usage": result.usage.model_dump(mode="json"),
+        "usage": _usage(result),
         "steps_taken": result.steps_taken,
         "revision_rounds": result.revision_rounds,
         "slack_channel_id": slack.channel_id if slack else None,

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from core.settings import Settings
-from workflows.models import DecisionInput, ResearchRequest, ResearchResult, SlackContext
+from workflows.models import DecisionInput, Prices, ResearchRequest, ResearchResult, SlackContext
 from workflows.research import ResearchWorkflow
 
 # How long a decision waits for a worker to answer the update before it is queued as a signal; short
@@ -36,12 +36,20 @@ def build_request(
         approvers=settings.research_approvers,
         slack=slack,
         model=None if settings.llm_is_offline else settings.llm_model,
+        prices=run_prices(settings),
         max_revision_rounds=settings.max_revision_rounds,
         research_breadth=settings.research_breadth,
         research_depth=settings.research_depth,
         remind_after=settings.approval_remind_after,
         expire_after=settings.approval_expire_after,
     )
+
+
+def run_prices(settings: Settings) -> Prices:
+    """The prices for a run's ledger: none for the offline model, which costs nothing."""
+    if settings.llm_is_offline:
+        return Prices()
+    return Prices(input_per_mtok=settings.llm_price_input_per_mtok, output_per_mtok=settings.llm_price_output_per_mtok)
 
 
 async def start_run(

@@ -6,13 +6,14 @@ are SecretStr so they never end up in a log line.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KNOWN_SEARCH_PROVIDERS = ("local", "searxng", "tavily", "brave")
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 110.0
     llm_max_tokens: int = Field(default=4096, ge=16)  # the most one answer may cost; every call sends it
+    # What the model costs, in US dollars per million tokens, for each run's ledger (the draft's footer,
+    # the archive); both or neither: unset, the ledger shows tokens only. The offline model costs nothing.
+    llm_price_input_per_mtok: float | None = None
+    llm_price_output_per_mtok: float | None = None
 
     # The research loop: after reading, look for what the sub-questions still lack and search again,
     # at most RESEARCH_DEPTH times (0: never), each time at most RESEARCH_BREADTH follow-up queries.
@@ -120,6 +125,29 @@ class Settings(BaseSettings):
     @classmethod
     def _durations(cls, value: object) -> object:
         return _duration(value)
+
+    @field_validator("llm_price_input_per_mtok", "llm_price_output_per_mtok", mode="before")
+    @classmethod
+    def _price(cls, value: object, info: ValidationInfo) -> object:
+        name = (info.field_name or "price").upper()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            price = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be US dollars per million tokens, like 0.15; got {value!r}") from None
+        if not math.isfinite(price) or price < 0:
+            raise ValueError(f"{name} must be zero or more US dollars per million tokens; got {value!r}")
+        return price
+
+    @model_validator(mode="after")
+    def _prices_in_pairs(self) -> Settings:
+        if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
+            raise ValueError(
+                "set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK to estimate each run's cost, "
+                "or neither to count tokens only"
+            )
+        return self
 
     @field_validator("research_approvers", mode="before")
     @classmethod

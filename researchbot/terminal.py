@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowFailureError
 from bot.runs import build_request, send_decision, start_run
 from core.settings import Settings
 from workflows.guardrails import check_line
+from workflows.ledger import ledger_line
 from workflows.models import TERMINAL_STAGES, DecisionInput, DecisionKind, ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
 
@@ -120,11 +121,14 @@ async def choose(
 
 
 def progress_line(status: RunStatus) -> str:
-    return (
+    line = (
         f"[{status.stage.value.replace('_', ' ')}] round {status.draft_round or 1} · "
         f"searches {status.searches_done}/{status.searches_total} · "
         f"pages {status.pages_read}/{status.pages_total} · sources {len(status.sources)}"
     )
+    if status.budget_stopped:
+        line += f" · the token budget stopped the research {status.budget_stopped}"
+    return line
 
 
 def render_sources(sources) -> str:
@@ -137,6 +141,8 @@ def render_draft(status: RunStatus) -> str:
     parts = [f"\n=== Draft, round {draft.round} ===", draft.text, "", "Sources:", render_sources(draft.sources)]
     if draft.check is not None:
         parts += ["", check_line(draft.check)]
+    if draft.ledger is not None:
+        parts += [ledger_line(draft.ledger, draft.budget_stopped)]
     if draft.violations:
         parts += ["", "This draft failed its checks: " + "; ".join(draft.violations)]
     return "\n".join(parts) + "\n"
@@ -154,7 +160,8 @@ def render_result(result: ResearchResult) -> str:
             "Sources:",
             render_sources(result.sources),
             "",
-            f"Workflow {result.workflow_id}, {result.usage.calls} model calls, {result.usage.total_tokens} tokens.",
+            f"Workflow {result.workflow_id}.",
+            ledger_line(result.ledger) if result.ledger else f"{result.usage.total_tokens} tokens.",
             f"Evidence: researchbot show {result.workflow_id}",
         ]
     )

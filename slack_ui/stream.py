@@ -92,7 +92,10 @@ def _writing(status: RunStatus, failed: bool) -> Chunk:
         violations = status.draft.violations
         return _task("write", "Write the draft", "complete", "Checks found problems" if violations else "Ready")
     if status.stage in _WRITING:
-        return _task("write", "Write the draft", "error" if failed else "in_progress", "Writing and checking…")
+        details = "Writing and checking…"
+        if status.budget_stopped:
+            details = f"The token budget stopped the research {status.budget_stopped}: writing from what was read…"
+        return _task("write", "Write the draft", "error" if failed else "in_progress", details)
     return _task("write", "Write the draft", "error" if failed else "pending")
 
 

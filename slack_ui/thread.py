@@ -27,6 +27,7 @@ from slack_ui.blocks import (
 from slack_ui.ids import encode_button_value, encode_feedback_value
 from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import check_line, cited_numbers
+from workflows.ledger import ledger_line
 from workflows.models import (
     DecisionKind,
     DecisionRecord,
@@ -41,6 +42,7 @@ from workflows.models import (
 
 __all__ = [
     "FEEDBACK_ACTION",
+    "budget_stopped_line",
     "closed_line",
     "decision_line",
     "draft_messages",
@@ -187,12 +189,22 @@ def progress_message(status: RunStatus) -> Message:
     )
     if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
         lines.append(looking_again(status))
+    if status.budget_stopped:
+        lines.append(budget_stopped_line(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
 
 
 def looking_again(status: RunStatus) -> str:
     """The research loop's latest follow-up queries: what the pages read so far did not cover."""
     return "Looking again for: " + "; ".join(safe(query, 200) for query in status.gaps)
+
+
+def budget_stopped_line(status: RunStatus) -> str:
+    """Why the research stopped short: the token budget ran out, so the run writes from what it read."""
+    return (
+        f"⏹ The token budget stopped the research {safe(status.budget_stopped or '', 100)}: "
+        f"writing from the {_count(status.pages_read, 'page')} read"
+    )
 
 
 # ------------------------------------------------------------------ drafts and decisions
@@ -261,6 +273,7 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
         *sections(markdown_to_mrkdwn(draft.text, [s.url for s in draft.sources]) or "_(empty draft)_"),
         *_sources(draft.sources, draft.text),
         *([context(safe(check_line(draft.check)))] if draft.check else []),
+        *([context(safe(ledger_line(draft.ledger, draft.budget_stopped)))] if draft.ledger else []),
     ]
     tail = [context(closed)] if closed else [_decision_buttons(workflow_id, draft)]
     return paginate(head, body, tail, f"Draft {draft.round} is ready for review: {safe(question, 150)}")
@@ -300,8 +313,11 @@ def report_tail(result: ResearchResult) -> list[Block]:
         _count(result.steps_taken, "step"),
         _count(result.revision_rounds, "revision round"),
     )
-    footer = f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"
-    return [context(footer, evidence_line(result.workflow_id)), feedback_buttons(result.workflow_id)]
+    footer = [f"{' · '.join(counts)} · asked by {mention(result.requested_by)}"]
+    if result.ledger:
+        footer.append(safe(ledger_line(result.ledger, result.budget_stopped)))
+    footer.append(evidence_line(result.workflow_id))
+    return [context(*footer), feedback_buttons(result.workflow_id)]
 
 
 def feedback_buttons(workflow_id: str) -> Block:

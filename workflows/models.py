@@ -26,6 +26,7 @@ class SlackContext(BaseModel):
 
 
 class Budget(BaseModel):
+    # Research stops (and the run writes from what it has) as this runs out; it never fails the run.
     max_total_tokens: int = 200_000
     max_pages: int = 6
     max_page_chars: int = 12_000
@@ -46,6 +47,24 @@ class TokenUsage(BaseModel):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             calls=self.calls + other.calls,
         )
+
+
+class Prices(BaseModel):
+    """What the model costs, in US dollars per million tokens; unset, the ledger shows tokens only."""
+
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+
+
+class Ledger(BaseModel):
+    """A run's token ledger (workflows/ledger.py): what it spent, and what that cost when prices are set."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    calls: int = 0
+    cost_usd: float | None = None
+    prices: Prices = Prices()
 
 
 def clean_question(question: str) -> str:
@@ -190,6 +209,8 @@ class Draft(BaseModel):
     # Problems the guardrails could not get the model to fix; such a draft cannot be approved.
     violations: list[str] = []
     check: CitationCheck | None = None  # None: drafts of runs from before the check, or that failed the guardrails
+    ledger: Ledger | None = None  # the run's tokens (and cost) up to this draft; None on drafts from before it
+    budget_stopped: str | None = None  # where the token budget stopped the research (RunStatus.budget_stopped)
 
 
 class RunStatus(BaseModel):
@@ -214,6 +235,8 @@ class RunStatus(BaseModel):
     draft: Draft | None = None
     decisions: list[DecisionRecord] = []
     usage: TokenUsage = TokenUsage()
+    # Where the token budget stopped the research ("after planning", ...): the run wrote from what it had.
+    budget_stopped: str | None = None
     reminder_sent: bool = False
     error: str | None = None
     thread_ts: str | None = None  # the run's root message in Slack, once posted
@@ -256,6 +279,8 @@ class ResearchResult(BaseModel):
     finished_at: datetime
     error: str | None = None
     slack: SlackContext | None = None
+    ledger: Ledger | None = None  # None: results of runs from before the ledger
+    budget_stopped: str | None = None
 
 
 # ---------------------------------------------------------------- the workflow's state and input
@@ -314,13 +339,16 @@ class ResearchRequest(BaseModel):
     requested_by: str
     approvers: list[str] = []
     slack: SlackContext | None = None
-    max_steps: int = Field(default=10, ge=1, le=100)
+    # Searches and page reads: room for a full plan (5 searches, max_pages reads) and one look of the
+    # research loop at its default breadth (3 searches and their pages).
+    max_steps: int = Field(default=20, ge=1, le=100)
     # The research loop: after reading, at most ``research_depth`` looks for what the sub-questions still
     # lack, each searching at most ``research_breadth`` follow-up queries; depth 0 turns it off.
     research_breadth: int = Field(default=3, ge=1, le=10)
     research_depth: int = Field(default=1, ge=0, le=5)
     model: str | None = None
     budget: Budget = Budget()
+    prices: Prices = Prices()
     max_revision_rounds: int = Field(default=5, ge=0)
     remind_after: timedelta = timedelta(hours=24)
     expire_after: timedelta = timedelta(days=7)

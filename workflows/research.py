@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from workflows import calls, claims, decisions, evidence, guardrails, steps
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
+    from workflows.ledger import ledger_of
     from workflows.models import (
         DecisionInput,
         DecisionKind,
@@ -141,6 +142,8 @@ class ResearchWorkflow:
         return decision
 
     async def _present(self, draft: Draft) -> None:
+        ledger = ledger_of(self._status.usage, self._request.prices)
+        draft = draft.model_copy(update={"ledger": ledger, "budget_stopped": self._status.budget_stopped})
         self._status.draft = draft
         self._status.draft_round = draft.round
         self._status.reminder_sent = False
@@ -154,6 +157,8 @@ class ResearchWorkflow:
         assert draft is not None
         if not decision.feedback:
             return draft.text
+        if not self._run.may_spend():
+            return f"{draft.text}\n\n_{FINAL_FALLBACK_NOTE} the run's token budget was spent._"
         self._status.stage = Stage.FINALIZING
         output = await self._run.llm(
             calls.finalize_answer,
@@ -207,6 +212,8 @@ class ResearchWorkflow:
             finished_at=workflow.now(),
             error=error,
             slack=self._request.slack,
+            ledger=ledger_of(self._status.usage, self._request.prices),
+            budget_stopped=self._status.budget_stopped,
         )
         self._status.stage = _FINAL_STAGE[outcome]
         self._status.error = error

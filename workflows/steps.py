@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, guardrails
+    from workflows import budget, calls, claims, guardrails
     from workflows.activity_io import (
         ClaimVerdict,
         PlanInput,
@@ -50,9 +50,6 @@ HITS_PER_SEARCH = 5
 # After reading, the run looks for what the sub-questions still lack and searches again (the research
 # loop); runs started before this change go straight from reading to writing.
 LOOP_PATCH = "research-loop"
-# The loop looks again only while the run has spent less than this share of its token budget, leaving
-# the rest for writing and checking the draft.
-LOOP_BUDGET_SHARE = 0.5
 
 
 class _Spends(Protocol):
@@ -75,11 +72,16 @@ class RoundRunner:
         self._report = report
 
     async def research(self, *, feedback: str | None, draft_round: int = 1) -> None:
-        """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up."""
+        """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up.
+
+        With the token budget spent (all but the reserve for writing), research stops where it is and
+        the run writes from the pages it has read (workflows/budget.py)."""
         status = self._status
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
         status.gaps = []  # the research loop's follow-ups are per round
+        if feedback is not None and await self._out_of_budget("before planning the revision"):
+            return
         if feedback is None:
             plan = await self.llm(
                 calls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
@@ -98,6 +100,8 @@ class RoundRunner:
             return
         status.sub_questions = [*status.sub_questions, *plan.sub_questions]
         await self._report(ProgressKind.PLAN)
+        if await self._out_of_budget("after planning"):
+            return
         queries = plan.sub_questions[: self._request.max_steps]
         hits = await self._search(queries)
         steps_left = self._request.max_steps - len(queries)
@@ -113,8 +117,11 @@ class RoundRunner:
         request, status = self._request, self._status
         for _ in range(request.research_depth):
             breadth = min(request.research_breadth, steps_left // 2)
-            spent = status.usage.total_tokens
-            if breadth < 1 or spent >= request.budget.max_total_tokens * LOOP_BUDGET_SHARE:
+            if breadth < 1:
+                return
+            if not budget.may_look_again(status.usage, request.budget):
+                if self._degrades():
+                    status.budget_stopped = "before the research loop"
                 return
             reflection = await self.llm(
                 calls.reflect_on_gaps,
@@ -133,7 +140,7 @@ class RoundRunner:
                 if query.strip() and query.casefold() not in seen and len(queries) < breadth:
                     seen.add(query.casefold())
                     queries.append(query.strip())
-            if not queries:
+            if not queries or await self._out_of_budget("in the research loop"):
                 return
             status.gap_rounds += 1
             status.gaps = queries
@@ -155,6 +162,8 @@ class RoundRunner:
         previous = status.draft.text if status.draft else None
         readable = [page for page in self._state.pages if page.ok]
         verify = workflow.patched(VERIFY_PATCH)
+        if not readable and status.budget_stopped and verify and self._degrades():
+            return self._decline(Draft(round=status.draft_round, text="", sources=status.sources), relevance=0.0)
         violations: list[str] = []
         checked: VerifyOutput | None = None
         repaired = False
@@ -180,11 +189,11 @@ class RoundRunner:
             if not violations and verify:
                 checked = await self.verify(text, status.sources)
                 wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED]
-                if wrong and checked.relevant and not repaired:
+                if wrong and checked.relevant and not repaired and self.may_spend():
                     repaired = True
                     violations = guardrails.unsupported_violations(wrong)
-            if not violations:
-                break
+            if not violations or not self.may_spend():
+                break  # done, or the budget is spent: the draft shows its problems (or its marks)
             previous = text
         draft = Draft(
             round=status.draft_round,
@@ -211,15 +220,7 @@ class RoundRunner:
         """The checked draft: unsupported claims marked, planted instructions removed; or it declines."""
         verified = [c for c in checked.claims if c.verdict is ClaimVerdict.SUPPORTED]
         if not checked.relevant or not verified:
-            return draft.model_copy(
-                update={
-                    "text": guardrails.nothing_to_cite(self._status.sub_questions),
-                    "violations": [NOTHING_TO_CITE],
-                    "check": CitationCheck(
-                        claims=len(checked.claims), verified=0, declined=True, relevance=checked.relevance
-                    ),
-                }
-            )
+            return self._decline(draft, relevance=checked.relevance, claims=len(checked.claims))
         mark = {c.index for c in checked.claims if c.verdict is ClaimVerdict.UNSUPPORTED}
         remove = {c.index for c in checked.claims if c.verdict is ClaimVerdict.INJECTED}
         check = CitationCheck(
@@ -232,12 +233,40 @@ class RoundRunner:
         text = claims.edit_claims(draft.text, mark=mark, remove=remove, drop=set(checked.planted))
         return draft.model_copy(update={"text": text, "check": check})
 
+    def _decline(self, draft: Draft, *, relevance: float, claims: int = 0) -> Draft:
+        """The draft that says no source supports an answer, and lists the searches made."""
+        return draft.model_copy(
+            update={
+                "text": guardrails.nothing_to_cite(self._status.sub_questions),
+                "violations": [NOTHING_TO_CITE],
+                "check": CitationCheck(claims=claims, verified=0, declined=True, relevance=relevance),
+            }
+        )
+
+    def _degrades(self) -> bool:
+        """Whether this run degrades when its budget runs out; runs started before that fail instead."""
+        return workflow.patched(budget.BUDGET_PATCH)
+
+    async def _out_of_budget(self, where: str) -> bool:
+        """True when research must stop here to keep the reserve for writing; says so in the progress."""
+        if budget.may_research(self._status.usage, self._request.budget) or not self._degrades():
+            return False
+        self._status.budget_stopped = where
+        await self._report(ProgressKind.PROGRESS)
+        return True
+
+    def may_spend(self) -> bool:
+        """Whether a model call that is not strictly needed (a repair, a retry, a rewrite) may still run."""
+        # The patch is asked only once the budget is spent, so runs within it record no marker.
+        return not budget.is_spent(self._status.usage, self._request.budget) or not self._degrades()
+
     async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
-        """A model call within the run's token budget; its usage is added to the run's."""
-        budget = self._request.budget.max_total_tokens
-        if self._status.usage.total_tokens >= budget:
+        """A model call; its usage is added to the run's. Runs from before the budget degraded fail here
+        once it is spent; later runs decide before calling (see _out_of_budget and may_spend)."""
+        limit = self._request.budget.max_total_tokens
+        if budget.is_spent(self._status.usage, self._request.budget) and not self._degrades():
             raise ApplicationError(
-                f"the run used its token budget ({budget} tokens); ask a narrower question",
+                f"the run used its token budget ({limit} tokens); ask a narrower question",
                 non_retryable=True,
             )
         output = await call(payload)

@@ -30,7 +30,8 @@ async def test_a_gap_sends_the_run_searching_and_reading_again(env: WorkflowEnvi
     assert set(fakes.searched[:2]) == FIRST_ROUND and fakes.searched[2:] == ["event history size limits"]
     assert fakes.calls["reflect_on_gaps"] == 1 and fakes.calls["read_page"] == 4
     looked = fakes.reflect_inputs[0]
-    assert len(looked.pages) == 3 and set(looked.sub_questions) == FIRST_ROUND and looked.max_queries == 2
+    # Twenty steps: five for the plan's searches and reads, room for the loop's full breadth of three.
+    assert len(looked.pages) == 3 and set(looked.sub_questions) == FIRST_ROUND and looked.max_queries == 3
     assert status.gap_rounds == 1 and status.gaps == ["event history size limits"]
     assert status.sub_questions[-1] == "event history size limits"
     assert result.sources[-1].url == "https://example.org/event-history-size-limits"

@@ -245,14 +245,3 @@ async def test_cancel_stops_the_running_activity_and_ends_cancelled(env: Workflo
     assert fakes.cancelled == ["synthesize_draft"]
     assert fakes.stored[0].result.outcome == Outcome.CANCELLED
     assert fakes.progress[-1].result and fakes.progress[-1].result.outcome == Outcome.CANCELLED
-
-
-async def test_token_budget_ends_the_run_with_a_clear_failure(env: WorkflowEnvironment) -> None:
-    fakes, queue = FakeActivities(), new_queue()
-    async with fake_worker(env.client, queue, fakes):
-        handle = await start_run(env.client, queue, budget={"max_total_tokens": 10})
-        with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
-
-    assert "token budget" in str(failure.value.cause)
-    assert fakes.stored[0].result.outcome == Outcome.FAILED
