@@ -54,8 +54,9 @@ async def test_a_budget_spent_before_the_loop_writes_from_the_first_searches(env
 
     assert fakes.calls["search"] == 2 and fakes.calls["read_page"] == 3 and fakes.calls["reflect_on_gaps"] == 0
     assert status.budget_stopped == "before the research loop"
-    # The draft overran the budget (it is never refused), and was checked.
-    assert fakes.calls["synthesize_draft"] == 1 and fakes.calls["verify_citations"] == 1
+    # The draft overran the budget (it is never refused), and was checked (then the published text, for
+    # the evidence archive).
+    assert fakes.calls["synthesize_draft"] == 1 and fakes.calls["verify_citations"] == 2
     assert status.draft is not None and not status.draft.violations and status.usage.total_tokens == 30
     # With the budget spent, the approved draft is published as it is, with a note saying why.
     assert fakes.calls["finalize_answer"] == 0
