@@ -17,15 +17,25 @@ import httpx
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
 from activities.slack_limits import digest, slack_error_code, slack_failure
-from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
+from activities.slack_lookup import (
+    STEP_EVENT,
+    Run,
+    attempt_deadline,
+    find_posted,
+    joining,
+    may_have_posted_before,
+    step_metadata,
+)
 from activities.slack_stream import ProgressMode, ProgressStream
-from activities.slack_writes import SlackWrites, Superseded
+from activities.slack_writes import SlackWrites, Superseded, TooLate
 from slack_ui import blocks, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
+from slack_ui.stream import is_finished
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
 
@@ -65,7 +75,7 @@ class SlackReporter:
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
             return await self._fallback.report(input)
-        run = Run(input, dict(input.messages))
+        run = Run(input, dict(input.messages), attempt_deadline())
         if input.kind is not ProgressKind.STARTED and run.root is None:
             log.info(
                 "slack_report_skipped",
@@ -91,6 +101,12 @@ class SlackReporter:
                 # Refused for good: the requester hears it in private, and the run ends clearly.
                 await self._tell_requester(run, cannot_post_message())
             raise slack_failure(error) from error
+        except TooLate:
+            # Withdrawn before it was sent, so the next attempt's lookup cannot miss it: no doubled post.
+            raise ApplicationError(
+                "Slack's rate budget held a write past this attempt's deadline; the next attempt sends it",
+                type="SlackBusy",
+            ) from None
         return ProgressReceipt(messages=run.messages)
 
     # ------------------------------------------------------------ the steps
@@ -163,6 +179,7 @@ class SlackReporter:
                     blocks=message["blocks"],
                 ),
                 waited=True,
+                within=run.time_left(),
             )
         except SlackApiError as error:
             log.warning("slack_refusal_not_told", workflow_id=run.status.workflow_id, error=slack_error_code(error))
@@ -199,6 +216,7 @@ class SlackReporter:
         """Wait for background refreshes (tests, shutdown)."""
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
+        await self._stream.settle()
 
     async def _refresh_quietly(self, run: Run, result: ResearchResult | None) -> None:
         try:
@@ -208,8 +226,10 @@ class SlackReporter:
 
     async def _refresh(self, run: Run, result: ResearchResult | None = None) -> None:
         """Bring the progress checklist and the root's status line up to date: informing writes."""
-        await self._update(run, "progress", thread.progress_message(run.status), waited=False)
-        await self._update(run, "root", thread.root_message(run.status, result), waited=False)
+        # A run whose draft is out shows its progress's last state first (SlackWrites: final).
+        done = result is not None or is_finished(run.status)
+        await self._update(run, "progress", thread.progress_message(run.status), waited=False, final=done)
+        await self._update(run, "root", thread.root_message(run.status, result), waited=False, final=result is not None)
 
     async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
@@ -255,12 +275,13 @@ class SlackReporter:
                 ),
             ),
             waited=waited,
+            within=run.time_left(),
         )
         ts = run.messages[key] = response["ts"]
         self._writes.sent((run.channel, ts), digest(message))
         return ts
 
-    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool) -> None:
+    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool, final: bool = False) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""
         ts = run.messages.get(key)
         content = digest(message)
@@ -270,12 +291,14 @@ class SlackReporter:
         pending = self._updating.get(same)  # the same update on its way already (a decision, then the finish)?
         if pending is None:
             pending = self._updating[same] = asyncio.ensure_future(
-                self._send_update(run, ts, message, content, waited=waited)
+                self._send_update(run, ts, message, content, waited=waited, final=final)
             )
             pending.add_done_callback(lambda _: self._updating.pop(same, None))
         await asyncio.shield(pending)
 
-    async def _send_update(self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool) -> None:
+    async def _send_update(
+        self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool, final: bool
+    ) -> None:
         try:
             await self._writes.write(
                 "chat.update",
@@ -285,6 +308,8 @@ class SlackReporter:
                 ),
                 waited=waited,
                 message=(run.channel, ts),
+                final=final,
+                within=run.time_left() if waited else None,
             )
         except Superseded:
             return  # a newer state of the same message came in while this one waited
