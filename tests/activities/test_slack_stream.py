@@ -188,3 +188,18 @@ def _result(outcome: Outcome) -> ResearchResult:
         finished_at=now,
         error="the search provider is down" if outcome is Outcome.FAILED else None,
     )
+
+
+async def test_each_sub_question_card_shows_the_sources_its_search_found(
+    slack: SlackApiServer, streaming_reporter: SlackReporter
+) -> None:
+    run = Run(streaming_reporter, context_in(team_id=TEAM))
+    await plan_and_search(run)
+    found = [source.model_copy(update={"sub_question": n}) for n, source in enumerate(SOURCES, 1)]
+    await run.send(ProgressKind.PROGRESS, stage=Stage.READING, searches_done=2, pages_total=2, pages_read=1)
+    assert "sources" not in tasks(the_stream(slack, run))["q1"]  # nothing read yet
+    await run.send(ProgressKind.PROGRESS, stage=Stage.READING, pages_read=2, sources=found)
+    shown = tasks(the_stream(slack, run))
+    assert [s["url"] for s in shown["q1"]["sources"]] == [SOURCES[0].url]
+    assert [s["url"] for s in shown["q2"]["sources"]] == [SOURCES[1].url]
+    assert shown["q1"]["output"] == "1 source read"
