@@ -19,16 +19,26 @@ import httpx
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
 from activities.slack_canvas import ReportCanvas
 from activities.slack_limits import digest, slack_error_code, slack_failure
-from activities.slack_lookup import STEP_EVENT, Run, find_posted, joining, may_have_posted_before, step_metadata
+from activities.slack_lookup import (
+    STEP_EVENT,
+    Run,
+    attempt_deadline,
+    find_posted,
+    joining,
+    may_have_posted_before,
+    step_metadata,
+)
 from activities.slack_stream import ProgressMode, ProgressStream
-from activities.slack_writes import SlackWrites, Superseded
+from activities.slack_writes import SlackWrites, Superseded, TooLate
 from slack_ui import blocks, canvas, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
+from slack_ui.stream import is_finished
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
 
@@ -74,7 +84,7 @@ class SlackReporter:
     async def report(self, input: ProgressInput) -> ProgressReceipt:
         if input.slack is None:
             return await self._fallback.report(input)
-        run = Run(input, dict(input.messages))
+        run = Run(input, dict(input.messages), attempt_deadline())
         if input.kind is not ProgressKind.STARTED and run.root is None:
             log.info(
                 "slack_report_skipped",
@@ -100,6 +110,12 @@ class SlackReporter:
                 # Refused for good: the requester hears it in private, and the run ends clearly.
                 await self._tell_requester(run, cannot_post_message())
             raise slack_failure(error) from error
+        except TooLate:
+            # Withdrawn before it was sent, so the next attempt's lookup cannot miss it: no doubled post.
+            raise ApplicationError(
+                "Slack's rate budget held a write past this attempt's deadline; the next attempt sends it",
+                type="SlackBusy",
+            ) from None
         return ProgressReceipt(messages=run.messages)
 
     # ------------------------------------------------------------ the steps
@@ -172,6 +188,7 @@ class SlackReporter:
                     blocks=message["blocks"],
                 ),
                 waited=True,
+                within=run.time_left(),
             )
         except SlackApiError as error:
             log.warning("slack_refusal_not_told", workflow_id=run.status.workflow_id, error=slack_error_code(error))
@@ -211,6 +228,7 @@ class SlackReporter:
         """Wait for background refreshes (tests, shutdown)."""
         while self._refreshing:
             await asyncio.gather(*self._refreshing)
+        await self._stream.settle()
 
     async def _refresh_quietly(self, run: Run, result: ResearchResult | None, number: int) -> None:
         try:
@@ -221,10 +239,12 @@ class SlackReporter:
     async def _refresh(self, run: Run, result: ResearchResult | None, number: int) -> None:
         """Bring the progress checklist and the root's status line up to date: informing writes. A
         refresh made later (a higher ``number``) may reach a message first, while this one still waits
-        on the other; then this one leaves that message alone, so an older status never overwrites a newer."""
-        for key, message in (
-            ("progress", thread.progress_message(run.status)),
-            ("root", thread.root_message(run.status, result)),
+        on the other; then this one leaves that message alone, so an older status never overwrites a newer.
+        A run whose draft is out shows its progress's last state first (SlackWrites: final)."""
+        done = result is not None or is_finished(run.status)
+        for key, message, final in (
+            ("progress", thread.progress_message(run.status), done),
+            ("root", thread.root_message(run.status, result), result is not None),
         ):
             ts = run.messages.get(key)
             target = (run.channel, ts)
@@ -234,7 +254,7 @@ class SlackReporter:
             self._refreshed.move_to_end(target)
             while len(self._refreshed) > REMEMBERED_REFRESHES:
                 self._refreshed.popitem(last=False)
-            await self._update(run, key, message, waited=False)
+            await self._update(run, key, message, waited=False, final=final)
 
     async def _close_draft(self, run: Run, draft: Draft, line: str) -> None:
         parts = thread.draft_messages(run.status.workflow_id, run.status.question, draft, closed=line)
@@ -280,12 +300,13 @@ class SlackReporter:
                 ),
             ),
             waited=waited,
+            within=run.time_left(),
         )
         ts = run.messages[key] = response["ts"]
         self._writes.sent((run.channel, ts), digest(message))
         return ts
 
-    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool) -> None:
+    async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool, final: bool = False) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""
         ts = run.messages.get(key)
         content = digest(message)
@@ -295,12 +316,14 @@ class SlackReporter:
         pending = self._updating.get(same)  # the same update on its way already (a decision, then the finish)?
         if pending is None:
             pending = self._updating[same] = asyncio.ensure_future(
-                self._send_update(run, ts, message, content, waited=waited)
+                self._send_update(run, ts, message, content, waited=waited, final=final)
             )
             pending.add_done_callback(lambda _: self._updating.pop(same, None))
         await asyncio.shield(pending)
 
-    async def _send_update(self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool) -> None:
+    async def _send_update(
+        self, run: Run, ts: str, message: blocks.Message, content: str, *, waited: bool, final: bool
+    ) -> None:
         try:
             await self._writes.write(
                 "chat.update",
@@ -310,6 +333,8 @@ class SlackReporter:
                 ),
                 waited=waited,
                 message=(run.channel, ts),
+                final=final,
+                within=run.time_left() if waited else None,
             )
         except Superseded:
             return  # a newer state of the same message came in while this one waited

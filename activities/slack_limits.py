@@ -47,6 +47,14 @@ BUDGETS: dict[str, Budget] = {
     "canvases.create": Budget(interval=3.0, burst=2),
     "canvases.access.set": Budget(interval=1.2, burst=5),
     "files.info": Budget(interval=0.6, burst=5),
+    # The streaming methods have tiers of their own. chat.appendStream: Tier 4, 100+ a minute
+    # (https://docs.slack.dev/reference/methods/chat.appendStream, "Rate Limits: Tier 4").
+    "chat.appendStream": Budget(interval=0.65, burst=5),
+    # chat.stopStream: Tier 2, 20+ a minute (https://api.slack.com/methods/chat.stopStream, "Rate limits: Tier 2").
+    "chat.stopStream": Budget(interval=3.2, burst=2),
+    # chat.startStream: no tier in the pages we could read (https://docs.slack.dev/reference/methods/chat.startStream);
+    # taken as its sibling stopStream's, Tier 2, the stricter guess.
+    "chat.startStream": Budget(interval=3.2, burst=2),
 }
 PER_CHANNEL = frozenset({"chat.postMessage"})  # budgets kept per channel; the others per workspace
 

@@ -5,6 +5,7 @@ Posts and lookups go through ``joining``: where the bot is not in a public chann
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,7 +19,15 @@ from activities.slack_limits import slack_error_code
 from workflows.activity_io import ProgressInput
 from workflows.models import RunStatus
 
-__all__ = ["STEP_EVENT", "Run", "find_posted", "joining", "may_have_posted_before", "step_metadata"]
+__all__ = [
+    "STEP_EVENT",
+    "Run",
+    "attempt_deadline",
+    "find_posted",
+    "joining",
+    "may_have_posted_before",
+    "step_metadata",
+]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -26,14 +35,24 @@ T = TypeVar("T")
 STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
 _LOOKUP_PAGES = 10  # of 200 messages each
 _CLOCK_SKEW_SECONDS = 60
+# A write still held for its turn this long before the attempt's start-to-close timeout is withdrawn:
+# Slack must have what the attempt sent before Temporal can start the next attempt, whose lookup
+# (find_posted) would otherwise miss a post still on its way, and post it again.
+SEND_MARGIN_SECONDS = 5.0
 
 
 @dataclass
 class Run:
-    """One report being made: the input, and the messages posted so far (step key -> ts)."""
+    """One report being made: the input, the messages posted so far (step key -> ts), and the wall-clock
+    time by which this attempt's writes must have gone (``attempt_deadline``)."""
 
     input: ProgressInput
     messages: dict[str, str]
+    deadline: float | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds this attempt's writes may still wait for their turn (None: no limit)."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
     @property
     def channel(self) -> str:
@@ -52,6 +71,17 @@ class Run:
 def step_metadata(run: Run, key: str) -> dict[str, Any]:
     """The metadata every post carries: what find_posted looks for."""
     return {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
+
+
+def attempt_deadline() -> float | None:
+    """When this activity attempt must stop sending: ``SEND_MARGIN_SECONDS`` before its start-to-close
+    timeout, after which Temporal may run another attempt (None outside an activity)."""
+    if not activity.in_activity():
+        return None
+    info = activity.info()
+    if info.start_to_close_timeout is None:
+        return None
+    return info.started_time.timestamp() + info.start_to_close_timeout.total_seconds() - SEND_MARGIN_SECONDS
 
 
 def may_have_posted_before() -> bool:

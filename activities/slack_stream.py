@@ -13,11 +13,17 @@ without a step's metadata, posted since its first attempt was scheduled, and ado
 
 Where streaming is refused (an older workspace answers ``unknown_method``; the errors Slack documents
 for startStream are below), or a stream cannot be appended to any more (stopped, expired), the run
-is marked ``progress-mode: update`` and shows the chat.update checklist from then on.
+is marked ``progress-mode: update`` and shows the chat.update checklist from then on. So it is when
+startStream's budget (Tier 2, activities/slack_limits.py) has no turn for it within ``START_WAIT``
+seconds: a run is never held up for its progress display.
+
+Budgets: the round's last state goes as a final append (Tier 4, before other runs' intermediate
+appends), and the stop after it (Tier 2), both in the background: neither holds the draft's report.
 """
 
 from __future__ import annotations
 
+import asyncio
 from enum import StrEnum
 from typing import Any
 
@@ -28,7 +34,7 @@ from temporalio import activity
 
 from activities.slack_limits import digest, slack_error_code
 from activities.slack_lookup import STEP_EVENT, Run, joining, may_have_posted_before
-from activities.slack_writes import SlackWrites, Superseded
+from activities.slack_writes import SlackWrites, Superseded, TooLate
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
 
@@ -77,6 +83,7 @@ _GONE = frozenset(
     }
 )
 _CLOCK_SKEW_SECONDS = 60
+START_WAIT = 2.0  # seconds a run's report waits for startStream's turn before showing the checklist instead
 _STOPPED = "stopped"  # kept beside the ts: this round's stream was stopped by us
 
 
@@ -97,6 +104,8 @@ class ProgressStream:
     def __init__(self, client: AsyncWebClient, writes: SlackWrites, mode: ProgressMode = ProgressMode.STREAM) -> None:
         self._client, self._writes, self._mode = client, writes, mode
         self._sent: dict[str, str] = {}  # stream ts -> digest of the chunks last sent there by this worker
+        self._finished: set[str] = set()  # streams this worker has given their last state and stop
+        self._finishing: set[asyncio.Task[None]] = set()
 
     async def show(self, run: Run, result: ResearchResult | None = None) -> bool:
         """Bring this round's stream up to date, stopping it once the draft is ready or the run is over.
@@ -117,12 +126,12 @@ class ProgressStream:
                 if ts is None:
                     return False
                 run.messages[key] = ts
+            elif finished:
+                run.messages[key] = ts
+                self._finish_soon(run, ts, chunks)  # in the background: it must not hold the draft's report
             else:
                 run.messages[key] = ts
                 await self._append(run, ts, chunks)
-            if finished:
-                await self._client.chat_stopStream(channel=run.channel, ts=ts)
-                run.messages[f"{key}.state"] = _STOPPED
         except SlackApiError as error:
             if slack_error_code(error) not in _GONE:
                 raise
@@ -134,6 +143,36 @@ class ProgressStream:
             run.messages[MODE_KEY] = ProgressMode.UPDATE
             return False
         return True
+
+    def _finish_soon(self, run: Run, ts: str, chunks: list[dict[str, Any]]) -> None:
+        """The round's last state, then the stop, in the background (once per stream on this worker)."""
+        if ts in self._finished:
+            return
+        self._finished.add(ts)
+        task = asyncio.create_task(self._finish(run, ts, chunks))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def settle(self) -> None:
+        """Wait for the final appends and stops under way (tests, shutdown)."""
+        while self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
+
+    async def _finish(self, run: Run, ts: str, chunks: list[dict[str, Any]]) -> None:
+        try:
+            await self._append(run, ts, chunks, final=True)
+            await self._writes.write(
+                "chat.stopStream",
+                run.channel,
+                lambda: self._client.chat_stopStream(channel=run.channel, ts=ts),
+                waited=False,
+                final=True,
+            )
+        except SlackApiError as error:
+            if slack_error_code(error) not in _GONE:  # gone: stopped already, or ended on its own
+                code = slack_error_code(error)
+                log.warning("slack_stream_not_stopped", workflow_id=run.status.workflow_id, error=code)
+                self._finished.discard(ts)  # a later report tries again
 
     async def _start(self, run: Run, chunks: list[dict[str, Any]]) -> str | None:
         slack = run.input.slack
@@ -157,7 +196,12 @@ class ProgressStream:
                     ),
                 ),
                 waited=True,
+                within=min(START_WAIT, run.time_left() or START_WAIT),
             )
+        except TooLate:
+            log.info("slack_stream_budget_busy", workflow_id=run.status.workflow_id)
+            run.messages[MODE_KEY] = ProgressMode.UPDATE
+            return None
         except SlackApiError as error:
             if slack_error_code(error) not in _REFUSED:
                 raise
@@ -168,7 +212,7 @@ class ProgressStream:
         self._sent[ts] = digest({"chunks": chunks})
         return ts
 
-    async def _append(self, run: Run, ts: str, chunks: list[dict[str, Any]]) -> None:
+    async def _append(self, run: Run, ts: str, chunks: list[dict[str, Any]], *, final: bool = False) -> None:
         sent = digest({"chunks": chunks})
         if self._sent.get(ts) == sent:
             return  # this worker already sent exactly this
@@ -180,6 +224,7 @@ class ProgressStream:
                 lambda: self._client.chat_appendStream(channel=run.channel, ts=ts, chunks=chunks),
                 waited=False,
                 message=(run.channel, ts),
+                final=final,
             )
         except Superseded:
             return

@@ -4,10 +4,12 @@ Two classes of write share each method's rate budget (activities/slack_limits.py
 
 - **waited**: what a person waits for (a run's root, plan, draft with its buttons, the decision
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
-- **informing**: what only informs (the progress checklist, the root's status line). These take the
-  budget the waited writes leave over: they go at the budget's average rate and never spend its
+- **informing**: what only informs (the progress checklist or stream, the root's status line). These take
+  the budget the waited writes leave over: they go at the budget's average rate and never spend its
   burst, which stays free for the next click. Only the latest state of each message is sent: a newer
-  informing write of a message replaces the one still waiting, in its place in the line. So that
+  informing write of a message replaces the one still waiting, in its place in the line. A message's
+  **final** state (the progress of a run whose draft is out) goes before the intermediate states of
+  other runs' messages: when the budget is short, what a run ends on is shown first. So that
   a steady stream of waited writes cannot starve them, an informing write that has waited
   ``starve_after`` seconds goes before the waited ones, taking every other slot at most: a backlog
   of informing writes then shares the budget with the waited ones instead of going first.
@@ -17,6 +19,12 @@ by a task that grants one write per slot. A 429 from Slack (another worker spent
 pauses that line for the Retry-After and puts the write back at the head of its class: Slack did
 not take it, so sending it again cannot double it. Writes of the same message are sent one at a
 time, in the order they were granted.
+
+A write may carry a deadline (``within`` seconds): one not granted by then is withdrawn and raises
+:class:`TooLate`, never sent. An activity gives its writes a deadline a margin before its own
+start-to-close timeout, so an attempt Temporal is about to time out and retry cannot post after the
+retry looked for its message (a doubled post); an attempt cancelled meanwhile (a heartbeat found it
+timed out, or the run was cancelled) withdraws its waiting writes too.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from slack_sdk.errors import SlackApiError
 
 from activities.slack_limits import BUDGETS, PER_CHANNEL, Budget, retry_after
 
-__all__ = ["SlackWrites", "Superseded"]
+__all__ = ["SlackWrites", "Superseded", "TooLate"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -46,11 +54,16 @@ class Superseded(Exception):
     """An informing write replaced, before its turn, by a newer state of the same message."""
 
 
+class TooLate(Exception):
+    """A write not granted by its deadline: withdrawn, never sent."""
+
+
 @dataclass(eq=False)
 class _Entry:
     waited: bool
     message: Hashable | None
     since: float
+    final: bool = False
     granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -80,14 +93,25 @@ class _Line:
         """The write to go now: a waited one, unless none waits or an informing one starves. Starving
         informing writes take every other slot at most, and none of the burst, so a backlog of them
         cannot hold up a click."""
-        oldest = next(iter(self.informing.values()), None)
+        first = self._first_informing()
+        oldest = None if first is None else self.informing[first]
         regular = self.theoretical <= now  # not a slot of the burst, which stays the waited writes'
         starving = oldest is not None and now - oldest.since >= starve_after and regular and not self.starved_last
-        if oldest is not None and (not self.waited or starving):
+        if first is not None and (not self.waited or starving):
             self.starved_last = bool(self.waited)
-            return self.informing.pop(next(iter(self.informing)))
+            return self.informing.pop(first)
         self.starved_last = False
         return self.waited.popleft()
+
+    def _first_informing(self) -> Hashable | None:
+        """The informing write to go next: the first final state in the line, else the first."""
+        first = None
+        for key, entry in self.informing.items():
+            if entry.final:
+                return key
+            if first is None:
+                first = key
+        return first
 
     def __bool__(self) -> bool:
         return bool(self.waited or self.informing)
@@ -127,18 +151,22 @@ class SlackWrites:
         *,
         waited: bool,
         message: Hashable | None = None,
+        final: bool = False,
+        within: float | None = None,
     ) -> T:
         """Send ``send()`` in its turn. An informing write of a ``message`` raises :class:`Superseded`
-        if a newer write of the same message arrives before its turn. A 429 sends it again in a later
-        turn: an informing write until it goes through (nobody awaits it, and its message must reach
-        its latest state), a waited one ``rate_limited_tries`` times in all, then the 429 is raised
-        for Temporal to retry the activity after Retry-After."""
+        if a newer write of the same message arrives before its turn; a ``final`` one (the message's
+        last state) goes before the others. A write not granted ``within`` seconds raises :class:`TooLate`.
+        A 429 sends it again in a later turn: an informing write until it goes through (nobody awaits
+        it, and its message must reach its latest state), a waited one ``rate_limited_tries`` times in
+        all, then the 429 is raised for Temporal to retry the activity after Retry-After."""
         line = self._line(method, channel)
-        entry = _Entry(waited, message, self._clock())
+        entry = _Entry(waited, message, self._clock(), final)
+        deadline = None if within is None else entry.since + within
         tries = 0
         while True:
             self._enqueue(line, entry, again=tries > 0)
-            await entry.granted
+            await self._granted(entry, deadline)
             tries += 1
             try:
                 return await self._send_in_order(message, send)
@@ -151,7 +179,25 @@ class SlackWrites:
                 log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
-                entry = _Entry(waited, message, entry.since)
+                entry = _Entry(waited, message, entry.since, final)
+
+    async def _granted(self, entry: _Entry, deadline: float | None) -> None:
+        """Wait for the entry's turn; past ``deadline``, withdraw it (the line skips it) and raise TooLate."""
+        if deadline is None:
+            await entry.granted
+            return
+        timer = asyncio.ensure_future(self._sleep(max(0.0, deadline - self._clock())))
+        try:
+            await asyncio.wait({entry.granted, timer}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            entry.granted.cancel()  # the attempt was cancelled: its write is withdrawn with it
+            raise
+        finally:
+            timer.cancel()
+        if not entry.granted.done():
+            entry.granted.cancel()  # withdrawn: _serve skips a done entry
+            raise TooLate()
+        await entry.granted  # granted (or superseded) in time
 
     def already_sent(self, message: Hashable, content: str) -> bool:
         return self._sent.get(message) == content

@@ -14,8 +14,9 @@ Measured:
 
 - click (the modal's submission) → the decision visible (the draft's buttons replaced): p95, target ≤ 2 s;
 - click → the final report posted: p95, target ≤ 1 s;
-- each run's progress checklist in its final state after the run's last waited-for post (the draft,
-  or the report of an approved run): max, target ≤ 60 s;
+- each run's progress message (its streamed task cards, or the checklist where it fell back to
+  one) in its final state after the run's last waited-for post (the draft, or the report of an
+  approved run): max, target ≤ 60 s;
 - Slack writes lost and doubled, message by message: each run's step keys in message metadata,
   every expected one present exactly once;
 - the 429s the sandbox answered past the tiers, per method.
@@ -52,6 +53,7 @@ from bench.slack import percentile
 from core import temporal
 from sandbox import Channel, SlackApiServer, Workspace
 from slack_ui import thread
+from slack_ui.stream import progress_chunks
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
@@ -73,6 +75,17 @@ def _digest(blocks: Any) -> str:
     return hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
 
 
+def _shown(chunks: list[dict[str, Any]]) -> str:
+    """What a streamed message shows: the latest plan title and the latest card of each task id."""
+    title, cards = "", {}
+    for chunk in chunks:
+        if chunk["type"] == "plan_update":
+            title = chunk["title"]
+        elif chunk["type"] == "task_update":
+            cards[chunk["id"]] = chunk
+    return _digest({"title": title, "cards": cards})
+
+
 @dataclass
 class Seen:
     """What the watcher saw of one run, with the time.perf_counter() it first saw it."""
@@ -83,7 +96,14 @@ class Seen:
     decided_at: float | None = None  # the draft's buttons replaced
     report_at: float | None = None
     progress: list[tuple[float, str]] = field(default_factory=list)  # (when, digest of its blocks)
+    streamed: list[tuple[float, str]] = field(default_factory=list)  # (when, digest of what its stream shows)
+    root_ts: str | None = None
     steps: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def shown(self) -> list[tuple[float, str]]:
+        """The progress message's states: the checklist where the run fell back to one, else its stream."""
+        return self.progress or self.streamed
 
 
 class Watcher:
@@ -98,7 +118,13 @@ class Watcher:
         steps: dict[str, Counter[str]] = defaultdict(Counter)
         with self.workspace.lock:
             for channel_id, messages in self.workspace.messages.items():
+                roots = {s.root_ts: s for s in self.runs.values() if s.root_ts}
                 for message in messages:
+                    if "stream" in message and (seen := roots.get(message.get("thread_ts"))) is not None:
+                        shown = _shown(message["stream"]["chunks"])
+                        if not seen.streamed or seen.streamed[-1][1] != shown:
+                            seen.streamed.append((now, shown))
+                        continue
                     metadata = message.get("metadata") or {}
                     if metadata.get("event_type") != STEP_EVENT:
                         continue
@@ -106,6 +132,8 @@ class Watcher:
                     seen = self.runs.setdefault(workflow_id, Seen(channel_id))
                     steps[workflow_id][step] += 1
                     blocks = message.get("blocks") or []
+                    if step == "root":
+                        seen.root_ts = message["ts"]
                     if step == "draft-1":
                         buttons = any(b["type"] == "actions" for b in blocks)
                         if buttons and seen.draft_at is None:
@@ -182,6 +210,7 @@ class Result:
     lost: int
     doubled: int
     rate_limited: dict[str, int]
+    streamed: int = 0  # runs whose progress message is a stream (the others fell back to the checklist)
 
 
 async def measure(
@@ -235,7 +264,11 @@ async def _measure(
     drafts_seconds = time.perf_counter() - asked
 
     # Approve every (runs // approvals)-th run, one click after the other, as people would.
-    waiting = sorted(watcher.runs.items(), key=lambda item: item[1].draft_at or 0.0)
+    # Drafts that can be approved: one that declined (nothing to cite) offers Revise and Reject only.
+    waiting = sorted(
+        ((w, s) for w, s in watcher.runs.items() if s.draft is not None and _approvable(s.draft)),
+        key=lambda item: item[1].draft_at or 0.0,
+    )
     chosen = waiting[:: max(1, len(waiting) // approvals)][:approvals]
     by_id = {room.id: room for room in rooms}
     clicked: dict[str, float] = {}
@@ -252,29 +285,34 @@ async def _measure(
             lambda: all(watcher.runs[w].report_at and watcher.runs[w].decided_at for w in clicked), "the reports"
         )
 
-    # Every checklist in its final state: what the run's status says now.
+    # Every progress message in its final state: what the run's status says now.
     expected: dict[str, str] = {}
-    for workflow_id in watcher.runs:
+    for workflow_id, seen in watcher.runs.items():
         handle = stack.client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
         status = await handle.query(ResearchWorkflow.status)
-        expected[workflow_id] = _digest(thread.progress_message(status)["blocks"])
+        if seen.progress or not seen.streamed:
+            expected[workflow_id] = _digest(thread.progress_message(status)["blocks"])
+        else:
+            expected[workflow_id] = _shown(progress_chunks(status))
 
     def settled() -> bool:
-        return all(s.progress and s.progress[-1][1] == expected[w] for w, s in watcher.runs.items())
+        return all(s.shown and s.shown[-1][1] == expected[w] for w, s in watcher.runs.items())
 
     with contextlib.suppress(RuntimeError):  # counted below as not final
         await wait_until(settled, "every checklist in its final state", timeout=300)
     watcher.scan()
 
-    lags, not_final, lost, doubled = [], 0, 0, 0
+    lags, not_final, lost, doubled, streams = [], 0, 0, 0, 0
     for workflow_id, seen in watcher.runs.items():
-        if not seen.progress or seen.progress[-1][1] != expected[workflow_id]:
+        shown = seen.shown
+        if not shown or shown[-1][1] != expected[workflow_id]:
             not_final += 1
         else:
             after = seen.report_at if workflow_id in clicked else seen.draft_at
-            lags.append(max(0.0, seen.progress[-1][0] - (after or seen.progress[-1][0])))
-        wanted = {"root", "plan-1", "progress", "draft-1"} | ({"final"} if workflow_id in clicked else set())
-        lost += len(wanted - set(seen.steps))
+            lags.append(max(0.0, shown[-1][0] - (after or shown[-1][0])))
+        streams += bool(seen.streamed) and not seen.progress
+        wanted = {"root", "plan-1", "draft-1"} | ({"final"} if workflow_id in clicked else set())
+        lost += len(wanted - set(seen.steps)) + (not shown)
         doubled += sum(1 for count in seen.steps.values() if count > 1)
     lost += max(0, runs - len(watcher.runs)) * 4
     return Result(
@@ -288,7 +326,13 @@ async def _measure(
         lost=lost,
         doubled=doubled,
         rate_limited=dict(slack.rate_limited),
+        streamed=streams,
     )
+
+
+def _approvable(draft: dict[str, Any]) -> bool:
+    actions = [b for b in draft.get("blocks") or [] if b["type"] == "actions"]
+    return any(e.get("action_id") == "approve" for b in actions for e in b["elements"])
 
 
 def _since(seen: float | None, clicked: float) -> float:
@@ -308,6 +352,7 @@ def table(results: list[Result], runs: int, approvals: int, click_every: float) 
         lag = f"{max(r.progress_lag):.1f} s" if r.progress_lag else "—"
         if r.progress_not_final:
             lag += f" ({r.progress_not_final} not final)"
+        lag += f"; {r.streamed} streamed"
         limited = ", ".join(f"{m} {n}" for m, n in sorted(r.rate_limited.items())) or "0"
         rows.append(
             f"| {r.label} | {r.workers} | {r.drafts_seconds:.0f} s | {percentile(r.decided, 0.95):.2f} s "

@@ -61,6 +61,7 @@ class RateLimit:
 # Slack's tiers, "per API method per workspace per app": https://docs.slack.dev/apis/web-api/rate-limits
 # (Tier 3 "50+ per minute, sporadic bursts are welcome"; Tier 4 "100+ per minute, generous burst
 # behavior"). The bursts are ours: Slack does not publish them.
+TIER_2 = RateLimit(per_minute=20, burst=3)
 TIER_3 = RateLimit(per_minute=50, burst=10)
 TIER_4 = RateLimit(per_minute=100, burst=20)
 RATE_LIMITS: dict[str, RateLimit] = {
@@ -69,6 +70,11 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "chat.postMessage": RateLimit(per_minute=60, burst=4, per_channel=True),
     "chat.update": TIER_3,  # https://docs.slack.dev/reference/methods/chat.update
     "chat.postEphemeral": TIER_4,  # https://docs.slack.dev/reference/methods/chat.postEphemeral
+    "chat.appendStream": TIER_4,  # https://docs.slack.dev/reference/methods/chat.appendStream ("Tier 4")
+    "chat.stopStream": TIER_2,  # https://api.slack.com/methods/chat.stopStream ("Tier 2")
+    # https://docs.slack.dev/reference/methods/chat.startStream: its tier was not in the pages we could
+    # read; Tier 2 like stopStream, the stricter guess.
+    "chat.startStream": TIER_2,
     "conversations.history": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.history
     "conversations.replies": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.replies
     "conversations.join": TIER_3,  # https://docs.slack.dev/reference/methods/conversations.join

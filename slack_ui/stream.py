@@ -1,8 +1,9 @@
 """A run's progress as chunks of a streamed Slack message: pure builders, no I/O.
 
 One task card per sub-question (the research loop's follow-up queries too, titled "Looking again
-for: ..." while they are searched and read), one for reading the best pages (with the sources found so far)
-and one for writing the draft, under a plan title. Every builder returns the whole current state,
+for: ..." while they are searched and read) with the sources its search found as they are read, one
+for reading the best pages (with all the sources found so far) and one for writing the draft, under a
+plan title. Every builder returns the whole current state,
 so sending it again is harmless: a ``task_update`` with the same id replaces that task's card.
 
 Chunk shapes: https://docs.slack.dev/reference/methods/chat.appendStream (``task_update``:
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_ui.mrkdwn import safe
-from workflows.models import TERMINAL_STAGES, ResearchResult, RunStatus, Stage
+from workflows.models import TERMINAL_STAGES, ResearchResult, RunStatus, Source, Stage
 
 __all__ = ["MAX_TASK_TEXT", "is_finished", "progress_chunks", "task_id"]
 
@@ -63,8 +64,19 @@ def _searches(status: RunStatus, failed: bool) -> list[Chunk]:
             state, details = "complete", "Not searched: the run's step limit"
         if failed and state != "complete":
             state, details = "error", "Stopped"
-        tasks.append(_task(task_id(n), question, state, details))
+        found = [source for source in status.sources if source.sub_question == n]
+        extra: dict[str, Any] = {"sources": _urls(found)} if found else {}
+        if found:
+            extra["output"] = f"{len(found)} source{'s' if len(found) != 1 else ''} read"
+        tasks.append(_task(task_id(n), question, state, details, **extra))
     return tasks
+
+
+def _urls(sources: list[Source]) -> list[Chunk]:
+    return [
+        {"type": "url", "url": s.url, "text": safe(f"[{s.number}] {s.title.strip() or s.url}", MAX_TASK_TEXT)}
+        for s in sources[:MAX_SOURCES]
+    ]
 
 
 def _reading(status: RunStatus, failed: bool) -> Chunk:
@@ -77,10 +89,7 @@ def _reading(status: RunStatus, failed: bool) -> Chunk:
     if failed and state != "complete":
         state = "error"
     details = f"{status.pages_read}/{status.pages_total} pages read" if status.pages_total else ""
-    sources = [
-        {"type": "url", "url": s.url, "text": safe(f"[{s.number}] {s.title.strip() or s.url}", MAX_TASK_TEXT)}
-        for s in status.sources[:MAX_SOURCES]
-    ]
+    sources = _urls(status.sources)
     extra: dict[str, Any] = {"sources": sources} if sources else {}
     if status.sources:
         extra["output"] = f"{len(status.sources)} source{'s' if len(status.sources) != 1 else ''} found"

@@ -94,6 +94,7 @@ class Source(BaseModel):
     number: int
     url: str
     title: str
+    sub_question: int | None = None  # the sub-question (1-based) whose search found it; None before this was kept
 
 
 class Page(BaseModel):

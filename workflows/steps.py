@@ -70,6 +70,7 @@ class RoundRunner:
         self._state = state
         self._status = state.status
         self._report = report
+        self._found_by: dict[str, int] = {}  # url -> the sub-question (1-based) whose search found it first
 
     async def research(self, *, feedback: str | None, draft_round: int = 1) -> None:
         """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up.
@@ -291,6 +292,8 @@ class RoundRunner:
             finally:
                 status.searches_done += 1
                 status.steps_taken += 1
+            for hit in output.hits:  # so the progress shows each sub-question's sources under it
+                self._found_by.setdefault(hit.url, status.sub_questions.index(query) + 1)
             return output.hits
 
         results = list(await asyncio.gather(*(one(query) for query in queries)))
@@ -347,7 +350,10 @@ class RoundRunner:
             self._state.pages.append(page)
             if page.ok:
                 number = len(status.sources) + 1
-                status.sources = [*status.sources, Source(number=number, url=page.url, title=page.title or page.url)]
+                source = Source(
+                    number=number, url=page.url, title=page.title or page.url, sub_question=self._found_by.get(page.url)
+                )
+                status.sources = [*status.sources, source]
         await self._report(ProgressKind.PROGRESS)
 
 

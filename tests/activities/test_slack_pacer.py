@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.slack import SlackReporter
 from activities.slack_limits import Budget, digest
-from activities.slack_writes import SlackWrites, Superseded
+from activities.slack_writes import SlackWrites, Superseded, TooLate
 from sandbox import SlackApiServer
 from slack_ui import thread
 from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in
@@ -329,3 +329,33 @@ async def test_an_informing_write_goes_through_however_many_429s_and_a_waited_on
     with pytest.raises(SlackApiError) as limited:  # the reporter makes it a Temporal retry after Retry-After
         await writes.write("chat.update", "CRESEARCH", update, waited=True)
     assert limited.value.response.status_code == 429 and writes.rate_limited == 5
+
+
+async def test_a_final_state_goes_before_the_intermediate_states_of_other_messages() -> None:
+    slots, sent = Slots(), []
+    writes, send = writes_on(slots), recorder(sent)
+    await writes.write("chat.update", "C1", send("other"), waited=False, message="other")  # uses the free slot
+    waiting = [
+        asyncio.create_task(writes.write("chat.update", "C1", send(f"progress {n}"), waited=False, message=n))
+        for n in range(3)
+    ]
+    last = asyncio.create_task(writes.write("chat.update", "C1", send("final 9"), waited=False, message=9, final=True))
+    await asyncio.sleep(0)
+    while len(sent) < 5:
+        await slots.next()
+    await asyncio.gather(*waiting, last)
+    assert sent == ["other", "final 9", "progress 0", "progress 1", "progress 2"]
+
+
+async def test_a_write_not_granted_within_its_deadline_is_withdrawn_and_never_sent() -> None:
+    sent: list[str] = []
+    writes, send = SlackWrites({"chat.postMessage": Budget(interval=2.0, burst=1)}), recorder(sent)
+    await writes.write("chat.postMessage", "C1", send("first"), waited=True)  # spends the burst
+    with pytest.raises(TooLate):  # its turn is 2 s away
+        await writes.write("chat.postMessage", "C1", send("held"), waited=True, within=0.05)
+    # The same when the attempt holding it is cancelled (a heartbeat found it timed out).
+    cancelled = asyncio.create_task(writes.write("chat.postMessage", "C1", send("cancelled"), waited=True, within=60))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    await writes.write("chat.postMessage", "C1", send("next"), waited=True)
+    assert sent == ["first", "next"]

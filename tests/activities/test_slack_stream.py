@@ -72,6 +72,7 @@ async def test_a_run_streams_its_progress_as_task_cards_and_stops_with_the_draft
     assert shown["read"]["details"] == "2/2 pages read"
 
     await run.send(ProgressKind.DRAFT, stage=Stage.AWAITING_DECISION, draft=DRAFT)
+    await streaming_reporter.settle()  # the last state and the stop follow the draft in the background
     stream = the_stream(slack, run)
     assert stream["stream"]["state"] == "stopped"
     assert {t["status"] for t in tasks(stream).values()} == {"complete"}
@@ -83,6 +84,7 @@ async def test_a_run_streams_its_progress_as_task_cards_and_stops_with_the_draft
 
     # The run goes on after the draft: its stream stays as it was.
     await run.send(ProgressKind.FINISHED, stage=Stage.REJECTED, result=_result(Outcome.REJECTED))
+    await streaming_reporter.settle()
     assert len(slack.calls_to("chat.stopStream")) == 1 and len(slack.calls_to("chat.appendStream")) == 4
 
 
@@ -148,6 +150,7 @@ async def test_a_stream_that_ended_falls_back_to_the_checklist(
     await run.send(ProgressKind.PROGRESS, stage=Stage.READING, searches_done=2, pages_total=2)
     assert run.messages["progress-mode"] == "update" and "progress" in run.messages
     await run.send(ProgressKind.DRAFT, stage=Stage.AWAITING_DECISION, draft=DRAFT)
+    await streaming_reporter.settle()
     assert "draft-1" in run.messages and not slack.calls_to("chat.stopStream")
 
 
@@ -157,6 +160,7 @@ async def test_a_run_that_fails_mid_search_stops_its_stream_with_errors(
     run = Run(streaming_reporter, context_in(team_id=TEAM))
     await plan_and_search(run)
     await run.send(ProgressKind.FINISHED, stage=Stage.FAILED, result=_result(Outcome.FAILED))
+    await streaming_reporter.settle()
     stream = the_stream(slack, run)
     assert stream["stream"]["state"] == "stopped"
     assert {k: t["status"] for k, t in tasks(stream).items()} == {
@@ -184,3 +188,18 @@ def _result(outcome: Outcome) -> ResearchResult:
         finished_at=now,
         error="the search provider is down" if outcome is Outcome.FAILED else None,
     )
+
+
+async def test_each_sub_question_card_shows_the_sources_its_search_found(
+    slack: SlackApiServer, streaming_reporter: SlackReporter
+) -> None:
+    run = Run(streaming_reporter, context_in(team_id=TEAM))
+    await plan_and_search(run)
+    found = [source.model_copy(update={"sub_question": n}) for n, source in enumerate(SOURCES, 1)]
+    await run.send(ProgressKind.PROGRESS, stage=Stage.READING, searches_done=2, pages_total=2, pages_read=1)
+    assert "sources" not in tasks(the_stream(slack, run))["q1"]  # nothing read yet
+    await run.send(ProgressKind.PROGRESS, stage=Stage.READING, pages_read=2, sources=found)
+    shown = tasks(the_stream(slack, run))
+    assert [s["url"] for s in shown["q1"]["sources"]] == [SOURCES[0].url]
+    assert [s["url"] for s in shown["q2"]["sources"]] == [SOURCES[1].url]
+    assert shown["q1"]["output"] == "1 source read"

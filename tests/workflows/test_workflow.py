@@ -37,6 +37,8 @@ async def test_approve_returns_the_draft_with_sources_and_stores_it(env: Workflo
         "https://example.org/How-does-Temporal-make-workflows-durable?-trade-offs",
         "https://example.org/shared",
     ]
+    # Each source knows the sub-question whose search found it (the shared page: whichever answered first).
+    assert [s.sub_question for s in result.sources[:2]] == [1, 2] and result.sources[2].sub_question in (1, 2)
     assert fakes.calls["search"] == 2 and fakes.calls["read_page"] == 3
     assert result.steps_taken == 5
     assert fakes.calls["finalize_answer"] == 0
