@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import actions, commands, views
+from bot.listeners import actions, commands, events, views
 
 __all__ = ["register_listeners"]
 
@@ -13,3 +13,4 @@ def register_listeners(app: AsyncApp) -> None:
     commands.register(app)  # /research
     actions.register(app)  # approve, revise, reject buttons
     views.register(app)  # the decision modal's submission
+    events.register(app)  # a mention, a DM, the DM pane opening
