@@ -11,7 +11,6 @@ the challenge (as text, a form or JSON), or no event is delivered, as Slack woul
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import threading
@@ -89,17 +88,6 @@ class EventDelivery:
         if not self.url_verified:
             log.warning("sandbox: the request URL %s failed url_verification: %s", self.bot.url, reply.detail)
         return self.url_verified
-
-    async def settle(self) -> None:
-        """Wait for the retries under way (tests)."""
-        while self._retries:
-            await asyncio.gather(*self._retries, return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._retries):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._retries, return_exceptions=True)
 
     def attempts_of(self, event_id: str) -> list[Attempt]:
         with self._lock:
