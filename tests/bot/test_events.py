@@ -189,3 +189,12 @@ async def test_the_pane_opening_gets_the_suggested_prompts(app: AsyncApp, slack:
         lambda: slack.calls_to("assistant.threads.setSuggestedPrompts")[1:], "the thread's prompts set"
     )
     assert calls[0].params["thread_ts"] == root["ts"]
+
+
+@pytest.mark.parametrize("broken", [{"ts": 12.5}, {"ts": "yesterday"}, {"channel": ""}, {"user": "U" * 40}])
+async def test_a_signed_but_malformed_mention_is_a_400_and_starts_nothing(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, broken: dict[str, Any]
+) -> None:
+    _, event = mention(slack, channel, "<@U0BOT> What is a task queue?")
+    response = await app.async_dispatch(event_request({**event, "event": {**event["event"], **broken}}))
+    assert response.status == 400 and temporal.starts == []
