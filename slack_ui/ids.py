@@ -83,10 +83,11 @@ def workflow_id_for(command: Mapping[str, Any]) -> str:
 
 def workflow_id_for_message(team_id: object, user_id: object, channel_id: object, ts: object) -> str:
     """One id per message that asks (a mention, a DM): Slack's retries of an event carry the same message,
-    so team, channel and the message's ts give the same id. Not the event_id: a mention in a DM-like place
-    could reach us as two events (app_mention and message.*), with two event_ids, for one message; and
-    not client_msg_id, which messages sent by other means than a Slack client lack. Raises MalformedId
-    for ids no Slack workspace sends."""
+    so team, channel and the message's ts give the same id. Not the event_id alone: retries share it, but
+    one message can reach the app as two events with two event_ids (an app also subscribed to
+    message.channels gets the mention twice; an app moved from HTTP to Socket Mode sees new deliveries);
+    not client_msg_id, which messages not typed in a Slack client lack. Raises MalformedId for ids no
+    Slack workspace sends."""
     team, user, channel = (slack_id(value) for value in (team_id, user_id, channel_id))
     if max(len(team), len(user), len(channel)) > MAX_SLACK_ID:
         raise MalformedId(f"a team, user or channel id longer than {MAX_SLACK_ID} characters")
