@@ -85,7 +85,7 @@ class SlackReporter:
         if input.slack is None:
             return await self._fallback.report(input)
         run = Run(input, dict(input.messages), attempt_deadline())
-        if input.kind is not ProgressKind.STARTED and run.root is None:
+        if input.kind is not ProgressKind.STARTED and run.messages.get("root") is None:
             log.info(
                 "slack_report_skipped",
                 reason="no thread: the root message was never posted",
@@ -121,8 +121,10 @@ class SlackReporter:
     # ------------------------------------------------------------ the steps
 
     async def _started(self, run: Run) -> None:
+        # Asked by a message (a mention, a DM), the root message answers it in its thread; else in the channel.
+        in_thread = run.asked_in_thread is not None
         try:
-            await self._post(run, "root", thread.root_message(run.status), thread=False)
+            await self._post(run, "root", thread.root_message(run.status), thread=in_thread)
         except SlackApiError as error:
             if slack_error_code(error) not in _NO_ACCESS:
                 raise

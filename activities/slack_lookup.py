@@ -64,8 +64,14 @@ class Run:
         return self.input.status
 
     @property
+    def asked_in_thread(self) -> str | None:
+        """The thread of the message that asked (a mention, a DM), which the run's messages join."""
+        return self.input.slack.thread_ts if self.input.slack else None
+
+    @property
     def root(self) -> str | None:
-        return self.messages.get("root") or (self.input.slack.thread_ts if self.input.slack else None)
+        """The thread the run's messages go in: the asking message's, else the root message's own."""
+        return self.asked_in_thread or self.messages.get("root")
 
 
 def step_metadata(run: Run, key: str) -> dict[str, Any]:

@@ -33,7 +33,15 @@ from slack_ui.replies import status_message
 from workflows.models import RunStatus, SlackContext
 from workflows.research import ResearchWorkflow
 
-__all__ = ["START_DEADLINE", "START_WAIT", "Start", "StartsUnderWay", "start_research", "your_runs"]
+__all__ = [
+    "START_DEADLINE",
+    "START_WAIT",
+    "Start",
+    "StartsUnderWay",
+    "start_question",
+    "start_research",
+    "your_runs",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -91,33 +99,42 @@ async def start_research(
 ) -> Start:
     """Start the run for a command, waiting up to START_DEADLINE for the start to be written.
     Raises MalformedId (answered 400) for ids no Slack workspace sends."""
-    workflow_id = workflow_id_for(command)
-    start = asyncio.ensure_future(_start(settings, temporal, command, question, workflow_id))
+    slack = SlackContext(
+        channel_id=str(command.get("channel_id") or ""),
+        user_id=str(command.get("user_id") or ""),
+        team_id=command.get("team_id"),
+        response_url=command.get("response_url"),
+    )
+    return await start_question(settings, temporal, slack, question, workflow_id_for(command), under_way)
+
+
+async def start_question(
+    settings: Settings,
+    temporal: Client,
+    slack: SlackContext,
+    question: str,
+    workflow_id: str,
+    under_way: StartsUnderWay,
+) -> Start:
+    """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
+    up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``."""
+    start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id))
     done, _ = await asyncio.wait({start}, timeout=START_DEADLINE.total_seconds())
     if done:
         return Start(ack=start.result())
-    log.warning("research.start_queued", workflow_id=workflow_id, user=command.get("user_id"))
+    log.warning("research.start_queued", workflow_id=workflow_id, user=slack.user_id)
     under_way.hold(start)
     later = asyncio.ensure_future(_told_later(start))
     return Start(ack={"text": QUEUED}, later=later)
 
 
-async def _start(
-    settings: Settings, temporal: Client, command: Mapping[str, Any], question: str, workflow_id: str
-) -> Reply:
+async def _start(settings: Settings, temporal: Client, slack: SlackContext, question: str, workflow_id: str) -> Reply:
     """The start itself, bounded by START_WAIT: what to tell the asker about it. A start that timed out
     or failed on the way may still have been written, so the run is looked up by its id before anyone
     hears that nothing was started."""
-    user = str(command.get("user_id") or "")
-    bound = log.bind(workflow_id=workflow_id, user=user)
+    bound = log.bind(workflow_id=workflow_id, user=slack.user_id)
     try:
-        slack = SlackContext(
-            channel_id=str(command.get("channel_id") or ""),
-            user_id=user,
-            team_id=command.get("team_id"),
-            response_url=command.get("response_url"),
-        )
-        request = build_request(settings, question, requested_by=user, slack=slack)
+        request = build_request(settings, question, requested_by=slack.user_id, slack=slack)
         await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
     except WorkflowAlreadyStartedError:
         bound.info("research.duplicate_command")

@@ -1,4 +1,4 @@
-"""Sends what Slack sends to a bot: signed slash commands and interactivity payloads.
+"""Sends what Slack sends to a bot: signed slash commands, interactivity payloads and Events API requests.
 
 Requests are form-encoded (:mod:`sandbox.payloads`) and signed the way Slack signs them
 (:mod:`sandbox.signing`), so a bot verifies them with its real signing secret. Like Slack, the
@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from sandbox.payloads import command_body, interaction_body
-from sandbox.signing import signed_headers
+from sandbox.payloads import command_body, event_body, interaction_body
+from sandbox.signing import FORM, signed_headers
 
 __all__ = ["ACK_TIMEOUT_SECONDS", "BotClient", "BotReply", "describe_error"]
 
@@ -81,8 +81,9 @@ class BotClient:
         self.url, self.signing_secret, self.timeout, self.clock = url, signing_secret, timeout, clock
         self._transport = transport
 
-    def headers(self, body: bytes) -> dict[str, str]:
-        return {**signed_headers(self.signing_secret, body, int(self.clock())), "User-Agent": USER_AGENT}
+    def headers(self, body: bytes, content_type: str = FORM) -> dict[str, str]:
+        signed = signed_headers(self.signing_secret, body, int(self.clock()), content_type=content_type)
+        return {**signed, "User-Agent": USER_AGENT}
 
     async def send_command(self, fields: Mapping[str, str]) -> BotReply:
         """A slash command: its fields form-encoded in the body."""
@@ -92,13 +93,20 @@ class BotClient:
         """An interaction (block_actions, view_submission): ``payload=<json>`` in the body."""
         return await self._post(interaction_body(payload).encode())
 
-    async def _post(self, body: bytes) -> BotReply:
+    async def send_event(
+        self, payload: Mapping[str, Any], retry_num: int = 0, retry_reason: str | None = None
+    ) -> BotReply:
+        """An Events API request (event_callback, url_verification): JSON; a retry says which and why,
+        in ``X-Slack-Retry-Num`` and ``X-Slack-Retry-Reason`` (https://docs.slack.dev/apis/events-api/)."""
+        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason or ""} if retry_num else {}
+        return await self._post(event_body(payload).encode(), "application/json", extra)
+
+    async def _post(self, body: bytes, content_type: str = FORM, extra: Mapping[str, str] | None = None) -> BotReply:
         # httpx's timeouts are per phase; Slack's deadline is for the whole exchange.
+        headers = {**self.headers(body, content_type), **(extra or {})}
         try:
             async with httpx.AsyncClient(transport=self._transport, timeout=self.timeout + 1) as http:
-                response = await asyncio.wait_for(
-                    http.post(self.url, content=body, headers=self.headers(body)), self.timeout
-                )
+                response = await asyncio.wait_for(http.post(self.url, content=body, headers=headers), self.timeout)
         except (TimeoutError, httpx.TimeoutException):
             return BotReply(error="operation_timeout", detail=describe_error("operation_timeout", self.url))
         except httpx.HTTPError as error:

@@ -317,6 +317,7 @@ def views_update(ws: Workspace, params: Params) -> dict[str, Any]:
     return {"view": ws.update_view(view_id, view)}
 
 
-# The streaming methods live beside these, in their own module; importing it registers them.
+# The streaming methods and the DM pane's live beside these, in their own modules; importing them registers them.
+from sandbox import assistant as _assistant  # noqa: E402, F401
 from sandbox import canvases as _canvases  # noqa: E402, F401
 from sandbox import streams as _streams  # noqa: E402, F401

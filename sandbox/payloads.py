@@ -20,12 +20,19 @@ from sandbox.state import Channel, User, Workspace
 
 __all__ = [
     "VERIFICATION_TOKEN",
+    "app_home_opened",
+    "app_mention",
+    "assistant_thread_started",
     "block_actions",
     "command_body",
     "command_form",
+    "event_body",
+    "event_callback",
     "feedback_choice",
+    "im_message",
     "input_values",
     "interaction_body",
+    "url_verification",
     "view_closed",
     "view_submission",
     "with_block_ids",
@@ -37,6 +44,11 @@ VERIFICATION_TOKEN = "sandbox-verification-token"  # Slack's deprecated verifica
 def command_body(fields: Mapping[str, str]) -> str:
     """A slash command's request body: its fields, form-encoded."""
     return urlencode(dict(fields))
+
+
+def event_body(payload: Mapping[str, Any]) -> str:
+    """An Events API request's body: the JSON itself (sent as application/json)."""
+    return json.dumps(payload, separators=(",", ":"))
 
 
 def interaction_body(payload: Mapping[str, Any]) -> str:
@@ -202,4 +214,85 @@ def view_closed(ws: Workspace, *, user: User, view: dict[str, Any], token: str =
         "is_cleared": False,
         "enterprise": None,
         "is_enterprise_install": False,
+    }
+
+
+# ------------------------------------------------------------------ the Events API
+# https://docs.slack.dev/apis/events-api/ : each event comes wrapped in an event_callback.
+
+
+def url_verification(challenge: str, token: str = VERIFICATION_TOKEN) -> dict[str, Any]:
+    """What Slack sends once to a new Events API request URL; the app answers with the challenge."""
+    return {"token": token, "challenge": challenge, "type": "url_verification"}
+
+
+def event_callback(
+    ws: Workspace, event: dict[str, Any], *, event_id: str | None = None, token: str = VERIFICATION_TOKEN
+) -> dict[str, Any]:
+    """``event`` wrapped as Slack delivers it: this app and workspace, a fresh event_id (a retry of the
+    same delivery keeps its event_id), the one authorization it is visible to."""
+    return {
+        "token": token,
+        "team_id": ws.team_id,
+        "api_app_id": ws.app_id,
+        "event": copy.deepcopy(event),
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{ws.new_ts().replace('.', '')}",
+        "event_time": int(float(event.get("event_ts") or ws.clock())),
+        "authorizations": [
+            {"team_id": ws.team_id, "user_id": ws.bot_user_id, "is_bot": True, "is_enterprise_install": False}
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def _message_fields(ws: Workspace, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
+    fields = {
+        "user": message["user"],
+        "text": message.get("text", ""),
+        "ts": message["ts"],
+        "team": ws.team_id,
+        "channel": channel.id,
+        "event_ts": message["ts"],
+        "client_msg_id": message.get("client_msg_id") or f"{message['ts']}-{message['user']}",
+    }
+    if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
+        fields["thread_ts"] = message["thread_ts"]
+    return fields
+
+
+def app_mention(ws: Workspace, *, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
+    """The app_mention event for a person's ``message`` that mentions the bot in ``channel``
+    (https://docs.slack.dev/reference/events/app_mention)."""
+    return {"type": "app_mention", **_message_fields(ws, channel, message)}
+
+
+def im_message(ws: Workspace, *, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
+    """The message.im event for ``message`` in a DM with the bot
+    (https://docs.slack.dev/reference/events/message.im); an edit or a bot's message has its subtype."""
+    fields = {"type": "message", "channel_type": "im", **_message_fields(ws, channel, message)}
+    for key in ("subtype", "bot_id"):
+        if message.get(key):
+            fields[key] = message[key]
+    return fields
+
+
+def app_home_opened(ws: Workspace, *, user: User, channel: Channel, tab: str = "messages") -> dict[str, Any]:
+    """Someone opened the app's Messages (or Home) tab: in the agent experience, the DM pane opening
+    (https://docs.slack.dev/reference/events/app_home_opened)."""
+    return {"type": "app_home_opened", "user": user.id, "channel": channel.id, "tab": tab, "event_ts": ws.new_ts()}
+
+
+def assistant_thread_started(ws: Workspace, *, user: User, channel: Channel, thread_ts: str) -> dict[str, Any]:
+    """A new assistant thread in the pane, in the assistant experience
+    (https://docs.slack.dev/reference/events/assistant_thread_started/)."""
+    return {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user.id,
+            "context": {"team_id": ws.team_id},
+            "channel_id": channel.id,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": ws.new_ts(),
     }

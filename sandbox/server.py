@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from sandbox.asgi_server import uvicorn_config
 from sandbox.bot_client import ACK_TIMEOUT_SECONDS, BotClient
+from sandbox.event_delivery import SLACK_RETRY_DELAYS
 from sandbox.events import EventHub
 from sandbox.slack_api import SlackApiServer
 from sandbox.state import Workspace
@@ -39,7 +40,9 @@ DEFAULT_STATE_FILE = Path(".data") / "sandbox.json"
 
 class SandboxServer(SlackApiServer):
     """A :class:`SlackApiServer` that also serves the sandbox page and sends its commands,
-    buttons and modals to the bot at ``bot_url``, signed with ``signing_secret``."""
+    buttons, modals and events (mentions, DMs) to the bot at ``bot_url``, signed with ``signing_secret``;
+    failed event deliveries are retried after ``event_retry_delays`` (Slack's: at once, 1 and 5 minutes),
+    and ``verify_events_url`` has the URL pass url_verification first."""
 
     def __init__(
         self,
@@ -54,6 +57,8 @@ class SandboxServer(SlackApiServer):
         commands: Sequence[str] = ("/research",),
         ack_timeout: float = ACK_TIMEOUT_SECONDS,
         save_delay: float = 0.2,
+        event_retry_delays: Sequence[float] = SLACK_RETRY_DELAYS,
+        verify_events_url: bool = False,
     ) -> None:
         if workspace is None:
             workspace = load_workspace(state_file, bot_token=bot_token)
@@ -63,7 +68,14 @@ class SandboxServer(SlackApiServer):
         self.state_file = Path(state_file) if state_file else None
         self.bot = BotClient(bot_url, signing_secret, timeout=ack_timeout)
         self.hub = EventHub(self.workspace)
-        self.web = SandboxWeb(self.workspace, self.bot, commands=commands, hub=self.hub)
+        self.web = SandboxWeb(
+            self.workspace,
+            self.bot,
+            commands=commands,
+            hub=self.hub,
+            event_retry_delays=event_retry_delays,
+            verify_events_url=verify_events_url,
+        )
         api = self.app
         self.app = Starlette(routes=[*self.web.routes(api), *api.routes])
         self._server: uvicorn.Server | None = None  # serve(): in the caller's event loop

@@ -76,6 +76,9 @@ class Workspace:
         self.views: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, dict[str, Any]] = {}
+        # The DM pane (sandbox.assistant): by DM channel id, its suggested prompts, thread titles and the
+        # status line shown in a thread until the bot's next reply there.
+        self.panes: dict[str, dict[str, Any]] = {}
         self.clock: Callable[[], float] = time.time
         self.lock = threading.RLock()
         self._listeners: list[Listener] = []
@@ -170,6 +173,8 @@ class Workspace:
                 message["thread_ts"] = thread_ts
                 if reply_broadcast:
                     message["subtype"] = "thread_broadcast"
+                if author == self.bot_user_id:  # the app's reply clears its status line in that thread
+                    self.panes.get(channel_id, {}).get("status", {}).pop(thread_ts, None)
             if metadata:
                 message["metadata"] = copy.deepcopy(metadata)
             self.messages.setdefault(channel_id, []).append(message)

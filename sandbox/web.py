@@ -14,7 +14,12 @@ Routes (all JSON unless said otherwise):
 * ``GET /sandbox/state?user=U`` what user U sees: channels, messages, their ephemerals, their open modal
   (without ``user``: the first person in the workspace).
 * ``POST /sandbox/command`` ``{user, channel, text}``: a slash command, sent signed to the bot as Slack does.
-* ``POST /sandbox/message`` ``{user, channel, text, thread_ts?}``: a person's plain message.
+* ``POST /sandbox/message`` ``{user, channel, text, thread_ts?}``: a person's plain message. ``@researchbot``
+  in it becomes the bot's mention, delivered as an ``app_mention`` event where the bot is a member; in a DM
+  with the bot the message is delivered as a ``message.im`` event (:mod:`sandbox.event_delivery`: signed,
+  retried with X-Slack-Retry-Num when the bot fails).
+* ``POST /sandbox/open_dm`` ``{user}``: the person opens the bot's Messages tab (the DM pane): the DM is
+  made if there is none, and ``app_home_opened`` (tab ``messages``) is delivered.
 * ``POST /sandbox/action`` ``{user, channel, message_ts | ephemeral_ts, block_id, action_id}``: a button,
   as block_actions.
 * ``POST /sandbox/submit`` ``{user, view_id, values: {block_id: {action_id: value}}}``: a modal, as view_submission.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import mimetypes
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +44,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from sandbox import payloads
+from sandbox.assistant import pane_of
 from sandbox.bot_client import BotClient
 from sandbox.canvases import readable_canvases
+from sandbox.event_delivery import SLACK_RETRY_DELAYS, EventDelivery
 from sandbox.event_stream import EventStream
 from sandbox.events import EventHub
 from sandbox.interactions import Interactions
@@ -48,7 +57,7 @@ from sandbox.page_guard import PageGuard
 from sandbox.page_io import BadRequest, answer, escape, json_body, person
 from sandbox.payloads import VERIFICATION_TOKEN
 from sandbox.response_urls import ResponseUrls
-from sandbox.state import Workspace
+from sandbox.state import Channel, User, Workspace
 from sandbox.visibility import can_see, channel_for
 
 __all__ = ["STATIC_DIR", "SandboxWeb"]
@@ -68,9 +77,12 @@ class SandboxWeb:
         commands: Sequence[str] = ("/research",),
         verification_token: str = VERIFICATION_TOKEN,
         hub: EventHub | None = None,
+        event_retry_delays: Sequence[float] = SLACK_RETRY_DELAYS,
+        verify_events_url: bool = False,
     ) -> None:
         self.workspace, self.bot = workspace, bot
         self.hub = hub or EventHub(workspace)
+        self.events = EventDelivery(workspace, bot, retry_delays=event_retry_delays, verify_url=verify_events_url)
         self.guard = PageGuard()
         self.modals = Modals(workspace, self.hub)
         self.response_urls = ResponseUrls(workspace, self.hub)
@@ -93,6 +105,7 @@ class SandboxWeb:
             Route("/sandbox/state", own(answer(self.state)), methods=["GET"]),
             Route("/sandbox/command", page_api(answer(interactions.command)), methods=["POST"]),
             Route("/sandbox/message", page_api(answer(self.message)), methods=["POST"]),
+            Route("/sandbox/open_dm", page_api(answer(self.open_dm)), methods=["POST"]),
             Route("/sandbox/action", page_api(answer(interactions.action)), methods=["POST"]),
             Route("/sandbox/submit", page_api(answer(interactions.submit)), methods=["POST"]),
             Route("/sandbox/close", page_api(answer(interactions.close_view)), methods=["POST"]),
@@ -137,6 +150,7 @@ class SandboxWeb:
                 for c in sorted(channels, key=lambda c: c.name)
             ],
             "messages": messages,
+            "panes": {c.id: pane_of(ws, c.id) for c in channels if c.is_im},
             "ephemerals": ephemerals,
             "view": self.modals.shown(user.id),
             "canvases": readable_canvases(ws, user.id),
@@ -154,8 +168,54 @@ class SandboxWeb:
             raise BadRequest("thread_not_found")
         if user.id not in channel.members:
             self.workspace.join(channel.id, user.id)
-        posted = self.workspace.post(channel.id, user=user.id, text=escape(text), thread_ts=thread_ts)
-        return {"ok": True, "ts": posted["ts"]}
+        text, mentioned = self._with_mentions(escape(text))
+        posted = self.workspace.post(channel.id, user=user.id, text=text, thread_ts=thread_ts)
+        delivered = await self._deliver_message(channel, user, posted, mentioned)
+        return {"ok": True, "ts": posted["ts"], **delivered}
+
+    def _with_mentions(self, text: str) -> tuple[str, bool]:
+        """``@researchbot`` (its name, any case) as Slack writes a mention: ``<@U0BOT>``."""
+        bot = self.workspace.users[self.workspace.bot_user_id]
+        pattern = re.compile(rf"(?<![\w@])@(?:{re.escape(bot.name)}|{re.escape(bot.real_name)})\b", re.IGNORECASE)
+        mentioned = pattern.sub(f"<@{bot.id}>", text)
+        return mentioned, mentioned != text
+
+    async def _deliver_message(
+        self, channel: Channel, user: User, posted: dict[str, Any], mentioned: bool
+    ) -> dict[str, Any]:
+        """The event Slack sends the bot for a person's message, if any; what became of its delivery."""
+        ws = self.workspace
+        if channel.is_im and ws.bot_user_id in channel.members:
+            event = payloads.im_message(ws, channel=channel, message=posted)
+        elif mentioned and ws.bot_user_id in channel.members:
+            event = payloads.app_mention(ws, channel=channel, message=posted)
+        elif mentioned:  # Slack offers to invite the app; no event until it is in the channel
+            self.workspace.post_ephemeral(
+                channel.id,
+                user.id,
+                text=f"ResearchBot is not in #{escape(channel.name)}, so it did not see your mention. "
+                "Invite it with `/invite @researchbot`, or ask in a channel it is in.",
+                username="Slackbot",
+            )
+            return {"delivered": False}
+        else:
+            return {}
+        reply = await self.events.deliver(event)
+        return {"delivered": reply.ok, **({"error": reply.error, "detail": reply.detail} if reply.error else {})}
+
+    async def open_dm(self, request: Request) -> dict[str, Any]:
+        """The bot's Messages tab opened: its DM (made on first use) and app_home_opened for the pane."""
+        data = await json_body(request)
+        user = person(self.workspace, data.get("user"))
+        ws = self.workspace
+        with ws.lock:
+            dm = next(
+                (c for c in ws.channels.values() if c.is_im and set(c.members) == {user.id, ws.bot_user_id}), None
+            )
+            if dm is None:
+                dm = ws.add_channel(f"dm-{user.name}", im=True, members=[user.id], bot_member=True)
+        reply = await self.events.deliver(payloads.app_home_opened(ws, user=user, channel=dm))
+        return {"ok": True, "channel": dm.id, "delivered": reply.ok}
 
     async def dismiss(self, request: Request) -> dict[str, Any]:
         data = await json_body(request)

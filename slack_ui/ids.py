@@ -1,7 +1,8 @@
 """What Slack hands back to us, encoded and decoded in one place: workflow ids, button values, modal metadata.
 
 A run started from Slack has the workflow id ``research-<team>-<user>-<channel>-<digest>``, made
-from the command, so the same command delivered twice gives the same id and a click can tell who
+from the command (or the message that asked, for a mention or a DM), so the same request delivered twice
+gives the same id and a click can tell who
 asked and where without asking Temporal. A decision button's value and a decision modal's
 ``private_metadata`` carry the run's workflow id and draft round (and the modal its kind) as
 compact JSON. Slack sends them back verbatim, but anyone holding the signing secret can send
@@ -35,11 +36,13 @@ __all__ = [
     "parse_workflow_id",
     "slack_id",
     "workflow_id_for",
+    "workflow_id_for_message",
 ]
 
 MAX_PRIVATE_METADATA = 3000
 MAX_WORKFLOW_ID = 1000  # Temporal's own limit on an id's length
 
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # a message's ts: seconds.micro-ish, as Slack writes it
 _ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
 
 
@@ -77,6 +80,22 @@ def workflow_id_for(command: Mapping[str, Any]) -> str:
         raise MalformedId(f"a team, user or channel id longer than {MAX_SLACK_ID} characters")
     trigger = command.get("trigger_id") or uuid.uuid4().hex
     digest = hashlib.sha256(f"{team}:{trigger}".encode()).hexdigest()[:20]
+    return f"research-{team}-{user}-{channel}-{digest}"
+
+
+def workflow_id_for_message(team_id: object, user_id: object, channel_id: object, ts: object) -> str:
+    """One id per message that asks (a mention, a DM): Slack's retries of an event carry the same message,
+    so team, channel and the message's ts give the same id. Not the event_id alone: retries share it, but
+    one message can reach the app as two events with two event_ids (an app also subscribed to
+    message.channels gets the mention twice; an app moved from HTTP to Socket Mode sees new deliveries);
+    not client_msg_id, which messages not typed in a Slack client lack. Raises MalformedId for ids no
+    Slack workspace sends."""
+    team, user, channel = (slack_id(value) for value in (team_id, user_id, channel_id))
+    if max(len(team), len(user), len(channel)) > MAX_SLACK_ID:
+        raise MalformedId(f"a team, user or channel id longer than {MAX_SLACK_ID} characters")
+    if not isinstance(ts, str) or not _TS.fullmatch(ts):
+        raise MalformedId("the message has no ts")
+    digest = hashlib.sha256(f"{team}:message:{channel}:{ts}".encode()).hexdigest()[:20]
     return f"research-{team}-{user}-{channel}-{digest}"
 
 

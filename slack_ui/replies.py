@@ -19,6 +19,8 @@ __all__ = [
     "DECISION_MODAL",
     "FEEDBACK_ACTION",
     "FEEDBACK_BLOCK",
+    "SUGGESTED_PROMPTS",
+    "SUGGESTED_PROMPTS_TITLE",
     "cannot_post_message",
     "decision_modal",
     "help_message",
@@ -29,6 +31,15 @@ __all__ = [
 DECISION_MODAL = "decision_modal"  # callback_id of the approve and revise modals
 FEEDBACK_BLOCK = FEEDBACK_ACTION = "feedback"  # view.state.values["feedback"]["feedback"]["value"]
 MAX_MODAL_TITLE = 24
+
+# The DM pane's suggested questions (assistant.threads.setSuggestedPrompts takes at most four); the same
+# as manifest.yml's agent_view.suggested_prompts.
+SUGGESTED_PROMPTS_TITLE = "Try asking"
+SUGGESTED_PROMPTS = [
+    {"title": "How do workflows survive crashes?", "message": "How does Temporal make workflows durable?"},
+    {"title": "Retries and heartbeats", "message": "How does Temporal retry activities, and what are heartbeats?"},
+    {"title": "Signals vs updates", "message": "When should a Temporal workflow use an update instead of a signal?"},
+]
 
 _USAGE = (
     f"*Usage:* `/research {escape('<question>')}` starts a research run here · "

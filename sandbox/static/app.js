@@ -108,6 +108,19 @@ async function clickAction(button) {
   await refresh();
 }
 
+async function openDm() {
+  const res = await api("/sandbox/open_dm", { user: S.me });
+  if (!res.ok) { toast(`Could not open the DM: ${res.error}`); return; }
+  await refresh();
+  openChannel(res.channel);
+}
+
+async function sendPrompt(message) {
+  const res = await api("/sandbox/message", { user: S.me, channel: S.channel, text: message });
+  if (!res.ok) toast(`Could not send the message: ${res.error}`);
+  await refresh({ channelBottom: true });
+}
+
 document.addEventListener("click", (e) => {
   const link = e.target.closest("a[href]");
   const canvas = link && canvasAt(link.href);
@@ -125,6 +138,8 @@ document.addEventListener("click", (e) => {
   else if (kind === "open-thread") openThread(target.closest(".message").dataset.channel, target.dataset.ts);
   else if (kind === "dismiss") api("/sandbox/dismiss", { user: S.me, ts: target.dataset.ts }).then(() => refresh());
   else if (kind === "close-modal") closeModal(refresh);
+  else if (kind === "open-dm") { e.preventDefault(); openDm(); }
+  else if (kind === "prompt") sendPrompt(target.dataset.message);
 });
 
 $("modal").addEventListener("submit", (e) => { e.preventDefault(); submitModal(refresh); });

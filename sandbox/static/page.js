@@ -30,7 +30,7 @@ function renderSidebar() {
   }
   select.value = S.me;
   $("me-avatar").outerHTML = avatar(S.me, "small").replace("<span ", '<span id="me-avatar" ');
-  const list = S.state.channels.map((c) => {
+  const list = S.state.channels.filter((c) => !c.is_im).map((c) => {
     const newest = (S.state.messages[c.id] || []).filter(isTopLevel).map((m) => m.ts).pop();
     const unread = c.id !== S.channel && newest && S.seen[c.id] !== undefined && parseFloat(newest) > parseFloat(S.seen[c.id]);
     const cls = [c.id === S.channel ? "active" : "", unread ? "unread" : ""].join(" ").trim();
@@ -41,21 +41,54 @@ function renderSidebar() {
     $("channel-list").innerHTML = list;
     S.rendered["channel-list"] = list;
   }
+  const dm = S.state.channels.find((c) => c.is_im);
+  document.querySelector('[data-kind="open-dm"]').classList.toggle("active", Boolean(dm && dm.id === S.channel));
+}
+
+/** The DM pane's suggested prompts over the composer (assistant.threads.setSuggestedPrompts). */
+function renderPrompts(channel) {
+  const pane = channel.is_im && S.state.panes ? S.state.panes[channel.id] : null;
+  const offered = pane && pane.prompts;
+  const html = offered
+    ? `<span class="prompts-title">${esc(offered.title || "Suggested")}</span>`
+      + offered.prompts.map((p) => `<button type="button" class="prompt" data-kind="prompt" data-message="${esc(p.message)}"`
+        + ` title="${esc(p.message)}">${esc(p.title)}</button>`).join("")
+    : "";
+  const el = $("pane-prompts");
+  el.hidden = !html;
+  if (S.rendered["pane-prompts"] !== html) { el.innerHTML = html; S.rendered["pane-prompts"] = html; }
+}
+
+/** "ResearchBot is researching…" under a thread the bot set a status on (assistant.threads.setStatus). */
+function statusLine(channel, ts) {
+  const pane = S.state.panes ? S.state.panes[channel] : null;
+  const status = pane && pane.status[ts];
+  return status ? `<div class="pane-status" data-testid="pane-status"><span class="dots"></span>`
+    + `${esc(userName(S.state.bot_user_id))} ${esc(status)}</div>` : "";
 }
 
 function renderChannel(forceBottom) {
   const channel = currentChannel();
   if (!channel) return;
   S.channel = channel.id;
-  $("channel-title").innerHTML = `${channel.is_private ? ICONS.lock : "#"} ${esc(channel.name)}`;
+  const bot = userName(S.state.bot_user_id);
+  $("channel-title").innerHTML = channel.is_im ? esc(bot) : `${channel.is_private ? ICONS.lock : "#"} ${esc(channel.name)}`;
   const members = channel.is_member ? "" : " · you are not a member";
-  $("channel-meta").textContent = `Viewing as ${userName(S.me)}${members}`;
-  $("composer-input").placeholder = `Message #${channel.name}`;
+  $("channel-meta").textContent = channel.is_im
+    ? `Viewing as ${userName(S.me)} · each message is a question; the answer comes in its thread`
+    : `Viewing as ${userName(S.me)}${members}`;
+  $("composer-input").placeholder = channel.is_im ? `Message ${bot}` : `Message #${channel.name}`;
+  renderPrompts(channel);
   const messages = (S.state.messages[channel.id] || []).filter(isTopLevel);
   const items = [...messages, ...ephemeralsIn(channel.id, null)].sort(byTs);
-  const intro = `<div class="empty-channel"><h3>#${esc(channel.name)}</h3>This is the very beginning of the `
-    + `<b>#${esc(channel.name)}</b> channel. Try <code>/research</code> followed by a question.</div>`;
-  paint("messages", intro + listHtml(items, channel.id, false), forceBottom);
+  const intro = channel.is_im
+    ? `<div class="empty-channel"><h3>${esc(bot)}</h3>Ask a question here, or pick a suggestion below: `
+      + `${esc(bot)} researches it and answers in the message's thread.</div>`
+    : `<div class="empty-channel"><h3>#${esc(channel.name)}</h3>This is the very beginning of the `
+      + `<b>#${esc(channel.name)}</b> channel. Try <code>/research</code> followed by a question, `
+      + `or mention <code>@researchbot</code> with one.</div>`;
+  const statuses = messages.map((m) => m.ts).filter((ts) => statusLine(channel.id, ts)).map((ts) => statusLine(channel.id, ts));
+  paint("messages", intro + listHtml(items, channel.id, false) + statuses.join(""), forceBottom);
   const newest = messages.map((m) => m.ts).pop();
   if (newest) S.seen[channel.id] = newest;
   for (const c of S.state.channels) {
@@ -71,12 +104,13 @@ function renderThread(forceBottom) {
   if (!parent) { S.thread = null; pane.hidden = true; return; }
   pane.hidden = false;
   const ch = S.state.channels.find((c) => c.id === channel);
-  $("thread-channel").textContent = ch ? `#${ch.name}` : "";
+  $("thread-channel").textContent = ch ? (ch.is_im ? userName(S.state.bot_user_id) : `#${ch.name}`) : "";
   const replies = [...repliesOf(channel, ts), ...ephemeralsIn(channel, ts)].sort(byTs);
   const divider = replies.length
     ? `<div class="thread-replies-divider">${replies.length} ${replies.length === 1 ? "reply" : "replies"}</div>` : "";
   const html = messageHtml(parent, { channel, previous: null, inThread: true }) + divider
-    + replies.map((m, n) => messageHtml(m, { channel, previous: n ? replies[n - 1] : null, inThread: true })).join("");
+    + replies.map((m, n) => messageHtml(m, { channel, previous: n ? replies[n - 1] : null, inThread: true })).join("")
+    + statusLine(channel, ts);
   paint("thread-messages", html, forceBottom);
 }
 

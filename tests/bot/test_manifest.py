@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator
 
+from slack_ui.replies import SUGGESTED_PROMPTS
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "data" / "slack" / "manifest.schema.1.0.0.json"
 
@@ -41,6 +43,8 @@ def test_the_command_interactivity_and_scopes_we_rely_on() -> None:
     assert app["features"]["bot_user"]["display_name"]
     assert set(app["oauth_config"]["scopes"]["bot"]) == {
         "commands",
+        "app_mentions:read",
+        "assistant:write",
         "chat:write",
         "chat:write.public",
         "channels:join",
@@ -50,3 +54,13 @@ def test_the_command_interactivity_and_scopes_we_rely_on() -> None:
         "canvases:write",
         "files:read",
     }
+
+
+def test_the_events_and_the_dm_pane_we_rely_on() -> None:
+    app = manifest()
+    events = app["settings"]["event_subscriptions"]
+    assert events["request_url"] == app["settings"]["interactivity"]["request_url"]
+    assert set(events["bot_events"]) == {"app_mention", "message.im", "app_home_opened", "assistant_thread_started"}
+    assert app["features"]["app_home"]["messages_tab_enabled"] is True
+    assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
+    assert app["features"]["agent_view"]["suggested_prompts"] == SUGGESTED_PROMPTS, "the pane offers the same"

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import build_app
 from bot.server import serve_socket_mode
 from core.settings import Settings
-from sandbox import Channel, SlackApiServer
+from sandbox import Channel, SlackApiServer, payloads
 from sandbox.socket_mode import SocketModeLink
 from tests.e2e.slack_stack import (
     ASKER,
@@ -102,6 +102,27 @@ async def test_in_socket_mode_a_question_becomes_a_reviewed_report(socket_stack:
     await eventually(lambda: report(socket_stack, channel), "the final report in the thread", socket_stack)
     result = await socket_stack.handle(workflow_id).result()
     assert result.outcome is Outcome.APPROVED and result.decisions[-1].feedback
+
+
+async def test_in_socket_mode_a_mention_and_its_retry_start_one_run_under_the_mention(
+    socket_stack: Stack, channel: Channel
+) -> None:
+    ws = socket_stack.workspace
+    mention = ws.post(channel.id, user=ASKER, text="<@U0BOT> What is a task queue?")
+    event = payloads.event_callback(ws, payloads.app_mention(ws, channel=channel, message=mention))
+    link = socket_stack.slack.socket_mode  # type: ignore[attr-defined]
+    assert await link.send("events_api", event) is None  # a bare ack
+    assert await link.send("events_api", {**event, "retry_attempt": 1, "retry_reason": "timeout"}) is None
+
+    def first_post() -> list[dict[str, Any]]:
+        with ws.lock:
+            return [
+                m for m in ws.messages[channel.id] if m.get("thread_ts") == mention["ts"] and m["ts"] != mention["ts"]
+            ]
+
+    await eventually(first_post, "the run's first post under the mention", socket_stack)
+    [workflow_id] = await runs_asked_in(socket_stack, channel)
+    await socket_stack.handle(workflow_id).terminate("test over")
 
 
 async def test_apps_connections_open_takes_only_an_app_level_token(slack: SlackApiServer) -> None:

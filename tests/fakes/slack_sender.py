@@ -3,6 +3,7 @@
     slack = SlackSender(bot_url, secret)
     await slack.command(**payloads.command_form(...))                # a slash command
     await slack.interaction(payloads.block_actions(...))             # payload=<json>
+    await slack.event(payloads.event_callback(ws, payloads.app_mention(...)))  # JSON, Events API
 
 The signing is :mod:`sandbox.signing`'s, the payloads :mod:`sandbox.payloads`'s: the same the
 sandbox page sends.
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.payloads import command_body, interaction_body
+from sandbox.payloads import command_body, event_body, interaction_body
 from sandbox.signing import signed_headers
 
 __all__ = ["SlackSender"]
@@ -38,6 +39,14 @@ class SlackSender:
 
     async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
         return await self.post(interaction_body(payload))
+
+    async def event(self, payload: dict[str, Any], retry_num: int = 0, retry_reason: str = "") -> httpx.Response:
+        """An Events API request, JSON; a retry carries X-Slack-Retry-Num and X-Slack-Retry-Reason."""
+        body = event_body(payload)
+        headers = signed_headers(self.secret, body, content_type="application/json")
+        if retry_num:
+            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+        return await self.post(body, headers)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -121,6 +121,8 @@ class FakeBot:
         self.api_url = ""  # the sandbox's Web API, set once it runs
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[str] = []
+        self.retries: list[tuple[str, str, str]] = []  # Events API: (event_id, X-Slack-Retry-Num, -Reason)
+        self.echo_challenge = True
         self.app = Starlette(routes=[Route("/slack/events", self.events, methods=["POST"])])
         self._server = AsgiServer(self.app, name="fake-bot")
 
@@ -147,6 +149,8 @@ class FakeBot:
         if not self.verifier.is_valid(body, timestamp, request.headers.get("x-slack-signature", "")):
             self.rejected.append(body.decode())
             return PlainTextResponse("invalid signature", status_code=401)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return await self.event(json.loads(body), request)
         form = dict(parse_qsl(body.decode(), keep_blank_values=True))
         if "payload" not in form:
             self.received.append(("command", form))
@@ -157,6 +161,35 @@ class FakeBot:
             return await self.action(payload)
         if payload["type"] == "view_submission":
             return await self.submission(payload)
+        return Response()
+
+    async def event(self, payload: dict[str, Any], request: Request) -> Response:
+        """The Events API: the challenge echoed; a mention or a DM answered in its thread (a DM's pane
+        status set first; "think" leaves it showing), the pane's prompts set when it opens; "slow" makes
+        the first delivery time out, "down" answers it 500."""
+        self.received.append((payload["type"], payload))
+        if payload["type"] == "url_verification":
+            return PlainTextResponse(payload["challenge"] if self.echo_challenge else "no")
+        event, retry = payload["event"], request.headers.get("x-slack-retry-num", "")
+        self.retries.append((payload["event_id"], retry, request.headers.get("x-slack-retry-reason", "")))
+        text = event.get("text", "")
+        if "slow" in text and not retry:
+            await asyncio.sleep(4)
+        if "down" in text and not retry:
+            return PlainTextResponse("down", status_code=500)
+        client, thread = self.client(), event.get("thread_ts") or event.get("ts")
+        if event["type"] == "app_home_opened":
+            await client.assistant_threads_setSuggestedPrompts(
+                channel_id=event["channel"], title="Try", prompts=[{"title": "Durable?", "message": "What is durable?"}]
+            )
+        elif event["type"] == "message" and event.get("channel_type") == "im" and "subtype" not in event:
+            await client.assistant_threads_setStatus(
+                channel_id=event["channel"], thread_ts=thread, status="is thinking…"
+            )
+            if "think" not in text:
+                await client.chat_postMessage(channel=event["channel"], thread_ts=thread, text=f"On it: {text}")
+        elif event["type"] == "app_mention":
+            await client.chat_postMessage(channel=event["channel"], thread_ts=thread, text=f"On it: {text}")
         return Response()
 
     async def command(self, form: dict[str, str]) -> Response:

@@ -329,3 +329,41 @@ async def _eventually_received(bot: FakeBot, kind: str) -> list[dict]:
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"the fake bot never received {kind}")
+
+
+async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServer, fake_bot: FakeBot) -> None:
+    require_chromium()
+    async with launch_chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        ui = SandboxPage(page, sandbox.url)
+        await ui.open(ADA)
+
+        # A mention in #research: delivered as app_mention, answered in the mention's thread.
+        await ui.send("@researchbot what is a task queue?")
+        asked = ui.message("what is a task queue?")
+        await expect(asked.locator(".mention")).to_have_count(1)
+        await ui.open_thread(asked)
+        await expect(ui.message("On it:", ui.thread)).to_be_visible()
+        [event] = [body["event"] for body in fake_bot.of_kind("event_callback")]
+        assert event["type"] == "app_mention" and event["text"] == "<@U0BOT> what is a task queue?"
+
+        # The DM pane: opening it offers the bot's prompts; a prompt is a question; the status shows
+        # under the thread until the bot answers there.
+        await page.get_by_test_id("open-dm").click()
+        prompts = page.get_by_test_id("pane-prompts")
+        await expect(prompts.get_by_role("button", name="Durable?")).to_be_visible()
+        await expect(page.locator("#channel-title")).to_have_text("ResearchBot")
+        await ui.send("think about retries")
+        thinking = ui.message("think about retries")
+        await expect(thinking).to_be_visible()
+        await expect(page.get_by_test_id("pane-status")).to_contain_text("ResearchBot is thinking…")
+        await prompts.get_by_role("button", name="Durable?").click()
+        durable = ui.message("What is durable?")
+        await ui.open_thread(durable)
+        await expect(ui.message("On it: What is durable?", ui.thread)).to_be_visible()
+        kinds = [
+            (body["event"]["type"], body["event"].get("channel_type")) for body in fake_bot.of_kind("event_callback")
+        ]
+        assert kinds[1:] == [("app_home_opened", None), ("message", "im"), ("message", "im")]
+        await ui.screenshot("sandbox-dm-pane.png")
+        assert ui.errors == []

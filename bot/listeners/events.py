@@ -1,0 +1,85 @@
+"""Events API: a mention in a channel and a message to the bot in a DM (or its agent pane) are questions.
+
+Each asking event is started before Bolt acks it (a listener middleware runs before Bolt's automatic
+ack of events), so Slack's 200 means the run is written; what the person must hear is said in the
+thread after the ack (bot/asking.py). Everything else the bot is subscribed to is acked and left alone:
+edits, deletions and other message subtypes, other bots' messages and its own, and the App Home's
+other tab. The DM pane's suggested prompts are set when it opens (``app_home_opened`` on the Messages
+tab in the agent experience; ``assistant_thread_started`` for apps still on the assistant one).
+
+https://docs.slack.dev/apis/events-api/ , https://docs.slack.dev/reference/events/app_home_opened ,
+https://docs.slack.dev/reference/events/assistant_thread_started/ ,
+https://docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.asking import asked_by, start_asked, tell_in_thread
+from slack_ui.replies import SUGGESTED_PROMPTS, SUGGESTED_PROMPTS_TITLE
+
+__all__ = ["register"]
+
+log = structlog.get_logger(__name__)
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_mention", middleware=[start_before_ack])(tell)
+    app.event("message", matchers=[a_person_in_a_dm], middleware=[start_before_ack])(tell)
+    app.event("message")(leave_alone)  # the rest of message.im: edits, subtypes, bots
+    app.event("app_home_opened")(offer_prompts)
+    app.event("assistant_thread_started")(offer_prompts)
+    app.event("assistant_thread_context_changed")(leave_alone)
+
+
+async def a_person_in_a_dm(event: dict[str, Any]) -> bool:
+    """A person's own new message in a DM with the bot: no subtype (an edit, a deletion, a join, a bot's
+    message all have one), no bot_id."""
+    return event.get("channel_type") == "im" and "subtype" not in event and not event.get("bot_id")
+
+
+async def start_before_ack(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    next: Callable[[], Awaitable[None]],
+) -> None:
+    """Listener middleware: the question is checked and its run started before Bolt's ack."""
+    asked = asked_by(body, event)
+    outcome = await start_asked(
+        context["settings"], context["temporal"], client, asked, context.bot_user_id, context["starts"]
+    )
+    context["asked"], context["outcome"] = asked, outcome
+    await next()
+
+
+async def tell(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
+    retried = bool(request.headers.get("x-slack-retry-num"))
+    await tell_in_thread(client, context["asked"], context["outcome"], retried)
+
+
+async def leave_alone() -> None:
+    """Acked (Bolt acks events itself), and nothing else: chatter is not a question."""
+
+
+async def offer_prompts(event: dict[str, Any], set_suggested_prompts: AsyncSetSuggestedPrompts | None) -> None:
+    """The pane's suggested questions. Opened from the Messages tab (the agent experience) the call names
+    no thread: with one it would fail silently (setSuggestedPrompts' page); in an assistant thread, its thread."""
+    if event.get("type") == "app_home_opened" and event.get("tab") != "messages":
+        return
+    if set_suggested_prompts is None:  # Bolt attaches it where the event names a conversation
+        return
+    try:
+        await set_suggested_prompts(prompts=SUGGESTED_PROMPTS, title=SUGGESTED_PROMPTS_TITLE)
+    except SlackApiError as error:
+        log.info("pane.prompts_not_set", error=error.response.get("error"))
