@@ -38,7 +38,7 @@ from workflows.activity_io import (
     VerifyOutput,
 )
 from workflows.claims import split_claims
-from workflows.models import Page, SearchHit, TokenUsage
+from workflows.models import AnswerFeedback, Page, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
 FETCHED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -76,6 +76,7 @@ class FakeActivities:
         self.searched: list[str] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
+        self.feedback: list[AnswerFeedback] = []  # record_feedback's clicks
         self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
 
     def all(self) -> list[Callable[..., Any]]:
@@ -90,6 +91,7 @@ class FakeActivities:
             self.store_result,
             self.report_progress,
             self.verify_citations,
+            self.record_feedback,
         ]
 
     @activity.defn(name="plan_research")
@@ -202,6 +204,12 @@ class FakeActivities:
         if self.store_gate is not None:
             await self.store_gate.wait()
         self.stored.append(input)
+        return True
+
+    @activity.defn(name="record_feedback")
+    async def record_feedback(self, input: AnswerFeedback) -> bool:
+        self.calls["record_feedback"] += 1
+        self.feedback.append(input)
         return True
 
     @activity.defn(name="report_progress")

@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from workflows.feedback import AnswerFeedbackWorkflow
 from workflows.models import DecisionInput, DecisionKind, ResearchRequest, ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
 
@@ -21,7 +22,9 @@ def new_queue() -> str:
 
 
 def fake_worker(client: Client, task_queue: str, activities: Any) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=[ResearchWorkflow], activities=activities.all())
+    return Worker(
+        client, task_queue=task_queue, workflows=[ResearchWorkflow, AnswerFeedbackWorkflow], activities=activities.all()
+    )
 
 
 async def start_run(

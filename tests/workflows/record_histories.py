@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -17,10 +18,12 @@ from tests.fakes.activities import FakeActivities
 from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
 from workflows.activity_io import ProgressKind
-from workflows.models import DecisionKind, Stage
+from workflows.feedback import AnswerFeedbackWorkflow, feedback_workflow_id
+from workflows.models import AnswerFeedback, DecisionKind, Rating, Stage
 from workflows.research import ResearchWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
+GIVEN_AT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 # Each scenario drives runs on a worker of fake activities; it returns the runs whose histories to keep, by name.
 Scenario = Callable[[Client, FakeActivities, str], Awaitable[dict[str, WorkflowHandle]]]
 
@@ -119,6 +122,27 @@ async def research_loop(client: Client, fakes: FakeActivities, queue: str) -> di
     return {"research_loop": handle}
 
 
+async def budget_spent(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """The token budget runs out before the research loop: the run writes from what it read, and the
+    approved draft is published as it is (no budget left to rewrite it)."""
+    fakes.gap_replies = [["event history size limits"]]
+    handle = await start_run(client, queue, budget={"max_total_tokens": 25})
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="shorter"))
+    return {"budget_spent": handle}
+
+
+async def answer_feedback(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """A 👍 on a published report, recorded by its own short workflow."""
+    feedback = AnswerFeedback(
+        feedback_id="click-1", workflow_id="research-1", rating=Rating.POSITIVE, given_by="U1", given_at=GIVEN_AT
+    )
+    handle = await client.start_workflow(
+        AnswerFeedbackWorkflow.run, feedback, id=f"{feedback_workflow_id(feedback)}-{queue}", task_queue=queue
+    )
+    return {"answer_feedback": handle}
+
+
 SCENARIOS: list[Scenario] = [
     approve,
     approve_with_feedback,
@@ -130,6 +154,8 @@ SCENARIOS: list[Scenario] = [
     unverified_then_final_fallback,
     nothing_to_cite,
     research_loop,
+    budget_spent,
+    answer_feedback,
 ]
 
 

@@ -2,8 +2,8 @@
 
 ``histories/`` holds today's scenarios (re-recorded after a deliberate change); each ``histories/before-*/``
 keeps those recorded before a change (the run state as one model; essential posts and the refused-signal
-notice; verified citations and the research loop, behind ``workflow.patched``), standing for runs still in
-flight.
+notice; verified citations and the research loop; the evidence archive and the budget that degrades, behind
+``workflow.patched``), standing for runs still in flight.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.feedback import AnswerFeedbackWorkflow
 from workflows.research import ResearchWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -22,15 +23,16 @@ HISTORIES = sorted(HISTORY_DIR.rglob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert len(list(HISTORY_DIR.glob("*.json"))) >= 11, "record them with: python -m tests.workflows.record_histories"
+    assert len(list(HISTORY_DIR.glob("*.json"))) >= 13, "record them with: python -m tests.workflows.record_histories"
     assert len(list(HISTORY_DIR.glob("before-run-state/*.json"))) == 4
     assert len(list(HISTORY_DIR.glob("before-essential-posts/*.json"))) == 6
     assert len(list(HISTORY_DIR.glob("before-verified-citations/*.json"))) == 8
     assert len(list(HISTORY_DIR.glob("before-research-loop/*.json"))) == 10
+    assert len(list(HISTORY_DIR.glob("before-evidence-and-budget/*.json"))) == 11
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(HISTORY_DIR)) for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ResearchWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ResearchWorkflow, AnswerFeedbackWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
