@@ -21,7 +21,7 @@ from workflows.models import Page
 __all__ = ["EXCERPT_CHARS", "PageStore"]
 
 # What a page keeps in workflow history: enough to recognise it in a status or a log, no more.
-EXCERPT_CHARS = 300
+EXCERPT_CHARS = 200
 
 
 def url_key(url: str) -> str:

@@ -59,7 +59,7 @@ def _clean(text: object) -> str:
 
 
 # A search result travels in workflow history; a provider's essay of a snippet or title must not.
-MAX_TITLE_CHARS = 300
+MAX_TITLE_CHARS = 200
 MAX_SNIPPET_CHARS = 1_000
 
 
