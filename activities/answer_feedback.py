@@ -7,7 +7,6 @@ Temporal metrics (METRICS_BIND_ADDRESS). The counter counts rows written, so a r
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -15,9 +14,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from temporalio import activity
 
-from activities.errors import permanent
-from activities.heartbeat import heartbeating
-from activities.store import ArchiveStore, answer_feedback, refuses_the_data
+from activities.store import ArchiveStore, answer_feedback, archive_write
 from workflows import RECORD_FEEDBACK
 from workflows.models import AnswerFeedback, Rating
 
@@ -71,13 +68,7 @@ class FeedbackActivities:
 
     @activity.defn(name=RECORD_FEEDBACK)
     async def record_feedback(self, feedback: AnswerFeedback) -> bool:
-        try:
-            async with heartbeating():  # a locked or slow database must not hide a dead worker
-                inserted = await asyncio.to_thread(self._store.save, feedback)
-        except sa.exc.DBAPIError as error:
-            if not refuses_the_data(error):
-                raise  # the database is away: Temporal retries until it is back
-            raise permanent(f"the archive refused this feedback: {str(error.orig).splitlines()[0]}") from None
+        inserted = await archive_write("this feedback", feedback.workflow_id, self._store.save, feedback)
         if inserted:
             counter = activity.metric_meter().create_counter(
                 FEEDBACK_COUNTER, "Clicks on the feedback buttons of published reports, by rating"

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -36,6 +38,7 @@ __all__ = [
     "ArchiveStore",
     "StoreActivities",
     "answer_feedback",
+    "archive_write",
     "metadata",
     "research_evidence",
     "research_pages",
@@ -43,6 +46,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number will do; every worker must use the same one.
@@ -212,17 +217,25 @@ class StoreActivities:
 
     @activity.defn(name=STORE_RESULT)
     async def store_result(self, input: StoreInput) -> bool:
-        try:
-            async with heartbeating():  # a locked or slow database must not hide a dead worker
-                inserted = await asyncio.to_thread(self._store.save, input.result, input.evidence)
-        except sa.exc.DBAPIError as error:
-            if not refuses_the_data(error):
-                raise  # the database is away or busy: Temporal retries until it is back
-            reason = (str(error.orig).strip().splitlines() or ["no reason given"])[0]
-            log.error("run.not_archived", workflow_id=input.result.workflow_id, reason=reason)
-            raise permanent(f"the archive refused this run's data, so retrying cannot help: {reason}") from None
-        log.info("run archived", workflow_id=input.result.workflow_id, inserted=inserted, evidence=len(input.evidence))
+        workflow_id = input.result.workflow_id
+        inserted = await archive_write("this run's data", workflow_id, self._store.save, input.result, input.evidence)
+        log.info("run archived", workflow_id=workflow_id, inserted=inserted, evidence=len(input.evidence))
         return inserted
+
+
+async def archive_write(what: str, workflow_id: str, write: Callable[..., T], *args: Any) -> T:
+    """A blocking archive write, in a thread, heartbeating (a locked or slow database must not hide a
+    dead worker). A database that is away or busy raises for Temporal to retry until it is back; data it
+    refuses (refuses_the_data) fails at once, non-retryable, since no retry can help."""
+    try:
+        async with heartbeating():
+            return await asyncio.to_thread(write, *args)
+    except sa.exc.DBAPIError as error:
+        if not refuses_the_data(error):
+            raise
+        reason = (str(error.orig).strip().splitlines() or ["no reason given"])[0]
+        log.error("archive.refused", what=what, workflow_id=workflow_id, reason=reason)
+        raise permanent(f"the archive refused {what}, so retrying cannot help: {reason}") from None
 
 
 def refuses_the_data(error: sa.exc.DBAPIError) -> bool:
