@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -33,15 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.worker import Worker
 
 from activities.prompts import prompt_kind
-from bench.faithfulness import CORPUS, MisbehavingModel, load_cases
+from bench.faithfulness import MisbehavingModel, eval_questions, eval_worker
 from core.logs import configure_logging
-from core.settings import Settings
-from researchbot.wiring import build_activities
-from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind
-from tests.temporal_servers import start_dev_server
+from tests.fakes.openai_server import by_prompt_kind
 from tests.workflows.helpers import decision
 from workflows.budget import LOOP_BUDGET_SHARE, WRITE_RESERVE_SHARE
 from workflows.models import Budget, DecisionKind, Outcome, ResearchRequest, RunStatus, Stage
@@ -151,45 +146,22 @@ class Tally:
 
 async def evaluate(client: Client | None = None, only: int | None = None) -> Tally:
     """Every question, measured with the default budget, then starved in each scenario."""
-    cases = load_cases()
-    if only is not None:
-        cases = {"answerable": cases["answerable"][:only], "unanswerable": cases["unanswerable"][: max(1, only // 4)]}
-    questions = [c["question"] for c in cases["answerable"]] + cases["unanswerable"]
+    cases, questions = eval_questions(only)
     model, costs, tally = MisbehavingModel(cases), CostLog(), Tally()
     reply = costs.wrap(
         by_prompt_kind(plan=model.plan, revision="NONE", reflect=gap_reply, draft=model.draft, finalize=model.finalize)
     )
-    env = await start_dev_server() if client is None else None
-    try:
-        with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(reply=reply) as llm:
-            settings = Settings(
-                openai_base_url=llm.base_url,
-                openai_api_key="sk-eval",
-                research_corpus_dir=CORPUS,
-                database_url=f"sqlite:///{tmp}/eval.db",
-            )
-            queue = f"budget-{uuid.uuid4().hex[:8]}"
-            temporal = env.client if env is not None else client
-            assert temporal is not None
-            async with (
-                build_activities(settings) as acts,
-                Worker(temporal, task_queue=queue, workflows=[ResearchWorkflow], activities=acts.all()),
-            ):
-                starts: list[tuple[str, str, int]] = []
-                for question in questions:  # one at a time, so each call's cost is the question's
-                    since = len(costs.calls)
-                    await run_question(temporal, queue, question, "calibration", DEFAULT_BUDGET)
-                    plan, reflect, draft = (costs.first(since, kind) for kind in ("plan", "reflect", "draft"))
-                    tally.calibration.append((question, plan, reflect, draft))
-                    starts += [(question, s, b) for s, b in budgets(plan, reflect, draft).items()]
-                for scenario in SCENARIOS:  # a scenario's runs at once, as many as the faithfulness bench's
-                    batch = [(q, b) for q, s, b in starts if s == scenario]
-                    tally.runs += await asyncio.gather(
-                        *(run_question(temporal, queue, q, scenario, b) for q, b in batch)
-                    )
-    finally:
-        if env is not None:
-            await env.shutdown()
+    async with eval_worker(client, reply, "budget") as (temporal, queue):
+        starts: list[tuple[str, str, int]] = []
+        for question in questions:  # one at a time, so each call's cost is the question's
+            since = len(costs.calls)
+            await run_question(temporal, queue, question, "calibration", DEFAULT_BUDGET)
+            plan, reflect, draft = (costs.first(since, kind) for kind in ("plan", "reflect", "draft"))
+            tally.calibration.append((question, plan, reflect, draft))
+            starts += [(question, s, b) for s, b in budgets(plan, reflect, draft).items()]
+        for scenario in SCENARIOS:  # a scenario's runs at once, as many as the faithfulness bench's
+            batch = [(q, b) for q, s, b in starts if s == scenario]
+            tally.runs += await asyncio.gather(*(run_question(temporal, queue, q, scenario, b) for q, b in batch))
     return tally
 
 

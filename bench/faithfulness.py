@@ -27,6 +27,8 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,16 +172,20 @@ async def run_question(client: Client, queue: str, question: str) -> tuple[Draft
     return draft, await handle.result()
 
 
-async def evaluate(client: Client | None = None, only: int | None = None) -> Tally:
-    """Every question through the workflow; on ``client``, or on a dev server of its own."""
+def eval_questions(only: int | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The evaluation's cases (the first ``only`` answerable ones and a quarter as many unanswerable, if
+    given) and their questions, answerable first."""
     cases = load_cases()
     if only is not None:
         cases = {"answerable": cases["answerable"][:only], "unanswerable": cases["unanswerable"][: max(1, only // 4)]}
-    questions = [c["question"] for c in cases["answerable"]] + cases["unanswerable"]
-    model = MisbehavingModel(cases)
-    tally = Tally()
+    return cases, [c["question"] for c in cases["answerable"]] + cases["unanswerable"]
+
+
+@asynccontextmanager
+async def eval_worker(client: Client | None, reply: Any, prefix: str) -> AsyncIterator[tuple[Client, str]]:
+    """A worker with the real activities over the shipped corpus, its model a loopback OpenAI answering
+    with ``reply``: (the Temporal client, its task queue). On ``client``, or on a dev server of its own."""
     env = await start_dev_server() if client is None else None
-    reply = by_prompt_kind(plan=model.plan, revision="NONE", draft=model.draft, finalize=model.finalize)
     try:
         with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(reply=reply) as llm:
             settings = Settings(
@@ -188,17 +194,27 @@ async def evaluate(client: Client | None = None, only: int | None = None) -> Tal
                 research_corpus_dir=CORPUS,
                 database_url=f"sqlite:///{tmp}/eval.db",
             )
-            queue = f"eval-{uuid.uuid4().hex[:8]}"
+            queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
             temporal = env.client if env is not None else client
             assert temporal is not None
             async with (
                 build_activities(settings) as acts,
                 Worker(temporal, task_queue=queue, workflows=[ResearchWorkflow], activities=acts.all()),
             ):
-                runs = await asyncio.gather(*(run_question(temporal, queue, q) for q in questions))
+                yield temporal, queue
     finally:
         if env is not None:
             await env.shutdown()
+
+
+async def evaluate(client: Client | None = None, only: int | None = None) -> Tally:
+    """Every question through the workflow; on ``client``, or on a dev server of its own."""
+    cases, questions = eval_questions(only)
+    model = MisbehavingModel(cases)
+    tally = Tally()
+    reply = by_prompt_kind(plan=model.plan, revision="NONE", draft=model.draft, finalize=model.finalize)
+    async with eval_worker(client, reply, "eval") as (temporal, queue):
+        runs = await asyncio.gather(*(run_question(temporal, queue, q) for q in questions))
     for question, (draft, result) in zip(questions, runs, strict=True):
         sources = {s.url.rstrip("/") for s in draft.sources}
         _published(draft_messages("wf", question, draft), sources, tally)
