@@ -24,9 +24,11 @@ from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split
 from activities.page_store import PageStore
 from core.errors import ConfigError
 from core.settings import Settings
-from workflows import FINALIZE_ANSWER, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
+from workflows import FINALIZE_ANSWER, JUDGE_CLAIMS, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
 from workflows.activity_io import (
     FinalizeInput,
+    JudgeInput,
+    JudgeOutput,
     PlanInput,
     PlanOutput,
     ReflectInput,
@@ -69,6 +71,8 @@ class ResearchModel(Protocol):
     async def synthesize(self, data: SynthesizeInput) -> TextOutput: ...
 
     async def finalize(self, data: FinalizeInput) -> TextOutput: ...
+
+    async def judge(self, data: JudgeInput) -> JudgeOutput: ...
 
 
 class ChatResearchModel:
@@ -114,6 +118,17 @@ class ChatResearchModel:
     async def finalize(self, data: FinalizeInput) -> TextOutput:
         reply = await self._ask(prompts.finalize_messages(data), data.model)
         return TextOutput(text=self._answer(reply), usage=reply.usage)
+
+    async def judge(self, data: JudgeInput) -> JudgeOutput:
+        if not data.claims:
+            return JudgeOutput()
+        messages, judged = prompts.judge_messages(data)
+        reply = await self._ask(messages, data.model, json_mode=True)
+        refuted = prompts.parse_refuted(reply.text, judged)
+        if refuted is None:
+            log.warning("llm.judge_unparsed", model=self._model(data.model), reply=reply.text[:200])
+            refuted = []
+        return JudgeOutput(refuted=[data.claims[n - 1].index for n in refuted], usage=reply.usage)
 
     def _model(self, requested: str | None) -> str:
         return requested or self.name
@@ -179,6 +194,12 @@ class LlmActivities:
         data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.finalize, data)
         self._log("llm.finalize_answer", data.model, out.usage, chars=len(out.text))
+        return out
+
+    @activity.defn(name=JUDGE_CLAIMS)
+    async def judge_claims(self, data: JudgeInput) -> JudgeOutput:
+        out = await self._metered(self._model.judge, data)
+        self._log("llm.judge_claims", data.model, out.usage, claims=len(data.claims), refuted=len(out.refuted))
         return out
 
     async def _full_texts(self, pages: list[Page]) -> list[Page]:

@@ -24,6 +24,8 @@ from activities.offline_text import (
 from activities.prompts import usable_sources
 from workflows.activity_io import (
     FinalizeInput,
+    JudgeInput,
+    JudgeOutput,
     PlanInput,
     PlanOutput,
     ReflectInput,
@@ -112,6 +114,11 @@ class OfflineResearchModel:
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         subs = revision_sub_questions(data.question, data.feedback, data.previous_sub_questions)
         return PlanOutput(sub_questions=subs, usage=_usage(data.question + data.feedback, "\n".join(subs)))
+
+    async def judge(self, data: JudgeInput) -> JudgeOutput:
+        """No second opinion offline: the deterministic check is the whole check (the workflow asks a
+        judge only when a model is configured)."""
+        return JudgeOutput()
 
     async def reflect(self, data: ReflectInput) -> ReflectOutput:
         """Sub-questions whose content words no read page covers become the follow-up queries."""

@@ -40,6 +40,7 @@ class Activities:
             self.llm.reflect_on_gaps,
             self.llm.synthesize_draft,
             self.llm.finalize_answer,
+            self.llm.judge_claims,
             self.search.search,
             self.pages.read_page,
             self.store.store_result,

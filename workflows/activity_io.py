@@ -125,6 +125,27 @@ class VerifyOutput(BaseModel):
     relevant: bool = False
 
 
+class ClaimToJudge(BaseModel):
+    """A claim the deterministic check found supported, with the passages it found for it."""
+
+    index: int
+    statement: str
+    passages: list[str]
+
+
+class JudgeInput(BaseModel):
+    """Claims for the model to judge against their passages (entailment): the second opinion."""
+
+    question: str
+    claims: list[ClaimToJudge]
+    model: str | None = None
+
+
+class JudgeOutput(BaseModel):
+    refuted: list[int] = []  # indexes of the claims whose passages do not say what they claim
+    usage: TokenUsage = TokenUsage()
+
+
 class SearchInput(BaseModel):
     query: str
     limit: int = 5

@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from workflows import (
         FINALIZE_ANSWER,
+        JUDGE_CLAIMS,
         PLAN_RESEARCH,
         PLAN_REVISION,
         READ_PAGE,
@@ -28,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.activity_io import (
         FinalizeInput,
+        JudgeInput,
+        JudgeOutput,
         PlanInput,
         PlanOutput,
         ProgressInput,
@@ -109,6 +112,10 @@ async def synthesize_draft(i: SynthesizeInput) -> TextOutput:
 
 async def finalize_answer(i: FinalizeInput) -> TextOutput:
     return await workflow.execute_activity(FINALIZE_ANSWER, i, result_type=TextOutput, **LLM)
+
+
+async def judge_claims(i: JudgeInput) -> JudgeOutput:
+    return await workflow.execute_activity(JUDGE_CLAIMS, i, result_type=JudgeOutput, **LLM)
 
 
 async def verify_citations(i: VerifyInput) -> VerifyOutput:

@@ -184,7 +184,7 @@ class ResearchWorkflow:
         in the approved draft that its sources do not support."""
         if violations := guardrails.check_draft(text, draft.sources):
             return "; ".join(violations)
-        checked = await self._run.verify(text, draft.sources)
+        checked = await self._run.verify(text, draft.sources, judge=True)
         approved = {claim.statement for claim in claims.split_claims(draft.text)}
         wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED and c.statement not in approved]
         if not checked.relevant:

@@ -17,7 +17,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from workflows import budget, calls, claims, guardrails
     from workflows.activity_io import (
+        ClaimToJudge,
         ClaimVerdict,
+        JudgeInput,
         PlanInput,
         ProgressKind,
         ReadPageInput,
@@ -50,6 +52,9 @@ HITS_PER_SEARCH = 5
 # After reading, the run looks for what the sub-questions still lack and searches again (the research
 # loop); runs started before this change go straight from reading to writing.
 LOOP_PATCH = "research-loop"
+# Where a model is configured, it judges the claims the deterministic check found supported (entailment);
+# runs started before this change keep the deterministic check alone.
+JUDGE_PATCH = "claims-judged"
 
 
 class _Spends(Protocol):
@@ -188,7 +193,7 @@ class RoundRunner:
             violations = guardrails.check_draft(text, status.sources)
             checked = None
             if not violations and verify:
-                checked = await self.verify(text, status.sources)
+                checked = await self.verify(text, status.sources, judge=True)
                 wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED]
                 if wrong and checked.relevant and not repaired and self.may_spend():
                     repaired = True
@@ -204,18 +209,49 @@ class RoundRunner:
         )
         return self._settle(draft, checked) if checked is not None else draft
 
-    async def verify(self, text: str, sources: list[Source], *, with_passages: bool = False) -> VerifyOutput:
-        """The citation check of ``text``; ``with_passages`` also brings the passages behind each claim."""
+    async def verify(
+        self, text: str, sources: list[Source], *, with_passages: bool = False, judge: bool = False
+    ) -> VerifyOutput:
+        """The citation check of ``text``; ``with_passages`` also brings the passages behind each claim.
+        With ``judge``, when a model is configured (and the budget allows), the model then judges each
+        claim the deterministic check found supported against its passages; a claim it refutes counts as
+        unsupported. The deterministic check stays the floor: the model can only take support away."""
+        second_opinion = (
+            judge and self._request.model is not None and self.may_spend() and workflow.patched(JUDGE_PATCH)
+        )
         readable = [page for page in self._state.pages if page.ok]
-        return await calls.verify_citations(
+        checked = await calls.verify_citations(
             VerifyInput(
                 question=self._request.question,
                 text=text,
                 sources=sources,
                 pages=readable,
-                with_passages=with_passages,
+                with_passages=with_passages or second_opinion,
             )
         )
+        return await self._judged(checked) if second_opinion else checked
+
+    async def _judged(self, checked: VerifyOutput) -> VerifyOutput:
+        supported = [c for c in checked.claims if c.verdict is ClaimVerdict.SUPPORTED and c.passages]
+        if not supported:
+            return checked
+        judged = await self.llm(
+            calls.judge_claims,
+            JudgeInput(
+                question=self._request.question,
+                claims=[
+                    ClaimToJudge(index=c.index, statement=c.statement, passages=[p.text for p in c.passages])
+                    for c in supported
+                ],
+                model=self._request.model,
+            ),
+        )
+        refuted = set(judged.refuted)
+        claims = [
+            c.model_copy(update={"verdict": ClaimVerdict.UNSUPPORTED}) if c.index in refuted else c
+            for c in checked.claims
+        ]
+        return checked.model_copy(update={"claims": claims})
 
     def _settle(self, draft: Draft, checked: VerifyOutput) -> Draft:
         """The checked draft: unsupported claims marked, planted instructions removed; or it declines."""

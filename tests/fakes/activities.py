@@ -19,6 +19,8 @@ from workflows.activity_io import (
     ClaimCheck,
     ClaimVerdict,
     FinalizeInput,
+    JudgeInput,
+    JudgeOutput,
     PlanInput,
     PlanOutput,
     ProgressInput,
@@ -77,6 +79,8 @@ class FakeActivities:
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
         self.feedback: list[AnswerFeedback] = []  # record_feedback's clicks
+        self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
+        self.judge_inputs: list[JudgeInput] = []
         self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
 
     def all(self) -> list[Callable[..., Any]]:
@@ -92,6 +96,7 @@ class FakeActivities:
             self.report_progress,
             self.verify_citations,
             self.record_feedback,
+            self.judge_claims,
         ]
 
     @activity.defn(name="plan_research")
@@ -205,6 +210,13 @@ class FakeActivities:
             await self.store_gate.wait()
         self.stored.append(input)
         return True
+
+    @activity.defn(name="judge_claims")
+    async def judge_claims(self, input: JudgeInput) -> JudgeOutput:
+        self.calls["judge_claims"] += 1
+        self.judge_inputs.append(input)
+        refuted = [c.index for c in input.claims if any(word in c.statement for word in self.refuted_words)]
+        return JudgeOutput(refuted=refuted, usage=USAGE)
 
     @activity.defn(name="record_feedback")
     async def record_feedback(self, input: AnswerFeedback) -> bool:

@@ -61,9 +61,11 @@ def by_prompt_kind(default: Reply = echo_reply, **answers: str | Reply) -> Reply
         FakeOpenAI(reply=by_prompt_kind(plan="1. A?\n2. B?", revision="NONE", draft=write_draft))
 
     Tell prompts apart this way, not by words in them: drafts carry page text, which says anything.
-    The look for gaps after reading (reflect) finds none unless an answer for it is given.
+    The look for gaps after reading (reflect) finds none, and the claims' judge refutes none, unless an
+    answer for it is given.
     """
     answers.setdefault("reflect", "NONE")
+    answers.setdefault("judge", '{"verdicts": []}')  # the second opinion refutes nothing unless told to
 
     def reply(messages: list[dict]) -> str:
         answer = answers.get(prompt_kind(messages) or "", default)

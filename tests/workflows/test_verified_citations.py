@@ -106,3 +106,40 @@ async def test_a_final_answer_that_passes_is_published(env: WorkflowEnvironment)
         result = await handle.result()
     assert "It also retries activities [2]." in result.answer and FINAL_FALLBACK_NOTE not in result.answer
     assert fakes.calls["verify_citations"] == 3  # the draft, the final answer, then its evidence
+
+
+PARAPHRASED = "Temporal retries every activity forever by default [1]."
+
+
+async def test_with_a_model_the_judge_can_take_support_away_but_never_give_it(env: WorkflowEnvironment) -> None:
+    """The deterministic check passes both claims; the model's judge refutes one against its passage: it
+    goes back once, then is marked unverified. Claims the deterministic check refused never reach the judge."""
+    fakes, queue = FakeActivities(), new_queue()
+    fakes.drafts = [f"{SUPPORTED} {PARAPHRASED} {INVENTED}"]  # the model does not fix it
+    fakes.unsupported_words = ["COBOL"]
+    fakes.refuted_words = ["forever"]
+    async with fake_worker(env.client, queue, fakes):
+        handle = await start_run(env.client, queue, model="some-model")
+        status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
+
+    assert fakes.calls["judge_claims"] == 2  # the draft and its repair
+    judged = fakes.judge_inputs[0]
+    statements = [c.statement for c in judged.claims]
+    assert len(statements) == 2 and "durable" in statements[0] and "forever" in statements[1]  # not COBOL
+    assert all(c.passages for c in judged.claims) and judged.model == "some-model"
+    assert any("forever" in v for v in fakes.synth_inputs[1].violations), "the refuted claim goes back once"
+    draft = status.draft
+    assert draft is not None and draft.check is not None
+    assert (draft.check.claims, draft.check.verified, draft.check.marked) == (3, 1, 2)
+    assert draft.text == f"{SUPPORTED} {PARAPHRASED} {UNVERIFIED_MARK} {INVENTED} {UNVERIFIED_MARK}"
+    counted = sum(fakes.calls[k] for k in ("plan_research", "synthesize_draft", "judge_claims"))
+    assert status.usage.calls == counted, "the judge's tokens count toward the run's budget"
+
+
+async def test_offline_no_judge_is_asked(env: WorkflowEnvironment) -> None:
+    fakes, queue = FakeActivities(), new_queue()
+    fakes.refuted_words = ["durable"]
+    async with fake_worker(env.client, queue, fakes):
+        handle = await start_run(env.client, queue)  # no model: the offline mode
+        status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    assert fakes.calls["judge_claims"] == 0 and status.draft is not None and UNVERIFIED_MARK not in status.draft.text
