@@ -132,6 +132,16 @@ async def budget_spent(client: Client, fakes: FakeActivities, queue: str) -> dic
     return {"budget_spent": handle}
 
 
+async def judged_claims(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """With a model configured, its judge refutes a claim the deterministic check passed: repaired, then marked."""
+    fakes.drafts = ["Temporal keeps workflow state durable [1]. Temporal retries activities forever [2]."]
+    fakes.refuted_words = ["forever"]
+    handle = await start_run(client, queue, model="some-model")
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"judged_claims": handle}
+
+
 async def answer_feedback(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
     """A 👍 on a published report, recorded by its own short workflow."""
     feedback = AnswerFeedback(
@@ -155,6 +165,7 @@ SCENARIOS: list[Scenario] = [
     nothing_to_cite,
     research_loop,
     budget_spent,
+    judged_claims,
     answer_feedback,
 ]
 
