@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from activities.slack_limits import slack_error_code
+from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/threads.py)
 from workflows.activity_io import ProgressInput
 from workflows.models import RunStatus
 
@@ -32,7 +33,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-STEP_EVENT = "researchbot_step"  # metadata event_type; payload {"workflow_id", "step"}
 _LOOKUP_PAGES = 10  # of 200 messages each
 _CLOCK_SKEW_SECONDS = 60
 # A write still held for its turn this long before the attempt's start-to-close timeout is withdrawn:

@@ -24,6 +24,7 @@ __all__ = [
     "app_mention",
     "assistant_thread_started",
     "block_actions",
+    "channel_message",
     "command_body",
     "command_form",
     "event_body",
@@ -274,6 +275,17 @@ def im_message(ws: Workspace, *, channel: Channel, message: dict[str, Any]) -> d
     for key in ("subtype", "bot_id"):
         if message.get(key):
             fields[key] = message[key]
+    return fields
+
+
+def channel_message(ws: Workspace, *, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
+    """The message.channels (or, private, message.groups) event for a person's ``message`` in a channel the
+    bot is in (https://docs.slack.dev/reference/events/message.channels); a reply in a thread carries its
+    thread_ts and the thread's parent_user_id."""
+    fields = {"type": "message", "channel_type": "group" if channel.is_private else "channel"}
+    fields |= _message_fields(ws, channel, message)
+    if "thread_ts" in fields and (parent := ws.message(channel.id, fields["thread_ts"])):
+        fields["parent_user_id"] = parent["user"]
     return fields
 
 

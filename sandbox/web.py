@@ -16,8 +16,10 @@ Routes (all JSON unless said otherwise):
 * ``POST /sandbox/command`` ``{user, channel, text}``: a slash command, sent signed to the bot as Slack does.
 * ``POST /sandbox/message`` ``{user, channel, text, thread_ts?}``: a person's plain message. ``@researchbot``
   in it becomes the bot's mention, delivered as an ``app_mention`` event where the bot is a member; in a DM
-  with the bot the message is delivered as a ``message.im`` event (:mod:`sandbox.event_delivery`: signed,
-  retried with X-Slack-Retry-Num when the bot fails).
+  with the bot the message is delivered as a ``message.im`` event, and any other message in a channel the bot
+  is in (a reply in a run's thread too, with its ``thread_ts``) as ``message.channels`` (``message.groups``
+  if private; a mention goes only as ``app_mention``) (:mod:`sandbox.event_delivery`: signed, retried with
+  X-Slack-Retry-Num when the bot fails).
 * ``POST /sandbox/open_dm`` ``{user}``: the person opens the bot's Messages tab (the DM pane): the DM is
   made if there is none, and ``app_home_opened`` (tab ``messages``) is delivered.
 * ``POST /sandbox/action`` ``{user, channel, message_ts | ephemeral_ts, block_id, action_id}``: a button,
@@ -198,6 +200,8 @@ class SandboxWeb:
                 username="Slackbot",
             )
             return {"delivered": False}
+        elif ws.bot_user_id in channel.members:  # message.channels / message.groups: all it sees
+            event = payloads.channel_message(ws, channel=channel, message=posted)
         else:
             return {}
         reply = await self.events.deliver(event)

@@ -24,15 +24,19 @@ from workflows.models import DecisionKind, Rating
 
 __all__ = [
     "MAX_PRIVATE_METADATA",
+    "STEP_EVENT",
     "MalformedId",
     "RunAddress",
     "decode_button_value",
     "decode_feedback_value",
     "decode_private_metadata",
+    "decode_thread_feedback_value",
     "encode_button_value",
     "encode_feedback_value",
     "encode_private_metadata",
+    "encode_thread_feedback_value",
     "field",
+    "follow_up_id",
     "parse_workflow_id",
     "slack_id",
     "workflow_id_for",
@@ -40,6 +44,7 @@ __all__ = [
 ]
 
 MAX_PRIVATE_METADATA = 3000
+STEP_EVENT = "researchbot_step"  # the metadata event_type of every post a run makes; payload {"workflow_id", "step"}
 MAX_WORKFLOW_ID = 1000  # Temporal's own limit on an id's length
 
 _TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # a message's ts: seconds.micro-ish, as Slack writes it
@@ -99,6 +104,17 @@ def workflow_id_for_message(team_id: object, user_id: object, channel_id: object
     return f"research-{team}-{user}-{channel}-{digest}"
 
 
+def follow_up_id(previous_workflow_id: str) -> str:
+    """The run that follows up ``previous_workflow_id`` in its thread: one id per earlier run, so replies that
+    arrive together start one run (signal-with-start), and each follow-up has its own id (its posts' metadata
+    stays its own). The same asker and channel as the earlier run, so a click can still tell who may decide."""
+    address = parse_workflow_id(previous_workflow_id)
+    if address is None:
+        raise MalformedId("not a run started from Slack")
+    digest = hashlib.sha256(f"{address.team_id}:follow-up:{previous_workflow_id}".encode()).hexdigest()[:20]
+    return f"research-{address.team_id}-{address.user_id}-{address.channel_id}-{digest}"
+
+
 def parse_workflow_id(workflow_id: str) -> RunAddress | None:
     """The asker and channel of a run started from Slack; None for runs started elsewhere (the CLI)."""
     match = _ID.match(workflow_id) if isinstance(workflow_id, str) else None
@@ -119,6 +135,26 @@ def decode_button_value(value: object) -> tuple[str, int]:
     """(workflow_id, draft_round) from a decision button's value; MalformedId if it is not one."""
     data = _json_object(value, "a decision button value")
     return _workflow_id(data, "a decision button value"), _round(data, "a decision button value")
+
+
+def encode_thread_feedback_value(workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str) -> str:
+    """The "Revise with this" / "Approve with this" buttons under a reply: the run, its draft round, and where
+    the reply is (its text is read again on the click: it may be longer than a button value holds)."""
+    data = {"wf": workflow_id, "round": draft_round, "thread": thread_ts, "reply": reply_ts}
+    value = json.dumps(data, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
+    return value
+
+
+def decode_thread_feedback_value(value: object) -> tuple[str, int, str, str]:
+    """(workflow_id, draft_round, thread_ts, reply_ts) from a reply's feedback button; MalformedId if not one."""
+    what = "a thread feedback button value"
+    data = _json_object(value, what)
+    stamps = [data.get("thread"), data.get("reply")]
+    if not all(isinstance(ts, str) and _TS.fullmatch(ts) for ts in stamps):
+        raise MalformedId(f"not {what}: no thread or reply ts")
+    return _workflow_id(data, what), _round(data, what), str(stamps[0]), str(stamps[1])
 
 
 def encode_feedback_value(workflow_id: str, rating: Rating) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slack_ui.blocks import Message, context, message, plain, section, sections
-from slack_ui.ids import encode_private_metadata
+from slack_ui.blocks import MAX_BUTTON_TEXT, Message, context, message, plain, section, sections
+from slack_ui.ids import encode_private_metadata, encode_thread_feedback_value
 from slack_ui.mrkdwn import escape, link, safe
 from slack_ui.thread import status_line
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
@@ -21,13 +21,17 @@ __all__ = [
     "FEEDBACK_BLOCK",
     "SUGGESTED_PROMPTS",
     "SUGGESTED_PROMPTS_TITLE",
+    "THREAD_APPROVE",
+    "THREAD_REVISE",
     "cannot_post_message",
     "decision_modal",
     "help_message",
     "status_message",
+    "thread_feedback_prompt",
     "usage_message",
 ]
 
+THREAD_REVISE, THREAD_APPROVE = "revise_with_reply", "approve_with_reply"  # a reply offered as feedback
 DECISION_MODAL = "decision_modal"  # callback_id of the approve and revise modals
 FEEDBACK_BLOCK = FEEDBACK_ACTION = "feedback"  # view.state.values["feedback"]["feedback"]["value"]
 MAX_MODAL_TITLE = 24
@@ -93,6 +97,20 @@ def decision_not_applied(reason: str) -> Message:
     """For whoever sent a decision while no worker ran, when the run refused it on arrival."""
     text = f"Your decision, queued while the research service was down, was not applied: {safe(reason, 500)}."
     return message(text, [section(text)])
+
+
+def thread_feedback_prompt(workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str) -> Message:
+    """For someone who may decide and replied in the thread of a waiting draft: their reply as feedback,
+    only if they click (the reply itself is read again then)."""
+    value = encode_thread_feedback_value(workflow_id, draft_round, thread_ts, reply_ts)
+    text = f"Use your reply as feedback on draft {draft_round}? Nothing happens unless you click."
+    buttons = [
+        {"type": "button", "text": plain("Revise with this", MAX_BUTTON_TEXT), "action_id": THREAD_REVISE}
+        | {"value": value, "style": "primary"},
+        {"type": "button", "text": plain("Approve with this", MAX_BUTTON_TEXT), "action_id": THREAD_APPROVE}
+        | {"value": value},
+    ]
+    return message(text, [section(text), {"type": "actions", "block_id": "reply-feedback", "elements": buttons}])
 
 
 def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int, question: str) -> dict[str, Any]:

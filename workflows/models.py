@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field, field_validator
 
 MAX_QUESTION_CHARS = 2000
 MAX_FEEDBACK_CHARS = 3000
+MAX_EARLIER_REPORT_CHARS = 3000
+MAX_EARLIER_SOURCES = 20
 
 
 class SlackContext(BaseModel):
@@ -335,6 +337,24 @@ class CarriedState(BaseModel):
         )
 
 
+class EarlierRun(BaseModel):
+    """The run a follow-up question in its thread starts from: its question, its report and sources, bounded
+    so the request stays small (the bot cuts them: bot/threads.py)."""
+
+    workflow_id: str
+    question: str = ""
+    report: str = Field(default="", max_length=MAX_EARLIER_REPORT_CHARS)
+    sources: list[Source] = Field(default=[], max_length=MAX_EARLIER_SOURCES)
+
+
+class FollowUpInput(BaseModel):
+    """One reply in a finished run's thread, asking more: the ``follow_up`` signal (sent with the start)."""
+
+    text: str = Field(max_length=MAX_QUESTION_CHARS)
+    user_id: str
+    ts: str  # the reply's; a retried delivery of the same reply is taken once
+
+
 class ResearchRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     requested_by: str
@@ -358,6 +378,8 @@ class ResearchRequest(BaseModel):
     # Set only on a run continued as new: the state it carries on from.
     state: RunState | None = None
     carried: CarriedState | None = None  # the same, as runs started before RunState carried it
+    # Set on a follow-up asked in a finished run's thread: the run it starts from (workflows/follow_ups.py).
+    earlier: EarlierRun | None = None
 
     @field_validator("question")
     @classmethod

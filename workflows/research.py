@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, decisions, evidence, guardrails, steps
+    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, steps
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.ledger import ledger_of
     from workflows.models import (
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionReceipt,
         DecisionRecord,
         Draft,
+        FollowUpInput,
         Outcome,
         ResearchRequest,
         ResearchResult,
@@ -62,6 +63,9 @@ class ResearchWorkflow:
         self._reports: list[asyncio.Task[None]] = []
         self._draft_shown: asyncio.Task[None] | None = None
         self._draft_refused: str | None = None  # why Slack would never show the draft
+        # A follow-up asked in a thread takes the replies sent with it until it starts researching.
+        self._follow_ups: list[FollowUpInput] = []
+        self._gathering = request.earlier is not None and request.state is None and request.carried is None
 
     # ------------------------------------------------------------------ the run
 
@@ -69,12 +73,13 @@ class ResearchWorkflow:
     async def run(self, request: ResearchRequest) -> ResearchResult:
         try:
             if request.state is None and request.carried is None:
+                guidance = await self._gather_follow_ups()  # None unless a follow-up in a thread
                 await self._report(ProgressKind.STARTED)
                 if request.slack and "root" not in self._state.messages:
                     # The requester was told why in private; nobody could see or decide this run.
                     raise ApplicationError("ResearchBot cannot post in this channel", non_retryable=True)
-                await self._run.research(feedback=None)
-                await self._present(await self._run.write_draft(feedback=None))
+                await self._run.research(feedback=guidance)
+                await self._present(await self._run.write_draft(feedback=guidance))
             return await self._decide_until_done()
         except (asyncio.CancelledError, ActivityError, ApplicationError) as failure:
             if is_cancelled_exception(failure):
@@ -83,6 +88,20 @@ class ResearchWorkflow:
             message = steps.describe_failure(failure)
             await self._finish(Outcome.FAILED, answer="", error=message)
             raise ApplicationError(f"research run failed: {message}", non_retryable=True) from failure
+
+    async def _gather_follow_ups(self) -> str | None:
+        """A follow-up asked in a finished run's thread (workflows/follow_ups.py): wait briefly for the
+        replies sent with it, ask them as one question, and return the earlier run as guidance."""
+        earlier = self._request.earlier
+        if earlier is None or not workflow.patched(follow_ups.FOLLOW_UPS_PATCH):
+            return None
+        await asyncio.sleep(follow_ups.GATHER_FOR.total_seconds())  # a durable timer
+        self._gathering = False
+        question = follow_ups.question_of(self._follow_ups, fallback=self._request.question)
+        self._request = self._request.model_copy(update={"question": question})
+        self._status.question = question
+        self._run = steps.RoundRunner(self._request, self._state, self._report)
+        return follow_ups.context_of(earlier)
 
     async def _decide_until_done(self) -> ResearchResult:
         while True:
@@ -279,6 +298,14 @@ class ResearchWorkflow:
                 self._beside(self._report(ProgressKind.REFUSED, refused=record))
             return
         self._accept(decision, via="signal")
+
+    @workflow.signal(name="follow_up")
+    def follow_up(self, reply: FollowUpInput) -> None:
+        """A reply asking more in a finished run's thread, sent with this follow-up's start (bot/threads.py)."""
+        if self._gathering:
+            self._follow_ups = follow_ups.with_reply(self._follow_ups, reply)
+        else:  # the bot asks only while a follow-up gathers; one that raced past it is left, and logged
+            workflow.logger.info("a follow-up reply came after the research began; not taken")
 
     @workflow.query(name="status")
     def status(self) -> RunStatus:

@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.asking import asked_by, start_asked, tell_in_thread
+from bot.threads import reply_in, route_reply, tell_replier
 from slack_ui.replies import SUGGESTED_PROMPTS, SUGGESTED_PROMPTS_TITLE
 
 __all__ = ["register"]
@@ -35,7 +36,8 @@ log = structlog.get_logger(__name__)
 def register(app: AsyncApp) -> None:
     app.event("app_mention", middleware=[start_before_ack])(tell)
     app.event("message", matchers=[a_person_in_a_dm], middleware=[start_before_ack])(tell)
-    app.event("message")(leave_alone)  # the rest of message.im: edits, subtypes, bots
+    app.event("message", matchers=[a_reply_in_a_thread], middleware=[route_before_ack])(answer_reply)
+    app.event("message")(leave_alone)  # the rest: edits, subtypes, bots, chatter
     app.event("app_home_opened")(offer_prompts)
     app.event("assistant_thread_started")(offer_prompts)
     app.event("assistant_thread_context_changed")(leave_alone)
@@ -45,6 +47,31 @@ async def a_person_in_a_dm(event: dict[str, Any]) -> bool:
     """A person's own new message in a DM with the bot: no subtype (an edit, a deletion, a join, a bot's
     message all have one), no bot_id."""
     return event.get("channel_type") == "im" and "subtype" not in event and not event.get("bot_id")
+
+
+async def a_reply_in_a_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    """A person's own new reply in a thread of a channel the bot is in (message.channels, message.groups)."""
+    return reply_in(body, event, context.bot_user_id) is not None
+
+
+async def route_before_ack(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    next: Callable[[], Awaitable[None]],
+) -> None:
+    """Listener middleware: a follow-up's run is started (or joined) before Bolt's ack (bot/threads.py)."""
+    reply = reply_in(body, event, context.bot_user_id)
+    assert reply is not None  # the matcher said so
+    routed = await route_reply(context["settings"], context["temporal"], client, reply, context.bot_user_id)
+    context["reply"], context["routed"] = reply, routed
+    await next()
+
+
+async def answer_reply(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
+    if not request.headers.get("x-slack-retry-num"):  # the first delivery said it already
+        await tell_replier(client, context["reply"], context["routed"])
 
 
 async def start_before_ack(

@@ -60,7 +60,14 @@ def test_the_events_and_the_dm_pane_we_rely_on() -> None:
     app = manifest()
     events = app["settings"]["event_subscriptions"]
     assert events["request_url"] == app["settings"]["interactivity"]["request_url"]
-    assert set(events["bot_events"]) == {"app_mention", "message.im", "app_home_opened", "assistant_thread_started"}
+    assert set(events["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "message.channels",  # replies in a run's thread (bot/threads.py)
+        "message.groups",
+        "app_home_opened",
+        "assistant_thread_started",
+    }
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
     assert app["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert app["features"]["agent_view"]["suggested_prompts"] == SUGGESTED_PROMPTS, "the pane offers the same"

@@ -49,14 +49,16 @@ async def test_a_mention_is_delivered_as_a_signed_app_mention_and_answered_in_it
     await eventually(lambda: thread_of(sandbox, RESEARCH, answer["ts"]))
 
 
-async def test_chatter_and_a_mention_where_the_bot_is_not_are_not_delivered(
+async def test_chatter_goes_as_message_channels_and_a_mention_where_the_bot_is_not_is_not_delivered(
     sandbox: SandboxServer, fake_bot: FakeBot
 ) -> None:
     chatter = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="lunch? ask ada@researchbot.io")
-    assert chatter["ok"] is True and "delivered" not in chatter
+    assert chatter["ok"] is True and chatter["delivered"] is True  # the bot is in #research: message.channels
     away = await post(sandbox, "/sandbox/message", user=ADA, channel=GENERAL, text="@researchbot what is a queue?")
     assert away["delivered"] is False
-    assert fake_bot.of_kind("event_callback") == []
+    [delivered] = [payload["event"] for payload in fake_bot.of_kind("event_callback")]
+    assert (delivered["type"], delivered["channel_type"], delivered["ts"]) == ("message", "channel", chatter["ts"])
+    assert "thread_ts" not in delivered and "parent_user_id" not in delivered
     seen = await state(sandbox, ADA)
     assert any("did not see your mention" in e["text"] for e in seen["ephemerals"])
 
@@ -107,3 +109,15 @@ async def test_url_verification_comes_first_when_configured(fake_bot: FakeBot, t
         sent = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="@researchbot hello")
         assert sent["delivered"] is True
         assert [kind for kind, _ in fake_bot.received] == ["url_verification", "url_verification", "event_callback"]
+
+
+async def test_a_reply_in_a_thread_goes_with_its_thread_ts_and_parent_user(
+    sandbox: SandboxServer, fake_bot: FakeBot
+) -> None:
+    root = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="our notes")
+    answer = await post(
+        sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="more please", thread_ts=root["ts"]
+    )
+    assert answer["delivered"] is True
+    delivered = fake_bot.of_kind("event_callback")[-1]["event"]
+    assert (delivered["thread_ts"], delivered["parent_user_id"], delivered["text"]) == (root["ts"], ADA, "more please")

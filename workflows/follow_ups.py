@@ -1,0 +1,44 @@
+"""A follow-up question asked in a finished run's thread: the replies it gathers, and what it starts from.
+
+The bot starts the follow-up with signal-with-start (bot/threads.py): replies sent at once all reach one
+run as ``follow_up`` signals. The run gathers them for GATHER_FOR, then asks them as one question, with
+the earlier run's question, report and sources handed to the planner and the writer the way a reviewer's
+feedback is (so no activity changes). Deterministic: no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workflows.models import MAX_FEEDBACK_CHARS, MAX_QUESTION_CHARS, EarlierRun, FollowUpInput
+
+__all__ = ["FOLLOW_UPS_PATCH", "GATHER_FOR", "context_of", "question_of", "with_reply"]
+
+FOLLOW_UPS_PATCH = "thread-follow-ups"
+# How long a follow-up waits for more replies before it plans: replies "at once" land well inside this.
+GATHER_FOR = timedelta(seconds=3)
+
+
+def with_reply(replies: list[FollowUpInput], reply: FollowUpInput) -> list[FollowUpInput]:
+    """The replies with one more, in the thread's order; a reply delivered twice (Slack's retries) once."""
+    if any(known.ts == reply.ts for known in replies):
+        return replies
+    return sorted([*replies, reply], key=lambda known: float(known.ts))
+
+
+def question_of(replies: list[FollowUpInput], fallback: str) -> str:
+    """The replies as one question, one line each, bounded like any question."""
+    text = "\n".join(reply.text.strip() for reply in replies if reply.text.strip()) or fallback
+    return text[:MAX_QUESTION_CHARS].strip()
+
+
+def context_of(earlier: EarlierRun) -> str:
+    """What the follow-up starts from, as guidance for the planner and the writer."""
+    lines = ["This question follows up an earlier research run in the same thread; build on it."]
+    if earlier.question:
+        lines.append(f"Earlier question: {earlier.question}")
+    if earlier.sources:
+        lines.append("Earlier sources: " + "; ".join(f"{s.title} ({s.url})" for s in earlier.sources))
+    if earlier.report:
+        lines.append(f"Earlier report: {earlier.report}")
+    return "\n".join(lines)[:MAX_FEEDBACK_CHARS]
