@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import actions, commands, events, feedback, views
+from bot.listeners import actions, commands, events, feedback, plan_review, views
 
 __all__ = ["register_listeners"]
 
@@ -13,5 +13,6 @@ def register_listeners(app: AsyncApp) -> None:
     commands.register(app)  # /research
     actions.register(app)  # approve, revise, reject buttons
     views.register(app)  # the decision modal's submission
+    plan_review.register(app)  # a plan's Search this / Edit plan buttons, and the Edit plan modal
     feedback.register(app)  # 👍 / 👎 under a published report
     events.register(app)  # a mention, a DM, the DM pane opening
