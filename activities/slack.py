@@ -139,7 +139,9 @@ class SlackReporter:
 
     async def _plan(self, run: Run) -> None:
         await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))
-        if run.status.stage is not Stage.AWAITING_PLAN_REVIEW:  # a plan under review may still change
+        if run.status.stage is Stage.AWAITING_PLAN_REVIEW:  # a plan under review may still change
+            self._refresh_soon(run)  # the root and the checklist say the run waits for the review
+        else:
             await self._stream.show(run)  # where the workspace streams, the round's task cards start here
 
     async def _plan_reviewed(self, run: Run) -> None:
