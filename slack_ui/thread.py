@@ -41,6 +41,7 @@ from workflows.models import (
     Source,
     Stage,
 )
+from workflows.plan_review import PLAN_NOT_REVIEWED
 
 __all__ = [
     "FEEDBACK_ACTION",
@@ -399,6 +400,8 @@ def outcome_notice(result: ResearchResult) -> Message:
         by = f" by {mention(rejections[-1].decided_by)}" if rejections else ""
         why = f": “{safe(rejections[-1].feedback, 1000)}”" if rejections and rejections[-1].feedback else ""
         text = f"❌ *Rejected*{by}{why}. No report was published."
+    elif result.outcome is Outcome.EXPIRED and result.error == PLAN_NOT_REVIEWED:
+        text = "⌛ *Expired*: no one reviewed the plan in time, so nothing was searched and no report was published."
     elif result.outcome is Outcome.EXPIRED:
         text = "⌛ *Expired*: no one decided on the draft in time, so the run ended without a report."
     elif result.outcome is Outcome.CANCELLED:

@@ -18,10 +18,11 @@ from workflows.models import (
     Stage,
 )
 
-__all__ = ["PLAN_REVIEW_PATCH", "acknowledgement", "parse_plan", "plan_problem", "refusal"]
+__all__ = ["PLAN_NOT_REVIEWED", "PLAN_REVIEW_PATCH", "acknowledgement", "parse_plan", "plan_problem", "refusal"]
 
 # Runs started before plan review never wait for one; the patch marks the runs that may.
 PLAN_REVIEW_PATCH = "plan-review"
+PLAN_NOT_REVIEWED = "no one reviewed the plan in time"  # the error of a run whose plan's review expired
 
 _BULLET = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
 

@@ -44,7 +44,7 @@ FINAL_FALLBACK_NOTE = "This is the approved draft: the final rewrite with the fe
 # The reports a run cannot do without: retried until posted or the run expires (workflows/calls.py).
 _ESSENTIAL = frozenset({ProgressKind.STARTED, ProgressKind.DRAFT, ProgressKind.FINISHED})
 
-PLAN_NOT_REVIEWED = "no one reviewed the plan in time"
+PLAN_NOT_REVIEWED = plan_review.PLAN_NOT_REVIEWED
 
 
 class _PlanNotReviewed(Exception):
