@@ -40,7 +40,7 @@ from slack_ui import blocks, canvas, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from slack_ui.stream import is_finished
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
-from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus
+from workflows.models import DecisionRecord, Draft, Outcome, ResearchResult, RunStatus, Stage
 
 __all__ = ["STEP_EVENT", "SlackProgressActivities", "SlackReporter"]
 
@@ -96,6 +96,7 @@ class SlackReporter:
         steps: dict[ProgressKind, Callable[[Run], Awaitable[None]]] = {
             ProgressKind.STARTED: self._started,
             ProgressKind.PLAN: self._plan,
+            ProgressKind.PLAN_REVIEWED: self._plan_reviewed,
             ProgressKind.PROGRESS: self._progress,
             ProgressKind.DRAFT: self._draft,
             ProgressKind.DECISION: self._decision,
@@ -138,7 +139,20 @@ class SlackReporter:
 
     async def _plan(self, run: Run) -> None:
         await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))
-        await self._stream.show(run)  # where the workspace streams, the round's task cards start here
+        if run.status.stage is Stage.AWAITING_PLAN_REVIEW:  # a plan under review may still change
+            self._refresh_soon(run)  # the root and the checklist say the run waits for the review
+        else:
+            await self._stream.show(run)  # where the workspace streams, the round's task cards start here
+
+    async def _plan_reviewed(self, run: Run) -> None:
+        """The plan's buttons give way to who answered, and the plan to the edited one."""
+        status = run.status
+        record = next((r for r in reversed(status.plan_reviews) if r.applied), None)
+        if record is not None:
+            closed = thread.plan_message(status, closed=thread.plan_review_line(record))
+            await self._update(run, f"plan-{status.plan_review_round}", closed, waited=True)
+        await self._stream.show(run)
+        self._refresh_soon(run)
 
     async def _progress(self, run: Run) -> None:
         if not await self._stream.show(run) and "progress" not in run.messages:
@@ -174,17 +188,19 @@ class SlackReporter:
 
     async def _refused(self, run: Run) -> None:
         """An ephemeral note in the thread for whoever sent a queued decision that was refused; best effort."""
-        record = run.input.refused
+        record = run.input.refused or run.input.refused_review
         if record is None:
             raise errors.permanent("a REFUSED report needs the refused decision")
-        message = decision_not_applied(record.reason or "the run was no longer waiting for it")
+        what = "decision" if run.input.refused else "plan review"
+        message = decision_not_applied(record.reason or "the run was no longer waiting for it", what)
+        user = record.decided_by if isinstance(record, DecisionRecord) else record.reviewed_by
         try:
             await self._writes.write(
                 "chat.postEphemeral",
                 run.channel,
                 lambda: self._client.chat_postEphemeral(
                     channel=run.channel,
-                    user=record.decided_by,
+                    user=user,
                     thread_ts=run.root,
                     text=message["text"],
                     blocks=message["blocks"],
@@ -207,6 +223,11 @@ class SlackReporter:
             await self._post_parts(run, "final", parts, main=0, broadcast=True)
         else:
             await self._post(run, "finished", thread.outcome_notice(result))
+        status = run.status
+        if status.plan_review_round and not any(r.applied for r in status.plan_reviews):
+            # The run ended while its plan awaited review: its buttons go.
+            closed = thread.plan_message(status, closed=thread.plan_closed_line(result.outcome))
+            await self._update(run, f"plan-{status.plan_review_round}", closed, waited=True)
         if draft := run.status.draft:
             record = _last_decision(run.status)
             if record is not None and record.draft_round == draft.round:

@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
 from bot.runs import UPDATE_WAIT, DecisionOutcome, send_decision
@@ -20,7 +22,7 @@ from slack_ui.ids import parse_workflow_id
 from slack_ui.mrkdwn import mention, unescape
 from workflows.models import DecisionInput
 
-__all__ = ["DELIVER_WAIT", "UNAVAILABLE", "decision_id", "deliver", "may_not_decide", "question_of"]
+__all__ = ["DELIVER_WAIT", "UNAVAILABLE", "decision_id", "deliver", "may_not_decide", "question_of", "tell_queued"]
 
 log = structlog.get_logger(__name__)
 
@@ -78,3 +80,15 @@ def question_of(message: dict[str, Any]) -> str:
     if "ready for review: " in text:
         return unescape(text.split("ready for review: ", 1)[1].rsplit(" (part ", 1)[0])
     return "(see the draft in the thread)"
+
+
+async def tell_queued(client: AsyncWebClient, workflow_id: str, user: str, text: str) -> None:
+    """An ephemeral note in the run's channel (its workflow id says which); best effort."""
+    address = parse_workflow_id(workflow_id)
+    if address is None:
+        log.warning("decision.queued_not_told", workflow_id=workflow_id, user=user, reason="no channel in the id")
+        return
+    try:
+        await client.chat_postEphemeral(channel=address.channel_id, user=user, text=text)
+    except SlackApiError as error:
+        log.warning("decision.queued_not_told", workflow_id=workflow_id, user=user, reason=error.response.get("error"))

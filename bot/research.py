@@ -38,6 +38,7 @@ __all__ = [
     "START_WAIT",
     "Start",
     "StartsUnderWay",
+    "review_flag",
     "start_question",
     "start_research",
     "your_runs",
@@ -69,6 +70,18 @@ SLOW = (
 STATUS_UNAVAILABLE = "Sorry, the research service is unavailable right now, so I can't list your runs. Try again soon."
 
 
+REVIEW_PLAN_FLAGS = {"--review-plan": True, "--no-review-plan": False}
+
+
+def review_flag(text: str) -> tuple[bool | None, str]:
+    """``--review-plan`` or ``--no-review-plan`` at the start of a command's text: whether this run's plan
+    waits for a review (None: the workspace's RESEARCH_REVIEW_PLAN), and the question after it."""
+    first, _, rest = text.strip().partition(" ")
+    if first.lower() in REVIEW_PLAN_FLAGS:
+        return REVIEW_PLAN_FLAGS[first.lower()], rest.strip()
+    return None, text.strip()
+
+
 class StartsUnderWay:
     """Starts that outlived START_DEADLINE: their askers were told "queued", so a stopping bot waits
     for them (each is bounded by START_WAIT) instead of dropping them."""
@@ -95,7 +108,12 @@ class Start:
 
 
 async def start_research(
-    settings: Settings, temporal: Client, command: Mapping[str, Any], question: str, under_way: StartsUnderWay
+    settings: Settings,
+    temporal: Client,
+    command: Mapping[str, Any],
+    question: str,
+    under_way: StartsUnderWay,
+    review_plan: bool | None = None,
 ) -> Start:
     """Start the run for a command, waiting up to START_DEADLINE for the start to be written.
     Raises MalformedId (answered 400) for ids no Slack workspace sends."""
@@ -105,7 +123,9 @@ async def start_research(
         team_id=command.get("team_id"),
         response_url=command.get("response_url"),
     )
-    return await start_question(settings, temporal, slack, question, workflow_id_for(command), under_way)
+    return await start_question(
+        settings, temporal, slack, question, workflow_id_for(command), under_way, review_plan=review_plan
+    )
 
 
 async def start_question(
@@ -115,10 +135,12 @@ async def start_question(
     question: str,
     workflow_id: str,
     under_way: StartsUnderWay,
+    review_plan: bool | None = None,
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
-    up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``."""
-    start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id))
+    up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
+    ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN)."""
+    start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id, review_plan))
     done, _ = await asyncio.wait({start}, timeout=START_DEADLINE.total_seconds())
     if done:
         return Start(ack=start.result())
@@ -128,13 +150,20 @@ async def start_question(
     return Start(ack={"text": QUEUED}, later=later)
 
 
-async def _start(settings: Settings, temporal: Client, slack: SlackContext, question: str, workflow_id: str) -> Reply:
+async def _start(
+    settings: Settings,
+    temporal: Client,
+    slack: SlackContext,
+    question: str,
+    workflow_id: str,
+    review_plan: bool | None = None,
+) -> Reply:
     """The start itself, bounded by START_WAIT: what to tell the asker about it. A start that timed out
     or failed on the way may still have been written, so the run is looked up by its id before anyone
     hears that nothing was started."""
     bound = log.bind(workflow_id=workflow_id, user=slack.user_id)
     try:
-        request = build_request(settings, question, requested_by=slack.user_id, slack=slack)
+        request = build_request(settings, question, requested_by=slack.user_id, slack=slack, review_plan=review_plan)
         await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
     except WorkflowAlreadyStartedError:
         bound.info("research.duplicate_command")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +18,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from core.settings import Settings
-from workflows.models import DecisionInput, Prices, ResearchRequest, ResearchResult, SlackContext
+from workflows.models import (
+    DecisionInput,
+    DecisionReceipt,
+    PlanReviewInput,
+    PlanReviewReceipt,
+    Prices,
+    ResearchRequest,
+    ResearchResult,
+    SlackContext,
+)
 from workflows.research import ResearchWorkflow
 
 # How long a decision waits for a worker to answer the update before it is queued as a signal; short
@@ -27,10 +37,16 @@ UPDATE_WAIT = timedelta(seconds=1.8)
 
 
 def build_request(
-    settings: Settings, question: str, requested_by: str, slack: SlackContext | None = None
+    settings: Settings,
+    question: str,
+    requested_by: str,
+    slack: SlackContext | None = None,
+    review_plan: bool | None = None,
 ) -> ResearchRequest:
-    """A request with the operator's settings; raises pydantic's ValidationError for a bad question."""
+    """A request with the operator's settings; raises pydantic's ValidationError for a bad question.
+    ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN)."""
     return ResearchRequest(
+        review_plan=settings.research_review_plan if review_plan is None else review_plan,
         question=question,
         requested_by=requested_by,
         approvers=settings.research_approvers,
@@ -78,8 +94,37 @@ async def send_decision(
 ) -> DecisionOutcome:
     """Send a decision as an update; if no worker answers within `wait`, as a signal, so it is never lost."""
     handle = client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+    return await _update_or_signal(
+        lambda: handle.execute_update(ResearchWorkflow.decide, decision),
+        lambda: handle.signal(ResearchWorkflow.decide_signal, decision),
+        wait,
+        "decision",
+    )
+
+
+async def send_plan_review(
+    client: Client, workflow_id: str, review: PlanReviewInput, wait: timedelta = UPDATE_WAIT
+) -> DecisionOutcome:
+    """Send a plan review as an update; if no worker answers within `wait`, as a signal, like a decision."""
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
+    return await _update_or_signal(
+        lambda: handle.execute_update(ResearchWorkflow.review_plan, review),
+        lambda: handle.signal(ResearchWorkflow.review_plan_signal, review),
+        wait,
+        "plan review",
+    )
+
+
+async def _update_or_signal(
+    update: Callable[[], Awaitable[DecisionReceipt | PlanReviewReceipt]],
+    signal: Callable[[], Awaitable[None]],
+    wait: timedelta,
+    what: str,
+) -> DecisionOutcome:
+    """The update's answer (accepted, or refused in the validator's words); when no worker answers
+    within ``wait``, the same input sent as ``signal``, queued for the next worker."""
     try:
-        receipt = await asyncio.wait_for(handle.execute_update(ResearchWorkflow.decide, decision), wait.total_seconds())
+        receipt = await asyncio.wait_for(update(), wait.total_seconds())
     except WorkflowUpdateFailedError as refused:
         cause = refused.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or refused)
@@ -88,13 +133,13 @@ async def send_decision(
         return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         try:
-            await handle.signal(ResearchWorkflow.decide_signal, decision)
+            await signal()
         except RPCError as error:
             return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
         return DecisionOutcome(
             accepted=True,
             queued=True,
-            message="No worker is running right now: your decision is queued and will be applied when one starts.",
+            message=f"No worker is running right now: your {what} is queued and will be applied when one starts.",
         )
     return DecisionOutcome(accepted=receipt.accepted, queued=False, message=receipt.message)
 

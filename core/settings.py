@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     approval_expire_after: timedelta = timedelta(days=7)
     max_revision_rounds: int = Field(default=5, ge=0, le=MAX_REVISION_ROUNDS)
     research_approvers: Annotated[list[str], NoDecode] = []
+    # The workspace's default for reviewing a run's first plan before anything is searched ("Search this"
+    # or "Edit plan"); /research --review-plan or --no-review-plan decides for one run.
+    research_review_plan: bool = False
 
     # Slack
     slack_bot_token: SecretStr | None = None

@@ -49,7 +49,7 @@ async def ask(
     read: Ask = prompt,
 ) -> ResearchResult | None:
     user = getpass.getuser()
-    request = build_request(settings, question, requested_by=user)
+    request = build_request(settings, question, requested_by=user, review_plan=False)  # no plan buttons here
     handle = await start_run(client, settings, request, workflow_id=f"research-cli-{uuid.uuid4().hex[:12]}")
     out(f"Started run {handle.id}")
     last_line = ""

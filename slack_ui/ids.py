@@ -29,10 +29,12 @@ __all__ = [
     "RunAddress",
     "decode_button_value",
     "decode_feedback_value",
+    "decode_plan_value",
     "decode_private_metadata",
     "decode_thread_feedback_value",
     "encode_button_value",
     "encode_feedback_value",
+    "encode_plan_value",
     "encode_private_metadata",
     "encode_thread_feedback_value",
     "field",
@@ -194,6 +196,25 @@ def decode_private_metadata(text: object) -> tuple[str, int, DecisionKind]:
     if kind is DecisionKind.REJECT:
         raise MalformedId(f"not {what}: reject has no modal")
     return _workflow_id(data, what), _round(data, what), kind
+
+
+def encode_plan_value(workflow_id: str, plan_round: int) -> str:
+    """A plan review button's value, and the edit modal's private_metadata: the run and its plan's round.
+    Its own key ("plan"), so a decision's value is never taken for one."""
+    value = json.dumps({"wf": workflow_id, "plan": plan_round}, separators=(",", ":"))
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
+    return value
+
+
+def decode_plan_value(value: object) -> tuple[str, int]:
+    """(workflow_id, plan_round) from a plan review button or the edit modal; MalformedId if it is not one."""
+    what = "a plan review value"
+    data = _json_object(value, what)
+    plan_round = data.get("plan")
+    if type(plan_round) is not int or plan_round < 1:
+        raise MalformedId(f"not {what}: no plan round")
+    return _workflow_id(data, what), plan_round
 
 
 # ------------------------------------------------------------------ payload fields

@@ -10,15 +10,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_ui.blocks import MAX_BUTTON_TEXT, Message, context, message, plain, section, sections
-from slack_ui.ids import encode_private_metadata, encode_thread_feedback_value
+from slack_ui.ids import encode_plan_value, encode_private_metadata, encode_thread_feedback_value
 from slack_ui.mrkdwn import escape, link, safe
 from slack_ui.thread import status_line
-from workflows.models import MAX_FEEDBACK_CHARS, DecisionKind, RunStatus
+from workflows.models import (
+    MAX_FEEDBACK_CHARS,
+    MAX_PLAN_QUESTION_CHARS,
+    MAX_PLAN_QUESTIONS,
+    DecisionKind,
+    RunStatus,
+)
 
 __all__ = [
     "DECISION_MODAL",
     "FEEDBACK_ACTION",
     "FEEDBACK_BLOCK",
+    "PLAN_ACTION",
+    "PLAN_BLOCK",
+    "PLAN_EDIT_MODAL",
     "SUGGESTED_PROMPTS",
     "SUGGESTED_PROMPTS_TITLE",
     "THREAD_APPROVE",
@@ -26,6 +35,7 @@ __all__ = [
     "cannot_post_message",
     "decision_modal",
     "help_message",
+    "plan_edit_modal",
     "status_message",
     "thread_feedback_prompt",
     "usage_message",
@@ -35,6 +45,8 @@ THREAD_REVISE, THREAD_APPROVE = "revise_with_reply", "approve_with_reply"  # a r
 DECISION_MODAL = "decision_modal"  # callback_id of the approve and revise modals
 FEEDBACK_BLOCK = FEEDBACK_ACTION = "feedback"  # view.state.values["feedback"]["feedback"]["value"]
 MAX_MODAL_TITLE = 24
+PLAN_EDIT_MODAL = "plan_edit_modal"  # callback_id of the Edit plan modal
+PLAN_BLOCK = PLAN_ACTION = "plan"  # view.state.values["plan"]["plan"]["value"]: one sub-question a line
 
 # The DM pane's suggested questions (assistant.threads.setSuggestedPrompts takes at most four); the same
 # as manifest.yml's agent_view.suggested_prompts.
@@ -46,7 +58,8 @@ SUGGESTED_PROMPTS = [
 ]
 
 _USAGE = (
-    f"*Usage:* `/research {escape('<question>')}` starts a research run here · "
+    f"*Usage:* `/research {escape('<question>')}` starts a research run here "
+    f"(`/research --review-plan {escape('<question>')}` waits for you to review its plan before searching) · "
     "`/research status` shows your runs · `/research help` explains how it works"
 )
 
@@ -93,9 +106,9 @@ def cannot_post_message() -> Message:
     return message(text, [section(text)])
 
 
-def decision_not_applied(reason: str) -> Message:
-    """For whoever sent a decision while no worker ran, when the run refused it on arrival."""
-    text = f"Your decision, queued while the research service was down, was not applied: {safe(reason, 500)}."
+def decision_not_applied(reason: str, what: str = "decision") -> Message:
+    """For whoever sent a decision (or a plan review) while no worker ran, when the run refused it on arrival."""
+    text = f"Your {what}, queued while the research service was down, was not applied: {safe(reason, 500)}."
     return message(text, [section(text)])
 
 
@@ -141,4 +154,32 @@ def decision_modal(kind: DecisionKind | str, workflow_id: str, draft_round: int,
         "close": plain("Cancel", MAX_MODAL_TITLE),
         "private_metadata": encode_private_metadata(workflow_id, draft_round, kind),
         "blocks": [section(f"*Question:* {safe(question, 2900)}"), feedback],
+    }
+
+
+def plan_edit_modal(workflow_id: str, plan_round: int, sub_questions: list[str]) -> dict[str, Any]:
+    """The modal behind Edit plan: the plan's sub-questions, one a line, to change before anything is searched."""
+    plan = {
+        "type": "input",
+        "block_id": PLAN_BLOCK,
+        "label": plain(f"Sub-questions, one a line (at most {MAX_PLAN_QUESTIONS})", 2000),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": PLAN_ACTION,
+            "multiline": True,
+            "max_length": MAX_PLAN_QUESTIONS * (MAX_PLAN_QUESTION_CHARS + 1),
+            "initial_value": "\n".join(sub_questions)[: MAX_PLAN_QUESTIONS * (MAX_PLAN_QUESTION_CHARS + 1)],
+        },
+    }
+    return {
+        "type": "modal",
+        "callback_id": PLAN_EDIT_MODAL,
+        "title": plain("Edit the plan", MAX_MODAL_TITLE),
+        "submit": plain("Search these", MAX_MODAL_TITLE),
+        "close": plain("Cancel", MAX_MODAL_TITLE),
+        "private_metadata": encode_plan_value(workflow_id, plan_round),
+        "blocks": [
+            section("I'll search for each sub-question below instead of the plan in the thread."),
+            plan,
+        ],
     }

@@ -24,7 +24,7 @@ Chunk = dict[str, Any]
 
 MAX_TASK_TEXT = 256  # title, details and output of a task card
 MAX_SOURCES = 20  # url elements shown on the reading task
-_BEFORE_SEARCH = (Stage.STARTING, Stage.PLANNING)
+_BEFORE_SEARCH = (Stage.STARTING, Stage.PLANNING, Stage.AWAITING_PLAN_REVIEW)
 _BEFORE_READING = (*_BEFORE_SEARCH, Stage.SEARCHING)
 _WRITING = (Stage.WRITING, Stage.CHECKING)
 

@@ -24,7 +24,7 @@ from slack_ui.blocks import (
     section,
     sections,
 )
-from slack_ui.ids import encode_button_value, encode_feedback_value
+from slack_ui.ids import encode_button_value, encode_feedback_value, encode_plan_value
 from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe
 from workflows.guardrails import check_line, cited_numbers
 from workflows.ledger import ledger_line
@@ -33,15 +33,20 @@ from workflows.models import (
     DecisionRecord,
     Draft,
     Outcome,
+    PlanReviewKind,
+    PlanReviewRecord,
     Rating,
     ResearchResult,
     RunStatus,
     Source,
     Stage,
 )
+from workflows.plan_review import PLAN_NOT_REVIEWED
 
 __all__ = [
     "FEEDBACK_ACTION",
+    "PLAN_EDIT_ACTION",
+    "PLAN_SEARCH_ACTION",
     "budget_stopped_line",
     "closed_line",
     "decision_line",
@@ -50,7 +55,9 @@ __all__ = [
     "feedback_buttons",
     "final_report_messages",
     "outcome_notice",
+    "plan_closed_line",
     "plan_message",
+    "plan_review_line",
     "progress_message",
     "reminder_message",
     "report_tail",
@@ -60,6 +67,9 @@ __all__ = [
 
 
 FEEDBACK_ACTION = "report_feedback"
+# The plan's review buttons (bot/listeners/plan_review.py): go on with the plan, or open the edit modal.
+PLAN_SEARCH_ACTION = "plan_search"
+PLAN_EDIT_ACTION = "plan_edit"
 # A report goes out as one ``markdown`` block when it fits in one message beside its head, sources and
 # tail (https://docs.slack.dev/reference/block-kit/blocks/markdown-block: 12,000 characters for all of a
 # message's markdown blocks; our messages stay within MESSAGE_TEXT_BUDGET); a longer one as sections.
@@ -100,6 +110,7 @@ _CHECKLIST = (
 _STAGE_TEXT = {
     Stage.STARTING: "Starting",
     Stage.PLANNING: "Planning the research",
+    Stage.AWAITING_PLAN_REVIEW: "Waiting for the plan's review",
     Stage.SEARCHING: "Searching",
     Stage.READING: "Reading pages",
     Stage.WRITING: "Writing the draft",
@@ -153,8 +164,10 @@ def root_message(status: RunStatus, result: ResearchResult | None = None) -> Mes
     return message(f"Research: {safe(status.question, 150)} · {line}", blocks)
 
 
-def plan_message(status: RunStatus) -> Message:
-    """The questions to research; from the second round on, after a reviewer's feedback."""
+def plan_message(status: RunStatus, *, closed: str | None = None) -> Message:
+    """The questions to research; from the second round on, after a reviewer's feedback. A plan awaiting
+    review carries Search this / Edit plan; with ``closed`` (a :func:`plan_review_line` or
+    :func:`plan_closed_line`) it carries that line instead."""
     lines = [f"{n}. {safe(q, 500)}" for n, q in enumerate(status.sub_questions, 1)]
     text = "\n".join(lines) or "_No sub-questions: I'll search for the question as asked._"
     title = (
@@ -162,12 +175,42 @@ def plan_message(status: RunStatus) -> Message:
         if status.draft_round <= 1
         else (f"*Plan for draft {status.draft_round}:* after the feedback, I'll look into these questions")
     )
-    return message(f"Research plan (draft {max(status.draft_round, 1)})", [section(title), *sections(text)])
+    tail: list[Block] = []
+    if closed:
+        tail = [context(closed)]
+    elif status.stage is Stage.AWAITING_PLAN_REVIEW and status.plan_review_round:
+        who = mention(status.requested_by)
+        tail = [context(f"Nothing is searched until {who} or an approver answers."), _plan_buttons(status)]
+    return message(f"Research plan (draft {max(status.draft_round, 1)})", [section(title), *sections(text), *tail])
+
+
+def _plan_buttons(status: RunStatus) -> Block:
+    value = encode_plan_value(status.workflow_id, status.plan_review_round)
+    buttons = [
+        _button("Search this", PLAN_SEARCH_ACTION, value, "primary"),
+        _button("Edit plan", PLAN_EDIT_ACTION, value),
+    ]
+    return {"type": "actions", "block_id": f"plan-review-{status.plan_review_round}", "elements": buttons}
+
+
+def plan_review_line(record: PlanReviewRecord) -> str:
+    """Who answered a plan's review, for the context line that replaces its buttons."""
+    verb = "✏️ Plan edited by" if record.kind is PlanReviewKind.EDIT else "▶️ Searched as planned, by"
+    stamp = int(record.at.timestamp())
+    when = f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{record.at:%Y-%m-%d %H:%M} UTC>"
+    return f"{verb} {mention(record.reviewed_by)} {when}"
+
+
+def plan_closed_line(outcome: Outcome) -> str:
+    """Why a plan's review buttons went away when no review says so."""
+    return "⌛ No one reviewed this plan in time" if outcome is Outcome.EXPIRED else closed_line(outcome)
 
 
 def _checklist_position(status: RunStatus) -> tuple[int, str]:
     """Which checklist line is current, and the mark it gets."""
     stages = [stage for stage, _ in _CHECKLIST]
+    if status.stage is Stage.AWAITING_PLAN_REVIEW:
+        return 0, "⏸"  # planned, and nothing searched until someone reviews the plan
     if status.stage in stages:
         return stages.index(status.stage), "…"
     if status.stage in (Stage.CANCELLED, Stage.FAILED):
@@ -357,6 +400,8 @@ def outcome_notice(result: ResearchResult) -> Message:
         by = f" by {mention(rejections[-1].decided_by)}" if rejections else ""
         why = f": “{safe(rejections[-1].feedback, 1000)}”" if rejections and rejections[-1].feedback else ""
         text = f"❌ *Rejected*{by}{why}. No report was published."
+    elif result.outcome is Outcome.EXPIRED and result.error == PLAN_NOT_REVIEWED:
+        text = "⌛ *Expired*: no one reviewed the plan in time, so nothing was searched and no report was published."
     elif result.outcome is Outcome.EXPIRED:
         text = "⌛ *Expired*: no one decided on the draft in time, so the run ended without a report."
     elif result.outcome is Outcome.CANCELLED:

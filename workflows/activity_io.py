@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from workflows.models import (
     DecisionRecord,
     Page,
+    PlanReviewRecord,
     ResearchResult,
     RunStatus,
     SearchHit,
@@ -167,6 +168,7 @@ class ReadPageInput(BaseModel):
 class ProgressKind(StrEnum):
     STARTED = "started"
     PLAN = "plan"
+    PLAN_REVIEWED = "plan_reviewed"  # the plan's review buttons give way to who answered (and an edited plan)
     PROGRESS = "progress"
     DRAFT = "draft"
     DECISION = "decision"
@@ -187,6 +189,7 @@ class ProgressInput(BaseModel):
     # The reporter answers with the ones it posts; the workflow keeps them and passes them back.
     messages: dict[str, str] = {}
     refused: DecisionRecord | None = None  # for REFUSED: the queued decision that was not applied
+    refused_review: PlanReviewRecord | None = None  # for REFUSED: or the queued plan review that was not
 
 
 class ProgressReceipt(BaseModel):

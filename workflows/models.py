@@ -155,6 +155,52 @@ class DecisionRecord(BaseModel):
     reason: str | None = None  # why a signalled decision was ignored
 
 
+# ---------------------------------------------------------------- plan review (before searching)
+
+# An edited plan: one sub-question a line, bounded like the planner's (workflows/plan_review.py checks them).
+MAX_PLAN_QUESTIONS = 8
+MAX_PLAN_QUESTION_CHARS = 300
+
+
+class PlanReviewKind(StrEnum):
+    SEARCH = "search"  # "Search this": go on with the plan as it is
+    EDIT = "edit"  # "Edit plan": these sub-questions replace the plan
+
+
+class PlanReviewInput(BaseModel):
+    """One person's answer to a plan awaiting review; the same model arrives as an update or a signal."""
+
+    kind: PlanReviewKind
+    plan_round: int
+    reviewed_by: str
+    sub_questions: list[str] = []  # for EDIT: the edited plan, one sub-question each
+    # Lets the update and the signal fallback for the same click be applied once.
+    review_id: str | None = None
+
+    @field_validator("sub_questions")
+    @classmethod
+    def _no_blank_lines(cls, value: list[str]) -> list[str]:
+        return [question.strip() for question in value if question.strip()]
+
+
+class PlanReviewRecord(BaseModel):
+    kind: PlanReviewKind
+    plan_round: int
+    reviewed_by: str
+    sub_questions: list[str] = []
+    review_id: str | None = None
+    at: datetime
+    via: str  # "update" or "signal"
+    applied: bool = True
+    reason: str | None = None  # why a signalled review was ignored
+
+
+class PlanReviewReceipt(BaseModel):
+    accepted: bool
+    message: str
+    plan_round: int
+
+
 class DecisionReceipt(BaseModel):
     """What the update caller hears back."""
 
@@ -173,6 +219,7 @@ class Stage(StrEnum):
     READING = "reading"
     WRITING = "writing"
     CHECKING = "checking"
+    AWAITING_PLAN_REVIEW = "awaiting_plan_review"
     AWAITING_DECISION = "awaiting_decision"
     FINALIZING = "finalizing"
     STORING = "storing"
@@ -237,6 +284,10 @@ class RunStatus(BaseModel):
     sources: list[Source] = []
     draft: Draft | None = None
     decisions: list[DecisionRecord] = []
+    # Plan review (ResearchRequest.review_plan): the round whose plan was put up for review (0: none), and
+    # the answers to it, applied or refused.
+    plan_review_round: int = 0
+    plan_reviews: list[PlanReviewRecord] = []
     usage: TokenUsage = TokenUsage()
     # Where the token budget stopped the research ("after planning", ...): the run wrote from what it had.
     budget_stopped: str | None = None
@@ -371,6 +422,9 @@ class ResearchRequest(BaseModel):
     budget: Budget = Budget()
     prices: Prices = Prices()
     max_revision_rounds: int = Field(default=5, ge=0)
+    # Post the first plan with "Search this" / "Edit plan" and wait for the requester or an approver
+    # before searching (RESEARCH_REVIEW_PLAN, or /research --review-plan).
+    review_plan: bool = False
     remind_after: timedelta = timedelta(hours=24)
     expire_after: timedelta = timedelta(days=7)
     # Past this many history events, the next revision round continues as a new run.

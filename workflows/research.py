@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, steps
+    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, plan_review, steps
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.ledger import ledger_of
     from workflows.models import (
@@ -26,6 +26,10 @@ with workflow.unsafe.imports_passed_through():
         Draft,
         FollowUpInput,
         Outcome,
+        PlanReviewInput,
+        PlanReviewKind,
+        PlanReviewReceipt,
+        PlanReviewRecord,
         ResearchRequest,
         ResearchResult,
         RunState,
@@ -40,6 +44,13 @@ FINAL_CHECK_PATCH = "verified-final-answer"
 FINAL_FALLBACK_NOTE = "This is the approved draft: the final rewrite with the feedback was not published because"
 # The reports a run cannot do without: retried until posted or the run expires (workflows/calls.py).
 _ESSENTIAL = frozenset({ProgressKind.STARTED, ProgressKind.DRAFT, ProgressKind.FINISHED})
+
+PLAN_NOT_REVIEWED = plan_review.PLAN_NOT_REVIEWED
+
+
+class _PlanNotReviewed(Exception):
+    """The plan's review wait ran out: the run ends as expired, like an undecided draft."""
+
 
 _FINAL_STAGE = {
     Outcome.APPROVED: Stage.COMPLETED,
@@ -59,6 +70,7 @@ class ResearchWorkflow:
         self._status = self._state.status
         self._run = steps.RoundRunner(request, self._state, self._report)
         self._pending: DecisionInput | None = None
+        self._pending_review: PlanReviewInput | None = None
         # Reports that run beside the workflow (see _present); all are awaited before it ends.
         self._reports: list[asyncio.Task[None]] = []
         self._draft_shown: asyncio.Task[None] | None = None
@@ -78,9 +90,11 @@ class ResearchWorkflow:
                 if request.slack and "root" not in self._state.messages:
                     # The requester was told why in private; nobody could see or decide this run.
                     raise ApplicationError("ResearchBot cannot post in this channel", non_retryable=True)
-                await self._run.research(feedback=guidance)
+                await self._run.research(feedback=guidance, review=self._plan_review())
                 await self._present(await self._run.write_draft(feedback=guidance))
             return await self._decide_until_done()
+        except _PlanNotReviewed:
+            return await self._finish(Outcome.EXPIRED, answer="", error=PLAN_NOT_REVIEWED)
         except (asyncio.CancelledError, ActivityError, ApplicationError) as failure:
             if is_cancelled_exception(failure):
                 await self._finish(Outcome.CANCELLED, answer="", error="the run was cancelled")
@@ -102,6 +116,32 @@ class ResearchWorkflow:
         self._status.question = question
         self._run = steps.RoundRunner(self._request, self._state, self._report)
         return follow_ups.context_of(earlier)
+
+    def _plan_review(self) -> steps.PlanReview | None:
+        """The first plan's review, when the run asks for one (runs from before it never do)."""
+        if self._request.review_plan and workflow.patched(plan_review.PLAN_REVIEW_PATCH):
+            return self._await_plan_review
+        return None
+
+    async def _await_plan_review(self) -> list[str]:
+        """Show the plan with Search this / Edit plan, wait for the requester or an approver as long as
+        a draft would wait, and answer the sub-questions to search: the plan, or the edited one."""
+        status = self._status
+        status.plan_review_round = status.draft_round
+        # Open for reviews before the buttons are shown, so an instant click is not refused.
+        status.stage = Stage.AWAITING_PLAN_REVIEW
+        await self._report(ProgressKind.PLAN)
+        try:
+            await workflow.wait_condition(lambda: self._pending_review is not None, timeout=self._request.expire_after)
+        except TimeoutError:
+            raise _PlanNotReviewed from None
+        review, self._pending_review = self._pending_review, None
+        assert review is not None
+        if review.kind is PlanReviewKind.EDIT:
+            status.sub_questions = list(review.sub_questions)  # the first round's plan is all there is
+        status.stage = Stage.PLANNING
+        self._beside(self._report(ProgressKind.PLAN_REVIEWED))
+        return list(status.sub_questions)
 
     async def _decide_until_done(self) -> ResearchResult:
         while True:
@@ -307,6 +347,33 @@ class ResearchWorkflow:
         else:  # the bot asks only while a follow-up gathers; one that raced past it is left, and logged
             workflow.logger.info("a follow-up reply came after the research began; not taken")
 
+    @workflow.update(name="review_plan")
+    async def review_plan(self, review: PlanReviewInput) -> PlanReviewReceipt:
+        # Re-checked here: two updates can pass their validators in one workflow task.
+        if refusal := self._review_refusal(review):
+            raise ApplicationError(refusal, type="PlanReviewRefused")
+        self._accept_review(review, via="update")
+        return PlanReviewReceipt(
+            accepted=True, message=plan_review.acknowledgement(review), plan_round=review.plan_round
+        )
+
+    @review_plan.validator
+    def _validate_review_plan(self, review: PlanReviewInput) -> None:
+        if refusal := self._review_refusal(review):
+            raise ValueError(refusal)
+
+    @workflow.signal(name="review_plan_signal")
+    def review_plan_signal(self, review: PlanReviewInput) -> None:
+        """The same review, for when no worker answers an update in time: never lost, applied later."""
+        if review.review_id is not None and any(r.review_id == review.review_id for r in self._status.plan_reviews):
+            return  # the same click once more (its update did get through): nothing to tell anyone
+        if refusal := self._review_refusal(review):
+            record = self._review_record(review, "signal", applied=False, reason=refusal)
+            self._status.plan_reviews.append(record)
+            self._beside(self._report(ProgressKind.REFUSED, refused_review=record))
+            return
+        self._accept_review(review, via="signal")
+
     @workflow.query(name="status")
     def status(self) -> RunStatus:
         return self._status
@@ -318,6 +385,20 @@ class ResearchWorkflow:
             request=self._request,
             already_pending=self._pending is not None,
         )
+
+    def _review_refusal(self, review: PlanReviewInput) -> str | None:
+        return plan_review.refusal(
+            review, status=self._status, request=self._request, already_pending=self._pending_review is not None
+        )
+
+    def _accept_review(self, review: PlanReviewInput, via: str) -> None:
+        self._pending_review = review
+        self._status.plan_reviews.append(self._review_record(review, via))
+
+    def _review_record(
+        self, review: PlanReviewInput, via: str, applied: bool = True, reason: str | None = None
+    ) -> PlanReviewRecord:
+        return PlanReviewRecord(**review.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason)
 
     def _accept(self, decision: DecisionInput, via: str) -> None:
         self._pending = decision
@@ -331,7 +412,11 @@ class ResearchWorkflow:
     # ------------------------------------------------------------------ progress and continue-as-new
 
     async def _report(
-        self, kind: ProgressKind, result: ResearchResult | None = None, refused: DecisionRecord | None = None
+        self,
+        kind: ProgressKind,
+        result: ResearchResult | None = None,
+        refused: DecisionRecord | None = None,
+        refused_review: PlanReviewRecord | None = None,
     ) -> None:
         progress = ProgressInput(
             kind=kind,
@@ -341,8 +426,12 @@ class ResearchWorkflow:
             result=result,
             messages=self._state.messages,
             refused=refused,
+            refused_review=refused_review,
         )
-        essential = kind in _ESSENTIAL
+        # A plan awaiting review cannot be reviewed unseen: retried like the draft.
+        essential = kind in _ESSENTIAL or (
+            kind is ProgressKind.PLAN and self._status.stage is Stage.AWAITING_PLAN_REVIEW
+        )
         try:
             receipt = await calls.report_progress(progress, retry_for=self._request.expire_after if essential else None)
         except ActivityError as failure:

@@ -65,6 +65,8 @@ Input = TypeVar("Input")
 Output = TypeVar("Output", bound=_Spends)
 
 Reporter = Callable[[ProgressKind], Awaitable[None]]
+# Shows the plan for review and waits for it; answers the sub-questions to search (the workflow's).
+PlanReview = Callable[[], Awaitable[list[str]]]
 
 
 class RoundRunner:
@@ -77,8 +79,9 @@ class RoundRunner:
         self._report = report
         self._found_by: dict[str, int] = {}  # url -> the sub-question (1-based) whose search found it first
 
-    async def research(self, *, feedback: str | None, draft_round: int = 1) -> None:
+    async def research(self, *, feedback: str | None, draft_round: int = 1, review: PlanReview | None = None) -> None:
         """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up.
+        With ``review``, the plan waits for a person before anything is searched, and may be replaced.
 
         With the token budget spent (all but the reserve for writing), research stops where it is and
         the run writes from the pages it has read (workflows/budget.py)."""
@@ -105,10 +108,14 @@ class RoundRunner:
         if not plan.sub_questions:
             return
         status.sub_questions = [*status.sub_questions, *plan.sub_questions]
-        await self._report(ProgressKind.PLAN)
+        planned = plan.sub_questions
+        if review is not None:
+            planned = await review()
+        else:
+            await self._report(ProgressKind.PLAN)
         if await self._out_of_budget("after planning"):
             return
-        queries = plan.sub_questions[: self._request.max_steps]
+        queries = planned[: self._request.max_steps]
         hits = await self._search(queries)
         steps_left = self._request.max_steps - len(queries)
         picked = self._pick_pages(hits, min(self._request.budget.max_pages, steps_left))

@@ -1,6 +1,7 @@
 """/research <question> | status | help: answer within Slack's 3 seconds.
 
-Empty or `help`: how to use it. `status`: the asker's recent runs (bot/research.py). A question is
+Empty or `help`: how to use it. `status`: the asker's recent runs (bot/research.py). A question, after
+an optional `--review-plan` (or `--no-review-plan`: the plan waits for a review before searching, or not), is
 checked, then started before it is acked, so a 200 means a run (or an honest "queued"; see
 bot/research.py).
 """
@@ -12,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.research import start_research, your_runs
+from bot.research import review_flag, start_research, your_runs
 from slack_ui.mrkdwn import unescape
 from slack_ui.replies import help_message, usage_message
 from workflows.models import clean_question
@@ -34,12 +35,15 @@ async def research(
         await ack()
         await respond(response_type="ephemeral", **await your_runs(context["temporal"], client, command))
     else:
+        review_plan, text = review_flag(text)
         try:
             question = clean_question(text)
         except ValueError as refused:
             await ack(response_type="ephemeral", text=f"Sorry, I can't research that: {refused}.")
             return
-        start = await start_research(context["settings"], context["temporal"], command, question, context["starts"])
+        start = await start_research(
+            context["settings"], context["temporal"], command, question, context["starts"], review_plan
+        )
         await ack(response_type="ephemeral", **start.ack)
         if start.later is not None:
             await respond(response_type="ephemeral", **await start.later)

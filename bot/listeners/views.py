@@ -14,11 +14,10 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.decisions import decision_id, deliver, may_not_decide
-from slack_ui.ids import decode_private_metadata, field, parse_workflow_id
+from bot.decisions import decision_id, deliver, may_not_decide, tell_queued
+from slack_ui.ids import decode_private_metadata, field
 from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK
 from workflows.models import DecisionInput
 
@@ -59,15 +58,3 @@ def _feedback(view: dict[str, Any]) -> str | None:
     except (KeyError, TypeError):
         return None
     return value if isinstance(value, str) else None
-
-
-async def tell_queued(client: AsyncWebClient, workflow_id: str, user: str, text: str) -> None:
-    """An ephemeral note in the run's channel (its workflow id says which); best effort."""
-    address = parse_workflow_id(workflow_id)
-    if address is None:
-        log.warning("decision.queued_not_told", workflow_id=workflow_id, user=user, reason="no channel in the id")
-        return
-    try:
-        await client.chat_postEphemeral(channel=address.channel_id, user=user, text=text)
-    except SlackApiError as error:
-        log.warning("decision.queued_not_told", workflow_id=workflow_id, user=user, reason=error.response.get("error"))

@@ -146,3 +146,15 @@ def test_field_reads_a_string_or_refuses() -> None:
     for path in (("user", "name"), ("team", "id"), ("view", "id"), ("nothing",), ("user",)):
         with pytest.raises(MalformedId, match="the payload has no"):
             field(body, *path)
+
+
+def test_a_plan_review_value_comes_back_and_junk_or_a_decision_value_is_refused() -> None:
+    from slack_ui.ids import decode_plan_value, encode_button_value, encode_plan_value
+
+    workflow_id = "research-T1-U1-C1-" + "a" * 20
+    assert decode_plan_value(encode_plan_value(workflow_id, 1)) == (workflow_id, 1)
+    for junk in (None, "", "[]", "{", '{"wf": "x"}', '{"wf": "x", "plan": 0}', '{"wf": "x", "plan": "1"}'):
+        with pytest.raises(MalformedId, match="not a plan review value"):
+            decode_plan_value(junk)
+    with pytest.raises(MalformedId, match="no plan round"):
+        decode_plan_value(encode_button_value(workflow_id, 1))  # a draft's button is not a plan's
