@@ -3,6 +3,7 @@ validator and its signal fallback, against the dev server; its expiry on the tim
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -39,7 +40,11 @@ async def test_search_this_goes_on_with_the_plan_only_once_reviewed(env: Workflo
         waiting = await wait_for_stage(handle, Stage.AWAITING_PLAN_REVIEW)
         assert waiting.sub_questions == PLANNED and waiting.plan_review_round == 1
         assert fakes.calls["search"] == 0, "nothing is searched before the plan is reviewed"
-        [plan] = [p for p in fakes.progress if p.kind is ProgressKind.PLAN]
+        for _ in range(200):  # the plan's report runs just after the stage is set: wait for it
+            if plans := [p for p in fakes.progress if p.kind is ProgressKind.PLAN]:
+                break
+            await asyncio.sleep(0.05)
+        [plan] = plans
         assert plan.status.stage is Stage.AWAITING_PLAN_REVIEW, "the plan is shown with its buttons"
 
         receipt = await handle.execute_update(ResearchWorkflow.review_plan, review(PlanReviewKind.SEARCH, APPROVER))
