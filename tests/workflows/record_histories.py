@@ -16,10 +16,28 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from tests.fakes.activities import FakeActivities
 from tests.temporal_servers import start_dev_server
-from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
+from tests.workflows.helpers import (
+    APPROVER,
+    REQUESTER,
+    decision,
+    fake_worker,
+    new_queue,
+    start_run,
+    wait_for_stage,
+)
 from workflows.activity_io import ProgressKind
 from workflows.feedback import AnswerFeedbackWorkflow, feedback_workflow_id
-from workflows.models import AnswerFeedback, DecisionKind, Rating, Stage
+from workflows.models import (
+    AnswerFeedback,
+    DecisionKind,
+    EarlierRun,
+    FollowUpInput,
+    PlanReviewInput,
+    PlanReviewKind,
+    Rating,
+    ResearchRequest,
+    Stage,
+)
 from workflows.research import ResearchWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -142,6 +160,40 @@ async def judged_claims(client: Client, fakes: FakeActivities, queue: str) -> di
     return {"judged_claims": handle}
 
 
+async def plan_reviewed(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """The plan waits for its review, is edited, then the draft is approved."""
+    handle = await start_run(client, queue, review_plan=True)
+    await wait_for_stage(handle, Stage.AWAITING_PLAN_REVIEW)
+    edit = PlanReviewInput(
+        kind=PlanReviewKind.EDIT, plan_round=1, reviewed_by=APPROVER, sub_questions=["What is replay?"], review_id="r1"
+    )
+    await handle.execute_update(ResearchWorkflow.review_plan, edit)
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"plan_reviewed": handle}
+
+
+async def follow_up(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """Two replies in a finished run's thread make one follow-up run (signal-with-start, then a signal)."""
+    earlier = EarlierRun(workflow_id="research-earlier", question="What is Temporal?", report="It is durable [1].")
+    request = ResearchRequest(
+        question="What about its costs?", requested_by=REQUESTER, approvers=[APPROVER], earlier=earlier
+    )
+    first = FollowUpInput(text="What about its costs?", user_id=REQUESTER, ts="1.000001")
+    handle = await client.start_workflow(
+        ResearchWorkflow.run,
+        request,
+        id=f"follow-up-{queue}",
+        task_queue=queue,
+        start_signal="follow_up",
+        start_signal_args=[first],
+    )
+    await handle.signal("follow_up", FollowUpInput(text="And its limits?", user_id=APPROVER, ts="1.000002"))
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"follow_up": handle}
+
+
 async def answer_feedback(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
     """A 👍 on a published report, recorded by its own short workflow."""
     feedback = AnswerFeedback(
@@ -166,6 +218,8 @@ SCENARIOS: list[Scenario] = [
     research_loop,
     budget_spent,
     judged_claims,
+    plan_reviewed,
+    follow_up,
     answer_feedback,
 ]
 

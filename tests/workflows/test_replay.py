@@ -23,7 +23,7 @@ HISTORIES = sorted(HISTORY_DIR.rglob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert len(list(HISTORY_DIR.glob("*.json"))) >= 14, "record them with: python -m tests.workflows.record_histories"
+    assert len(list(HISTORY_DIR.glob("*.json"))) >= 16, "record them with: python -m tests.workflows.record_histories"
     assert len(list(HISTORY_DIR.glob("before-run-state/*.json"))) == 4
     assert len(list(HISTORY_DIR.glob("before-essential-posts/*.json"))) == 6
     assert len(list(HISTORY_DIR.glob("before-verified-citations/*.json"))) == 8
