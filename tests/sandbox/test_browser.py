@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -347,6 +347,14 @@ async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServe
         [event] = [body["event"] for body in fake_bot.of_kind("event_callback")]
         assert event["type"] == "app_mention" and event["text"] == "<@U0BOT> what is a task queue?"
 
+        # A reply in that thread (the bot is in #research): delivered as a message event with its thread.
+        await ui.page.locator("#thread-input").fill("and how are they polled?")
+        await ui.page.locator("#thread-input").press("Enter")
+        await expect(ui.message("and how are they polled?", ui.thread)).to_be_visible()
+        reply = await _eventually_event(fake_bot, lambda e: e.get("text") == "and how are they polled?")
+        assert reply["type"] == "message" and reply["channel_type"] == "channel"
+        assert reply["thread_ts"] == event["ts"] and reply["user"] == ADA
+
         # The DM pane: opening it offers the bot's prompts; a prompt is a question; the status shows
         # under the thread until the bot answers there.
         await page.get_by_test_id("open-dm").click()
@@ -364,6 +372,14 @@ async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServe
         kinds = [
             (body["event"]["type"], body["event"].get("channel_type")) for body in fake_bot.of_kind("event_callback")
         ]
-        assert kinds[1:] == [("app_home_opened", None), ("message", "im"), ("message", "im")]
+        assert kinds[2:] == [("app_home_opened", None), ("message", "im"), ("message", "im")]
         await ui.screenshot("sandbox-dm-pane.png")
         assert ui.errors == []
+
+
+async def _eventually_event(bot: FakeBot, matches: Callable[[dict], bool]) -> dict:
+    for _ in range(300):
+        if found := [body["event"] for body in bot.of_kind("event_callback") if matches(body["event"])]:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the fake bot never received that event")
