@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class ScriptedModel:
-    """Answers plans with a list, the look for gaps with none, and drafts with a sentence of source [1],
+    """Answers plans with a list, the look for gaps with none, the claims' judge with no refutation, and
+    drafts with a sentence of source [1],
     cited (so the citation check passes it); the first draft hangs until released."""
 
     def __init__(self) -> None:
@@ -41,6 +42,8 @@ class ScriptedModel:
         if prompt_kind(messages) == "reflect":
             self.kinds["reflect"] += 1
             return "NONE"
+        if prompt_kind(messages) == "judge":
+            return '{"verdicts": []}'  # the claims' second opinion refutes nothing
         self.kinds["draft"] += 1
         if self.kinds["draft"] == 1:
             self.release_first_draft.wait(timeout=60)
