@@ -42,6 +42,7 @@ import httpx
 from temporalio.client import Client
 
 from bench.bare_bolt import STARTED_PREFIX
+from bench.profiled import DUMP_SIGNAL
 from bench.slack import percentile, wait_for_health
 from sandbox import SlackApiServer, User, Workspace, payloads
 from sandbox.signing import signed_headers
@@ -71,7 +72,9 @@ class App:
     queued: int = 0
     researching: int = 0
     answered: int = 0  # 200s, warm-up included, to set against the runs started
+    cpu: float = 0.0  # CPU seconds the app's process spent on its measured bursts
     sender: SlackSender | None = None
+    pid: int | None = None
 
     def started_query(self, queue: str) -> str:
         return f"TaskQueue = '{queue}' AND WorkflowId STARTS_WITH '{self.prefix}'"
@@ -99,13 +102,20 @@ def process_env(overrides: dict[str, str]) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def served(argv: list[str], env: dict[str, str], folder: Path, burst: int) -> AsyncIterator[SlackSender]:
-    """``argv`` serving /slack/events on a free port, as bench.slack.bot_process serves `researchbot bot`,
-    but on the benchmark's task queue (bot_process picks a queue of its own, with no worker on it)."""
+async def served(
+    app: App, env: dict[str, str], folder: Path, burst: int, profile: Path | None
+) -> AsyncIterator[SlackSender]:
+    """``app`` serving /slack/events on a free port, as bench.slack.bot_process serves `researchbot bot`,
+    but on the benchmark's task queue (bot_process picks a queue of its own, with no worker on it).
+    With ``profile``, under cProfile (bench/profiled.py), writing ``<profile>/<key>.prof`` before it stops."""
     port = free_port()
+    argv = ["-m", *app.argv]
+    if profile is not None:
+        argv = ["-m", "bench.profiled", str(profile.resolve() / f"{app.key}.prof"), *app.argv]
     process = subprocess.Popen(
-        [sys.executable, "-m", *argv], env=process_env({**env, "PORT": str(port)}), cwd=folder, stdin=subprocess.DEVNULL
+        [sys.executable, *argv], env=process_env({**env, "PORT": str(port)}), cwd=folder, stdin=subprocess.DEVNULL
     )
+    app.pid = process.pid
     sender = SlackSender(f"http://127.0.0.1:{port}", SECRET)
     await sender.http.aclose()  # one connection for each request of a burst, not httpx's default pool of 100
     sender.http = httpx.AsyncClient(
@@ -116,6 +126,9 @@ async def served(argv: list[str], env: dict[str, str], folder: Path, burst: int)
         yield sender
     finally:
         await sender.aclose()
+        if profile is not None:
+            process.send_signal(DUMP_SIGNAL)
+            await asyncio.sleep(1)  # time to write the profile
         process.terminate()
         process.wait(timeout=30)
 
@@ -191,7 +204,20 @@ def posted_runs(workspace: Workspace) -> set[str]:
 
 def table(apps: list[App], runs: dict[str, int], posted: set[str]) -> str:
     rows = [
-        ("app", "acks", "median s", "p99 s", "max s", "failed", "queued", "researching", "200s", "started", "posted")
+        (
+            "app",
+            "acks",
+            "median s",
+            "p99 s",
+            "max s",
+            "failed",
+            "CPU ms/ack",
+            "queued",
+            "researching",
+            "200s",
+            "started",
+            "posted",
+        )
     ]
     for app in apps:
         rows.append(
@@ -202,6 +228,7 @@ def table(apps: list[App], runs: dict[str, int], posted: set[str]) -> str:
                 f"{percentile(app.times, 0.99):.3f}",
                 f"{max(app.times):.3f}",
                 str(app.failed),
+                f"{1000 * app.cpu / len(app.times):.1f}",
                 f"{app.queued / len(app.times):.0%}" if app.key == "ours" else "-",
                 f"{app.researching / len(app.times):.0%}" if app.key == "ours" else "-",
                 str(app.answered),
@@ -231,6 +258,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=Path, help="run each app under cProfile, writing DIR/<app>.prof")
     args = parser.parse_args()
     began = time.monotonic()
 
@@ -278,9 +306,9 @@ async def main() -> None:
             worker_cpu, burst_seconds = 0.0, 0.0
             try:
                 async with (
-                    served(apps[0].argv, settings, folder, args.burst) as apps[0].sender,
-                    served(apps[1].argv, settings, folder, args.burst) as apps[1].sender,
-                    served(apps[2].argv, settings, folder, args.burst) as apps[2].sender,
+                    served(apps[0], settings, folder, args.burst, args.profile) as apps[0].sender,
+                    served(apps[1], settings, folder, args.burst, args.profile) as apps[1].sender,
+                    served(apps[2], settings, folder, args.burst, args.profile) as apps[2].sender,
                 ):
                     for app in apps:  # warm-up: Bolt's auth.test, Temporal connections, the worker's first runs
                         record(app, await fire(app, bodies(app, 5, "warm-up")), measured=False)
@@ -288,9 +316,11 @@ async def main() -> None:
                     for round_no in range(args.rounds):
                         for app in apps[round_no % 3 :] + apps[: round_no % 3]:
                             batch = bodies(app, args.burst, f"round {round_no + 1}")
-                            cpu, t0 = cpu_seconds(worker.pid), time.monotonic()
+                            assert app.pid is not None
+                            cpu, own, t0 = cpu_seconds(worker.pid), cpu_seconds(app.pid), time.monotonic()
                             record(app, await fire(app, batch), measured=True)
                             worker_cpu += cpu_seconds(worker.pid) - cpu
+                            app.cpu += cpu_seconds(app.pid) - own
                             burst_seconds += time.monotonic() - t0
                             await until_started(env.client, queue, app)
                     runs = {app.key: await started(env.client, queue, app) for app in apps}
