@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+from temporalio.client import Client
 
 from core.errors import ConfigError
 
@@ -52,6 +53,15 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+async def answers_clients(address: str) -> bool:
+    # The port opens before the frontend serves: a client connecting then is reset (seen in CI).
+    try:
+        await Client.connect(address)
+    except RuntimeError:
+        return False
+    return True
+
+
 @asynccontextmanager
 async def embedded_temporal(
     port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT, db_file: Path = DATA_DIR / "temporal.db"
@@ -74,11 +84,11 @@ async def embedded_temporal(
             if process.poll() is not None:
                 error = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
                 raise ConfigError(f"the embedded Temporal server exited at start: {error.strip()}")
-            if port_is_open(port):
+            if port_is_open(port) and await answers_clients(f"127.0.0.1:{port}"):
                 break
             await asyncio.sleep(0.1)
         else:
-            raise ConfigError(f"the embedded Temporal server did not open port {port} within 30s")
+            raise ConfigError(f"the embedded Temporal server did not answer on port {port} within 30s")
         log.info("temporal.started", address=f"127.0.0.1:{port}", ui=f"http://127.0.0.1:{ui_port}", db=str(db_file))
         yield f"127.0.0.1:{port}"
     finally:
