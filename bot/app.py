@@ -15,8 +15,8 @@ from temporalio.client import Client
 
 from bot.listeners import register_listeners
 from bot.ownership import AppIdentity
-from bot.research import StartsUnderWay
 from bot.server import check_settings, create_asgi_app, serve
+from bot.under_way import UnderWay
 from core.settings import Settings
 from slack_ui.client import build_slack_client
 from slack_ui.ids import MalformedId
@@ -40,20 +40,22 @@ def _demote_unhandled(record: logging.LogRecord) -> bool:
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_demote_unhandled)
 
 
-def build_app(settings: Settings, temporal_client: Client, starts: StartsUnderWay | None = None) -> AsyncApp:
+def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay | None = None) -> AsyncApp:
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
-    Listeners find the Temporal client, the settings and the starts still under way as
-    ``context["temporal"]``, ``context["settings"]`` and ``context["starts"]``. A payload that is signed
+    Listeners find the Temporal client, the settings and the bot's work under way (bot/under_way.py) as
+    ``context["temporal"]``, ``context["settings"]`` and ``context["under_way"]``. A payload that is signed
     but not well formed gets a 400 (:func:`refuse_malformed`); one for another app or workspace, a 403
     (bot/ownership.py).
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=False)
-    starts = starts or StartsUnderWay()
+    # Answer when the listener returns: otherwise Bolt polls each request's ack every 10 ms, CPU a burst of
+    # commands can't spare. Listeners hand what follows their ack to bot/under_way.py.
+    app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=True)
+    under_way = under_way or UnderWay()
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        context["temporal"], context["settings"], context["starts"] = temporal_client, settings, starts
+        context["temporal"], context["settings"], context["under_way"] = temporal_client, settings, under_way
         await next()
 
     app.use(provide)
@@ -79,14 +81,14 @@ async def refuse_malformed(
     return BoltResponse(status=400, body=reason[:MAX_REASON])
 
 
-def build_asgi_app(settings: Settings, temporal_client: Client, starts: StartsUnderWay | None = None) -> ASGIApp:
+def build_asgi_app(settings: Settings, temporal_client: Client, under_way: UnderWay | None = None) -> ASGIApp:
     """The HTTP-mode app: POST /slack/events and GET /healthz."""
-    return create_asgi_app(build_app(settings, temporal_client, starts), settings)
+    return create_asgi_app(build_app(settings, temporal_client, under_way), settings)
 
 
 async def run_bot(settings: Settings, temporal_client: Client) -> None:
     """Serve until SIGINT or SIGTERM (HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN), then let
-    the starts still under way finish: their askers were told their question is queued."""
-    starts = StartsUnderWay()
-    await serve(build_app(settings, temporal_client, starts), settings)
-    await starts.drain()
+    the work under way finish: starts whose askers were told "queued", answers after an ack."""
+    under_way = UnderWay()
+    await serve(build_app(settings, temporal_client, under_way), settings)
+    await under_way.drain()

@@ -29,7 +29,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
-from bot.research import ALREADY_STARTED, STARTED, STARTED_LATE, Start, StartsUnderWay, start_question
+from bot.research import ALREADY_STARTED, STARTED, STARTED_LATE, Start, start_question
+from bot.under_way import UnderWay
 from core.settings import Settings
 from slack_ui.ids import MalformedId, slack_id, workflow_id_for_message
 from slack_ui.mrkdwn import escape, unescape
@@ -112,7 +113,7 @@ async def start_asked(
     client: AsyncWebClient,
     asked: Asked,
     bot_user_id: str | None,
-    under_way: StartsUnderWay,
+    under_way: UnderWay,
 ) -> Start | str:
     """Check the question and start its run (bounded by START_DEADLINE), before the event is acked.
     Returns the start, or what to say instead of starting (a refusal, how to ask)."""

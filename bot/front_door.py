@@ -26,6 +26,8 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.arrival import arrived
+
 __all__ = ["MAX_BODY_BYTES", "MAX_DEPTH", "FrontDoor"]
 
 log = structlog.get_logger(__name__)
@@ -66,6 +68,7 @@ class FrontDoor:
         if scope["type"] != "http" or scope["path"] != self._path or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
+        arrived()  # deadlines for Slack's 3 seconds count from here (bot/research.py)
         headers = Headers(scope=scope)
         try:
             body = await self._read(headers, receive)

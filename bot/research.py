@@ -2,11 +2,12 @@
 
 "A 200 means a run": the command listener (bot/listeners/commands.py) acks only after
 :func:`start_research` has made the durable write, the workflow's start. The start normally takes
-milliseconds; it gets START_DEADLINE to finish so that the ack stays inside Slack's 3 seconds. Past
+milliseconds; it gets what is left of START_DEADLINE, counted from the request's arrival (bot/arrival.py),
+to finish so that the ack stays inside Slack's 3 seconds. Past
 that the asker is told honestly that the question is queued, the start keeps going (up to
 START_WAIT), and the asker hears through the command's response_url whether it started. The
 workflow id comes from the command (slack_ui/ids.py), so a command Slack delivers twice starts one
-run. A stopping bot lets the starts still under way finish (:class:`StartsUnderWay`): those askers
+run. A stopping bot lets the starts still under way finish (bot/under_way.py): those askers
 were told their question is queued, not that it was dropped.
 """
 
@@ -25,7 +26,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from bot.arrival import seconds_since_arrival
 from bot.runs import build_request, start_run
+from bot.under_way import UnderWay
 from core.settings import Settings
 from slack_ui.blocks import context as context_block
 from slack_ui.ids import parse_workflow_id, slack_id, workflow_id_for
@@ -37,7 +40,6 @@ __all__ = [
     "START_DEADLINE",
     "START_WAIT",
     "Start",
-    "StartsUnderWay",
     "review_flag",
     "start_question",
     "start_research",
@@ -52,6 +54,7 @@ Reply = dict[str, Any]  # keyword arguments for ack() or respond(): text, and bl
 # a slower start goes on in the background, up to START_WAIT in all.
 START_DEADLINE = timedelta(seconds=2)
 START_WAIT = timedelta(seconds=10)
+MIN_START_WAIT = 0.1  # seconds: even a request that waited long gets a chance to say "started"
 STATUS_QUERY_WAIT = timedelta(seconds=3)
 RECENT_RUNS = 20
 
@@ -82,23 +85,6 @@ def review_flag(text: str) -> tuple[bool | None, str]:
     return None, text.strip()
 
 
-class StartsUnderWay:
-    """Starts that outlived START_DEADLINE: their askers were told "queued", so a stopping bot waits
-    for them (each is bounded by START_WAIT) instead of dropping them."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Future[Reply]] = set()
-
-    def hold(self, task: asyncio.Future[Reply]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, timeout: float = START_WAIT.total_seconds() + 1) -> None:
-        if self._tasks:
-            log.info("bot.finishing_starts", starts=len(self._tasks))
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-
-
 @dataclass(frozen=True)
 class Start:
     """What to ack a question with; ``later``, if the start is still under way, says how it ended."""
@@ -112,7 +98,7 @@ async def start_research(
     temporal: Client,
     command: Mapping[str, Any],
     question: str,
-    under_way: StartsUnderWay,
+    under_way: UnderWay,
     review_plan: bool | None = None,
 ) -> Start:
     """Start the run for a command, waiting up to START_DEADLINE for the start to be written.
@@ -134,14 +120,16 @@ async def start_question(
     slack: SlackContext,
     question: str,
     workflow_id: str,
-    under_way: StartsUnderWay,
+    under_way: UnderWay,
     review_plan: bool | None = None,
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
     up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
     ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN)."""
     start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id, review_plan))
-    done, _ = await asyncio.wait({start}, timeout=START_DEADLINE.total_seconds())
+    # Counted from the request's arrival: in a busy bot it may have waited a while before this listener ran.
+    deadline = max(MIN_START_WAIT, START_DEADLINE.total_seconds() - seconds_since_arrival())
+    done, _ = await asyncio.wait({start}, timeout=deadline)
     if done:
         return Start(ack=start.result())
     log.warning("research.start_queued", workflow_id=workflow_id, user=slack.user_id)

@@ -23,8 +23,8 @@ from slack_bolt.async_app import AsyncApp
 from temporalio.client import Client
 
 from bot.app import build_app, build_asgi_app
-from bot.research import StartsUnderWay
 from bot.server import EVENTS_PATH, HttpServer, serve_socket_mode
+from bot.under_way import UnderWay
 from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
 from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
@@ -79,14 +79,14 @@ async def product_stack(
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
-        starts = StartsUnderWay()
-        stack.push_async_callback(starts.drain)  # after the bot stops: the starts its askers were told are queued
+        under_way = UnderWay()
+        stack.push_async_callback(under_way.drain)  # after the bot stops: what its askers were told is on its way
         if sandbox_port is None and settings.slack_app_token is not None:
             # Real Slack over Socket Mode: nothing listens for HTTP, so no request goes unsigned.
-            bot_url = await _socket_mode_bot(stack, build_app(settings, client, starts), settings)
+            bot_url = await _socket_mode_bot(stack, build_app(settings, client, under_way), settings)
         else:  # the front door refuses to serve HTTP without a signing secret
             bot = HttpServer(
-                build_asgi_app(settings, client, starts), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
+                build_asgi_app(settings, client, under_way), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
             )
             await bot.start()
             stack.push_async_callback(bot.stop)

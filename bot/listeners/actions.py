@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide, question_of
+from bot.under_way import after_ack
 from slack_ui.ids import decode_button_value, field
 from slack_ui.replies import decision_modal
 from workflows.models import DecisionInput, DecisionKind
@@ -49,9 +50,15 @@ async def open_decision_modal(
     user, trigger_id = field(body, "user", "id"), field(body, "trigger_id")
     await ack()
     if refusal := may_not_decide(context["settings"], workflow_id, user):
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     view = decision_modal(action["action_id"], workflow_id, draft_round, question_of(body.get("message") or {}))
+    after_ack(context, _open_modal(client, respond, trigger_id, view, workflow_id, user), "the decision modal")
+
+
+async def _open_modal(
+    client: AsyncWebClient, respond: AsyncRespond, trigger_id: str, view: dict[str, Any], workflow_id: str, user: str
+) -> None:
     try:
         await client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:
@@ -67,10 +74,10 @@ async def reject(
     user = field(body, "user", "id")
     if refusal := may_not_decide(context["settings"], workflow_id, user):
         await ack()
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     click = decision_id("click", workflow_id, str(draft_round), user, str(action.get("action_ts", "")))
     decision = DecisionInput(kind=DecisionKind.REJECT, draft_round=draft_round, decided_by=user, decision_id=click)
     outcome = await deliver(context["temporal"], workflow_id, decision)
     await ack()
-    await respond(text=outcome.message, response_type="ephemeral", replace_original=False)
+    after_ack(context, respond(text=outcome.message, response_type="ephemeral", replace_original=False), "the outcome")

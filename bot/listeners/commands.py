@@ -8,12 +8,14 @@ bot/research.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.research import review_flag, start_research, your_runs
+from bot.under_way import after_ack
 from slack_ui.mrkdwn import unescape
 from slack_ui.replies import help_message, usage_message
 from workflows.models import clean_question
@@ -33,7 +35,7 @@ async def research(
         await ack(**(help_message() if text else usage_message()))
     elif text.lower() == "status":
         await ack()
-        await respond(response_type="ephemeral", **await your_runs(context["temporal"], client, command))
+        after_ack(context, _answer_status(respond, context, client, command), "status")
     else:
         review_plan, text = review_flag(text)
         try:
@@ -42,8 +44,18 @@ async def research(
             await ack(response_type="ephemeral", text=f"Sorry, I can't research that: {refused}.")
             return
         start = await start_research(
-            context["settings"], context["temporal"], command, question, context["starts"], review_plan
+            context["settings"], context["temporal"], command, question, context["under_way"], review_plan
         )
         await ack(response_type="ephemeral", **start.ack)
         if start.later is not None:
-            await respond(response_type="ephemeral", **await start.later)
+            after_ack(context, _answer_later(respond, start.later), "a queued start's answer")
+
+
+async def _answer_status(
+    respond: AsyncRespond, context: AsyncBoltContext, client: AsyncWebClient, command: dict[str, Any]
+) -> None:
+    await respond(response_type="ephemeral", **await your_runs(context["temporal"], client, command))
+
+
+async def _answer_later(respond: AsyncRespond, later: Awaitable[dict[str, Any]]) -> None:
+    await respond(response_type="ephemeral", **await later)

@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.asking import asked_by, start_asked, tell_in_thread
 from bot.threads import reply_in, route_reply, tell_replier
+from bot.under_way import after_ack
 from slack_ui.replies import SUGGESTED_PROMPTS, SUGGESTED_PROMPTS_TITLE
 
 __all__ = ["register"]
@@ -71,7 +72,7 @@ async def route_before_ack(
 
 async def answer_reply(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
     if not request.headers.get("x-slack-retry-num"):  # the first delivery said it already
-        await tell_replier(client, context["reply"], context["routed"])
+        after_ack(context, tell_replier(client, context["reply"], context["routed"]), "the reply's answer")
 
 
 async def start_before_ack(
@@ -84,7 +85,7 @@ async def start_before_ack(
     """Listener middleware: the question is checked and its run started before Bolt's ack."""
     asked = asked_by(body, event)
     outcome = await start_asked(
-        context["settings"], context["temporal"], client, asked, context.bot_user_id, context["starts"]
+        context["settings"], context["temporal"], client, asked, context.bot_user_id, context["under_way"]
     )
     context["asked"], context["outcome"] = asked, outcome
     await next()
@@ -92,20 +93,26 @@ async def start_before_ack(
 
 async def tell(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
     retried = bool(request.headers.get("x-slack-retry-num"))
-    await tell_in_thread(client, context["asked"], context["outcome"], retried)
+    after_ack(context, tell_in_thread(client, context["asked"], context["outcome"], retried), "the question's answer")
 
 
 async def leave_alone() -> None:
     """Acked (Bolt acks events itself), and nothing else: chatter is not a question."""
 
 
-async def offer_prompts(event: dict[str, Any], set_suggested_prompts: AsyncSetSuggestedPrompts | None) -> None:
+async def offer_prompts(
+    event: dict[str, Any], set_suggested_prompts: AsyncSetSuggestedPrompts | None, context: AsyncBoltContext
+) -> None:
     """The pane's suggested questions. Opened from the Messages tab (the agent experience) the call names
     no thread: with one it would fail silently (setSuggestedPrompts' page); in an assistant thread, its thread."""
     if event.get("type") == "app_home_opened" and event.get("tab") != "messages":
         return
     if set_suggested_prompts is None:  # Bolt attaches it where the event names a conversation
         return
+    after_ack(context, _set_prompts(set_suggested_prompts), "the suggested prompts")
+
+
+async def _set_prompts(set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
     try:
         await set_suggested_prompts(prompts=SUGGESTED_PROMPTS, title=SUGGESTED_PROMPTS_TITLE)
     except SlackApiError as error:

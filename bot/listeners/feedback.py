@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 
 from bot.decisions import decision_id
 from bot.feedback import record_feedback
+from bot.under_way import after_ack
 from slack_ui.ids import decode_feedback_value, field
 from slack_ui.thread import FEEDBACK_ACTION
 from workflows.models import AnswerFeedback
@@ -35,4 +36,4 @@ async def rate_report(
     )
     said = await record_feedback(context["temporal"], context["settings"], feedback)
     await ack()
-    await respond(text=said, response_type="ephemeral", replace_original=False)
+    after_ack(context, respond(text=said, response_type="ephemeral", replace_original=False), "the feedback's thanks")

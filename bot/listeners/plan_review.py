@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, tell_queued
 from bot.plan_review import deliver_review, may_not_review, plan_of
+from bot.under_way import after_ack
 from slack_ui.ids import decode_plan_value, field
 from slack_ui.replies import PLAN_ACTION, PLAN_BLOCK, PLAN_EDIT_MODAL, plan_edit_modal
 from slack_ui.thread import PLAN_EDIT_ACTION, PLAN_SEARCH_ACTION
@@ -46,13 +47,13 @@ async def search_this(
     user = field(body, "user", "id")
     if refusal := may_not_review(context["settings"], workflow_id, user):
         await ack()
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     click = decision_id("plan-click", workflow_id, str(plan_round), user, str(action.get("action_ts", "")))
     review = PlanReviewInput(kind=PlanReviewKind.SEARCH, plan_round=plan_round, reviewed_by=user, review_id=click)
     outcome = await deliver_review(context["temporal"], workflow_id, review)
     await ack()
-    await respond(text=outcome.message, response_type="ephemeral", replace_original=False)
+    after_ack(context, respond(text=outcome.message, response_type="ephemeral", replace_original=False), "the outcome")
 
 
 async def open_plan_editor(
@@ -68,9 +69,15 @@ async def open_plan_editor(
     user, trigger_id = field(body, "user", "id"), field(body, "trigger_id")
     await ack()
     if refusal := may_not_review(context["settings"], workflow_id, user):
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     view = plan_edit_modal(workflow_id, plan_round, plan_of(body.get("message") or {}))
+    after_ack(context, _open_editor(client, respond, trigger_id, view, workflow_id, user), "the plan editor")
+
+
+async def _open_editor(
+    client: AsyncWebClient, respond: AsyncRespond, trigger_id: str, view: dict[str, Any], workflow_id: str, user: str
+) -> None:
     try:
         await client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as error:
@@ -106,7 +113,7 @@ async def submit_plan(
         return
     await ack()
     if outcome.queued:
-        await tell_queued(client, workflow_id, user, outcome.message)
+        after_ack(context, tell_queued(client, workflow_id, user, outcome.message), "a queued review")
 
 
 def _typed(view: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide
 from bot.threads import REPLY_GONE, TOO_LONG, feedback_in_reply
+from bot.under_way import after_ack
 from slack_ui.ids import decode_thread_feedback_value, field
 from slack_ui.replies import THREAD_APPROVE, THREAD_REVISE
 from workflows.models import MAX_FEEDBACK_CHARS, DecisionInput, DecisionKind
@@ -41,16 +42,16 @@ async def decide_with_reply(
     kind = DecisionKind.REVISE if action.get("action_id") == THREAD_REVISE else DecisionKind.APPROVE
     if refusal := may_not_decide(context["settings"], workflow_id, user):
         await ack()
-        await respond(text=refusal, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     feedback = await feedback_in_reply(client, channel, thread_ts, reply_ts)
     if feedback is None or len(feedback) > MAX_FEEDBACK_CHARS:
         await ack()
         said = REPLY_GONE if feedback is None else TOO_LONG
-        await respond(text=said, response_type="ephemeral", replace_original=False)
+        after_ack(context, respond(text=said, response_type="ephemeral", replace_original=False), "a refusal")
         return
     click = decision_id("thread-reply", workflow_id, str(draft_round), reply_ts, kind.value)
     decision = DecisionInput(kind=kind, draft_round=draft_round, decided_by=user, feedback=feedback, decision_id=click)
     outcome = await deliver(context["temporal"], workflow_id, decision)
     await ack()
-    await respond(text=outcome.message, response_type="ephemeral", replace_original=False)
+    after_ack(context, respond(text=outcome.message, response_type="ephemeral", replace_original=False), "the outcome")

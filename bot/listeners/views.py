@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide, tell_queued
+from bot.under_way import after_ack
 from slack_ui.ids import decode_private_metadata, field
 from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK
 from workflows.models import DecisionInput
@@ -49,7 +50,7 @@ async def submit_decision(
         return
     await ack()
     if outcome.queued:
-        await tell_queued(client, workflow_id, user, outcome.message)
+        after_ack(context, tell_queued(client, workflow_id, user, outcome.message), "a queued decision")
 
 
 def _feedback(view: dict[str, Any]) -> str | None:

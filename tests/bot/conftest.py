@@ -33,7 +33,7 @@ T = TypeVar("T")
 @dataclass
 class FakeTemporal:
     """The calls the bot makes on a Temporal client. ``start`` is what a start does (None: it succeeds);
-    ``update_gate``, when set, holds every update until it is set."""
+    ``update_gate``, when set, holds every update until it is set; ``list_gate``, every listing."""
 
     starts: list[str] = field(default_factory=list)
     written: set[str] = field(default_factory=set)  # runs Temporal has, whatever the caller heard
@@ -41,6 +41,7 @@ class FakeTemporal:
     signals: list[tuple[str, DecisionInput]] = field(default_factory=list)
     start: Callable[[], Any] | None = None
     update_gate: asyncio.Event | None = None
+    list_gate: asyncio.Event | None = None
 
     async def start_workflow(self, run: Any, request: Any, *, id: str, **options: Any) -> Any:
         if self.start is not None:
@@ -57,6 +58,8 @@ class FakeTemporal:
 
     def list_workflows(self, query: str, limit: int | None = None) -> AsyncIterator[Any]:
         async def none() -> AsyncIterator[Any]:
+            if self.list_gate is not None:
+                await self.list_gate.wait()
             for execution in ():
                 yield execution
 

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot import research
+from bot.arrival import arrived
 from bot.decisions import DELIVER_WAIT
 from bot.runs import UPDATE_WAIT
 from sandbox import Channel, SlackApiServer
@@ -96,6 +97,22 @@ async def test_a_slow_start_is_acked_as_queued_and_the_asker_told_when_it_starts
     assert temporal.starts == [workflow_id_for(fields)]
 
 
+async def test_the_start_deadline_counts_from_the_requests_arrival(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that waited in a busy bot before its listener ran has less of START_DEADLINE left: its ack
+    says "queued" in time for Slack instead of waiting the whole deadline again."""
+    monkeypatch.setattr(research, "START_DEADLINE", timedelta(minutes=5))
+    release = asyncio.Event()
+    temporal.start = release.wait
+    arrived(time.monotonic() - 300)  # it arrived (bot/front_door.py marks it) the whole deadline ago
+    dispatch = app.async_dispatch(bolt_request(form(command(slack, channel, "What is a task queue?"))))
+    response = await asyncio.wait_for(dispatch, timeout=60)  # a guard: counted from the listener, it would take 5 min
+    assert response.status == 200 and reply(response)["text"] == research.QUEUED
+    release.set()
+    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [research.STARTED_LATE]
+
+
 async def test_a_start_that_never_finishes_is_owned_up_to(
     app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +167,20 @@ async def test_status_lists_the_askers_runs(
 ) -> None:
     response = await app.async_dispatch(bolt_request(form(command(slack, channel, "status"))))
     assert response.status == 200 and response.body == ""
+    found = await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker's runs")
+    assert found == ["You have no research runs in progress."]
+
+
+async def test_the_ack_does_not_wait_for_what_follows_it(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal
+) -> None:
+    """Bolt answers when the listener returns (process_before_response); what follows the ack (here the
+    status listing, held back) runs after the answer, in bot/under_way.py."""
+    temporal.list_gate = asyncio.Event()
+    dispatch = app.async_dispatch(bolt_request(form(command(slack, channel, "status"))))
+    response = await asyncio.wait_for(dispatch, timeout=30)  # a guard against a hang, not a timing
+    assert response.status == 200 and ephemerals(slack, channel, ASKER) == []
+    temporal.list_gate.set()
     found = await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker's runs")
     assert found == ["You have no research runs in progress."]
 

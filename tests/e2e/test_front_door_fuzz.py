@@ -210,7 +210,8 @@ def request(draw: st.DrawFn, base: Bases) -> tuple[bytes, dict[str, str], bool]:
         "now": int(time.time()),
         "stale": int(time.time()) - 3600,  # a replay of an old request
         "future": int(time.time()) + 3600,
-        "junk": draw(st.text(max_size=12)),
+        # Printable ASCII: a header with a control character (NUL) cannot be sent, so never arrives.
+        "junk": draw(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)),
         "empty": "",
     }[stamp]
     if is_signed:
