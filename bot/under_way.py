@@ -20,7 +20,8 @@ __all__ = ["DRAIN_SECONDS", "UnderWay", "after_ack"]
 
 log = structlog.get_logger(__name__)
 
-DRAIN_SECONDS = 11.0  # the longest a start may still take (bot/research.py START_WAIT), and a second
+# Longer than a start may still take: bot/research.py START_WAIT, then LOOKUP_WAIT to look its run up.
+DRAIN_SECONDS = 15.0
 
 
 class UnderWay:

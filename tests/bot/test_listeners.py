@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot import research
 from bot.arrival import arrived
+from bot.under_way import DRAIN_SECONDS
 from bot.decisions import DELIVER_WAIT
 from bot.runs import UPDATE_WAIT
 from sandbox import Channel, SlackApiServer
@@ -46,6 +47,8 @@ SLACK_DEADLINE = timedelta(seconds=3)
 def test_the_waits_fit_inside_slacks_three_seconds() -> None:
     assert UPDATE_WAIT < DELIVER_WAIT < SLACK_DEADLINE  # the update, then its signal fallback, before the ack
     assert research.START_DEADLINE < SLACK_DEADLINE < research.START_WAIT
+    # A stopping bot waits for a start its asker was told is queued, and for the start's lookup.
+    assert (research.START_WAIT + research.LOOKUP_WAIT).total_seconds() < DRAIN_SECONDS
 
 
 # ------------------------------------------------------------------ /research
