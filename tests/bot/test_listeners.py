@@ -16,9 +16,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot import research
 from bot.arrival import arrived
-from bot.under_way import DRAIN_SECONDS
 from bot.decisions import DELIVER_WAIT
 from bot.runs import UPDATE_WAIT
+from bot.under_way import DRAIN_SECONDS
 from sandbox import Channel, SlackApiServer
 from sandbox.signing import signed_headers
 from slack_ui.ids import encode_button_value, encode_private_metadata, workflow_id_for
