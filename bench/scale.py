@@ -43,7 +43,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,7 +258,7 @@ async def measure(
 
 
 @contextlib.contextmanager
-def own_schema(database_url: str | None) -> Any:
+def own_schema(database_url: str | None) -> Iterator[str | None]:
     """A fresh PostgreSQL schema for one measure (its archive and its Slack budget), dropped afterwards."""
     if database_url is None:
         yield None

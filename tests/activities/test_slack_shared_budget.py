@@ -179,9 +179,10 @@ async def test_a_database_that_is_away_costs_no_write_and_is_logged_once() -> No
 
 
 def test_only_postgres_shares_the_budget(tmp_path, postgres_url: str) -> None:
-    token = {"slack_bot_token": "xoxb-1"}
-    sqlite = ArchiveStore(f"sqlite:///{tmp_path}/archive.db")
-    assert build_shared_budget(Settings(_env_file=None, **token), sqlite) is None  # type: ignore[call-arg]
-    shared = build_shared_budget(Settings(_env_file=None, **token), ArchiveStore(postgres_url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1")  # type: ignore[call-arg]
+    sqlite, postgres = ArchiveStore(f"sqlite:///{tmp_path}/archive.db"), ArchiveStore(postgres_url)
+    assert build_shared_budget(settings, sqlite) is None
+    shared = build_shared_budget(settings, postgres)
     assert shared is not None and shared.workspace == workspace_key("xoxb-1") != "xoxb-1"
-    shared.dispose()
+    for disposable in (shared, sqlite, postgres):
+        disposable.dispose()
