@@ -264,13 +264,14 @@ def own_schema(database_url: str | None) -> Iterator[str | None]:
         yield None
         return
     schema = f"bench_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    url = sa.make_url(database_url).set(drivername="postgresql")  # as libpq (psycopg) reads it
+    libpq = url.render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield url.render_as_string(hide_password=False)
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(database_url, autocommit=True) as connection:
+        with psycopg.connect(libpq, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
