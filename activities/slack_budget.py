@@ -112,13 +112,13 @@ class SharedBudget:
         self.engine, self.workspace = engine, workspace
         self._answer_within, self._retry_after, self._clock = answer_within, retry_after, clock
         self._away_until: float | None = None  # set while the database is away: when to ask it again
-        # Threads of its own: in asyncio's default pool, an ask would queue behind page extraction
-        # and citation checks (measured: a 1 s timeout under 100 starting runs, with the database idle).
+        # Threads of its own: in asyncio's default pool, an ask queues behind page extraction and
+        # citation checks (bench.scale saw one time out at 1 s while 100 runs started).
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="slack-budget")
 
     @classmethod
     def connect(cls, url: URL | str, workspace: str, **options: Any) -> SharedBudget:
-        """A budget with its own small pool (asks are short and must not queue behind archive writes).
+        """A budget with its own small pool, a connection per thread, so asks never wait for the archive's.
         libpq's shortest connect timeout is 2 s; ``answer_within`` gives up sooner."""
         engine = sa.create_engine(url, pool_size=THREADS, max_overflow=0, connect_args={"connect_timeout": 2})
         return cls(engine, workspace, **options)
