@@ -29,7 +29,8 @@ class Budget:
     burst: int
 
 
-# What one worker may spend, a little under what Slack documents, so a worker alone never meets a 429.
+# What one worker may spend (all workers together, when they share it through PostgreSQL:
+# activities/slack_budget.py), a little under what Slack documents, so a worker alone never meets a 429.
 # https://docs.slack.dev/apis/web-api/rate-limits: "Tier 3: 50+ per minute ... sporadic bursts are
 # welcome"; "Tier 4: 100+ per minute ... generous burst behavior"; "Posting messages: 1 per second,
 # short bursts >1 allowed". Each is "per API method per workspace per app"; chat.postMessage is per channel.

@@ -20,6 +20,13 @@ pauses that line for the Retry-After and puts the write back at the head of its 
 not take it, so sending it again cannot double it. Writes of the same message are sent one at a
 time, in the order they were granted.
 
+With a :class:`~activities.slack_budget.SharedBudget` (DATABASE_URL is PostgreSQL), the workers of a
+workspace spend one budget: each slot is taken from the line's row in the database, and a 429 pauses
+the line for every worker. Which write gets a slot is still chosen here, by the rules above. Because
+informing writes never spend the burst, a worker's waited write still finds the burst free while
+another worker's informing writes flow at the average rate. When the database does not answer, the
+in-process budget decides, as it does alone on SQLite.
+
 A write may carry a deadline (``within`` seconds): one not granted by then is withdrawn and raises
 :class:`TooLate`, never sent. An activity gives its writes a deadline a margin before its own
 start-to-close timeout, so an attempt Temporal is about to time out and retry cannot post after the
@@ -39,6 +46,7 @@ from typing import Any, TypeVar
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from activities.slack_budget import SharedBudget
 from activities.slack_limits import BUDGETS, PER_CHANNEL, Budget, retry_after
 
 __all__ = ["SlackWrites", "Superseded", "TooLate"]
@@ -68,10 +76,11 @@ class _Entry:
 
 
 class _Line:
-    """The writes waiting for one budget, and the budget's state (a generic cell-rate algorithm)."""
+    """The writes waiting for one budget, and the budget's state (a generic cell-rate algorithm). With a
+    shared budget, the state is a copy of the database's as of its last answer, on this worker's clock."""
 
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
+    def __init__(self, budget: Budget, method: str, scope: str) -> None:
+        self.budget, self.method, self.scope = budget, method, scope
         self.theoretical = 0.0  # when the next write would be due at the average rate
         self.paused_until = 0.0
         self.starved_last = False  # the last slot went to a starving informing write ahead of waited ones
@@ -89,19 +98,30 @@ class _Line:
     def spend(self, now: float) -> None:
         self.theoretical = max(self.theoretical, now) + self.budget.interval
 
-    def next(self, now: float, starve_after: float) -> _Entry:
-        """The write to go now: a waited one, unless none waits or an informing one starves. Starving
-        informing writes take every other slot at most, and none of the burst, so a backlog of them
-        cannot hold up a click."""
+    def choose(self, now: float, starve_after: float) -> tuple[Hashable | None, _Entry]:
+        """The write to go now, and its key among the informing writes (None: a waited one): a waited
+        one, unless none waits or an informing one starves. Starving informing writes take every other
+        slot at most, and none of the burst, so a backlog of them cannot hold up a click."""
         first = self._first_informing()
         oldest = None if first is None else self.informing[first]
         regular = self.theoretical <= now  # not a slot of the burst, which stays the waited writes'
         starving = oldest is not None and now - oldest.since >= starve_after and regular and not self.starved_last
-        if first is not None and (not self.waited or starving):
-            self.starved_last = bool(self.waited)
-            return self.informing.pop(first)
-        self.starved_last = False
-        return self.waited.popleft()
+        if first is not None and oldest is not None and (not self.waited or starving):
+            return first, oldest
+        return None, self.waited[0]
+
+    def remove(self, key: Hashable | None, entry: _Entry) -> _Entry | None:
+        """Take the chosen write out of the line; what now stands in its place (an informing write of
+        the same message, newer, came in while the shared budget was asked), or None if it is gone."""
+        if key is None:
+            if entry not in self.waited:
+                return None
+            self.waited.remove(entry)
+            self.starved_last = False
+            return entry
+        taken = self.informing.pop(key, None)
+        self.starved_last = taken is not None and bool(self.waited)
+        return taken
 
     def _first_informing(self) -> Hashable | None:
         """The informing write to go next: the first final state in the line, else the first."""
@@ -133,8 +153,10 @@ class SlackWrites:
         remember: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        shared: SharedBudget | None = None,
     ) -> None:
         self._budgets = BUDGETS if budgets is None else budgets
+        self._shared = shared  # the workspace's budget, shared with the other workers (PostgreSQL)
         self._starve_after, self._rate_limited_tries = starve_after, rate_limited_tries
         self._clock, self._sleep = clock, sleep
         self._lines: dict[tuple[str, str], _Line] = {}
@@ -176,6 +198,8 @@ class SlackWrites:
                 self.rate_limited += 1
                 pause = retry_after(error)
                 line.paused_until = max(line.paused_until, self._clock() + pause)
+                if self._shared is not None:  # the other workers must not meet the same 429
+                    await self._shared.pause(line.method, line.scope, pause)
                 log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
@@ -213,7 +237,7 @@ class SlackWrites:
     def _line(self, method: str, channel: str) -> _Line:
         key = (method, channel if method in PER_CHANNEL else "")
         if key not in self._lines:
-            self._lines[key] = _Line(self._budgets.get(method, Budget(interval=0.0, burst=1)))
+            self._lines[key] = _Line(self._budgets.get(method, Budget(interval=0.0, burst=1)), *key)
         return self._lines[key]
 
     def _enqueue(self, line: _Line, entry: _Entry, *, again: bool) -> None:
@@ -250,12 +274,35 @@ class SlackWrites:
             if due > now:
                 await self._nap(line, due - now)
                 continue
-            entry = line.next(now, self._starve_after)
+            key, entry = line.choose(now, self._starve_after)
             if entry.granted.done():
+                line.remove(key, entry)
                 continue  # its writer gave up (the activity was cancelled) while it waited
-            line.spend(now)
-            entry.granted.set_result(None)
+            if not await self._take(line, entry):
+                continue  # not yet, for the workspace: the line's copy of the budget now says when
+            granted = line.remove(key, entry)
+            if granted is None or granted.granted.done():
+                continue  # withdrawn while the database answered: the slot goes unused
+            granted.granted.set_result(None)
             await asyncio.sleep(0)  # let the granted write start before choosing the next
+
+    async def _take(self, line: _Line, entry: _Entry) -> bool:
+        """Spend the line's next slot, from the shared budget if there is one: True if it was taken.
+        Without an answer from the database, this worker's own budget grants it."""
+        slot = None
+        if self._shared is not None and line.budget.interval > 0:
+            # A waited write may spend the burst, an informing one only the average rate, in the
+            # database as here: so another worker's click still finds the burst while these flow.
+            slot = await self._shared.take(line.method, line.scope, line.budget, burst=entry.waited)
+        now = self._clock()
+        if slot is None:
+            line.spend(now)
+            return True
+        # The database's state, moved to this worker's clock: line.due() then naps until the slot
+        # the database named, instead of asking it again and again.
+        line.theoretical = now + slot.theoretical
+        line.paused_until = max(line.paused_until, now + slot.paused)
+        return slot.granted
 
     async def _nap(self, line: _Line, seconds: float) -> None:
         """Sleep until the next slot, or until a waited write comes in."""

@@ -43,6 +43,7 @@ __all__ = [
     "research_evidence",
     "research_pages",
     "research_runs",
+    "slack_budget",
 ]
 
 log = structlog.get_logger(__name__)
@@ -126,6 +127,19 @@ answer_feedback = sa.Table(
     sa.Column("given_at", _TIME, nullable=False),
     sa.Column("stored_at", _TIME, nullable=False),
     sa.Index("ix_answer_feedback_workflow_id", "workflow_id"),
+)
+
+# Slack's rate budget of each line (activities/slack_budget.py), shared by the workers on PostgreSQL: one
+# row per workspace, method and scope (the channel for a per-channel method, else ''). Unused on SQLite.
+slack_budget = sa.Table(
+    "slack_budget",
+    metadata,
+    sa.Column("workspace", sa.Text, primary_key=True),  # a digest of the bot token: one app in one workspace
+    sa.Column("method", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("theoretical", _TIME, nullable=False),  # the GCRA's theoretical arrival time
+    sa.Column("paused_until", _TIME, nullable=False),  # after a 429: no write before this
+    sa.Column("last_grant", sa.Text, nullable=False),  # the ask that took the last slot
 )
 
 

@@ -3,7 +3,7 @@ worker writes to Slack. Against the sandbox Slack enforcing Slack's rate tiers, 
 worker` processes (offline model, local search) and the bot in this process.
 
     python -m bench.scale [--runs 100] [--approvals 20] [--workers 1|2] [--channels 10] [--click-every 3]
-                          [--baseline]
+                          [--baseline] [--database-url postgresql://user@host/db]
 
 ``--runs`` runs are asked at once, spread over ``--channels`` channels; as soon as all of them wait
 for review, ``--approvals`` of them are approved through the bot (Approve → modal → submit), one
@@ -23,6 +23,10 @@ Measured:
 
 ``--workers`` 1 and 2 are measured by default in turn; ``--baseline`` also measures the writes of
 one worker in one FIFO line (bench/fifo_worker.py: no classes, no coalescing), as before.
+
+``--database-url`` (else DATABASE_URL) gives the workers a PostgreSQL database, as a team runs several
+workers: they then share Slack's budget through it (activities/slack_budget.py). Each measure gets a
+schema of its own, dropped afterwards. Without it, each worker has its own SQLite archive and budget.
 """
 
 from __future__ import annotations
@@ -39,13 +43,15 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from temporalio.testing import WorkflowEnvironment
 
 from activities.slack_lookup import STEP_EVENT
@@ -174,7 +180,11 @@ async def wait_until(condition: Any, what: str, timeout: float = TIMEOUT) -> Non
 
 
 def start_worker(stack: Stack, name: str, fifo: bool) -> subprocess.Popen[bytes]:
-    env = {**worker_env(stack.slack, stack.env, stack.queue, stack.data), "LOG_LEVEL": "WARNING"}
+    env = {
+        **worker_env(stack.slack, stack.env, stack.queue, stack.data),
+        "LOG_LEVEL": "WARNING",
+        **stack.worker_settings,
+    }
     module = "bench.fifo_worker" if fifo else "researchbot"
     with (stack.data / f"{name}.log").open("ab") as log:
         return subprocess.Popen(
@@ -189,10 +199,12 @@ def start_worker(stack: Stack, name: str, fifo: bool) -> subprocess.Popen[bytes]
 
 @asynccontextmanager
 async def scale_stack(
-    slack: SlackApiServer, env: WorkflowEnvironment, data: Path, workers: int, fifo: bool
+    slack: SlackApiServer, env: WorkflowEnvironment, data: Path, workers: int, fifo: bool, database_url: str | None
 ) -> AsyncIterator[Stack]:
     address = env.client.service_client.config.target_host
     stack = Stack(slack, env, f"scale-{uuid.uuid4().hex[:8]}", data, await temporal.connect({"target_host": address}))
+    if database_url is not None:
+        stack.worker_settings["DATABASE_URL"] = database_url
     processes = [start_worker(stack, f"worker-{n}", fifo) for n in range(workers)]
     try:
         await stack.start_bot()
@@ -221,6 +233,7 @@ class Result:
     doubled: int
     rate_limited: dict[str, int]
     streamed: int = 0  # runs whose progress message is a stream (the others fell back to the checklist)
+    shared: bool = False  # the workers shared Slack's budget through PostgreSQL
 
 
 async def measure(
@@ -232,6 +245,7 @@ async def measure(
     channels: int,
     fifo: bool,
     click_every: float,
+    database_url: str | None = None,
 ) -> Result:
     workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}")
     for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
@@ -241,13 +255,34 @@ async def measure(
     with (
         SlackApiServer(workspace, enforce_rate_limits=True) as slack,
         TemporaryDirectory() as data,
+        own_schema(database_url) as database,
     ):
-        async with scale_stack(slack, env, Path(data), workers, fifo) as stack:
+        async with scale_stack(slack, env, Path(data), workers, fifo, database) as stack:
             watching = asyncio.create_task(watcher.watch())
             try:
-                return await _measure(stack, watcher, rooms, runs, approvals, workers, fifo, click_every)
+                result = await _measure(stack, watcher, rooms, runs, approvals, workers, fifo, click_every)
             finally:
                 watching.cancel()
+    result.shared = database is not None
+    return result
+
+
+@contextlib.contextmanager
+def own_schema(database_url: str | None) -> Iterator[str | None]:
+    """A fresh PostgreSQL schema for one measure (its archive and its Slack budget), dropped afterwards."""
+    if database_url is None:
+        yield None
+        return
+    schema = f"bench_scale_{uuid.uuid4().hex[:12]}"
+    url = sa.make_url(database_url).set(drivername="postgresql")  # as libpq (psycopg) reads it
+    libpq = url.render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 async def _measure(
@@ -364,8 +399,9 @@ def table(results: list[Result], runs: int, approvals: int, click_every: float) 
             lag += f" ({r.progress_not_final} not final)"
         lag += f"; {r.streamed} streamed"
         limited = ", ".join(f"{m} {n}" for m, n in sorted(r.rate_limited.items())) or "0"
+        label = f"{r.label}, shared PostgreSQL budget" if r.shared else r.label
         rows.append(
-            f"| {r.label} | {r.workers} | {r.drafts_seconds:.0f} s | {percentile(r.decided, 0.95):.2f} s "
+            f"| {label} | {r.workers} | {r.drafts_seconds:.0f} s | {percentile(r.decided, 0.95):.2f} s "
             f"| {percentile(r.reported, 0.95):.2f} s | {lag} | {r.lost} | {r.doubled} | {limited} |"
         )
     return "\n".join([head, *rows])
@@ -379,7 +415,14 @@ async def main() -> None:
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--click-every", type=float, default=3.0, help="seconds between two approvals")
     parser.add_argument("--baseline", action="store_true", help="also measure one worker with one FIFO line")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or None,
+        help="PostgreSQL for the workers, which then share Slack's budget (default: DATABASE_URL, else SQLite)",
+    )
     args = parser.parse_args()
+    if args.database_url is not None and not args.database_url.startswith("postgres"):
+        args.database_url = None  # a SQLite DATABASE_URL: each worker keeps its own archive, as without one
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     plans = [(workers, False) for workers in (args.workers or [1, 2])] + ([(1, True)] if args.baseline else [])
     env = await start_dev_server()
@@ -394,6 +437,7 @@ async def main() -> None:
                 channels=args.channels,
                 fifo=fifo,
                 click_every=args.click_every,
+                database_url=args.database_url,
             )
             results.append(result)
             print(table([result], args.runs, args.approvals, args.click_every).splitlines()[-1], flush=True)

@@ -16,6 +16,7 @@ from activities.page_store import PageStore
 from activities.pages import PageActivities, PageReader
 from activities.progress import LogReporter, ProgressActivities, Reporter
 from activities.search import SearchActivities, build_search_providers
+from activities.slack_budget import SharedBudget, workspace_key
 from activities.store import ArchiveStore, StoreActivities
 from activities.verify import VerifyActivities
 from core.settings import Settings
@@ -50,11 +51,20 @@ class Activities:
         ]
 
 
-def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
+def build_shared_budget(settings: Settings, store: ArchiveStore) -> SharedBudget | None:
+    """Slack's budget shared with the other workers of the workspace, where the database can hold it:
+    on PostgreSQL (several workers), not on SQLite (one worker, whose own budget is the whole)."""
+    if settings.slack_bot_token is None or store.engine.dialect.name != "postgresql":
+        return None
+    return SharedBudget.connect(store.url, workspace_key(settings.slack_bot_token.get_secret_value()))
+
+
+def build_reporter(settings: Settings, http: httpx.AsyncClient, shared: SharedBudget | None = None) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
     from activities.slack import SlackReporter
     from activities.slack_stream import ProgressMode
+    from activities.slack_writes import SlackWrites
     from slack_ui.client import build_slack_client
 
     progress = ProgressMode(settings.slack_progress)
@@ -62,6 +72,7 @@ def build_reporter(settings: Settings, http: httpx.AsyncClient) -> Reporter:
         build_slack_client(settings),
         fallback=LogReporter(),
         http=http,
+        writes=SlackWrites(shared=shared),
         progress=progress,
         report_max_messages=settings.slack_report_max_messages,
     )
@@ -72,6 +83,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
     """Every activity with its clients; raises ConfigError before anything runs if a setting is wrong."""
     store = ArchiveStore(settings.database_url)
     store.migrate()
+    shared = build_shared_budget(settings, store)
     corpus = LocalCorpus(settings.research_corpus_dir)
     timeout = httpx.Timeout(settings.fetch_timeout_seconds, connect=5.0)
     async with (
@@ -90,7 +102,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             search=SearchActivities(build_search_providers(settings, http, corpus)),
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
-            progress=ProgressActivities(build_reporter(settings, http)),
+            progress=ProgressActivities(build_reporter(settings, http, shared)),
             verify=VerifyActivities(pages),
             feedback=FeedbackActivities(FeedbackStore(store)),
         )

@@ -1,0 +1,173 @@
+"""Slack's rate budget shared by every worker of a workspace, kept in PostgreSQL.
+
+Each worker schedules its own Slack writes (activities/slack_writes.py), but Slack counts the writes of
+all workers against one budget per method and workspace (per channel for chat.postMessage). With two
+workers each spending a whole budget, they meet each other's 429s, and a click's update waits out
+Retry-After pauses. When DATABASE_URL is PostgreSQL, each line's budget state lives in one row of
+``slack_budget`` (activities/store.py): the theoretical arrival time of the generic cell-rate algorithm,
+and, after a 429, when the pause ends. Taking a slot is one statement on that row, timed by the
+database's clock, so two workers can never both take the last slot, and their clocks need not agree.
+
+The database helps, it is not needed: when it does not answer in time, :meth:`SharedBudget.take`
+returns None and the worker's in-process budget schedules that write (as on SQLite). The outage is
+logged once, and the database is asked again after ``retry_after`` seconds, so an unreachable database
+costs one short wait per ``retry_after``, never a lost or stuck write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import URL, Engine
+
+from activities.slack_limits import Budget
+
+__all__ = ["SharedBudget", "Slot", "workspace_key"]
+
+log = structlog.get_logger(__name__)
+
+ANSWER_WITHIN = 1.0  # seconds a write waits for the database before the in-process budget decides
+THREADS = 8  # asks at once: about one per line (chat.update, the streaming methods, a channel's posts)
+RETRY_AFTER = 15.0  # seconds the in-process budget decides alone after the database failed to answer
+
+# The line's row is created by its first write (granted at once) and locked by ON CONFLICT, so the
+# workers' asks on one line take turns. ``now`` is read once per statement, before the row lock: a
+# statement that waited for another's lock reads a clock a few milliseconds old, which can only make a
+# slot come that much early after a quiet spell (the budgets are a little under Slack's, for that).
+# ``last_grant`` names the ask that took the last slot, so the answer says exactly whether it was this one.
+_TAKE = sa.text(
+    """
+    WITH now AS (SELECT clock_timestamp() AS t)
+    INSERT INTO slack_budget AS line (workspace, method, scope, theoretical, paused_until, last_grant)
+    SELECT :workspace, :method, :scope, t + make_interval(secs => :interval), t, :ask FROM now
+    ON CONFLICT (workspace, method, scope) DO UPDATE SET
+        theoretical = CASE
+            WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
+            THEN greatest(line.theoretical, (SELECT t FROM now)) + make_interval(secs => :interval)
+            ELSE line.theoretical END,
+        last_grant = CASE
+            WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
+            THEN :ask
+            ELSE line.last_grant END
+    RETURNING
+        line.last_grant = :ask AS granted,
+        extract(epoch FROM line.theoretical - (SELECT t FROM now)) AS theoretical,
+        extract(epoch FROM line.paused_until - (SELECT t FROM now)) AS paused,
+        (SELECT t FROM now) AS at
+    """
+)
+
+# A 429 answered to one worker pauses the line for all: no worker writes on it before Retry-After.
+_PAUSE = sa.text(
+    """
+    WITH now AS (SELECT clock_timestamp() AS t)
+    INSERT INTO slack_budget AS line (workspace, method, scope, theoretical, paused_until, last_grant)
+    SELECT :workspace, :method, :scope, t, t + make_interval(secs => :seconds), '' FROM now
+    ON CONFLICT (workspace, method, scope) DO UPDATE SET
+        paused_until = greatest(line.paused_until, excluded.paused_until)
+    """
+)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The database's answer to one ask: granted or not, and the line's state as seconds from ``at``."""
+
+    granted: bool
+    theoretical: float  # until the line's theoretical arrival time (negative: in the past)
+    paused: float  # until the line's pause ends (<= 0: not paused)
+    at: datetime  # the database's clock when it answered: the time of the grant, if granted
+
+
+def workspace_key(bot_token: str) -> str:
+    """Names the workspace a bot token writes to. Slack's budgets are per app and workspace, and one bot
+    token is one app's install in one workspace: its digest names the budget without a call to Slack
+    (auth.test) and without keeping the token in the database."""
+    return hashlib.sha256(bot_token.encode()).hexdigest()[:16]
+
+
+class SharedBudget:
+    """The budget state of every line of one workspace, in the ``slack_budget`` table. Its methods
+    return None (take) or do nothing (pause) while the database does not answer."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        workspace: str,
+        *,
+        answer_within: float = ANSWER_WITHIN,
+        retry_after: float = RETRY_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine, self.workspace = engine, workspace
+        self._answer_within, self._retry_after, self._clock = answer_within, retry_after, clock
+        self._away_until: float | None = None  # set while the database is away: when to ask it again
+        # Threads of its own: in asyncio's default pool, an ask queues behind page extraction and
+        # citation checks (bench.scale saw one time out at 1 s while 100 runs started).
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="slack-budget")
+
+    @classmethod
+    def connect(cls, url: URL | str, workspace: str, **options: Any) -> SharedBudget:
+        """A budget with its own small pool, a connection per thread, so asks never wait for the archive's.
+        libpq's shortest connect timeout is 2 s; ``answer_within`` gives up sooner."""
+        engine = sa.create_engine(url, pool_size=THREADS, max_overflow=0, connect_args={"connect_timeout": 2})
+        return cls(engine, workspace, **options)
+
+    def dispose(self) -> None:
+        self._threads.shutdown(wait=False)
+        self.engine.dispose()
+
+    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool) -> Slot | None:
+        """Take the line's next slot if it is due now. A waited write (``burst``) may spend the budget's
+        burst; an informing one may not. None: the database did not answer, the caller decides alone."""
+        params = {
+            "workspace": self.workspace,
+            "method": method,
+            "scope": scope,
+            "interval": budget.interval,
+            "span": (budget.burst - 1) * budget.interval if burst else 0.0,
+            "ask": uuid.uuid4().hex,
+        }
+        row = await self._ask(_TAKE, params)
+        if row is None:
+            return None
+        return Slot(bool(row.granted), float(row.theoretical), float(row.paused), row.at)
+
+    async def pause(self, method: str, scope: str, seconds: float) -> None:
+        """No write on the line, by any worker, for ``seconds`` (Slack's Retry-After)."""
+        params = {"workspace": self.workspace, "method": method, "scope": scope, "seconds": seconds}
+        await self._ask(_PAUSE, params)
+
+    async def _ask(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
+        if self._away_until is not None and self._clock() < self._away_until:
+            return None
+        try:
+            # The driver blocks: in a thread. A thread that overruns is left to finish on its own; the
+            # most it can do is spend one slot of the shared budget that nobody uses.
+            asking = asyncio.get_running_loop().run_in_executor(self._threads, self._run, statement, params)
+            row = await asyncio.wait_for(asking, self._answer_within)
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as error:
+            if self._away_until is None:  # once per outage, not once per write
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                log.warning("slack_budget.unreachable", reason=reason, retry_after=self._retry_after)
+            self._away_until = self._clock() + self._retry_after
+            return None
+        if self._away_until is not None:
+            log.info("slack_budget.back")
+            self._away_until = None
+        return row
+
+    def _run(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
+        with self.engine.begin() as connection:
+            result = connection.execute(statement, params)
+            return result.first() if result.returns_rows else None
