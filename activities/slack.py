@@ -358,6 +358,7 @@ class SlackReporter:
                 message=(run.channel, ts),
                 final=final,
                 within=run.time_left() if waited else None,
+                reported_at=run.input.reported_at,
             )
         except Superseded:
             return  # a newer state of the same message came in while this one waited

@@ -78,6 +78,21 @@ _PAUSE = sa.text(
     """
 )
 
+# The state reported at ``reported_at`` may go to the message unless a newer one went already (equal:
+# the same report, sent again after a 429, or two made in one workflow task).
+_NEWEST = sa.text(
+    """
+    WITH claimed AS (
+        INSERT INTO slack_message_states AS state (workspace, message, reported_at)
+        VALUES (:workspace, :message, :reported_at)
+        ON CONFLICT (workspace, message) DO UPDATE SET reported_at = excluded.reported_at
+            WHERE state.reported_at <= excluded.reported_at
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM claimed) AS newest
+    """
+)
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -147,6 +162,14 @@ class SharedBudget:
         """No write on the line, by any worker, for ``seconds`` (Slack's Retry-After)."""
         params = {"workspace": self.workspace, "method": method, "scope": scope, "seconds": seconds}
         await self._ask(_PAUSE, params)
+
+    async def newest(self, message: str, reported_at: datetime) -> bool | None:
+        """Whether the state of ``message`` reported at ``reported_at`` is the newest any worker sent, and if
+        so, claim it: a worker's refresh that waited while another worker sent a newer state is not sent.
+        (Claimed just before the send: two workers can still cross within one round trip.) None: the
+        database did not answer, the caller decides alone."""
+        row = await self._ask(_NEWEST, {"workspace": self.workspace, "message": message, "reported_at": reported_at})
+        return None if row is None else bool(row.newest)
 
     async def _ask(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
         if self._away_until is not None and self._clock() < self._away_until:

@@ -41,6 +41,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -175,13 +176,16 @@ class SlackWrites:
         message: Hashable | None = None,
         final: bool = False,
         within: float | None = None,
+        reported_at: datetime | None = None,
     ) -> T:
         """Send ``send()`` in its turn. An informing write of a ``message`` raises :class:`Superseded`
         if a newer write of the same message arrives before its turn; a ``final`` one (the message's
         last state) goes before the others. A write not granted ``within`` seconds raises :class:`TooLate`.
         A 429 sends it again in a later turn: an informing write until it goes through (nobody awaits
         it, and its message must reach its latest state), a waited one ``rate_limited_tries`` times in
-        all, then the 429 is raised for Temporal to retry the activity after Retry-After."""
+        all, then the 429 is raised for Temporal to retry the activity after Retry-After. With a shared
+        budget, an informing write's ``reported_at`` (when the workflow made the report) is checked against
+        the newest state the other workers sent to the same message: an older one raises Superseded."""
         line = self._line(method, channel)
         entry = _Entry(waited, message, self._clock(), final)
         deadline = None if within is None else entry.since + within
@@ -190,6 +194,8 @@ class SlackWrites:
             self._enqueue(line, entry, again=tries > 0)
             await self._granted(entry, deadline)
             tries += 1
+            if reported_at is not None and not waited and not await self._newest(message, reported_at):
+                raise Superseded()
             try:
                 return await self._send_in_order(message, send)
             except SlackApiError as error:
@@ -204,6 +210,12 @@ class SlackWrites:
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
                 entry = _Entry(waited, message, entry.since, final)
+
+    async def _newest(self, message: Hashable | None, reported_at: datetime) -> bool:
+        if self._shared is None or message is None:
+            return True  # one worker: its own line keeps a message's states in order
+        key = ":".join(map(str, message)) if isinstance(message, tuple) else str(message)
+        return await self._shared.newest(key, reported_at) is not False  # unknown (database away): send
 
     async def _granted(self, entry: _Entry, deadline: float | None) -> None:
         """Wait for the entry's turn; past ``deadline``, withdraw it (the line skips it) and raise TooLate."""

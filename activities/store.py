@@ -44,6 +44,7 @@ __all__ = [
     "research_pages",
     "research_runs",
     "slack_budget",
+    "slack_message_states",
 ]
 
 log = structlog.get_logger(__name__)
@@ -140,6 +141,17 @@ slack_budget = sa.Table(
     sa.Column("theoretical", _TIME, nullable=False),  # the GCRA's theoretical arrival time
     sa.Column("paused_until", _TIME, nullable=False),  # after a 429: no write before this
     sa.Column("last_grant", sa.Text, nullable=False),  # the ask that took the last slot
+)
+
+# The newest state sent to each message that informs (a run's progress, its root's status), by the time
+# its report was made in the workflow (activities/slack_budget.py): an older state queued on one worker
+# is not sent over a newer one another worker sent. Unused on SQLite.
+slack_message_states = sa.Table(
+    "slack_message_states",
+    metadata,
+    sa.Column("workspace", sa.Text, primary_key=True),
+    sa.Column("message", sa.Text, primary_key=True),  # channel:ts
+    sa.Column("reported_at", _TIME, nullable=False),
 )
 
 

@@ -5,6 +5,7 @@ Plain data for the pydantic data converter, like everything in workflows/models.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -190,6 +191,9 @@ class ProgressInput(BaseModel):
     messages: dict[str, str] = {}
     refused: DecisionRecord | None = None  # for REFUSED: the queued decision that was not applied
     refused_review: PlanReviewRecord | None = None  # for REFUSED: or the queued plan review that was not
+    # When the workflow made this report (workflow.now()): with several workers, a refresh made earlier
+    # is never sent over one made later (activities/slack_writes.py). None in reports made before it.
+    reported_at: datetime | None = None
 
 
 class ProgressReceipt(BaseModel):

@@ -427,6 +427,7 @@ class ResearchWorkflow:
             messages=self._state.messages,
             refused=refused,
             refused_review=refused_review,
+            reported_at=workflow.now(),
         )
         # A plan awaiting review cannot be reviewed unseen: retried like the draft.
         essential = kind in _ESSENTIAL or (

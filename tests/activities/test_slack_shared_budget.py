@@ -8,8 +8,9 @@ granted, not how long the test took."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from structlog.testing import capture_logs
 
 from activities.slack_budget import SharedBudget, Slot, workspace_key
 from activities.slack_limits import Budget
-from activities.slack_writes import SlackWrites
+from activities.slack_writes import SlackWrites, Superseded
 from activities.store import ArchiveStore
 from core.settings import Settings
 from researchbot.wiring import build_shared_budget
@@ -186,3 +187,22 @@ def test_only_postgres_shares_the_budget(tmp_path, postgres_url: str) -> None:
     assert shared is not None and shared.workspace == workspace_key("xoxb-1") != "xoxb-1"
     for disposable in (shared, sqlite, postgres):
         disposable.dispose()
+
+
+async def test_an_older_state_waiting_on_one_worker_is_not_sent_over_a_newer_one_another_sent(
+    workers: list[RecordingBudget],
+) -> None:
+    """Two workers refresh the same progress message: the one whose report the workflow made earlier, sent
+    last, would leave the message in an old state for good. It is superseded instead."""
+    first, second = (SlackWrites(BUDGETS, shared=budget) for budget in workers)
+    message, sent = ("C1", f"{uuid.uuid4().int % 10**6}.000100"), []
+    earlier, later = datetime(2026, 12, 4, 10, 0, tzinfo=UTC), datetime(2026, 12, 4, 10, 0, 5, tzinfo=UTC)
+
+    await second.write("chat.update", "C1", sending(sent, "newer"), waited=False, message=message, reported_at=later)
+    with pytest.raises(Superseded):
+        await first.write(
+            "chat.update", "C1", sending(sent, "older"), waited=False, message=message, reported_at=earlier
+        )
+    # The same report again (a 429 sent it back) still goes, and so does any later one.
+    await first.write("chat.update", "C1", sending(sent, "again"), waited=False, message=message, reported_at=later)
+    assert sent == ["newer", "again"]
