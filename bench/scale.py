@@ -57,6 +57,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.slack_lookup import STEP_EVENT
 from bench.slack import percentile
 from core import temporal
+from researchbot.cli import exit_now
 from sandbox import Channel, SlackApiServer, Workspace
 from slack_ui import thread
 from slack_ui.stream import progress_chunks
@@ -446,3 +447,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_now(0)  # past the figures, the Temporal runtime's threads must not abort the interpreter's teardown
