@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -42,10 +41,10 @@ from tempfile import TemporaryDirectory
 from temporalio.client import Client
 
 from bench.bare_bolt import STARTED_PREFIX
+from bench.burst_client import Answer, BurstClient
 from bench.profiled import DUMP_SIGNAL
 from bench.slack import percentile, wait_for_health
 from sandbox import SlackApiServer, User, Workspace, payloads
-from sandbox.signing import signed_headers
 from tests.fakes.slack_sender import SlackSender
 from tests.temporal_servers import start_dev_server
 
@@ -147,28 +146,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class BurstClient:
-    """bench/burst_client.py in its own process: the bursts are sent and timed away from this process,
-    whose thread serving the sandbox Slack would otherwise add its GIL waits to the acks."""
-
-    def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.burst_client"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    async def fire(self, url: str, bodies: list[str]) -> list[Ack]:
-        """Every body at once, each signed as Slack signs it; the time of each HTTP round trip."""
-        assert self._process.stdin is not None and self._process.stdout is not None
-        burst = {"url": url, "requests": [(body, signed_headers(SECRET, body)) for body in bodies]}
-        self._process.stdin.write(json.dumps(burst) + "\n")
-        self._process.stdin.flush()
-        answers = json.loads(await asyncio.to_thread(self._process.stdout.readline))
-        return [Ack(seconds, status, text) for seconds, status, text in answers]
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=30)
+def acks(answers: list[Answer]) -> list[Ack]:
+    return [Ack(seconds, status, text) for seconds, status, text in answers]
 
 
 def record(app: App, acks: list[Ack], measured: bool) -> None:
@@ -306,7 +285,7 @@ async def main() -> None:
         async with env:
             worker = worker_process(worker_settings, folder / "worker.log")
             worker_cpu, burst_seconds = 0.0, 0.0
-            bursts = BurstClient()
+            bursts = BurstClient(SECRET)
             try:
                 async with (
                     served(apps[0], settings, folder, args.burst, args.profile) as apps[0].sender,
@@ -314,14 +293,14 @@ async def main() -> None:
                     served(apps[2], settings, folder, args.burst, args.profile) as apps[2].sender,
                 ):
                     for app in apps:  # warm-up: Bolt's auth.test, Temporal connections, the worker's first runs
-                        record(app, await bursts.fire(url(app), bodies(app, 5, "warm-up")), measured=False)
+                        record(app, acks(await bursts.fire(url(app), bodies(app, 5, "warm-up"))), measured=False)
                         await until_started(env.client, queue, app)
                     for round_no in range(args.rounds):
                         for app in apps[round_no % 3 :] + apps[: round_no % 3]:
                             batch = bodies(app, args.burst, f"round {round_no + 1}")
                             assert app.pid is not None
                             cpu, own, t0 = cpu_seconds(worker.pid), cpu_seconds(app.pid), time.monotonic()
-                            record(app, await bursts.fire(url(app), batch), measured=True)
+                            record(app, acks(await bursts.fire(url(app), batch)), measured=True)
                             worker_cpu += cpu_seconds(worker.pid) - cpu
                             app.cpu += cpu_seconds(app.pid) - own
                             burst_seconds += time.monotonic() - t0

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from bench.burst_client import BurstClient
 from bot.research import QUEUED
 from bot.server import EVENTS_PATH, HEALTH_PATH
 from sandbox import SlackApiServer, Workspace, payloads
@@ -62,18 +63,14 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def burst(
-    sender: SlackSender, fields: Callable[[str], dict[str, str]], text: str, count: int
+    bursts: BurstClient, url: str, fields: Callable[[str], dict[str, str]], text: str, count: int
 ) -> tuple[list[float], int, int]:
     """Ack times, failed acks, and acks that said the run is queued rather than started."""
-
-    async def one(i: int) -> tuple[float, bool, bool]:
-        started = time.perf_counter()
-        response = await sender.command(**fields(text if text == "help" else f"{text} #{i}"))
-        ok = response.status_code == 200 and "text" in response.json()
-        return time.perf_counter() - started, ok, ok and response.json()["text"] == QUEUED
-
-    results = await asyncio.gather(*(one(i) for i in range(count)))
-    return [seconds for seconds, _, _ in results], sum(1 for _, ok, _ in results if not ok), sum(q for *_, q in results)
+    bodies = [payloads.command_body(fields(text if text == "help" else f"{text} #{i}")) for i in range(count)]
+    answers = await bursts.fire(url, bodies)
+    ok = [status == 200 and bool(said) for _, status, said in answers]
+    queued = sum(1 for (_, _, said), fine in zip(answers, ok, strict=True) if fine and said == QUEUED)
+    return [seconds for seconds, _, _ in answers], ok.count(False), queued
 
 
 @asynccontextmanager
@@ -144,23 +141,26 @@ async def ack_latency(slack: SlackApiServer, env: WorkflowEnvironment, count: in
         await asyncio.sleep(2)  # the server's own work for the new runs (tasks, visibility) settles too
 
     research, nothing, failed, queued = [], [], 0, 0
+    bursts = BurstClient(SECRET)  # sent and timed from a process of its own (see bench/burst_client.py)
     async with bot_process(slack, env) as sender:
-        await burst(sender, fields, "help", count)  # warm-up: Bolt's auth.test, connections
+        url = sender.url
+        await burst(bursts, url, fields, "help", count)  # warm-up: Bolt's auth.test, connections
         for done in range(1, rounds + 1):  # interleaved rounds, so machine noise hits both alike
-            times, bad, _ = await burst(sender, fields, "help", count)
+            times, bad, _ = await burst(bursts, url, fields, "help", count)
             nothing, failed = nothing + times, failed + bad
             await quiet((done - 1) * count)
-            times, bad, late = await burst(sender, fields, "What is durable execution?", count)
+            times, bad, late = await burst(bursts, url, fields, "What is durable execution?", count)
             research, failed, queued = research + times, failed + bad, queued + late
             await quiet(done * count)
         # The same bursts back to back: each one's runs start while the next one arrives.
         back_research, back_nothing = [], []
         for _ in range(rounds):
-            times, bad, _ = await burst(sender, fields, "help", count)
+            times, bad, _ = await burst(bursts, url, fields, "help", count)
             back_nothing, failed = back_nothing + times, failed + bad
-            times, bad, late = await burst(sender, fields, "What is durable execution?", count)
+            times, bad, late = await burst(bursts, url, fields, "What is durable execution?", count)
             back_research, failed, queued = back_research + times, failed + bad, queued + late
         await quiet(2 * rounds * count)
+    bursts.close()
     print(
         f"/research ack under a burst of {count} ({rounds} rounds): median {1000 * statistics.median(research):.0f} "
         "ms, "
