@@ -49,17 +49,14 @@ class RecordingBudget(SharedBudget):
 
 
 @pytest.fixture
-def migrated(postgres_url: str) -> Iterator[ArchiveStore]:
-    store = ArchiveStore(postgres_url)
-    store.migrate()
-    yield store
-    store.dispose()
+def database_url(postgres_url: str) -> str:
+    return postgres_url  # the budget is shared on PostgreSQL only: conftest's store, migrated, on it
 
 
 @pytest.fixture
-def workers(migrated: ArchiveStore) -> Iterator[list[RecordingBudget]]:
+def workers(store: ArchiveStore) -> Iterator[list[RecordingBudget]]:
     """Two workers' connections to one workspace's budget, each with its own pool, as two processes have."""
-    budgets = [RecordingBudget(sa.create_engine(migrated.url), "T1") for _ in range(2)]
+    budgets = [RecordingBudget(sa.create_engine(store.url), "T1") for _ in range(2)]
     yield budgets
     for budget in budgets:
         budget.dispose()
@@ -132,7 +129,7 @@ async def test_informing_writes_of_one_worker_leave_the_burst_to_the_other_worke
     assert len(sent) == 7
 
 
-async def test_a_429_met_by_one_worker_pauses_the_other(workers: list[RecordingBudget], migrated: ArchiveStore) -> None:
+async def test_a_429_met_by_one_worker_pauses_the_other(workers: list[RecordingBudget], store: ArchiveStore) -> None:
     first, second = (SlackWrites(BUDGETS, shared=shared) for shared in workers)
     sent: list[str] = []
     tries = 0
@@ -147,7 +144,7 @@ async def test_a_429_met_by_one_worker_pauses_the_other(workers: list[RecordingB
 
     met = asyncio.create_task(first.write("chat.update", "C1", limited_once, waited=True))
     for _ in range(500):
-        with migrated.engine.connect() as connection:
+        with store.engine.connect() as connection:
             paused_until = connection.execute(sa.text("SELECT max(paused_until) FROM slack_budget")).scalar()
             now = connection.execute(sa.text("SELECT clock_timestamp()")).scalar()
         if paused_until is not None and paused_until > now:
