@@ -48,7 +48,8 @@ function connect() {
   if (S.events) S.events.close();
   const events = new EventSource(`/events?user=${encodeURIComponent(S.me)}`);
   S.events = events;
-  events.onopen = () => { $("live-dot").className = "live-dot live"; $("live-dot").title = "Live"; };
+  // (Re)connected: what changed while the stream was down was never heard of, so look again.
+  events.onopen = () => { $("live-dot").className = "live-dot live"; $("live-dot").title = "Live"; scheduleRefresh(); };
   events.onerror = () => { $("live-dot").className = "live-dot down"; $("live-dot").title = "Reconnecting…"; };
   events.onmessage = () => scheduleRefresh();
 }
