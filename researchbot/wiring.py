@@ -79,6 +79,17 @@ def build_reporter(settings: Settings, http: httpx.AsyncClient, shared: SharedBu
 
 
 @asynccontextmanager
+async def _disposed(store: ArchiveStore, shared: SharedBudget | None) -> AsyncIterator[None]:
+    """The database connections close with the worker: the archive's pool and the shared budget's."""
+    try:
+        yield
+    finally:
+        if shared is not None:
+            shared.dispose()
+        store.dispose()
+
+
+@asynccontextmanager
 async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
     """Every activity with its clients; raises ConfigError before anything runs if a setting is wrong."""
     store = ArchiveStore(settings.database_url)
@@ -87,6 +98,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
     corpus = LocalCorpus(settings.research_corpus_dir)
     timeout = httpx.Timeout(settings.fetch_timeout_seconds, connect=5.0)
     async with (
+        _disposed(store, shared),
         httpx.AsyncClient(timeout=timeout, headers={"User-Agent": USER_AGENT}) as http,
         httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout_seconds, connect=5.0)) as llm_http,
     ):
