@@ -27,6 +27,7 @@ from core.settings import Settings
 from workflows import FINALIZE_ANSWER, JUDGE_CLAIMS, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
 from workflows.activity_io import (
     FinalizeInput,
+    JudgedClaim,
     JudgeInput,
     JudgeOutput,
     PlanInput,
@@ -120,6 +121,8 @@ class ChatResearchModel:
         return TextOutput(text=self._answer(reply), usage=reply.usage)
 
     async def judge(self, data: JudgeInput) -> JudgeOutput:
+        if data.by_meaning:
+            return await self._judge_by_meaning(data)
         if not data.claims:
             return JudgeOutput()
         messages, judged = prompts.judge_messages(data)
@@ -129,6 +132,46 @@ class ChatResearchModel:
             log.warning("llm.judge_unparsed", model=self._model(data.model), reply=reply.text[:200])
             refuted = []
         return JudgeOutput(refuted=[data.claims[n - 1].index for n in refuted], usage=reply.usage)
+
+    async def _judge_by_meaning(self, data: JudgeInput) -> JudgeOutput:
+        """Every claim judged from its candidate passages, in batches of bounded prompts. An answer that
+        is not the JSON asked for is asked for again once, with what was wrong; a claim still without a
+        verdict stays unjudged (the workflow never counts it verified)."""
+        known = {p.number for c in data.claims for p in c.candidates} | {p.number for p in data.question_passages}
+        verdicts: list[JudgedClaim] = []
+        answers: bool | None = None
+        usage = TokenUsage()
+        problems: list[str] = []
+        for position, batch in enumerate(prompts.meaning_batches(data)):
+            messages = prompts.meaning_messages(data, batch, ask_question=position == 0)
+            parsed: prompts.Verdicts | None = None
+            for attempt in range(2):
+                reply = await self._ask(messages, data.model, json_mode=True)
+                usage = usage + reply.usage
+                try:
+                    parsed = prompts.parse_meaning(reply.text, len(batch), known)
+                    break
+                except ValueError as error:
+                    log.warning("llm.judge_unparsed", model=self._model(data.model), error=str(error), attempt=attempt)
+                    messages = [
+                        *messages,
+                        {"role": "assistant", "content": reply.text[:2_000]},
+                        {"role": "user", "content": f"That was not the JSON asked for ({error}). Answer in JSON only."},
+                    ]
+            if parsed is None:
+                problems.append("the judge's answer was not the JSON asked for")
+                continue
+            if position == 0:
+                answers = parsed.answers_question
+            for number, claim in enumerate(batch, 1):
+                if number in parsed.verdicts:
+                    verdict, sources = parsed.verdicts[number]
+                    verdicts.append(JudgedClaim(index=claim.index, verdict=verdict, sources=sources))
+            if len(parsed.verdicts) < len(batch):
+                problems.append("the judge gave no verdict on some claims")
+        return JudgeOutput(
+            verdicts=verdicts, answers_question=answers, problem="; ".join(dict.fromkeys(problems)) or None, usage=usage
+        )
 
     def _model(self, requested: str | None) -> str:
         return requested or self.name
@@ -199,7 +242,8 @@ class LlmActivities:
     @activity.defn(name=JUDGE_CLAIMS)
     async def judge_claims(self, data: JudgeInput) -> JudgeOutput:
         out = await self._metered(self._model.judge, data)
-        self._log("llm.judge_claims", data.model, out.usage, claims=len(data.claims), refuted=len(out.refuted))
+        judged = {"refuted": len(out.refuted)} if not data.by_meaning else {"judged": len(out.verdicts)}
+        self._log("llm.judge_claims", data.model, out.usage, claims=len(data.claims), **judged)
         return out
 
     async def _full_texts(self, pages: list[Page]) -> list[Page]:

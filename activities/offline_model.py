@@ -2,9 +2,10 @@
 OPENAI_BASE_URL): deterministic, no network, and it says plainly that it wrote in offline mode.
 
 Plans split the question; the look for gaps after reading turns the sub-questions no read page
-covers into follow-up queries; drafts are extractive: the page sentences that share the most terms
-with the question (and the reviewer's feedback), each cited with its source number; the
-picking of those sentences is in activities/offline_text.py.
+covers into follow-up queries; drafts are extractive: the page sentences that best answer the question,
+found by the same retrieval the citation check uses (activities/retrieval.py: BM25 over the sentences,
+without the words of how the question is asked), best first, then those that share the most terms with
+the reviewer's feedback, each cited with its source number.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from collections.abc import Iterable
 
 from activities.offline_text import (
     STYLE_WORDS,
+    Pick,
+    candidates,
     cited_bullets,
     find_gaps,
     key_terms,
     pick_for_feedback,
-    pick_sentences,
     topic_of,
 )
 from activities.prompts import usable_sources
+from activities.retrieval import PassageIndex, what_is_asked
 from workflows.activity_io import (
     FinalizeInput,
     JudgeInput,
@@ -134,10 +137,10 @@ class OfflineResearchModel:
             lines.append(f"I found no sources for \u201c{data.question}\u201d, so I cannot give a cited answer.")
         else:
             count = SHORT_ANSWER_SENTENCES if _SHORTER.search(feedback) else ANSWER_SENTENCES
-            picked = pick_sentences(usable, data.question, count)
+            picked = answering_sentences(usable, data.question, count)
             if feedback and not _SHORTER.search(feedback):
                 picked += pick_for_feedback(usable, feedback, picked)
-            lines += [f"**{data.question}**", "", *cited_bullets(picked)]
+            lines += [f"**{data.question}**", "", *cited_bullets(picked, in_page_order=False)]
         if feedback:
             lines += ["", f"{FEEDBACK_LINE} {feedback}"]
         text = "\n".join(lines)
@@ -168,6 +171,20 @@ class OfflineResearchModel:
             lines += ["", f"{FEEDBACK_LINE} {feedback}"]
         text = "\n".join(lines)
         return TextOutput(text=text, usage=_usage(data.draft + feedback, text))
+
+
+def answering_sentences(usable: list[tuple[Source, Page]], question: str, count: int) -> list[Pick]:
+    """The ``count`` sentences of the pages that best answer ``question``, best first (BM25 over the
+    quotable sentences). With nothing matching, each page's first sentence, so the draft still says what
+    was read (and the citation check decides whether it answers)."""
+    quotable = candidates(usable)
+    index = PassageIndex({n: pick[3] for n, pick in enumerate(quotable)}, width=1)
+    ranked = index.ranked(what_is_asked(question) or question, limit=count)
+    picked = [quotable[passage.number] for passage in ranked]
+    if not picked:
+        firsts = {pick[0]: pick for pick in reversed(quotable)}
+        picked = [firsts[source] for source in sorted(firsts)][:count]
+    return picked
 
 
 def _corpus(usable: list[tuple[Source, Page]]) -> str:

@@ -9,6 +9,7 @@ from workflows.models import Page, Source
 __all__ = [
     "STYLE_WORDS",
     "Pick",
+    "candidates",
     "cited_bullets",
     "find_gaps",
     "key_terms",
@@ -228,6 +229,11 @@ def _query_key(query: str) -> str:
 Pick = tuple[int, int, int, str]
 
 
+def candidates(usable: list[tuple[Source, Page]]) -> list[Pick]:
+    """The sentences of the pages that could be quoted as statements, in page order."""
+    return _candidates(usable)
+
+
 def _candidates(usable: list[tuple[Source, Page]]) -> list[Pick]:
     found: list[Pick] = []
     seen: set[str] = set()
@@ -274,5 +280,6 @@ def pick_for_feedback(usable: list[tuple[Source, Page]], feedback: str, already:
     return [c for _, c in ranked[:FEEDBACK_SENTENCES]]
 
 
-def cited_bullets(picked: list[Pick]) -> list[str]:
-    return [f"- {sentence} [{number}]" for _, _, number, sentence in sorted(picked)]
+def cited_bullets(picked: list[Pick], *, in_page_order: bool = True) -> list[str]:
+    ordered = sorted(picked) if in_page_order else picked
+    return [f"- {sentence} [{number}]" for _, _, number, sentence in ordered]

@@ -1,32 +1,33 @@
 """The ``verify_citations`` activity: is each cited claim said by a passage of a source it cites?
 
-Deterministic, no model: a claim's content words (activities/offline_text.key_terms) are weighted by
-their rarity across the run's pages (IDF over passages), and the claim is supported when one passage
-(a sentence, or two sentences side by side) of a source it cites holds at least SUPPORT_THRESHOLD of
-that weight and every number the claim states, and the cited pages mention every name (capitalised
-word) it uses. The question gets a like test against every readable source, its words counted alike,
-over passages of up to four sentences (RELEVANCE_THRESHOLD): a run whose pages only share a word with
-the question has nothing to cite. Passages that carry instructions planted for a model (``ignore previous
-instructions``, mentions, requests to add links) support nothing, and a claim that repeats one is
-``injected``. The thresholds are calibrated by ``python -m bench.faithfulness`` (see README.md).
+Two steps. Retrieval (activities/retrieval.py) finds, per claim, the passages (a sentence, or two side
+by side) that could say it. Then a verdict: where a model is configured, the workflow has the model's
+judge decide every claim from those candidates (``with_candidates``); offline, the word check here is the
+verdict. The word check: a claim is supported when one passage of a source it cites holds at least
+SUPPORT_THRESHOLD of its content words (weighted by rarity), every number it states, the same polarity
+(a "not", "never", "without" on one side only breaks it) and every absolute word it uses ("all",
+"always", "eliminates"), and the cited pages mention every name it uses (a capitalised word that does not
+open its sentence). Asked to ``recite``, a claim its cited sources fail but another source passes is
+supported by that one. The question gets a like test against every readable source, over passages of up
+to four sentences (RELEVANCE_THRESHOLD). Passages that carry instructions planted for a model (``ignore
+previous instructions``, mentions, requests to add links) support nothing, and a claim that repeats one
+is ``injected``. The thresholds are calibrated by ``python -m bench.faithfulness`` (see bench/README.md).
 Asked ``with_passages``, the check also answers, per claim and cited source, the best passage and its
-score (for the evidence archive, workflows/evidence.py), bounded in number and length.
+score (for the evidence archive, workflows/evidence.py); every answer is bounded in number and length.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable
 
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from activities.offline_text import key_terms
 from activities.page_store import PageStore
 from activities.prompts import usable_sources
+from activities.retrieval import Passage, PassageIndex, numbers_in, passages, stems, terms_of, what_is_asked
 from workflows import VERIFY_CITATIONS
 from workflows.activity_io import ClaimCheck, ClaimVerdict, SupportingPassage, VerifyInput, VerifyOutput
 from workflows.claims import Claim, split_claims, split_sentences
@@ -43,32 +44,33 @@ __all__ = [
 ]
 
 SUPPORT_THRESHOLD = 0.7
-RELEVANCE_THRESHOLD = 0.6
-MAX_PASSAGES_PER_PAGE = 2_000
-STEM_CHARS = 5
+RELEVANCE_THRESHOLD = 0.3
 CLAIM_WINDOW = 2  # sentences a claim may draw on
 QUESTION_WINDOW = 4  # sentences an answer to the question may draw on
+CITED_CANDIDATES = 3  # passages of the cited sources shown to the judge per claim
+OTHER_CANDIDATES = 1  # and of the run's other sources, so a claim cited to the wrong one can be re-cited
+QUESTION_CANDIDATES = 4  # passages that best answer the question, shown to the judge
+CANDIDATE_CHARS = 400
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+#|>]|\d+[.)])\s)")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")  # as activities/offline_text.key_terms reads words
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#'-]*")
+
 _QUOTED = re.compile(r"`[^`\n]*`|\"[^\"\n]*\"|\u201c[^\u201d\n]*\u201d")
-_SUFFIXES = (
-    ("ations", ""),
-    ("ation", ""),
-    ("ings", ""),
-    ("ing", ""),
-    ("ies", "y"),
-    ("ied", "y"),
-    ("ie", "y"),  # key_terms has already dropped a plural's "s": "retries" comes as "retrie"
-    ("ed", ""),
-    ("es", ""),
-    ("ers", ""),
-    ("er", ""),
-    ("ly", ""),
-    ("s", ""),
-)
-_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 _CITATION = re.compile(r"\[\d{1,3}\]")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\W*([A-Za-z0-9][A-Za-z0-9+#'-]*)")
+# Words that turn a statement around: "retried" and "not retried" share every content word. What they
+# turn around is the next few content words of their clause.
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nor|neither|nothing|nobody|cannot|without|lacks?|fails? to|misses)\b|n't\b",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[,;:.!?()]|\b(?:but|while|whereas|which|so|and then)\b", re.IGNORECASE)
+NEGATION_SCOPE = 4
+# Words that make a statement stronger than a source that hedges: "reduces" is not "eliminates".
+_ABSOLUTE = re.compile(
+    r"\b(?:all|always|every|everything|entirely|completely|fully|guarantee[sd]?|eliminat\w*|impossible|"
+    r"solely|forever|any\s+(?:size|number|amount))\b",
+    re.IGNORECASE,
+)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions?|prompts?|rules|guidelines)\b"
     r"|\b(?:system|developer)\s+prompt\b"
@@ -91,88 +93,107 @@ def is_injection(text: str) -> bool:
     return bool(_INJECTION.search(_QUOTED.sub(" ", text)))
 
 
-def passages(text: str, width: int = 2) -> list[str]:
-    """A page's sentences, and each run of up to ``width`` neighbouring sentences: what a text is checked against."""
-    sentences = [" ".join(s.split()) for s in _SENTENCE_END.split(text) if s and s.strip()]
-    sentences = sentences[:MAX_PASSAGES_PER_PAGE]
-    runs = [" ".join(sentences[i : i + size]) for size in range(2, width + 1) for i in range(len(sentences) - size + 1)]
-    return sentences + runs
-
-
-def terms_of(text: str) -> frozenset[str]:
-    """Content words cut to their first STEM_CHARS letters: "verify", "verifies" and "verification" match."""
-    return frozenset(_stem(term) for term in key_terms(text))
-
-
-def _stem(word: str) -> str:
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            break
-    return word[:STEM_CHARS]
-
-
-class SupportIndex:
-    """The passages of a run's readable sources, by source number, with IDF weights over all of them."""
+class SupportIndex(PassageIndex):
+    """The passages of a run's readable sources (planted instructions left out), and the word check."""
 
     def __init__(self, pages_by_number: dict[int, str], width: int = CLAIM_WINDOW) -> None:
-        # Per source: each passage's terms, the numbers it states, and its text (for the evidence archive).
-        self._passages: dict[int, list[tuple[frozenset[str], frozenset[str], str]]] = {}
-        self._page_terms: dict[int, frozenset[str]] = {}
-        document_frequency: Counter[str] = Counter()
-        count = 0
-        for number, text in pages_by_number.items():
-            self._page_terms[number] = terms_of(text)
-            units = []
-            for passage in passages(text, width):
-                if is_injection(passage):
-                    continue  # planted instructions are not evidence of anything
-                terms = terms_of(passage)
-                units.append((terms, frozenset(_NUMBER.findall(passage)), passage))
-                document_frequency.update(terms)
-                count += 1
-            self._passages[number] = units
-        self._df = document_frequency
-        self._n = count
-
-    def weight(self, term: str) -> float:
-        return math.log((self._n + 1) / (self._df[term] + 0.5)) + 1.0
+        super().__init__(pages_by_number, width, keep=lambda passage: not is_injection(passage))
 
     def unknown_names(self, text: str, numbers: Iterable[int]) -> set[str]:
-        """The capitalised words (names) of ``text`` that none of the pages ``numbers`` mentions anywhere."""
-        names = terms_of(" ".join(w for w in _WORD.findall(_CITATION.sub(" ", text)) if w[0].isupper()))
-        known = frozenset().union(*(self._page_terms.get(n, frozenset()) for n in numbers))
+        """The names of ``text`` (capitalised words that do not open a sentence) that none of the pages
+        ``numbers`` mentions anywhere."""
+        names = terms_of(" ".join(names_in(text)))
+        known = frozenset().union(*(self.page_terms.get(n, frozenset()) for n in numbers))
         return set(names - known)
 
-    def best(self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True) -> float:
-        """The best share of ``text``'s content words that one passage holds (0..1), each word weighted
-        by its rarity (or, unweighted, counted once).
-
-        Only the sources ``numbers`` are searched (all of them when None). A passage that lacks a
-        number the text states scores 0.
-        """
-        return self.best_passage(text, numbers, weighted=weighted)[0]
+    def best(
+        self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True, claim: bool = True
+    ) -> float:
+        """The best share of ``text``'s content words that one passage says (0..1), each word weighted
+        by its rarity (or, unweighted, counted once); only the sources ``numbers`` are searched (all of
+        them when None). A passage that lacks a number the text states, turns it around or hedges what
+        it says absolutely says none of it."""
+        return self.best_passage(text, numbers, weighted=weighted, claim=claim)[0]
 
     def best_passage(
-        self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True
+        self, text: str, numbers: Iterable[int] | None = None, *, weighted: bool = True, claim: bool = True
     ) -> tuple[float, str]:
-        """The best share (as :meth:`best`) and the passage that holds it ("" when none holds any)."""
-        terms = set(terms_of(_CITATION.sub(" ", text)))
-        if not terms:
+        """The best share (as :meth:`best`) and the passage that holds it ("" when none holds any). A
+        question (not a ``claim``) states nothing, so nothing in it must agree."""
+        if not terms_of(text):
             return 0.0, ""
-        stated = set(_NUMBER.findall(_CITATION.sub(" ", text)))
-        weight = self.weight if weighted else (lambda _: 1.0)
-        total = sum(weight(t) for t in terms)
-        wanted = self._passages.keys() if numbers is None else [n for n in numbers if n in self._passages]
         best, holder = 0.0, ""
-        for number in wanted:
-            for passage_terms, passage_numbers, passage in self._passages[number]:
-                if not stated <= passage_numbers:
-                    continue
-                share = sum(weight(t) for t in terms & passage_terms) / total
-                if share > best:
-                    best, holder = share, passage
+        for passage in self.all_passages(numbers):
+            if claim and not agrees(text, passage):
+                continue
+            share = self.share(text, passage, weighted=weighted)
+            if share > best:
+                best, holder = share, passage.text
         return best, holder
+
+    def supports(self, text: str, numbers: Iterable[int]) -> tuple[bool, float]:
+        """The word check's verdict on ``text`` against the sources ``numbers``, and its score."""
+        numbers = list(numbers)
+        score = self.best(text, numbers)
+        # A name the cited pages never mention is not theirs to vouch for, however many words match.
+        return score >= SUPPORT_THRESHOLD and not self.unknown_names(text, numbers), score
+
+    def candidates(self, text: str, cited: Iterable[int]) -> list[SupportingPassage]:
+        """The passages the judge sees for a claim: the best of the sources it cites, then of the others."""
+        cited = list(cited)
+        others = [n for n in self.by_number if n not in cited]
+        found = self.ranked(text, cited, limit=CITED_CANDIDATES) + self.ranked(text, others, limit=OTHER_CANDIDATES)
+        return [as_supporting(p, CANDIDATE_CHARS) for p in found]
+
+
+def question_relevance(index: SupportIndex, question: str) -> float:
+    """How much of what the question asks about one passage of up to QUESTION_WINDOW sentences holds
+    (0..1), its words weighted by rarity: a word no page has at all weighs most, since a question about
+    something the pages never mention is not theirs to answer. A name (a capitalised word that does not
+    open its sentence, and not an acronym, which pages spell in many ways) no page mentions makes it 0:
+    "the capital of France" is not answered by a page about Capital One."""
+    names = [name for name in names_in(question) if not name.isupper()]
+    if index.unknown_names(" ".join(["Named", *names]), index.by_number):
+        return 0.0
+    return index.best(what_is_asked(question), weighted=True, claim=False)
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised words that do not open a sentence: what a text names."""
+    plain = _CITATION.sub(" ", text)
+    openers = {m.start(1) for m in _SENTENCE_START.finditer(plain)}
+    return [m.group(0) for m in _WORD.finditer(plain) if m.group(0)[0].isupper() and m.start() not in openers]
+
+
+def agrees(text: str, passage: Passage) -> bool:
+    """Whether ``passage`` could say ``text`` at all: every number the text states, the same polarity,
+    and every absolute word the text uses."""
+    if not numbers_in(text) <= passage.numbers:
+        return False
+    if not _absolutes(text) <= _absolutes(passage.text):
+        return False
+    # Each word both say must be turned around by both, or by neither.
+    shared = terms_of(text) & passage.terms
+    return _negated(text) & shared == _negated(passage.text) & shared
+
+
+def _negated(text: str) -> frozenset[str]:
+    """The content words (as stems) that a negation in ``text`` turns around."""
+    found: set[str] = set()
+    for cue in _NEGATION.finditer(text):
+        rest = text[cue.end() :]
+        if end := _CLAUSE_END.search(rest):
+            rest = rest[: end.start()]
+        found.update(list(dict.fromkeys(stems(rest)))[:NEGATION_SCOPE])
+    return frozenset(found)
+
+
+def _absolutes(text: str) -> set[str]:
+    return {" ".join(m.group(0).lower().split()) for m in _ABSOLUTE.finditer(text)}
+
+
+def as_supporting(passage: Passage, limit: int, score: float = 0.0) -> SupportingPassage:
+    return SupportingPassage(number=passage.number, text=cut(passage.text, limit), score=round(score, 3))
 
 
 def check(data: VerifyInput) -> VerifyOutput:
@@ -180,20 +201,27 @@ def check(data: VerifyInput) -> VerifyOutput:
     usable = usable_sources(data.sources, data.pages)
     texts = {source.number: page.text for source, page in usable}
     index = SupportIndex(texts)
-    # Relevance counts the question's words alike: a rare word shared with a page must not carry it.
-    relevance = SupportIndex(texts, QUESTION_WINDOW).best(data.question, weighted=False) if usable else 0.0
+    relevance = question_relevance(SupportIndex(texts, QUESTION_WINDOW), data.question) if usable else 0.0
     checks = []
     room = MAX_PASSAGES if data.with_passages else 0
     room_bytes = EVIDENCE_BYTES
+    candidate_bytes = EVIDENCE_BYTES if data.with_candidates else 0
     for position, claim in enumerate(split_claims(data.text)):
         statement = claim.statement
+        supported_by: list[int] = []
+        candidates: list[SupportingPassage] = []
         if is_injection(claim.text):
             verdict, score = ClaimVerdict.INJECTED, 0.0
         else:
-            score = index.best(statement, claim.numbers)
-            # A name the cited pages never mention is not theirs to vouch for, however many words match.
-            named = not index.unknown_names(statement, claim.numbers)
-            verdict = ClaimVerdict.SUPPORTED if score >= SUPPORT_THRESHOLD and named else ClaimVerdict.UNSUPPORTED
+            supported, score = index.supports(statement, claim.numbers)
+            if not supported and data.recite:
+                supported_by = _other_support(index, statement, claim.numbers)
+                supported = bool(supported_by)
+            verdict = ClaimVerdict.SUPPORTED if supported else ClaimVerdict.UNSUPPORTED
+            for candidate in index.candidates(statement, claim.numbers):
+                if utf8_size(candidate.text) <= candidate_bytes:
+                    candidates.append(candidate)
+                    candidate_bytes -= utf8_size(candidate.text)
         support = _supporting(index, claim, room, room_bytes) if verdict is not ClaimVerdict.INJECTED else []
         room -= len(support)
         room_bytes -= sum(utf8_size(passage.text) for passage in support)
@@ -205,15 +233,26 @@ def check(data: VerifyInput) -> VerifyOutput:
                 verdict=verdict,
                 score=round(score, 3),
                 passages=support,
+                candidates=candidates,
+                supported_by=supported_by,
             )
         )
     planted = [s.text.strip() for s in split_sentences(data.text) if not s.numbers and is_injection(s.text)]
+    asked = index.ranked(data.question, limit=QUESTION_CANDIDATES) if data.with_candidates and usable else []
     return VerifyOutput(
         claims=checks,
         planted=planted,
         relevance=round(relevance, 3),
         relevant=bool(usable) and relevance >= RELEVANCE_THRESHOLD,
+        question_passages=[as_supporting(p, CANDIDATE_CHARS) for p in asked],
     )
+
+
+def _other_support(index: SupportIndex, statement: str, cited: Iterable[int]) -> list[int]:
+    """The one source, other than those cited, whose passages pass the word check for ``statement``."""
+    scored = [(index.supports(statement, [n]), n) for n in index.by_number if n not in set(cited)]
+    passing = sorted(((score, n) for (ok, score), n in scored if ok), key=lambda item: (-item[0], item[1]))
+    return [passing[0][1]] if passing else []
 
 
 def _supporting(index: SupportIndex, claim: Claim, room: int, room_bytes: int) -> list[SupportingPassage]:

@@ -91,12 +91,19 @@ class VerifyInput(BaseModel):
     pages: list[Page]
     # Also answer, per claim and cited source, the best passage (for the evidence archive; bounded).
     with_passages: bool = False
+    # Also answer, per claim, the passages that could support it (for the judge; bounded), and the
+    # passages that best answer the question.
+    with_candidates: bool = False
+    # A claim its cited sources do not support, but another source of the run does, is supported by that
+    # one (ClaimCheck.supported_by): the workflow cites it instead.
+    recite: bool = False
 
 
 class ClaimVerdict(StrEnum):
     SUPPORTED = "supported"
     UNSUPPORTED = "unsupported"  # no passage of the cited sources says it
     INJECTED = "injected"  # it repeats instructions planted in a page, or is one: never published
+    UNJUDGED = "unjudged"  # the model's judge could not decide it (failed, garbled, no budget): never verified
 
 
 class SupportingPassage(BaseModel):
@@ -116,6 +123,11 @@ class ClaimCheck(BaseModel):
     verdict: ClaimVerdict
     score: float = 0.0  # the best passage's weighted share of the claim's words
     passages: list[SupportingPassage] = []  # only when asked for (VerifyInput.with_passages)
+    # The passages retrieval found for the claim, best first: of the sources it cites, then of the others
+    # (only when asked for: VerifyInput.with_candidates). Candidates, not verdicts: the judge decides.
+    candidates: list[SupportingPassage] = []
+    # The sources that support the claim when it is supported, if none of them is one it cites.
+    supported_by: list[int] = []
 
 
 class VerifyOutput(BaseModel):
@@ -125,26 +137,56 @@ class VerifyOutput(BaseModel):
     # How well the best passage of all readable sources covers the question (0..1), and whether that is enough.
     relevance: float = 0.0
     relevant: bool = False
+    # The passages that best answer the question (only when asked for: VerifyInput.with_candidates).
+    question_passages: list[SupportingPassage] = []
+    # Set by the workflow once the model's judge has decided the claims (workflows/judgement.py).
+    judged: bool = False
+    judge_problem: str | None = None  # why some claims are unjudged
 
 
 class ClaimToJudge(BaseModel):
-    """A claim the deterministic check found supported, with the passages it found for it."""
+    """A claim with the passages it is judged against: ``candidates`` (numbered by source) where the judge
+    decides every claim; ``passages`` where it gave a second opinion on the word check's (before)."""
 
     index: int
     statement: str
-    passages: list[str]
+    passages: list[str] = []
+    candidates: list[SupportingPassage] = []
 
 
 class JudgeInput(BaseModel):
-    """Claims for the model to judge against their passages (entailment): the second opinion."""
+    """Claims for the model to judge against their passages (entailment).
+
+    With ``by_meaning`` the judge decides every claim (supported, contradicted, not enough information)
+    and whether ``question_passages`` answer the question; without it (runs from before), it could only
+    refute claims the word check passed.
+    """
 
     question: str
     claims: list[ClaimToJudge]
     model: str | None = None
+    by_meaning: bool = False
+    question_passages: list[SupportingPassage] = []
+
+
+class Entailment(StrEnum):
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
+    NOT_ENOUGH_INFO = "not_enough_info"
+
+
+class JudgedClaim(BaseModel):
+    index: int  # the claim's index (ClaimToJudge.index)
+    verdict: Entailment
+    sources: list[int] = []  # when supported: the sources whose passages say it
 
 
 class JudgeOutput(BaseModel):
-    refuted: list[int] = []  # indexes of the claims whose passages do not say what they claim
+    refuted: list[int] = []  # indexes of the claims whose passages do not say what they claim (before)
+    # By meaning: a verdict per claim judged; a claim without one was not judged (see ``problem``).
+    verdicts: list[JudgedClaim] = []
+    answers_question: bool | None = None  # do the question's passages answer it (None: not said)
+    problem: str | None = None  # why some claims went unjudged, for the footer
     usage: TokenUsage = TokenUsage()
 
 

@@ -8,7 +8,7 @@ the same answer. Whether a claim is supported is decided by the ``verify_citatio
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 __all__ = ["UNVERIFIED_MARK", "Claim", "edit_claims", "split_claims", "split_sentences"]
@@ -84,15 +84,24 @@ def split_sentences(text: str) -> list[Claim]:
     return claims
 
 
-def edit_claims(text: str, *, mark: set[int], remove: set[int], drop: Collection[str] = ()) -> str:
-    """The text with claims (by their index in :func:`split_claims`) marked as unverified or removed, and
-    the uncited sentences whose text is in ``drop`` removed.
+def edit_claims(
+    text: str,
+    *,
+    mark: set[int],
+    remove: set[int],
+    drop: Collection[str] = (),
+    recite: Mapping[int, tuple[int, ...]] | None = None,
+) -> str:
+    """The text with claims (by their index in :func:`split_claims`) marked as unverified or removed, the
+    uncited sentences whose text is in ``drop`` removed, and the claims in ``recite`` citing the sources
+    given for them instead of their own.
 
     A bullet whose only sentence is removed goes whole, so no empty bullet is left behind.
     """
+    recite = recite or {}
     sentences = split_sentences(text)
     cited = [sentence for sentence in sentences if sentence.numbers]
-    edits = [(cited[i], i in remove) for i in mark | remove]
+    edits = [(claim, i in remove) for i, claim in enumerate(cited) if i in mark | remove or recite.get(i)]
     edits += [(s, True) for s in sentences if not s.numbers and s.text.strip() in drop]
     for claim, removing in sorted(edits, key=lambda edit: -edit[0].start):
         if removing:
@@ -106,6 +115,20 @@ def edit_claims(text: str, *, mark: set[int], remove: set[int], drop: Collection
                 text = text[: claim.start] + text[claim.end :].lstrip(" ")
             else:
                 text = text[: claim.start].rstrip(" ") + text[claim.end :]
-        elif UNVERIFIED_MARK not in claim.text:
-            text = text[: claim.end] + f" {UNVERIFIED_MARK}" + text[claim.end :]
+            continue
+        index = cited.index(claim)
+        rewritten = _recited(claim.text, recite[index]) if recite.get(index) else claim.text
+        if index in mark and UNVERIFIED_MARK not in rewritten:
+            rewritten += f" {UNVERIFIED_MARK}"
+        text = text[: claim.start] + rewritten + text[claim.end :]
     return text
+
+
+def _recited(sentence: str, numbers: tuple[int, ...]) -> str:
+    """``sentence`` citing ``numbers``: its first citation becomes theirs, the others go."""
+    new = "".join(f"[{n}]" for n in numbers)
+    first = _CITATION.search(sentence)
+    if first is None:
+        return sentence
+    rest = _CITATION.sub("", sentence[first.end() :])
+    return sentence[: first.start()] + new + rest

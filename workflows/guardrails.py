@@ -110,9 +110,16 @@ def check_line(check: CitationCheck) -> str:
     """One line saying what the citation check did, for the draft's footer and the terminal."""
     if check.declined:
         return "Citations checked: no source supports an answer to this question"
+    how = "judged by the model" if check.judged else "by their words"
     line = f"Citations checked: {check.verified} of {check.claims} cited claims verified against their sources"
+    line += f" ({how})" if check.judged or check.unjudged or check.recited else ""
+    if check.recited:
+        line += f"; {check.recited} cited to the source that says {'it' if check.recited == 1 else 'them'}"
     if check.marked:
         line += f"; {check.marked} marked ⚠ unverified"
+    if check.unjudged:
+        reason = f": {check.judge_problem}" if check.judge_problem else ""
+        line += f" ({check.unjudged} not judged{reason})"
     if check.removed:
         line += f"; {check.removed} removed (instructions planted in a page)"
     return line

@@ -250,6 +250,10 @@ class CitationCheck(BaseModel):
     removed: int = 0  # instructions planted in a page that the model repeated
     declined: bool = False  # no source supports an answer: the draft says so instead of answering
     relevance: float = 0.0
+    judged: bool = False  # the model's judge decided the claims (else the word check did)
+    unjudged: int = 0  # of the marked, those the judge could not decide
+    judge_problem: str | None = None  # why
+    recited: int = 0  # claims supported by another source of the run than the one they cited: cited to it
 
 
 class Draft(BaseModel):

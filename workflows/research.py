@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, plan_review, steps
+    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, judgement, plan_review, steps
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.ledger import ledger_of
     from workflows.models import (
@@ -233,26 +233,28 @@ class ResearchWorkflow:
         text = steps.clean_model_text(output.text)
         if not workflow.patched(FINAL_CHECK_PATCH):
             return text
-        if problem := await self._final_answer_problem(text, draft):
+        problem, text = await self._final_answer_problem(text, draft)
+        if problem:
             # The approved draft passed its checks; a rewrite that does not is not published.
             return f"{draft.text}\n\n_{FINAL_FALLBACK_NOTE} {problem}._"
         return text
 
-    async def _final_answer_problem(self, text: str, draft: Draft) -> str | None:
-        """Why the final rewrite fails the draft's checks, or None: the guardrails, then the claims not
-        in the approved draft that its sources do not support."""
+    async def _final_answer_problem(self, text: str, draft: Draft) -> tuple[str | None, str]:
+        """Why the final rewrite fails the draft's checks (or None: the guardrails, then the claims not
+        in the approved draft that its sources do not support), and the rewrite with its claims cited to
+        the sources that support them."""
         if violations := guardrails.check_draft(text, draft.sources):
-            return "; ".join(violations)
-        checked = await self._run.verify(text, draft.sources, judge=True)
+            return "; ".join(violations), text
         approved = {claim.statement for claim in claims.split_claims(draft.text)}
+        checked = await self._run.verify(text, draft.sources, judge=True, settled=approved)
         wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED and c.statement not in approved]
         if not checked.relevant:
-            return "no source supports it as an answer to the question"
+            return "no source supports it as an answer to the question", text
         if wrong:
-            return f"{len(wrong)} of its claims are not supported by the sources they cite"
+            return f"{len(wrong)} of its claims are not supported by the sources they cite", text
         if checked.planted:
-            return "it repeats instructions planted in a page"
-        return None
+            return "it repeats instructions planted in a page", text
+        return None, claims.edit_claims(text, mark=set(), remove=set(), recite=judgement.recitations(checked))
 
     async def _finish(self, outcome: Outcome, answer: str, error: str | None = None) -> ResearchResult:
         draft = self._status.draft
@@ -302,7 +304,9 @@ class ResearchWorkflow:
         """The published answer's cited sources with the passages behind its claims: one more citation
         check, of exactly the text published. Without it, the records still say how each page was read."""
         try:
-            checked = await self._run.verify(result.answer, result.sources, with_passages=True)
+            checked = self._run.with_known_verdicts(
+                await self._run.verify(result.answer, result.sources, with_passages=True)
+            )
         except ActivityError as failure:
             workflow.logger.warning("the evidence check failed: %s", steps.describe_failure(failure))
             checked = None

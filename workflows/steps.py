@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import budget, calls, claims, guardrails
+    from workflows import budget, calls, claims, guardrails, judgement
     from workflows.activity_io import (
         ClaimToJudge,
         ClaimVerdict,
@@ -55,6 +55,10 @@ LOOP_PATCH = "research-loop"
 # Where a model is configured, it judges the claims the deterministic check found supported (entailment);
 # runs started before this change keep the deterministic check alone.
 JUDGE_PATCH = "claims-judged"
+# Claims judged by meaning: where a model is configured it decides every claim from the passages retrieval
+# found (workflows/judgement.py); offline the improved word check decides; a claim another source of the
+# run supports is re-cited to it. Runs started before keep the word check with the model's second opinion.
+MEANING_PATCH = "claims-by-meaning"
 
 
 class _Spends(Protocol):
@@ -78,6 +82,7 @@ class RoundRunner:
         self._status = state.status
         self._report = report
         self._found_by: dict[str, int] = {}  # url -> the sub-question (1-based) whose search found it first
+        self.verdicts: dict[str, ClaimVerdict] = {}  # claim statement -> the judge's verdict, this run
 
     async def research(self, *, feedback: str | None, draft_round: int = 1, review: PlanReview | None = None) -> None:
         """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up.
@@ -201,7 +206,8 @@ class RoundRunner:
             checked = None
             if not violations and verify:
                 checked = await self.verify(text, status.sources, judge=True)
-                wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED]
+                # An unjudged claim goes to the footer, not back to the model: a rewrite would not help.
+                wrong = [c for c in checked.claims if c.verdict in (ClaimVerdict.UNSUPPORTED, ClaimVerdict.INJECTED)]
                 if wrong and checked.relevant and not repaired and self.may_spend():
                     repaired = True
                     violations = guardrails.unsupported_violations(wrong)
@@ -217,12 +223,27 @@ class RoundRunner:
         return self._settle(draft, checked) if checked is not None else draft
 
     async def verify(
-        self, text: str, sources: list[Source], *, with_passages: bool = False, judge: bool = False
+        self,
+        text: str,
+        sources: list[Source],
+        *,
+        with_passages: bool = False,
+        judge: bool = False,
+        settled: Collection[str] = (),
     ) -> VerifyOutput:
         """The citation check of ``text``; ``with_passages`` also brings the passages behind each claim.
-        With ``judge``, when a model is configured (and the budget allows), the model then judges each
-        claim the deterministic check found supported against its passages; a claim it refutes counts as
-        unsupported. The deterministic check stays the floor: the model can only take support away."""
+        With ``judge``, when a model is configured, the model decides every claim (but those whose
+        statement is ``settled``) from the passages retrieval found for it, and whether they answer the
+        question; offline the word check decides. Runs from before: the word check, and the model's
+        second opinion, which could only take support away."""
+        if workflow.patched(MEANING_PATCH):
+            return await self._verify_by_meaning(
+                text,
+                sources,
+                with_passages=with_passages,
+                judge=judge and self._request.model is not None,
+                settled=settled,
+            )
         second_opinion = (
             judge and self._request.model is not None and self.may_spend() and workflow.patched(JUDGE_PATCH)
         )
@@ -237,6 +258,53 @@ class RoundRunner:
             )
         )
         return await self._judged(checked) if second_opinion else checked
+
+    async def _verify_by_meaning(
+        self, text: str, sources: list[Source], *, with_passages: bool, judge: bool, settled: Collection[str]
+    ) -> VerifyOutput:
+        readable = [page for page in self._state.pages if page.ok]
+        checked = await calls.verify_citations(
+            VerifyInput(
+                question=self._request.question,
+                text=text,
+                sources=sources,
+                pages=readable,
+                with_passages=with_passages,
+                with_candidates=judge,
+                recite=True,
+            )
+        )
+        if not judge:
+            return checked
+        asked = [c for c in checked.claims if c.verdict is not ClaimVerdict.INJECTED and c.statement not in settled]
+        judged, problem = None, None
+        if not self.may_spend():
+            problem = "the token budget was spent before the judge could read them"
+        else:
+            try:
+                judged = await self.llm(
+                    calls.judge_claims,
+                    JudgeInput(
+                        question=self._request.question,
+                        claims=[
+                            ClaimToJudge(index=c.index, statement=c.statement, candidates=c.candidates) for c in asked
+                        ],
+                        model=self._request.model,
+                        by_meaning=True,
+                        question_passages=checked.question_passages,
+                    ),
+                )
+            except ActivityError as failure:
+                problem = f"the judge failed: {describe_failure(failure)}"
+        judged_check = judgement.apply_verdicts(checked, judged, {c.index for c in asked}, problem)
+        for claim in judged_check.claims:
+            self.verdicts[claim.statement] = claim.verdict
+        return judged_check
+
+    def with_known_verdicts(self, checked: VerifyOutput) -> VerifyOutput:
+        """``checked`` with the verdicts the judge gave earlier in this run to the same claims."""
+        claims = [c.model_copy(update={"verdict": self.verdicts.get(c.statement, c.verdict)}) for c in checked.claims]
+        return checked.model_copy(update={"claims": claims})
 
     async def _judged(self, checked: VerifyOutput) -> VerifyOutput:
         supported = [c for c in checked.claims if c.verdict is ClaimVerdict.SUPPORTED and c.passages]
@@ -261,20 +329,28 @@ class RoundRunner:
         return checked.model_copy(update={"claims": claims})
 
     def _settle(self, draft: Draft, checked: VerifyOutput) -> Draft:
-        """The checked draft: unsupported claims marked, planted instructions removed; or it declines."""
+        """The checked draft: unsupported and unjudged claims marked, claims re-cited to the source that
+        supports them, planted instructions removed; or, when no source supports an answer, it declines
+        (a judge that could not judge is no evidence of that)."""
         verified = [c for c in checked.claims if c.verdict is ClaimVerdict.SUPPORTED]
-        if not checked.relevant or not verified:
+        unjudged = [c for c in checked.claims if c.verdict is ClaimVerdict.UNJUDGED]
+        if not checked.relevant or not (verified or unjudged):
             return self._decline(draft, relevance=checked.relevance, claims=len(checked.claims))
-        mark = {c.index for c in checked.claims if c.verdict is ClaimVerdict.UNSUPPORTED}
+        mark = {c.index for c in checked.claims if c.verdict in (ClaimVerdict.UNSUPPORTED, ClaimVerdict.UNJUDGED)}
         remove = {c.index for c in checked.claims if c.verdict is ClaimVerdict.INJECTED}
+        recite = judgement.recitations(checked)
         check = CitationCheck(
             claims=len(checked.claims),
             verified=len(verified),
             marked=len(mark),
             removed=len(remove) + len(checked.planted),
             relevance=checked.relevance,
+            judged=checked.judged,
+            unjudged=len(unjudged),
+            judge_problem=checked.judge_problem,
+            recited=len(recite),
         )
-        text = claims.edit_claims(draft.text, mark=mark, remove=remove, drop=set(checked.planted))
+        text = claims.edit_claims(draft.text, mark=mark, remove=remove, drop=set(checked.planted), recite=recite)
         return draft.model_copy(update={"text": text, "check": check})
 
     def _decline(self, draft: Draft, *, relevance: float, claims: int = 0) -> Draft:

@@ -18,7 +18,9 @@ from temporalio.exceptions import ApplicationError
 from workflows.activity_io import (
     ClaimCheck,
     ClaimVerdict,
+    Entailment,
     FinalizeInput,
+    JudgedClaim,
     JudgeInput,
     JudgeOutput,
     PlanInput,
@@ -80,6 +82,10 @@ class FakeActivities:
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
         self.feedback: list[AnswerFeedback] = []  # record_feedback's clicks
         self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
+        self.unjudged_words: list[str] = []  # the judge gives no verdict on claims with these words
+        self.judge_error: str | None = None  # when set, judge_claims fails for good with it
+        # By meaning, the judge finds claims with these words supported by source n (not the one cited).
+        self.elsewhere: dict[str, int] = {}
         self.judge_inputs: list[JudgeInput] = []
         self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
 
@@ -159,6 +165,11 @@ class FakeActivities:
                 for n in claim.numbers
                 if input.with_passages and verdict is not ClaimVerdict.INJECTED
             ]
+            candidates = [
+                SupportingPassage(number=n, text=f"Source {n} says: {claim.statement}")
+                for n in claim.numbers
+                if input.with_candidates and verdict is not ClaimVerdict.INJECTED
+            ]
             checks.append(
                 ClaimCheck(
                     index=index,
@@ -166,6 +177,7 @@ class FakeActivities:
                     numbers=list(claim.numbers),
                     verdict=verdict,
                     passages=passages,
+                    candidates=candidates,
                 )
             )
         return VerifyOutput(claims=checks, relevance=1.0 if self.relevant else 0.1, relevant=self.relevant)
@@ -215,8 +227,22 @@ class FakeActivities:
     async def judge_claims(self, input: JudgeInput) -> JudgeOutput:
         self.calls["judge_claims"] += 1
         self.judge_inputs.append(input)
+        if self.judge_error:
+            raise ApplicationError(self.judge_error, non_retryable=True)
         refuted = [c.index for c in input.claims if any(word in c.statement for word in self.refuted_words)]
-        return JudgeOutput(refuted=refuted, usage=USAGE)
+        if not input.by_meaning:
+            return JudgeOutput(refuted=refuted, usage=USAGE)
+        verdicts = []
+        for claim in input.claims:
+            if any(word in claim.statement for word in self.unjudged_words):
+                continue
+            if claim.index in refuted:
+                verdicts.append(JudgedClaim(index=claim.index, verdict=Entailment.CONTRADICTED))
+                continue
+            elsewhere = [n for word, n in self.elsewhere.items() if word in claim.statement]
+            sources = elsewhere or [p.number for p in claim.candidates[:1]]
+            verdicts.append(JudgedClaim(index=claim.index, verdict=Entailment.SUPPORTED, sources=sources))
+        return JudgeOutput(verdicts=verdicts, answers_question=self.relevant, usage=USAGE)
 
     @activity.defn(name="record_feedback")
     async def record_feedback(self, input: AnswerFeedback) -> bool:

@@ -23,6 +23,7 @@ requests that carry ``response_format`` (as many local servers do).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -34,7 +35,7 @@ from typing import Any
 
 from activities.prompts import prompt_kind
 
-__all__ = ["FakeOpenAI", "ReceivedRequest", "by_prompt_kind", "echo_reply"]
+__all__ = ["FakeOpenAI", "ReceivedRequest", "agreeable_judge", "by_prompt_kind", "echo_reply"]
 
 Reply = Callable[[list[dict]], str]
 
@@ -55,17 +56,32 @@ def echo_reply(messages: list[dict]) -> str:
     return f"Fake answer to: {str(last.get('content', ''))[:200]}"
 
 
+_CLAIM = re.compile(r"^Claim (\d+): .*?(?:<source n=\"(\d+)\">|\Z)", re.M | re.S)
+
+
+def agreeable_judge(messages: list[dict]) -> str:
+    """The judge of a model that finds every claim supported, by the first passage shown for it, and the
+    question answered: for tests about something else than the judging."""
+    user = str(messages[-1].get("content", ""))
+    verdicts = [
+        {"claim": int(n), "verdict": "supported", "sources": [int(source)] if source else []}
+        for n, source in _CLAIM.findall(user)
+    ]
+    return json.dumps({"answers_question": True, "verdicts": verdicts})
+
+
 def by_prompt_kind(default: Reply = echo_reply, **answers: str | Reply) -> Reply:
     """A reply function answering by ResearchBot's prompt kind (plan, revision, reflect, draft, finalize).
 
         FakeOpenAI(reply=by_prompt_kind(plan="1. A?\n2. B?", revision="NONE", draft=write_draft))
 
     Tell prompts apart this way, not by words in them: drafts carry page text, which says anything.
-    The look for gaps after reading (reflect) finds none, and the claims' judge refutes none, unless an
-    answer for it is given.
+    The look for gaps after reading (reflect) finds none, and the claims' judge agrees with every claim
+    (``agreeable_judge``), unless an answer for it is given.
     """
     answers.setdefault("reflect", "NONE")
-    answers.setdefault("judge", '{"verdicts": []}')  # the second opinion refutes nothing unless told to
+    answers.setdefault("judge", agreeable_judge)
+    answers.setdefault("second_opinion", '{"verdicts": []}')  # runs from before: refutes nothing unless told to
 
     def reply(messages: list[dict]) -> str:
         answer = answers.get(prompt_kind(messages) or "", default)

@@ -111,12 +111,13 @@ async def test_a_final_answer_that_passes_is_published(env: WorkflowEnvironment)
 PARAPHRASED = "Temporal retries every activity forever by default [1]."
 
 
-async def test_with_a_model_the_judge_can_take_support_away_but_never_give_it(env: WorkflowEnvironment) -> None:
-    """The deterministic check passes both claims; the model's judge refutes one against its passage: it
-    goes back once, then is marked unverified. Claims the deterministic check refused never reach the judge."""
+async def test_with_a_model_the_judge_decides_every_claim(env: WorkflowEnvironment) -> None:
+    """The word check fails one claim (a paraphrase) and passes another; the model's judge, shown every
+    claim with its candidate passages, supports the first and refutes the second: the refuted one goes
+    back once, then is marked unverified; the word check's verdict counts for nothing."""
     fakes, queue = FakeActivities(), new_queue()
     fakes.drafts = [f"{SUPPORTED} {PARAPHRASED} {INVENTED}"]  # the model does not fix it
-    fakes.unsupported_words = ["COBOL"]
+    fakes.unsupported_words = ["COBOL"]  # the word check fails it: the judge decides all the same
     fakes.refuted_words = ["forever"]
     async with fake_worker(env.client, queue, fakes):
         handle = await start_run(env.client, queue, model="some-model")
@@ -124,16 +125,60 @@ async def test_with_a_model_the_judge_can_take_support_away_but_never_give_it(en
 
     assert fakes.calls["judge_claims"] == 2  # the draft and its repair
     judged = fakes.judge_inputs[0]
-    statements = [c.statement for c in judged.claims]
-    assert len(statements) == 2 and "durable" in statements[0] and "forever" in statements[1]  # not COBOL
-    assert all(c.passages for c in judged.claims) and judged.model == "some-model"
-    assert any("forever" in v for v in fakes.synth_inputs[1].violations), "the refuted claim goes back once"
+    assert judged.by_meaning and judged.model == "some-model"
+    assert [c.index for c in judged.claims] == [0, 1, 2] and all(c.candidates for c in judged.claims)
+    repair = fakes.synth_inputs[1].violations
+    assert len(repair) == 1 and "forever" in repair[0], "only the refuted claim goes back"
     draft = status.draft
-    assert draft is not None and draft.check is not None
-    assert (draft.check.claims, draft.check.verified, draft.check.marked) == (3, 1, 2)
-    assert draft.text == f"{SUPPORTED} {PARAPHRASED} {UNVERIFIED_MARK} {INVENTED} {UNVERIFIED_MARK}"
+    assert draft is not None and draft.check is not None and draft.check.judged
+    assert (draft.check.claims, draft.check.verified, draft.check.marked) == (3, 2, 1)
+    assert draft.text == f"{SUPPORTED} {PARAPHRASED} {UNVERIFIED_MARK} {INVENTED}"
     counted = sum(fakes.calls[k] for k in ("plan_research", "synthesize_draft", "judge_claims"))
     assert status.usage.calls == counted, "the judge's tokens count toward the run's budget"
+
+
+async def test_a_claim_another_source_says_is_cited_to_it(env: WorkflowEnvironment) -> None:
+    fakes, queue = FakeActivities(), new_queue()
+    fakes.drafts = [f"{SUPPORTED} Temporal replays the event history [1]."]
+    fakes.elsewhere = {"replays": 2}
+    async with fake_worker(env.client, queue, fakes):
+        handle = await start_run(env.client, queue, model="some-model")
+        status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    draft = status.draft
+    assert draft is not None and draft.check is not None
+    assert draft.text == f"{SUPPORTED} Temporal replays the event history [2]."
+    assert (draft.check.verified, draft.check.marked, draft.check.recited) == (2, 0, 1)
+
+
+async def test_a_judge_that_fails_leaves_claims_unverified_and_the_draft_open(env: WorkflowEnvironment) -> None:
+    """Never verified by default, never a decline: the claims are marked and the footer says why."""
+    fakes, queue = FakeActivities(), new_queue()
+    fakes.drafts = [SUPPORTED]
+    fakes.judge_error = "the model is down"
+    async with fake_worker(env.client, queue, fakes):
+        handle = await start_run(env.client, queue, model="some-model")
+        status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
+        await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+        result = await handle.result()
+    draft = status.draft
+    assert draft is not None and draft.check is not None and not draft.violations
+    assert draft.text == f"{SUPPORTED} {UNVERIFIED_MARK}" and fakes.calls["synthesize_draft"] == 1
+    assert (draft.check.verified, draft.check.unjudged) == (0, 1) and not draft.check.declined
+    assert "the model is down" in (draft.check.judge_problem or "")
+    assert result.outcome is Outcome.APPROVED
+
+
+async def test_a_judge_that_garbles_some_verdicts_leaves_those_unverified(env: WorkflowEnvironment) -> None:
+    fakes, queue = FakeActivities(), new_queue()
+    fakes.drafts = [f"{SUPPORTED} {PARAPHRASED}"]
+    fakes.unjudged_words = ["forever"]
+    async with fake_worker(env.client, queue, fakes):
+        handle = await start_run(env.client, queue, model="some-model")
+        status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    draft = status.draft
+    assert draft is not None and draft.check is not None
+    assert draft.text == f"{SUPPORTED} {PARAPHRASED} {UNVERIFIED_MARK}"
+    assert (draft.check.verified, draft.check.unjudged, draft.check.marked) == (1, 1, 1)
 
 
 async def test_offline_no_judge_is_asked(env: WorkflowEnvironment) -> None:
