@@ -228,21 +228,32 @@ class PassageIndex:
                 score += self.weight(term) * tf * (BM25_K1 + 1) / (tf + norm)
         return score
 
-    def ranked(self, text: str, numbers: Iterable[int] | None = None, *, limit: int = 3) -> list[Passage]:
+    def ranked(
+        self,
+        text: str,
+        numbers: Iterable[int] | None = None,
+        *,
+        limit: int = 3,
+        context: str = "",
+        besides: Iterable[Passage] = (),
+    ) -> list[Passage]:
         """The ``limit`` passages of the sources ``numbers`` (all when None) that best match ``text``, by
-        BM25, best first; a passage that only repeats a better one's sentences is left out."""
-        query = terms_of(text)
+        BM25, best first; with ``context`` (the question a claim answers), its words count too. A passage
+        that only repeats a better one's sentences, or one of ``besides``, is left out."""
+        query, around = terms_of(text), terms_of(context)
         if not query:
             return []
-        scored = [(self.bm25(query, p), p) for p in self.all_passages(numbers)]
+        scored = [(self.bm25(query, p) + self.bm25(around, p), p) for p in self.all_passages(numbers)]
         scored.sort(key=lambda item: -item[0])
         found: list[Passage] = []
+        kept = list(besides)
         for score, passage in scored:
             if score <= 0 or len(found) >= limit:
                 break
-            if any(passage.text in kept.text or kept.text in passage.text for kept in found):
+            if any(passage.text in other.text or other.text in passage.text for other in kept):
                 continue
             found.append(passage)
+            kept.append(passage)
         return found
 
     def share(self, text: str, passage: Passage, *, weighted: bool = True) -> float:

@@ -47,7 +47,7 @@ SUPPORT_THRESHOLD = 0.7
 RELEVANCE_THRESHOLD = 0.3
 CLAIM_WINDOW = 2  # sentences a claim may draw on
 QUESTION_WINDOW = 4  # sentences an answer to the question may draw on
-CITED_CANDIDATES = 3  # passages of the cited sources shown to the judge per claim
+CITED_CANDIDATES = 3  # passages of the cited sources shown to the judge per claim (and one more, below)
 OTHER_CANDIDATES = 1  # and of the run's other sources, so a claim cited to the wrong one can be re-cited
 QUESTION_CANDIDATES = 4  # passages that best answer the question, shown to the judge
 CANDIDATE_CHARS = 400
@@ -138,11 +138,15 @@ class SupportIndex(PassageIndex):
         # A name the cited pages never mention is not theirs to vouch for, however many words match.
         return score >= SUPPORT_THRESHOLD and not self.unknown_names(text, numbers), score
 
-    def candidates(self, text: str, cited: Iterable[int]) -> list[SupportingPassage]:
-        """The passages the judge sees for a claim: the best of the sources it cites, then of the others."""
+    def candidates(self, text: str, cited: Iterable[int], question: str = "") -> list[SupportingPassage]:
+        """The passages the judge sees for a claim: the best of the sources it cites, one more found with
+        the question's words too (a claim that paraphrases its source may share more with the question
+        than with the source), then the best of the other sources."""
         cited = list(cited)
         others = [n for n in self.by_number if n not in cited]
-        found = self.ranked(text, cited, limit=CITED_CANDIDATES) + self.ranked(text, others, limit=OTHER_CANDIDATES)
+        found = self.ranked(text, cited, limit=CITED_CANDIDATES)
+        found += self.ranked(text, cited, limit=1, context=what_is_asked(question), besides=found)
+        found += self.ranked(text, others, limit=OTHER_CANDIDATES)
         return [as_supporting(p, CANDIDATE_CHARS) for p in found]
 
 
@@ -218,7 +222,7 @@ def check(data: VerifyInput) -> VerifyOutput:
                 supported_by = _other_support(index, statement, claim.numbers)
                 supported = bool(supported_by)
             verdict = ClaimVerdict.SUPPORTED if supported else ClaimVerdict.UNSUPPORTED
-            for candidate in index.candidates(statement, claim.numbers):
+            for candidate in index.candidates(statement, claim.numbers, data.question):
                 if utf8_size(candidate.text) <= candidate_bytes:
                     candidates.append(candidate)
                     candidate_bytes -= utf8_size(candidate.text)
@@ -238,7 +242,7 @@ def check(data: VerifyInput) -> VerifyOutput:
             )
         )
     planted = [s.text.strip() for s in split_sentences(data.text) if not s.numbers and is_injection(s.text)]
-    asked = index.ranked(data.question, limit=QUESTION_CANDIDATES) if data.with_candidates and usable else []
+    asked = index.ranked(what_is_asked(data.question), limit=QUESTION_CANDIDATES) if data.with_candidates else []
     return VerifyOutput(
         claims=checks,
         planted=planted,

@@ -41,7 +41,8 @@ from activities.local_corpus import LocalCorpus
 from core.settings import Settings
 from researchbot.wiring import build_activities
 from slack_ui.thread import draft_messages, final_report_messages
-from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind
+from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind, echo_reply
+from tests.fakes.paraphrasing_model import judged_claims
 from tests.temporal_servers import start_dev_server
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.claims import UNVERIFIED_MARK, split_claims
@@ -101,6 +102,22 @@ class MisbehavingModel:
         return f"{approved}\n- {FINAL_INVENTION} [1]."
 
 
+def word_check_judge(messages: list[dict]) -> str:
+    """A judge that reads as the word check does, over the passages it is shown: the near-copy model's
+    figures, measured before claims were judged by meaning, stay comparable. It says nothing of the
+    question (the word test decides)."""
+    verdicts = []
+    for number, statement, passages in judged_claims(messages):
+        shown: dict[int, list[str]] = {}
+        for source, text in passages:
+            shown.setdefault(source, []).append(text)
+        index = verify.SupportIndex({n: "\n\n".join(texts) for n, texts in shown.items()})
+        by = [n for n in shown if index.supports(statement, [n])[0]]
+        verdict = {"verdict": "supported", "sources": by[:1]} if by else {"verdict": "not_enough_info"}
+        verdicts.append({"claim": number, **verdict})
+    return json.dumps({"verdicts": verdicts})
+
+
 # ---------------------------------------------------------------- one run, measured
 
 
@@ -155,7 +172,9 @@ def score_draft(question: str, draft: Draft, written: dict[str, str], tally: Tal
                 tally.missed.append(f"{question}: [{kind}] {statement}")
 
 
-async def run_question(client: Client, queue: str, question: str) -> tuple[Draft, ResearchResult | None]:
+async def run_question(
+    client: Client, queue: str, question: str, feedback: str | None = "make it tighter"
+) -> tuple[Draft, ResearchResult | None]:
     request = ResearchRequest(question=question, requested_by="eval", model="fake-model")
     handle = await client.start_workflow(
         ResearchWorkflow.run, request, id=f"eval-{uuid.uuid4().hex[:12]}", task_queue=queue
@@ -167,7 +186,7 @@ async def run_question(client: Client, queue: str, question: str) -> tuple[Draft
         await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.REJECT, by="eval"))
         await handle.result()
         return draft, None
-    approve = decision(DecisionKind.APPROVE, by="eval", feedback="make it tighter")
+    approve = decision(DecisionKind.APPROVE, by="eval", feedback=feedback)
     await handle.execute_update(ResearchWorkflow.decide, approve)
     return draft, await handle.result()
 
@@ -182,16 +201,19 @@ def eval_questions(only: int | None = None) -> tuple[dict[str, Any], list[str]]:
 
 
 @asynccontextmanager
-async def eval_worker(client: Client | None, reply: Any, prefix: str) -> AsyncIterator[tuple[Client, str]]:
-    """A worker with the real activities over the shipped corpus, its model a loopback OpenAI answering
-    with ``reply``: (the Temporal client, its task queue). On ``client``, or on a dev server of its own."""
+async def eval_worker(
+    client: Client | None, reply: Any, prefix: str, corpus: Path = CORPUS
+) -> AsyncIterator[tuple[Client, str]]:
+    """A worker with the real activities over ``corpus``, its model a loopback OpenAI answering with
+    ``reply`` (offline when None): (the Temporal client, its task queue). On ``client``, or on a dev
+    server of its own."""
     env = await start_dev_server() if client is None else None
     try:
-        with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(reply=reply) as llm:
+        with tempfile.TemporaryDirectory() as tmp, FakeOpenAI(reply=reply or echo_reply) as llm:
+            model = {"openai_base_url": llm.base_url, "openai_api_key": "sk-eval"} if reply is not None else {}
             settings = Settings(
-                openai_base_url=llm.base_url,
-                openai_api_key="sk-eval",
-                research_corpus_dir=CORPUS,
+                **model,
+                research_corpus_dir=corpus,
                 database_url=f"sqlite:///{tmp}/eval.db",
             )
             queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -212,7 +234,9 @@ async def evaluate(client: Client | None = None, only: int | None = None) -> Tal
     cases, questions = eval_questions(only)
     model = MisbehavingModel(cases)
     tally = Tally()
-    reply = by_prompt_kind(plan=model.plan, revision="NONE", draft=model.draft, finalize=model.finalize)
+    reply = by_prompt_kind(
+        plan=model.plan, revision="NONE", draft=model.draft, finalize=model.finalize, judge=word_check_judge
+    )
     async with eval_worker(client, reply, "eval") as (temporal, queue):
         runs = await asyncio.gather(*(run_question(temporal, queue, q) for q in questions))
     for question, (draft, result) in zip(questions, runs, strict=True):
