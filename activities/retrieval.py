@@ -29,12 +29,13 @@ BM25_B = 0.75
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+#|>]|\d+[.)])\s)")
 _NUMBER = re.compile(r"\b\d+(?:[.,/]\d+)*\b")
 # Numbers written as words count as numbers ("seven days" is "7 days"); magnitudes are kept as words.
+# "one" is not among them: "one lamp" is "a single lamp" more often than a count.
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
         [
             "zero",
-            "one",
+            "",
             "two",
             "three",
             "four",

@@ -176,20 +176,28 @@ def agrees(text: str, passage: Passage) -> bool:
         return False
     if not _absolutes(text) <= _absolutes(passage.text):
         return False
-    # Each word both say must be turned around by both, or by neither.
+    # Each word both say must be turned around by both, or by neither. A negation with nothing after it
+    # ("…needed only when it cannot.") turns around something said before: it may answer the other's.
     shared = terms_of(text) & passage.terms
-    return _negated(text) & shared == _negated(passage.text) & shared
+    (claimed, claim_elided), (said, said_elided) = _negated(text), _negated(passage.text)
+    return ((claimed - said) & shared == frozenset() or said_elided) and (
+        (said - claimed) & shared == frozenset() or claim_elided
+    )
 
 
-def _negated(text: str) -> frozenset[str]:
-    """The content words (as stems) that a negation in ``text`` turns around."""
+def _negated(text: str) -> tuple[frozenset[str], bool]:
+    """The content words (as stems) that a negation in ``text`` turns around, and whether one of its
+    negations turns around nothing after it."""
     found: set[str] = set()
+    elided = False
     for cue in _NEGATION.finditer(text):
         rest = text[cue.end() :]
         if end := _CLAUSE_END.search(rest):
             rest = rest[: end.start()]
-        found.update(list(dict.fromkeys(stems(rest)))[:NEGATION_SCOPE])
-    return frozenset(found)
+        scope = list(dict.fromkeys(stems(rest)))[:NEGATION_SCOPE]
+        found.update(scope)
+        elided = elided or not scope
+    return frozenset(found), elided
 
 
 def _absolutes(text: str) -> set[str]:

@@ -36,6 +36,19 @@ from workflows.research import FINAL_FALLBACK_NOTE
 
 CORPUS = REPO_ROOT / "docs"
 TRUE_KINDS = ("answer", "paraphrased", "verbatim")
+# Runs at once: more only queue their workflow tasks behind each other's citation checks on 2 cores.
+CONCURRENT_RUNS = 8
+
+
+async def run_all(client: Client, queue: str, questions: list[str], **kwargs: Any) -> list[Any]:
+    """Every question's run, at most CONCURRENT_RUNS at a time, in order."""
+    gate = asyncio.Semaphore(CONCURRENT_RUNS)
+
+    async def one(question: str) -> Any:
+        async with gate:
+            return await run_question(client, queue, question, **kwargs)
+
+    return await asyncio.gather(*(one(q) for q in questions))
 
 
 @dataclass
@@ -115,7 +128,7 @@ async def evaluate_judged(client: Client | None = None, judge_error: float = 0.0
     unanswerable = questions["unanswerable"][: None if only is None else max(1, only // 4)]
     asked = answerable + unanswerable
     async with eval_worker(client, reply, "meaning", corpus=CORPUS) as (temporal, queue):
-        runs = await asyncio.gather(*(run_question(temporal, queue, q) for q in asked))
+        runs = await run_all(temporal, queue, asked)
     for question, (draft, result) in zip(asked, runs, strict=True):
         declined = bool(draft.check and draft.check.declined)
         if question in unanswerable:
@@ -159,7 +172,7 @@ async def evaluate_offline(client: Client | None = None, only: int | None = None
     asked = [c["question"] for c in cases] + unanswerable
     tally = Offline()
     async with eval_worker(client, None, "offline", corpus=CORPUS) as (temporal, queue):
-        runs = await asyncio.gather(*(run_question(temporal, queue, q, feedback=None) for q in asked))
+        runs = await run_all(temporal, queue, asked, feedback=None)
     for question, (draft, _) in zip(asked, runs, strict=True):
         declined = bool(draft.check and draft.check.declined)
         if question in unanswerable:

@@ -102,10 +102,11 @@ class MisbehavingModel:
         return f"{approved}\n- {FINAL_INVENTION} [1]."
 
 
-def word_check_judge(messages: list[dict]) -> str:
-    """A judge that reads as the word check does, over the passages it is shown: the near-copy model's
-    figures, measured before claims were judged by meaning, stay comparable. It says nothing of the
-    question (the word test decides)."""
+def word_check_judge(messages: list[dict], answerable: set[str]) -> str:
+    """The near-copy model's judge: it reads each claim as the word check does, over the passages it is
+    shown (so the figures measured before claims were judged by meaning stay comparable), and knows
+    which questions the corpus answers."""
+    question = str(messages[-1].get("content", "")).split("\n", 1)[0].removeprefix("Question: ").strip()
     verdicts = []
     for number, statement, passages in judged_claims(messages):
         shown: dict[int, list[str]] = {}
@@ -115,7 +116,7 @@ def word_check_judge(messages: list[dict]) -> str:
         by = [n for n in shown if index.supports(statement, [n])[0]]
         verdict = {"verdict": "supported", "sources": by[:1]} if by else {"verdict": "not_enough_info"}
         verdicts.append({"claim": number, **verdict})
-    return json.dumps({"verdicts": verdicts})
+    return json.dumps({"answers_question": question in answerable, "verdicts": verdicts})
 
 
 # ---------------------------------------------------------------- one run, measured
@@ -235,7 +236,11 @@ async def evaluate(client: Client | None = None, only: int | None = None) -> Tal
     model = MisbehavingModel(cases)
     tally = Tally()
     reply = by_prompt_kind(
-        plan=model.plan, revision="NONE", draft=model.draft, finalize=model.finalize, judge=word_check_judge
+        plan=model.plan,
+        revision="NONE",
+        draft=model.draft,
+        finalize=model.finalize,
+        judge=lambda messages: word_check_judge(messages, {c["question"] for c in cases["answerable"]}),
     )
     async with eval_worker(client, reply, "eval") as (temporal, queue):
         runs = await asyncio.gather(*(run_question(temporal, queue, q) for q in questions))
@@ -275,8 +280,8 @@ def calibration(out=print) -> None:
             scores.setdefault(kind, []).append(score)
     for kind, values in sorted(scores.items()):
         out(f"  support score, {kind:11} claims: min {min(values):.2f}  max {max(values):.2f}  (n={len(values)})")
-    answerable = [wide.best(c["question"], weighted=False) for c in cases["answerable"]]
-    unanswerable = [wide.best(q, weighted=False) for q in cases["unanswerable"]]
+    answerable = [verify.question_relevance(wide, c["question"]) for c in cases["answerable"]]
+    unanswerable = [verify.question_relevance(wide, q) for q in cases["unanswerable"]]
     out(f"  question relevance, answerable:   min {min(answerable):.2f}")
     out(f"  question relevance, unanswerable: max {max(unanswerable):.2f}")
     wrong = scores.get("unsupported", []) + scores.get("invented", []) + scores.get("injected", [])

@@ -3,7 +3,8 @@ claim (workflows/steps.py asks it; activities/llm.py and activities/prompts.py a
 
 Pure functions of plain data, so the workflow can apply them itself and replay gives the same answer.
 A claim the judge gave no verdict (it failed, garbled its answer, or the budget was spent) is
-``UNJUDGED``: never verified, marked, and said in the footer. A claim it found supported by a source the
+``UNJUDGED``: never verified, marked, and said in the footer; a draft with unjudged claims is not
+declined for them. A claim it found supported by a source the
 claim does not cite is re-cited to that source.
 """
 
@@ -19,8 +20,8 @@ __all__ = ["apply_verdicts", "recitations"]
 def apply_verdicts(
     checked: VerifyOutput, judged: JudgeOutput | None, asked: Collection[int], problem: str | None = None
 ) -> VerifyOutput:
-    """``checked`` with the judge's verdict on each claim of ``asked`` (by index); the question is
-    relevant when the word test or the judge says so (a run declines only when the evidence is missing)."""
+    """``checked`` with the judge's verdict on each claim of ``asked`` (by index) and on whether the
+    question's passages answer it; where the judge says nothing of the question, the word test stands."""
     verdicts = {v.index: v for v in judged.verdicts} if judged is not None else {}
     claims = []
     for claim in checked.claims:
@@ -42,7 +43,9 @@ def apply_verdicts(
     return checked.model_copy(
         update={
             "claims": claims,
-            "relevant": checked.relevant or bool(judged is not None and judged.answers_question),
+            "relevant": checked.relevant
+            if judged is None or judged.answers_question is None
+            else judged.answers_question,
             "judged": True,
             "judge_problem": problem if unjudged else None,
         }

@@ -160,6 +160,25 @@ async def judged_claims(client: Client, fakes: FakeActivities, queue: str) -> di
     return {"judged_claims": handle}
 
 
+async def judge_failed(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """The model's judge fails for good: the claims stay unjudged and marked, the draft open; approved."""
+    fakes.judge_error = "the judge's model is down"
+    handle = await start_run(client, queue, model="some-model")
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
+    return {"judge_failed": handle}
+
+
+async def recited_claim(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """The judge finds a claim said by another source than the one it cites: cited to that one."""
+    fakes.drafts = ["Temporal keeps workflow state durable [1]. It replays the event history [1]."]
+    fakes.elsewhere = {"replays": 2}
+    handle = await start_run(client, queue, model="some-model")
+    await wait_for_stage(handle, Stage.AWAITING_DECISION)
+    await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="shorter"))
+    return {"recited_claim": handle}
+
+
 async def plan_reviewed(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
     """The plan waits for its review, is edited, then the draft is approved."""
     handle = await start_run(client, queue, review_plan=True)
@@ -218,6 +237,8 @@ SCENARIOS: list[Scenario] = [
     research_loop,
     budget_spent,
     judged_claims,
+    judge_failed,
+    recited_claim,
     plan_reviewed,
     follow_up,
     answer_feedback,

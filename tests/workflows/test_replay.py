@@ -2,8 +2,8 @@
 
 ``histories/`` holds today's scenarios (re-recorded after a deliberate change); each ``histories/before-*/``
 keeps those recorded before a change (the run state as one model; essential posts and the refused-signal
-notice; verified citations and the research loop; the evidence archive and the budget that degrades, behind
-``workflow.patched``), standing for runs still in flight.
+notice; verified citations and the research loop; the evidence archive and the budget that degrades;
+claims judged by meaning; behind ``workflow.patched``), standing for runs still in flight.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ HISTORIES = sorted(HISTORY_DIR.rglob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert len(list(HISTORY_DIR.glob("*.json"))) >= 16, "record them with: python -m tests.workflows.record_histories"
+    assert len(list(HISTORY_DIR.glob("*.json"))) >= 18, "record them with: python -m tests.workflows.record_histories"
     assert len(list(HISTORY_DIR.glob("before-run-state/*.json"))) == 4
     assert len(list(HISTORY_DIR.glob("before-essential-posts/*.json"))) == 6
     assert len(list(HISTORY_DIR.glob("before-verified-citations/*.json"))) == 8
     assert len(list(HISTORY_DIR.glob("before-research-loop/*.json"))) == 10
     assert len(list(HISTORY_DIR.glob("before-evidence-and-budget/*.json"))) == 11
+    assert len(list(HISTORY_DIR.glob("before-claims-by-meaning/*.json"))) == 6
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(HISTORY_DIR)) for p in HISTORIES])
