@@ -281,16 +281,22 @@ def _supporting(index: SupportIndex, claim: Claim, room: int, room_bytes: int) -
 
 
 class VerifyActivities:
-    """``verify_citations``, with the page store the full texts come back from."""
+    """``verify_citations``, with the page store the full texts come back from. ``model_judges``: this
+    worker has a model configured, whose judge decides the claims (the answer says so, with the
+    candidates the judge needs); without one, the word check's verdicts are final."""
 
-    def __init__(self, pages: PageStore | None = None) -> None:
+    def __init__(self, pages: PageStore | None = None, *, model_judges: bool = False) -> None:
         self._pages = pages
+        self._model_judges = model_judges
 
     @activity.defn(name=VERIFY_CITATIONS)
     async def verify_citations(self, data: VerifyInput) -> VerifyOutput:
         async with heartbeating():
             pages = await self._full_texts(data.pages)
-            return await asyncio.to_thread(check, data.model_copy(update={"pages": pages}))
+            wanted = data.with_candidates and self._model_judges
+            data = data.model_copy(update={"pages": pages, "with_candidates": wanted})
+            checked = await asyncio.to_thread(check, data)
+            return checked.model_copy(update={"model_judges": wanted})
 
     async def _full_texts(self, pages: list[Page]) -> list[Page]:
         if self._pages is None or not any(page.stored for page in pages):

@@ -115,6 +115,6 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
             progress=ProgressActivities(build_reporter(settings, http, shared)),
-            verify=VerifyActivities(pages),
+            verify=VerifyActivities(pages, model_judges=not settings.llm_is_offline),
             feedback=FeedbackActivities(FeedbackStore(store)),
         )

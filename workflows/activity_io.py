@@ -92,7 +92,7 @@ class VerifyInput(BaseModel):
     # Also answer, per claim and cited source, the best passage (for the evidence archive; bounded).
     with_passages: bool = False
     # Also answer, per claim, the passages that could support it (for the judge; bounded), and the
-    # passages that best answer the question.
+    # passages that best answer the question: where the worker has a model to judge them.
     with_candidates: bool = False
     # A claim its cited sources do not support, but another source of the run does, is supported by that
     # one (ClaimCheck.supported_by): the workflow cites it instead.
@@ -139,6 +139,8 @@ class VerifyOutput(BaseModel):
     relevant: bool = False
     # The passages that best answer the question (only when asked for: VerifyInput.with_candidates).
     question_passages: list[SupportingPassage] = []
+    # Asked for candidates, whether the worker has a model whose judge is to decide the claims.
+    model_judges: bool = False
     # Set by the workflow once the model's judge has decided the claims (workflows/judgement.py).
     judged: bool = False
     judge_problem: str | None = None  # why some claims are unjudged

@@ -238,11 +238,7 @@ class RoundRunner:
         second opinion, which could only take support away."""
         if workflow.patched(MEANING_PATCH):
             return await self._verify_by_meaning(
-                text,
-                sources,
-                with_passages=with_passages,
-                judge=judge and self._request.model is not None,
-                settled=settled,
+                text, sources, with_passages=with_passages, judge=judge, settled=settled
             )
         second_opinion = (
             judge and self._request.model is not None and self.may_spend() and workflow.patched(JUDGE_PATCH)
@@ -274,8 +270,8 @@ class RoundRunner:
                 recite=True,
             )
         )
-        if not judge:
-            return checked
+        if not checked.model_judges:
+            return checked  # offline: the word check decides
         asked = [c for c in checked.claims if c.verdict is not ClaimVerdict.INJECTED and c.statement not in settled]
         judged, problem = None, None
         if not self.may_spend():

@@ -84,6 +84,7 @@ class FakeActivities:
         self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
         self.unjudged_words: list[str] = []  # the judge gives no verdict on claims with these words
         self.judge_error: str | None = None  # when set, judge_claims fails for good with it
+        self.model_judges = False  # the worker has a model whose judge decides the claims (by meaning)
         # By meaning, the judge finds claims with these words supported by source n (not the one cited).
         self.elsewhere: dict[str, int] = {}
         self.judge_inputs: list[JudgeInput] = []
@@ -168,7 +169,7 @@ class FakeActivities:
             candidates = [
                 SupportingPassage(number=n, text=f"Source {n} says: {claim.statement}")
                 for n in claim.numbers
-                if input.with_candidates and verdict is not ClaimVerdict.INJECTED
+                if input.with_candidates and self.model_judges and verdict is not ClaimVerdict.INJECTED
             ]
             checks.append(
                 ClaimCheck(
@@ -180,7 +181,12 @@ class FakeActivities:
                     candidates=candidates,
                 )
             )
-        return VerifyOutput(claims=checks, relevance=1.0 if self.relevant else 0.1, relevant=self.relevant)
+        return VerifyOutput(
+            claims=checks,
+            relevance=1.0 if self.relevant else 0.1,
+            relevant=self.relevant,
+            model_judges=input.with_candidates and self.model_judges,
+        )
 
     @activity.defn(name="search")
     async def search(self, input: SearchInput) -> SearchOutput:

@@ -154,6 +154,7 @@ async def judged_claims(client: Client, fakes: FakeActivities, queue: str) -> di
     """With a model configured, its judge refutes a claim the deterministic check passed: repaired, then marked."""
     fakes.drafts = ["Temporal keeps workflow state durable [1]. Temporal retries activities forever [2]."]
     fakes.refuted_words = ["forever"]
+    fakes.model_judges = True  # the worker has a model: its judge decides
     handle = await start_run(client, queue, model="some-model")
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
@@ -163,6 +164,7 @@ async def judged_claims(client: Client, fakes: FakeActivities, queue: str) -> di
 async def judge_failed(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
     """The model's judge fails for good: the claims stay unjudged and marked, the draft open; approved."""
     fakes.judge_error = "the judge's model is down"
+    fakes.model_judges = True  # the worker has a model: its judge decides
     handle = await start_run(client, queue, model="some-model")
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
@@ -173,6 +175,7 @@ async def recited_claim(client: Client, fakes: FakeActivities, queue: str) -> di
     """The judge finds a claim said by another source than the one it cites: cited to that one."""
     fakes.drafts = ["Temporal keeps workflow state durable [1]. It replays the event history [1]."]
     fakes.elsewhere = {"replays": 2}
+    fakes.model_judges = True  # the worker has a model: its judge decides
     handle = await start_run(client, queue, model="some-model")
     await wait_for_stage(handle, Stage.AWAITING_DECISION)
     await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE, feedback="shorter"))

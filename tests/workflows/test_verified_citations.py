@@ -120,6 +120,7 @@ async def test_with_a_model_the_judge_decides_every_claim(env: WorkflowEnvironme
     fakes.unsupported_words = ["COBOL"]  # the word check fails it: the judge decides all the same
     fakes.refuted_words = ["forever"]
     async with fake_worker(env.client, queue, fakes):
+        fakes.model_judges = True  # the worker has a model: its judge decides
         handle = await start_run(env.client, queue, model="some-model")
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
 
@@ -142,6 +143,7 @@ async def test_a_claim_another_source_says_is_cited_to_it(env: WorkflowEnvironme
     fakes.drafts = [f"{SUPPORTED} Temporal replays the event history [1]."]
     fakes.elsewhere = {"replays": 2}
     async with fake_worker(env.client, queue, fakes):
+        fakes.model_judges = True  # the worker has a model: its judge decides
         handle = await start_run(env.client, queue, model="some-model")
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
     draft = status.draft
@@ -156,6 +158,7 @@ async def test_a_judge_that_fails_leaves_claims_unverified_and_the_draft_open(en
     fakes.drafts = [SUPPORTED]
     fakes.judge_error = "the model is down"
     async with fake_worker(env.client, queue, fakes):
+        fakes.model_judges = True  # the worker has a model: its judge decides
         handle = await start_run(env.client, queue, model="some-model")
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
         await handle.execute_update(ResearchWorkflow.decide, decision(DecisionKind.APPROVE))
@@ -173,6 +176,7 @@ async def test_a_judge_that_garbles_some_verdicts_leaves_those_unverified(env: W
     fakes.drafts = [f"{SUPPORTED} {PARAPHRASED}"]
     fakes.unjudged_words = ["forever"]
     async with fake_worker(env.client, queue, fakes):
+        fakes.model_judges = True  # the worker has a model: its judge decides
         handle = await start_run(env.client, queue, model="some-model")
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION)
     draft = status.draft
