@@ -14,7 +14,6 @@ __all__ = [
     "find_gaps",
     "key_terms",
     "pick_for_feedback",
-    "pick_sentences",
     "topic_of",
 ]
 
@@ -256,21 +255,6 @@ def _candidates(usable: list[tuple[Source, Page]]) -> list[Pick]:
 
 def _overlap(sentence: str, terms: set[str]) -> int:
     return len(set(key_terms(sentence)) & terms)
-
-
-def pick_sentences(usable: list[tuple[Source, Page]], question: str, count: int) -> list[Pick]:
-    terms = set(key_terms(question))
-    scored = [(_overlap(c[3], terms), c) for c in _candidates(usable)]
-    ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1][1], s[1][0]))
-    picked = [c for _, c in ranked[:count]]
-    used = {c[0] for c in picked}
-    for _, cand in sorted(scored, key=lambda s: (s[1][1], s[1][0])):
-        if len(picked) >= count:
-            break
-        if cand[0] not in used:  # nothing matched: lead with each unused source's first sentence
-            picked.append(cand)
-            used.add(cand[0])
-    return picked
 
 
 def pick_for_feedback(usable: list[tuple[Source, Page]], feedback: str, already: list[Pick]) -> list[Pick]:
