@@ -161,8 +161,8 @@ class ChatResearchModel:
             if parsed is None:
                 problems.append("the judge's answer was not the JSON asked for")
                 continue
-            if position == 0:
-                answers = parsed.answers_question
+            if parsed.answers_question is not None:  # answered when any batch's passages answer it
+                answers = bool(answers) or parsed.answers_question
             for number, claim in enumerate(batch, 1):
                 if number in parsed.verdicts:
                     verdict, sources = parsed.verdicts[number]

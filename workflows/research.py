@@ -248,7 +248,10 @@ class ResearchWorkflow:
         approved = {claim.statement for claim in claims.split_claims(draft.text)}
         checked = await self._run.verify(text, draft.sources, judge=True, settled=approved)
         wrong = [c for c in checked.claims if c.verdict is not ClaimVerdict.SUPPORTED and c.statement not in approved]
-        if not checked.relevant:
+        # The approved draft answered the question; a rewrite that keeps its claims still does (the judge
+        # reads only the new claims' passages, so its word on the question is not the whole story).
+        kept = any(c.statement in approved for c in checked.claims)
+        if not checked.relevant and not kept:
             return "no source supports it as an answer to the question", text
         if wrong:
             return f"{len(wrong)} of its claims are not supported by the sources they cite", text

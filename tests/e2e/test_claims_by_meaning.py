@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from sandbox import Channel, SlackApiServer
@@ -33,9 +32,6 @@ QUESTION = "How does Temporal make workflows durable?"
 TRUE_KINDS = ("answer", "paraphrased", "verbatim")
 
 
-@pytest.mark.xfail(
-    reason="issue 17 in progress: through the Slack bot the draft still declines; see the closing note", strict=False
-)
 async def test_paraphrased_truths_stand_invented_ones_are_marked_and_the_approved_report_is_published(
     slack: SlackApiServer, env: WorkflowEnvironment, channel: Channel, tmp_path: Path
 ) -> None:
@@ -66,7 +62,7 @@ async def test_paraphrased_truths_stand_invented_ones_are_marked_and_the_approve
                     assert claim.numbers == (right,), "cited to the page that says it"
                 else:
                     assert marked, f"a false {kind} claim was published unmarked: {statement}"
-            blocks = json.dumps(message["blocks"])
+            blocks = json.dumps(message["blocks"], ensure_ascii=False)
             assert UNVERIFIED_MARK in blocks and "judged by the model" in blocks
 
             approve = await open_modal(stack, channel, message, "approve", APPROVER)

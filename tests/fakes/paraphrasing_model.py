@@ -10,9 +10,9 @@ labelled data in tests/data/eval/.
 - **Its judge** knows the labels, and decides each claim as a careful reader of the passages it is shown
   would: supported when a passage shown holds the claim's evidence and the claim is true (citing that
   passage's source), contradicted when it holds it and the claim is false, not enough information when no
-  passage shown holds it; the question is answered when a passage shown for it holds its answer. So it is
-  only as right as retrieval lets it be. ``judge_error`` makes it wrong on that share of claims, each
-  chosen by a seeded hash of the claim: repeatable.
+  passage shown holds it; the question is answered when any passage shown (for the question or for a
+  claim) holds its answer. So it is only as right as retrieval lets it be. ``judge_error`` makes it
+  wrong on that share of claims, each chosen by a seeded hash of the claim: repeatable.
 - **Final answers** keep the approved draft and add one more true, paraphrased claim.
 
 ``written`` records, per question, each claim written (its statement with citations) and its label.
@@ -148,11 +148,10 @@ class ParaphrasingModel:
             {"claim": number, **self._verdict(statement, passages + self._for_question[question])}
             for number, statement, passages in judged_claims(messages)
         ]
-        answer: dict[str, Any] = {"verdicts": verdicts}
-        if for_question:
-            case = self._answers.get(question)
-            answered = case is not None and any(holds(text, case["answer"]) for _, text in for_question)
-            answer["answers_question"] = answered
+        case = self._answers.get(question)
+        every = for_question + [p for _, _, passages in judged_claims(messages) for p in passages]
+        answered = case is not None and any(holds(text, case["answer"]) for _, text in every)
+        answer: dict[str, Any] = {"verdicts": verdicts, "answers_question": answered}
         return json.dumps(answer)
 
     # ------------------------------------------------------------ writing
