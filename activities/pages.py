@@ -24,7 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import rate_limited, retry_after_seconds
+from activities.errors import PAGE_RETRY_AFTER, rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
 from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
 from activities.page_store import PageStore
@@ -127,8 +127,12 @@ class PageReader:
         max_bytes: int,
         max_redirects: int = 5,
         resolver: Resolver = resolve_host,
+        deadline: float = 30.0,
     ) -> None:
         self._client = client
+        # A whole fetch, redirects and body included: a server that trickles a byte a second never
+        # trips the client's per-read timeout.
+        self._deadline = deadline
         self._corpus = corpus
         self._allow_private = allow_private_networks
         self._max_bytes = max_bytes
@@ -143,7 +147,7 @@ class PageReader:
             if url.startswith(LOCAL_SCHEME):
                 found = Fetched(*await asyncio.to_thread(self._corpus.read, url), status=None)
             else:
-                found = await self._fetch(url)
+                found = await self._fetch_within_deadline(url)
         except (Refused, CorpusReadError) as exc:
             return Page(url=url, title=title, ok=False, error=str(exc), fetched_at=fetched_at)
         except httpx.InvalidURL as exc:
@@ -188,6 +192,13 @@ class PageReader:
                 raise Refused(f"refused {url.host}: {exc} (set FETCH_ALLOW_PRIVATE_NETWORKS to allow)") from exc
         return url.copy_with(host=addresses[0])
 
+    async def _fetch_within_deadline(self, url: str) -> Fetched:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._fetch(url)
+        except TimeoutError:
+            raise Refused(f"the page did not finish loading within {self._deadline:g}s") from None
+
     async def _fetch(self, url: str) -> Fetched:
         target = httpx.URL(url)
         for _ in range(self._max_redirects + 1):
@@ -214,7 +225,7 @@ class PageReader:
     async def _extract(self, url: httpx.URL, response: httpx.Response) -> Fetched:
         status = response.status_code
         if status == 429:
-            raise rate_limited(url.host, retry_after_seconds(response))
+            raise rate_limited(url.host, retry_after_seconds(response), cap=PAGE_RETRY_AFTER)
         if status >= 500:
             raise ApplicationError(f"{url.host} failed with HTTP {status}", type="Transient")
         if status in (404, 410):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,12 +84,14 @@ def slack_error_code(error: SlackApiError) -> str | None:
 
 
 def retry_after(error: SlackApiError, default: float = 1.0) -> float:
+    """Slack's Retry-After in seconds, at most errors.MAX_RETRY_AFTER (a proxy in the way may say more)."""
     headers = error.response.headers or {}
     value = headers.get("Retry-After", headers.get("retry-after"))
     try:
-        return float(value) if value is not None else default
+        seconds = float(value) if value is not None else default
     except ValueError:
         return default
+    return min(max(seconds, 0.0), errors.MAX_RETRY_AFTER) if math.isfinite(seconds) else errors.MAX_RETRY_AFTER
 
 
 def slack_failure(error: SlackApiError) -> ApplicationError:

@@ -15,6 +15,7 @@ docs/, page reader, citation check, archive). Three ways:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from collections import Counter
@@ -92,8 +93,8 @@ def score_judged(
             else:
                 tally.published_unmarked[kind] += 1
         elif kind == "wrong_citation":
-            label = model._labels[key(statement.rsplit("[", 1)[0])]
-            if found is None or found[1]:
+            label = model.label_of(statement.rsplit("[", 1)[0])
+            if label is None or found is None or found[1]:
                 tally.flagged[kind] += 1
             elif numbers.get(label.source) in found[0]:
                 tally.recited_right += 1
@@ -260,3 +261,29 @@ def report_offline(tally: Offline, checks: dict[str, tuple[int, int]], out=print
             else "false"
         )
         out(f"    {kind:15} ({truth}): passed {share(passed, total)}")
+
+
+async def evaluate_all(only: int | None, judge_errors: list[float]) -> None:
+    """Each way in turn, printed as it finishes."""
+    for error in judge_errors:
+        started = time.perf_counter()
+        tally = await evaluate_judged(judge_error=error, only=only)
+        report_judged(tally, f"judge wrong on {error:.0%} of claims ({time.perf_counter() - started:.0f} s)")
+    started = time.perf_counter()
+    offline = await evaluate_offline(only=only)
+    report_offline(offline, word_check_by_category())
+    print(f"  ({time.perf_counter() - started:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", type=int, default=None, help="the first N answerable questions (and N/4 others)")
+    parser.add_argument(
+        "--judge-error", type=float, action="append", help="share of claims the judge gets wrong (repeatable)"
+    )
+    args = parser.parse_args()
+    asyncio.run(evaluate_all(args.only, args.judge_error or [0.0, 0.2]))
+
+
+if __name__ == "__main__":
+    main()

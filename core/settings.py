@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     fetch_allow_private_networks: bool = False
     fetch_max_bytes: int = 2_000_000
     fetch_timeout_seconds: float = 15.0
+    fetch_deadline_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Archive
     database_url: str = "sqlite:///.data/researchbot.db"

@@ -107,6 +107,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             corpus,
             allow_private_networks=settings.fetch_allow_private_networks,
             max_bytes=settings.fetch_max_bytes,
+            deadline=settings.fetch_deadline_seconds,
         )
         pages = PageStore(store)
         yield Activities(

@@ -23,10 +23,17 @@ __all__ = [
     "safe",
     "split_text",
     "unescape",
+    "unlinked",
 ]
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
+# What Slack turns into a link by itself: a URL with a scheme, an e-mail address, a bare domain.
+_LINKABLE = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.-]*:(?://)?[^\s`]+"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|(?<![\w@])(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?(?:/[^\s`]*)?)"
+)
 
 
 def escape(text: str) -> str:
@@ -50,6 +57,25 @@ def safe(text: str, limit: int | None = None) -> str:
         raw = raw[: len(raw) - max(1, (len(result) - limit + 1) // 5)]
         result = escape(neutralise_mentions(raw))
     return result + "…"
+
+
+def unlinked(text: str, limit: int | None = None) -> str:
+    """``safe`` text in which nothing becomes a link: each URL, bare domain or e-mail address is shown as
+    code (Slack links none inside code). For text that may quote a page or a model: gap queries,
+    pages that could not be read, a draft's problems."""
+    raw = text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+    raw = raw.replace("`", "'")  # a stray backtick could pair with ours and let an address out of its code
+    pieces: list[str] = []
+    end = 0
+    for match in _LINKABLE.finditer(raw):
+        found = match.group().rstrip(".,;:!?)'\"")
+        if not found or not any(mark in found for mark in ("//", ".", "@")):
+            continue  # "why:" or "note:" is a word with a colon, not an address
+        pieces.append(safe(raw[end : match.start()]))
+        pieces.append(f"`{safe(found)}`")
+        end = match.start() + len(found)
+    pieces.append(safe(raw[end:]))
+    return "".join(pieces)
 
 
 def mention(user: str) -> str:

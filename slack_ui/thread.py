@@ -25,7 +25,7 @@ from slack_ui.blocks import (
     sections,
 )
 from slack_ui.ids import encode_button_value, encode_feedback_value, encode_plan_value
-from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe
+from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe, unlinked
 from workflows.guardrails import check_line, cited_numbers
 from workflows.ledger import ledger_line
 from workflows.models import (
@@ -149,7 +149,7 @@ def status_line(status: RunStatus, result: ResearchResult | None = None, *, coun
     """One line of mrkdwn saying where a run is, or how it ended. Without ``counts`` it changes only
     with the stage (and the draft round), so a message showing it needs few updates."""
     if result is not None:
-        error = f": {safe(result.error, 300)}" if result.outcome is Outcome.FAILED and result.error else ""
+        error = f": {unlinked(result.error, 300)}" if result.outcome is Outcome.FAILED and result.error else ""
         return _OUTCOME_TEXT[result.outcome] + error
     detail = counts or status.stage is Stage.AWAITING_DECISION
     return _STAGE_TEXT[status.stage] + (_stage_detail(status, status.stage) if detail else "")
@@ -168,7 +168,7 @@ def plan_message(status: RunStatus, *, closed: str | None = None) -> Message:
     """The questions to research; from the second round on, after a reviewer's feedback. A plan awaiting
     review carries Search this / Edit plan; with ``closed`` (a :func:`plan_review_line` or
     :func:`plan_closed_line`) it carries that line instead."""
-    lines = [f"{n}. {safe(q, 500)}" for n, q in enumerate(status.sub_questions, 1)]
+    lines = [f"{n}. {unlinked(q, 500)}" for n, q in enumerate(status.sub_questions, 1)]
     text = "\n".join(lines) or "_No sub-questions: I'll search for the question as asked._"
     title = (
         "*Plan:* I'll look into these questions"
@@ -234,12 +234,21 @@ def progress_message(status: RunStatus) -> Message:
         lines.append(looking_again(status))
     if status.budget_stopped:
         lines.append(budget_stopped_line(status))
+    if status.pages_unread:
+        lines.append(unread_pages_line(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
 
 
 def looking_again(status: RunStatus) -> str:
     """The research loop's latest follow-up queries: what the pages read so far did not cover."""
-    return "Looking again for: " + "; ".join(safe(query, 200) for query in status.gaps)
+    return "Looking again for: " + "; ".join(unlinked(query, 200) for query in status.gaps)
+
+
+def unread_pages_line(status: RunStatus) -> str:
+    """The pages the run could not read and why, so a slow or refusing site is named, not waited on."""
+    shown = "; ".join(unlinked(line, 200) for line in status.pages_unread[:5])
+    more = len(status.pages_unread) - 5
+    return f"⚠ Could not read: {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
 def budget_stopped_line(status: RunStatus) -> str:
@@ -305,7 +314,7 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
         [
             *sections(
                 "⚠️ *The checks found problems the model could not fix, so this draft cannot be approved:*\n"
-                + "\n".join(f"• {safe(v, 500)}" for v in draft.violations)
+                + "\n".join(f"• {unlinked(v, 500)}" for v in draft.violations)
             ),
         ]
         if draft.violations
@@ -407,7 +416,7 @@ def outcome_notice(result: ResearchResult) -> Message:
     elif result.outcome is Outcome.CANCELLED:
         text = "🚫 *Cancelled*: the run was stopped before it finished."
     elif result.outcome is Outcome.FAILED:
-        error = safe(result.error or "an unexpected error", 1000)
+        error = unlinked(result.error or "an unexpected error", 1000)
         text = f"⚠️ *The research failed*: {error}. Ask again with `/research {escape('<question>')}`."
     else:
         raise ValueError("an approved run ends with final_report_messages, not a notice")

@@ -49,15 +49,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.models import AnswerFeedback, Page
 
+# Every kind has a schedule-to-close bound, so nothing outside (a page, a provider that answers 429 for
+# ever, a model that hangs) can hold a run: a call that runs out of it fails, and the run goes on
+# without it (a page "could not be read", a search "failed") or says why it stopped.
+
 # Reading the run's pages back from the archive and scoring claims: seconds, deterministic.
 VERIFY = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(minutes=5),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5),
 )
 # A model call can take minutes; heartbeats notice a dead worker in seconds.
 LLM = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=120),
+    schedule_to_close_timeout=timedelta(minutes=12),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=60), maximum_attempts=5
@@ -65,16 +71,20 @@ LLM = workflow.ActivityConfig(
 )
 SEARCH_CONFIG = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=2),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_attempts=3),
 )
+# A page that keeps refusing (429 with its Retry-After capped at 30 s) is "could not read" within this.
 READ = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=45),
+    schedule_to_close_timeout=timedelta(minutes=2),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_attempts=3),
 )
 PROGRESS = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=15),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20),
 )
@@ -86,9 +96,10 @@ ESSENTIAL = workflow.ActivityConfig(
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
 )
-# The archive must not lose a run: retry until the database is back.
+# The archive must not lose a run: retry until the database is back, for up to a week.
 STORE = workflow.ActivityConfig(
     start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(days=7),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
 )

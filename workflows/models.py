@@ -285,6 +285,8 @@ class RunStatus(BaseModel):
     # queries of the latest look ("Looking again for: ..."); they are appended to sub_questions too.
     gap_rounds: int = 0
     gaps: list[str] = []
+    # Pages the run could not read ("host: why"), the first MAX_UNREAD_SHOWN: the progress says so.
+    pages_unread: list[str] = []
     sources: list[Source] = []
     draft: Draft | None = None
     decisions: list[DecisionRecord] = []

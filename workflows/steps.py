@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -49,6 +50,7 @@ MAX_GUARDRAIL_RETRIES = 2
 VERIFY_PATCH = "verified-citations"
 NOTHING_TO_CITE = "no source supports an answer to this question; revise with other search terms, or reject"
 HITS_PER_SEARCH = 5
+MAX_UNREAD_SHOWN = 10  # pages a run could not read, named in its progress
 # After reading, the run looks for what the sub-questions still lack and searches again (the research
 # loop); runs started before this change go straight from reading to writing.
 LOOP_PATCH = "research-loop"
@@ -448,6 +450,8 @@ class RoundRunner:
             finally:
                 status.pages_read += 1
                 status.steps_taken += 1
+            if not page.ok and len(status.pages_unread) < MAX_UNREAD_SHOWN:
+                status.pages_unread = [*status.pages_unread, unread_line(page)]
             if not page.ok and hit.snippet:
                 # The search snippet still says something worth citing; the evidence archive says it is one.
                 page = Page(
@@ -474,6 +478,12 @@ class RoundRunner:
 
 def clean_model_text(text: str) -> str:
     return guardrails.neutralise_mentions(text.strip())
+
+
+def unread_line(page: Page) -> str:
+    """``host: why`` for a page the run could not read, bounded."""
+    host = urlsplit(page.url).hostname or page.url
+    return cut(f"{host[:80]}: {page.error or 'unknown'}", 200)
 
 
 def describe_failure(failure: BaseException) -> str:

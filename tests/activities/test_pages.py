@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import socket
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -221,6 +223,37 @@ async def test_429_raises_with_the_servers_delay(web: FakeWeb, client: httpx.Asy
     with pytest.raises(ApplicationError) as caught:
         await reader(client, corpus).read(web.url + "/pages/status?n=429", "", 100)
     assert caught.value.next_retry_delay == timedelta(seconds=3) and not caught.value.non_retryable
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waits"),
+    [("100000000", 30.0), ("inf", 30.0), ("nan", 5.0), ("-5", 0.1), ("12", 12.0), ("soon", 5.0)],
+)
+async def test_a_pages_retry_after_is_capped(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus, retry_after: str, waits: float
+) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await reader(client, corpus).read(web.url + f"/pages/retry-after?n={retry_after}", "", 100)
+    assert caught.value.next_retry_delay == timedelta(seconds=waits)
+
+
+async def test_a_retry_after_date_is_read_and_capped(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus
+) -> None:
+    far = quote(format_datetime(datetime.now(UTC) + timedelta(days=400), usegmt=True))
+    with pytest.raises(ApplicationError) as caught:
+        await reader(client, corpus).read(web.url + f"/pages/retry-after?n={far}", "", 100)
+    assert caught.value.next_retry_delay == timedelta(seconds=30)
+    assert "it asked for" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["/pages/trickle?n=0.1", "/pages/hang?n=5"])
+async def test_a_page_that_trickles_or_hangs_is_not_read_after_the_deadline(
+    web: FakeWeb, client: httpx.AsyncClient, corpus: LocalCorpus, path: str
+) -> None:
+    # The client's per-read timeout (15 s) never trips on a byte every 0.1 s; the whole fetch's does.
+    page = await reader(client, corpus, deadline=0.5).read(web.url + path, "", 100)
+    assert not page.ok and "did not finish loading within 0.5s" in (page.error or "")
 
 
 async def test_timeouts_and_refused_connections_raise(web: FakeWeb, corpus: LocalCorpus) -> None:

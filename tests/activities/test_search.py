@@ -75,6 +75,13 @@ async def test_429_becomes_a_delayed_retry(web: FakeWeb, client: httpx.AsyncClie
     assert not caught.value.non_retryable
 
 
+async def test_a_search_providers_huge_retry_after_is_capped(web: FakeWeb, client: httpx.AsyncClient) -> None:
+    web.fail("tavily", 429, retry_after=100_000_000)  # 3 years: Temporal would wait it out
+    with pytest.raises(ApplicationError) as caught:
+        await providers(web, client)["tavily"].search("q", 3)
+    assert caught.value.next_retry_delay == timedelta(seconds=60)
+
+
 @pytest.mark.parametrize(("name", "setting"), [("tavily", "TAVILY_API_KEY"), ("brave", "BRAVE_API_KEY")])
 async def test_a_wrong_key_is_not_retried(web: FakeWeb, client: httpx.AsyncClient, name: str, setting: str) -> None:
     provider = (TavilySearch if name == "tavily" else BraveSearch)(client, "wrong", f"{web.url}/{name}")

@@ -98,6 +98,10 @@ class ParaphrasingModel:
         for case in self.questions["answerable"]:
             self._labels[key(case["paraphrase"])] = Label("answer", case["answer"], case["source"])
 
+    def label_of(self, statement: str) -> Label | None:
+        """The label of a claim written (its citations taken out)."""
+        return self._labels.get(key(statement))
+
     # ------------------------------------------------------------ prompts
 
     def plan(self, messages: list[dict]) -> str:

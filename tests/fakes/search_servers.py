@@ -222,6 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(302, "text/plain", b"", {"Location": arg})
         if path == "/pages/status":  # /pages/status?n=503
             return self._send(int(arg), "text/plain", b"status page", {"Retry-After": "3"})
+        if path == "/pages/retry-after":  # /pages/retry-after?n=100000000: 429 with that Retry-After
+            return self._send(429, "text/plain", b"slow down", {"Retry-After": arg})
+        if path == "/pages/trickle":  # /pages/trickle?n=0.2: a byte every n seconds, for ever
+            return self._trickle(float(arg))
+        if path == "/pages/hang":  # /pages/hang?n=60: accepts, and answers nothing for n seconds
+            time.sleep(float(arg))
+            return self._send(200, "text/plain", b"too late")
         if path == "/pages/slow":  # /pages/slow?n=0.5 seconds
             time.sleep(float(arg))
             return self._send(200, "text/plain", b"finally here")
@@ -233,6 +240,18 @@ class _Handler(BaseHTTPRequestHandler):
             encoding, body = _encoded(arg)
             return self._send(200, "text/html", body, {"Content-Encoding": encoding})
         self._send(404, "text/plain", b"no such page")
+
+    def _trickle(self, every: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        try:
+            for _ in range(int(120 / every)):  # two minutes at most: a test's reader gives up long before
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                time.sleep(every)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader gave up, as it should
 
     def _stream(self, size: int) -> None:
         self.send_response(200)

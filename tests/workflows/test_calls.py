@@ -68,3 +68,13 @@ def test_each_call_uses_its_own_activity_name() -> None:
     }
     for name in typed_calls():
         assert f"({constants[name]}, " in inspect.getsource(getattr(calls, name)), name
+
+
+def test_every_kind_of_call_has_a_schedule_to_close_bound() -> None:
+    """Nothing outside (a page, a provider answering 429 for ever, a hung model) can hold a run: each
+    kind of call ends within its bound (the essential posts' bound is set by the caller)."""
+    configs = {name: value for name, value in vars(calls).items() if name.isupper() and isinstance(value, dict)}
+    assert {"VERIFY", "LLM", "SEARCH_CONFIG", "READ", "PROGRESS", "STORE", "ESSENTIAL"} <= set(configs)
+    unbounded = [name for name, config in configs.items() if "schedule_to_close_timeout" not in config]
+    assert unbounded == ["ESSENTIAL"]
+    assert calls.READ["schedule_to_close_timeout"].total_seconds() <= 120
