@@ -122,7 +122,7 @@ def check_shape(content_type: str, body: bytes) -> None:
         raise Refused(400, "the body is not UTF-8") from None
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json":
-        _json_object(text, "the body")
+        _events_envelope(_json_object(text, "the body"))
     elif media == "application/x-www-form-urlencoded":
         try:
             form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=200)
@@ -135,12 +135,39 @@ def check_shape(content_type: str, body: bytes) -> None:
     else:
         raise Refused(415, "expected application/x-www-form-urlencoded or application/json")
     try:  # Bolt reads ids and response_urls out of every payload as it builds the request
-        AsyncBoltRequest(body=text, headers={"content-type": content_type})
+        built = AsyncBoltRequest(body=text, headers={"content-type": content_type})
     except Exception:
         raise Refused(400, "the payload's fields are not of the types Slack sends") from None
+    # Bolt's authorization passes these to auth.test and the installation store as they are.
+    for name in ("team_id", "enterprise_id", "user_id", "channel_id"):
+        if not isinstance(built.context.get(name), str | None):
+            raise Refused(400, f"the payload's {name.replace('_id', '')} id is not a string")
 
 
-def _json_object(text: str, what: str) -> None:
+# The Events API's envelopes (https://api.slack.com/apis/events-api#callback-field): the fields each
+# must carry as strings. Anything else Slack does not send over the Events API.
+_ENVELOPES = {
+    "url_verification": ("challenge",),
+    "event_callback": ("team_id", "api_app_id", "event_id"),
+    "app_rate_limited": ("team_id", "api_app_id"),
+}
+
+
+def _events_envelope(value: dict[str, Any]) -> None:
+    kind = value.get("type")
+    if kind not in _ENVELOPES:
+        raise Refused(400, f"the body: type must be one of {', '.join(_ENVELOPES)}")
+    missing = [name for name in _ENVELOPES[kind] if not isinstance(value.get(name), str) or not value[name]]
+    if missing:
+        raise Refused(400, f"the body: {kind} needs {' and '.join(missing)} as text")
+    authorizations = value.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(item, dict) for item in authorizations)
+    ):
+        raise Refused(400, "the body: authorizations must be a list of objects")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
@@ -150,6 +177,7 @@ def _json_object(text: str, what: str) -> None:
     if depth(value) > MAX_DEPTH:
         raise Refused(400, f"{what} is nested deeper than {MAX_DEPTH} levels")
     _bolt_shape(value, what)
+    return value
 
 
 # The parts of a payload Bolt indexes without checking them first (slack_bolt.request.payload_utils):

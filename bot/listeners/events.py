@@ -35,13 +35,20 @@ log = structlog.get_logger(__name__)
 
 
 def register(app: AsyncApp) -> None:
-    app.event("app_mention", middleware=[start_before_ack])(tell)
+    app.event("app_mention", matchers=[said_by_a_person], middleware=[start_before_ack])(tell)
+    app.event("app_mention")(leave_alone)  # another app's message that names the bot: never a question
     app.event("message", matchers=[a_person_in_a_dm], middleware=[start_before_ack])(tell)
     app.event("message", matchers=[a_reply_in_a_thread], middleware=[route_before_ack])(answer_reply)
     app.event("message")(leave_alone)  # the rest: edits, subtypes, bots, chatter
     app.event("app_home_opened")(offer_prompts)
     app.event("assistant_thread_started")(offer_prompts)
     app.event("assistant_thread_context_changed")(leave_alone)
+
+
+async def said_by_a_person(event: dict[str, Any]) -> bool:
+    """Written by a person: an integration that echoes text with @ResearchBot in it (its message has a
+    ``bot_id``, or the ``bot_message`` subtype) must not start runs."""
+    return not event.get("bot_id") and not event.get("bot_profile") and event.get("subtype") is None
 
 
 async def a_person_in_a_dm(event: dict[str, Any]) -> bool:

@@ -165,6 +165,21 @@ async def test_chatter_is_acked_and_left_alone(
     assert [m for m in ws.messages[dm.id] if m["user"] == ws.bot_user_id] == []
 
 
+async def test_another_apps_message_naming_the_bot_starts_nothing(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal
+) -> None:
+    # An integration that echoes people's text ("@ResearchBot what is…") into the channel: its message
+    # carries a bot_id (and, from an incoming webhook, the bot_message subtype).
+    _, body = mention(slack, channel, "<@U0BOT> What is a task queue?")
+    echoed = [{"bot_id": "B0ECHO"}, {"bot_id": "B0ECHO", "subtype": "bot_message"}, {"bot_profile": {"id": "B0"}}]
+    for extra in echoed:
+        response = await app.async_dispatch(event_request({**body, "event": {**body["event"], **extra}}))
+        assert response.status == 200
+    await asyncio.sleep(0.2)
+    assert temporal.starts == []
+    assert [m for m in slack.workspace.messages[channel.id] if m["user"] == slack.workspace.bot_user_id] == []
+
+
 async def test_another_apps_event_is_refused(app: AsyncApp, slack: SlackApiServer, channel: Channel) -> None:
     _, event = mention(slack, channel, "<@U0BOT> What is a task queue?")
     response = await app.async_dispatch(event_request({**event, "api_app_id": "A0SOMEONEELSE"}))
