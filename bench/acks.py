@@ -280,6 +280,9 @@ async def main() -> None:
             "SLACK_BOT_TOKEN": workspace.bot_token,
             "SLACK_API_URL": slack.base_url,
             "SLACK_SIGNING_SECRET": SECRET,
+            # A burst is a few askers starting hundreds of runs: the benchmark measures acks, not caps.
+            "RESEARCH_MAX_RUNS_IN_FLIGHT": "0",
+            "RESEARCH_MAX_RUNS_PER_HOUR": "0",
         }
         worker_settings = {**settings, "SEARCH_PROVIDER": "local", "DATABASE_URL": f"sqlite:///{folder}/archive.db"}
         async with env:

@@ -87,6 +87,9 @@ async def bot_process(slack: SlackApiServer, env: WorkflowEnvironment) -> AsyncI
         "SLACK_BOT_TOKEN": slack.workspace.bot_token,
         "SLACK_API_URL": slack.base_url,
         "SLACK_SIGNING_SECRET": SECRET,
+        # A burst is a few askers starting hundreds of runs: the benchmark measures acks, not caps.
+        "RESEARCH_MAX_RUNS_IN_FLIGHT": "0",
+        "RESEARCH_MAX_RUNS_PER_HOUR": "0",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }

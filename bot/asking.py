@@ -138,6 +138,10 @@ async def tell_in_thread(client: AsyncWebClient, asked: Asked, outcome: Start | 
             await _post(client, asked, outcome)
         return
     said = outcome.ack["text"]
+    if outcome.refused:  # a cap: the asker's business alone
+        if not retried:
+            await _tell_privately(client, asked, said)
+        return
     if said not in (STARTED, ALREADY_STARTED):
         await _post(client, asked, QUEUED_HERE if outcome.later is not None else said)
     if outcome.later is not None:
@@ -157,6 +161,18 @@ async def _show_researching(client: AsyncWebClient, asked: Asked, question: str)
             log.info("asked.status_not_set", error=outcome.response.get("error"), channel=asked.channel_id)
         elif isinstance(outcome, BaseException):
             log.info("asked.status_not_set", error=repr(outcome), channel=asked.channel_id)
+
+
+async def _tell_privately(client: AsyncWebClient, asked: Asked, text: str) -> None:
+    if asked.in_dm:
+        await _post(client, asked, text)
+        return
+    try:
+        await client.chat_postEphemeral(
+            channel=asked.channel_id, user=asked.user_id, thread_ts=asked.thread_ts, text=text
+        )
+    except SlackApiError as error:
+        log.warning("asked.not_told", error=error.response.get("error"), channel=asked.channel_id, user=asked.user_id)
 
 
 async def _post(client: AsyncWebClient, asked: Asked, text: str) -> None:

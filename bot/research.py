@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from bot import caps
 from bot.arrival import seconds_since_arrival
 from bot.runs import build_request, start_run
 from bot.under_way import UnderWay
@@ -91,6 +92,7 @@ class Start:
 
     ack: Reply
     later: asyncio.Future[Reply] | None = None
+    refused: bool = False  # a cap refused it (bot/caps.py): said to the asker alone
 
 
 async def start_research(
@@ -125,7 +127,12 @@ async def start_question(
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
     up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
-    ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN)."""
+    ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN). A question a cap refuses
+    (bot/caps.py) starts nothing, and the ack says why."""
+    if refused := await caps.refusal(settings, temporal, slack, workflow_id):
+        log.info("research.refused_by_cap", cap=refused.cap, workflow_id=workflow_id, user=slack.user_id)
+        caps.count_refused(temporal, refused.cap)
+        return Start(ack={"text": refused.text}, refused=True)
     start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id, review_plan))
     # Counted from the request's arrival: in a busy bot it may have waited a while before this listener ran.
     deadline = max(MIN_START_WAIT, START_DEADLINE.total_seconds() - seconds_since_arrival())

@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     # or "Edit plan"); /research --review-plan or --no-review-plan decides for one run.
     research_review_plan: bool = False
 
+    # Caps: who may ask, and how much (bot/caps.py). Counted from Temporal's own record of the runs, so a
+    # restart resets nothing and every bot on the same Temporal agrees. 0 turns a count off; an empty list
+    # lets everyone.
+    research_max_runs_in_flight: int = Field(default=5, ge=0, le=1_000)
+    research_max_runs_per_hour: int = Field(default=20, ge=0, le=10_000)
+    research_allowed_channels: Annotated[list[str], NoDecode] = []
+    research_allowed_users: Annotated[list[str], NoDecode] = []
+
     # Slack
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -153,7 +161,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("research_approvers", mode="before")
+    @field_validator("research_approvers", "research_allowed_channels", "research_allowed_users", mode="before")
     @classmethod
     def _approvers(cls, value: object) -> object:
         return _comma_list(value)

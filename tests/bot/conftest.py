@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
@@ -64,6 +66,13 @@ class FakeTemporal:
                 yield execution
 
         return none()
+
+    async def count_workflows(self, query: str, **options: Any) -> Any:
+        """Runs started whose id has the query's prefix (every one is still running), but the one it leaves out."""
+        prefix = re.search(r"STARTS_WITH '([^']*)'", query)
+        left_out = re.search(r"WorkflowId != '([^']*)'", query)
+        found = [i for i in self.starts if prefix and i.startswith(prefix[1]) and not (left_out and i == left_out[1])]
+        return SimpleNamespace(count=len(found))
 
 
 @dataclass

@@ -180,6 +180,25 @@ async def test_another_apps_message_naming_the_bot_starts_nothing(
     assert [m for m in slack.workspace.messages[channel.id] if m["user"] == slack.workspace.bot_user_id] == []
 
 
+async def test_a_mention_over_the_cap_is_refused_to_the_asker_alone(
+    app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal
+) -> None:
+    for n in range(6):  # the default cap: 5 runs in flight a person
+        _, body = mention(slack, channel, f"<@U0BOT> What is a task queue, take {n}?")
+        assert (await app.async_dispatch(event_request(body))).status == 200
+    assert len(temporal.starts) == 5
+
+    def ephemeral() -> list[dict[str, Any]]:
+        return [c.params for c in slack.calls_to("chat.postEphemeral")]
+
+    (told,) = await eventually(ephemeral, "the refusal")
+    assert told["user"] == ASKER and told["text"].startswith("You have 5 runs in progress; the limit is 5.")
+    said_in_public = [
+        m["text"] for m in slack.workspace.messages[channel.id] if m["user"] == slack.workspace.bot_user_id
+    ]
+    assert not [text for text in said_in_public if "limit" in text]
+
+
 async def test_another_apps_event_is_refused(app: AsyncApp, slack: SlackApiServer, channel: Channel) -> None:
     _, event = mention(slack, channel, "<@U0BOT> What is a task queue?")
     response = await app.async_dispatch(event_request({**event, "api_app_id": "A0SOMEONEELSE"}))

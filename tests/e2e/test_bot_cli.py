@@ -130,6 +130,8 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
 
 def spawn_bot(settings: dict[str, str], cwd: Path, output: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     """`researchbot bot` as an operator runs it, its output (stdout and stderr together) to ``output``."""
+    # The suite's few askers start many runs on one Temporal: no caps unless a test sets them.
+    settings = {"RESEARCH_MAX_RUNS_IN_FLIGHT": "0", "RESEARCH_MAX_RUNS_PER_HOUR": "0", **settings}
     return subprocess.Popen(
         [sys.executable, "-m", "researchbot", "bot"],
         env=settings,
