@@ -36,6 +36,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from bot import caps
 from bot.asking import question_in
 from bot.decisions import may_not_decide
 from bot.runs import build_request
@@ -130,6 +131,12 @@ async def _route(
     if not running:
         if text is None:
             return Routed()  # nothing to ask
+        slack = SlackContext(channel_id=reply.channel_id, user_id=reply.user_id, team_id=reply.team_id)
+        # A follow-up's run counts against the thread's first asker (its id carries theirs).
+        if refused := await caps.refusal(settings, temporal, slack, follow_up_id(workflow_id)):
+            bound.info("thread.follow_up_refused_by_cap", cap=refused.cap)
+            caps.count_refused(temporal, refused.cap)
+            return Routed(say=refused.text)
         earlier = await _earlier(temporal, workflow_id)
         await _start_follow_up(settings, temporal, reply, text, earlier)
         return Routed()
