@@ -111,6 +111,9 @@ def workspace_key(bot_token: str) -> str:
     return hashlib.sha256(bot_token.encode()).hexdigest()[:16]
 
 
+STATEMENT_TIMEOUT_MS = 2_000
+
+
 class SharedBudget:
     """The budget state of every line of one workspace, in the ``slack_budget`` table. Its methods
     return None (take) or do nothing (pause) while the database does not answer."""
@@ -134,8 +137,12 @@ class SharedBudget:
     @classmethod
     def connect(cls, url: URL | str, workspace: str, **options: Any) -> SharedBudget:
         """A budget with its own small pool, a connection per thread, so asks never wait for the archive's.
-        libpq's shortest connect timeout is 2 s; ``answer_within`` gives up sooner."""
-        engine = sa.create_engine(url, pool_size=THREADS, max_overflow=0, connect_args={"connect_timeout": 2})
+        libpq's shortest connect timeout is 2 s; ``answer_within`` gives up sooner. A statement or a row lock
+        that waits longer than STATEMENT_TIMEOUT_MS is cancelled by the server, so a stuck transaction
+        elsewhere cannot hold a pool thread (and a Slack write) for ever."""
+        timeouts = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+        connect_args = {"connect_timeout": 2, "options": timeouts}
+        engine = sa.create_engine(url, pool_size=THREADS, max_overflow=0, connect_args=connect_args)
         return cls(engine, workspace, **options)
 
     def dispose(self) -> None:

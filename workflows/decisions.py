@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.models import DecisionInput, DecisionKind, ResearchRequest, RunStatus, Stage
+from workflows.models import DecisionInput, DecisionKind, DecisionRecord, ResearchRequest, RunStatus, Stage
 
 _ACKNOWLEDGEMENTS = {
     DecisionKind.APPROVE: "Approved: writing the final report",
@@ -52,3 +52,17 @@ def stage_after(decision: DecisionInput) -> Stage:
     if decision.kind is DecisionKind.REVISE:
         return Stage.PLANNING
     return Stage.STORING
+
+
+MAX_REFUSED_KEPT = 20  # refused decisions a run keeps in its status (each was told to its sender)
+
+
+def with_refused(records: list[DecisionRecord], refused: DecisionRecord) -> list[DecisionRecord]:
+    """``records`` with one more refused decision, keeping only the latest MAX_REFUSED_KEPT refused ones:
+    a stream of refused clicks must not grow the run's status (and its history) without bound."""
+    kept = [*records, refused]
+    refusals = [r for r in kept if not r.applied]
+    if len(refusals) <= MAX_REFUSED_KEPT:
+        return kept
+    dropped = refusals[0]
+    return [r for r in kept if r is not dropped]

@@ -339,7 +339,7 @@ class ResearchWorkflow:
         """The same decision, for when no worker answers an update in time: never lost, applied later."""
         if refusal := self._refusal(decision):
             record = self._record(decision, "signal", applied=False, reason=refusal)
-            self._status.decisions.append(record)
+            self._status.decisions = decisions.with_refused(self._status.decisions, record)
             # Whoever clicked was told "queued"; now they hear that it was not applied, and why.
             if workflow.patched("tell-refused-signals"):
                 self._beside(self._report(ProgressKind.REFUSED, refused=record))

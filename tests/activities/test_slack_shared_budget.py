@@ -203,3 +203,15 @@ async def test_an_older_state_waiting_on_one_worker_is_not_sent_over_a_newer_one
     # The same report again (a 429 sent it back) still goes, and so does any later one.
     await first.write("chat.update", "C1", sending(sent, "again"), waited=False, message=message, reported_at=later)
     assert sent == ["newer", "again"]
+
+
+def test_the_shared_budgets_statements_and_locks_time_out_on_the_server(postgres_url: str) -> None:
+    shared = SharedBudget.connect(postgres_url, "T1")
+    try:
+        with shared.engine.connect() as connection:
+            timeouts = [
+                connection.exec_driver_sql(f"SHOW {name}").scalar() for name in ("statement_timeout", "lock_timeout")
+            ]
+    finally:
+        shared.dispose()
+    assert timeouts == ["2s", "2s"]
