@@ -22,6 +22,8 @@ import sqlalchemy as sa
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, RowMapping
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -174,6 +176,14 @@ class ArchiveStore:
                 # Released when this transaction ends, after the migrations have committed.
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             command.upgrade(alembic_config(connection), "head")
+
+    def schema(self) -> str:
+        """``current``, ``empty`` (no schema yet) or ``older``, read without changing anything (``show``
+        only reads: an archive from an older version is upgraded by a worker, never by a reader)."""
+        with self._connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            heads = set(ScriptDirectory.from_config(alembic_config(connection)).get_heads())
+        return "current" if current == heads else "empty" if not current else "older"
 
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""

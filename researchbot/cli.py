@@ -225,9 +225,15 @@ def show(
     async def main(settings: Settings) -> str | None:
         store = ArchiveStore(settings.database_url)
         try:
-            # As a worker would (an archive from before the evidence table gets it), without its log lines.
             logging.getLogger("alembic").setLevel(logging.WARNING)
-            store.migrate()
+            schema = store.schema()
+            if schema == "empty":
+                return None
+            if schema == "older":
+                fail(
+                    "the archive at DATABASE_URL is from an older version of ResearchBot; "
+                    "`researchbot worker` upgrades it when it starts (show only reads)"
+                )
             result = store.get(workflow_id)
             return render_archived(result, store.evidence(workflow_id)) if result else None
         finally:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 
+from researchbot.printable import printable as _printable
 from workflows.models import ResearchResult, SourceEvidence
 
 __all__ = ["render_archived"]
@@ -54,16 +54,3 @@ def _source(record: SourceEvidence) -> list[str]:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _printable(text: str, *, keep_lines: bool = False) -> str:
-    """Text from pages and models without control characters: a page must not drive the terminal (ANSI escapes)."""
-
-    def one(c: str) -> str:
-        if c == "\n" and keep_lines:
-            return c
-        if c in "\t\r\n":
-            return " "
-        return "\ufffd" if unicodedata.category(c) == "Cc" else c
-
-    return "".join(map(one, text))

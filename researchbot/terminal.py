@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from bot.runs import build_request, send_decision, start_run
 from core.settings import Settings
+from researchbot.printable import printable
 from workflows.guardrails import check_line
 from workflows.ledger import ledger_line
 from workflows.models import TERMINAL_STAGES, DecisionInput, DecisionKind, ResearchResult, RunStatus, Stage
@@ -132,7 +133,7 @@ def progress_line(status: RunStatus) -> str:
 
 
 def render_sources(sources) -> str:
-    return "\n".join(f"  [{s.number}] {s.title} — {s.url}" for s in sources)
+    return "\n".join(f"  [{s.number}] {printable(s.title)} — {printable(s.url)}" for s in sources)
 
 
 def render_draft(status: RunStatus) -> str:
@@ -145,14 +146,14 @@ def render_draft(status: RunStatus) -> str:
         parts += [ledger_line(draft.ledger, draft.budget_stopped)]
     if draft.violations:
         parts += ["", "This draft failed its checks: " + "; ".join(draft.violations)]
-    return "\n".join(parts) + "\n"
+    return printable("\n".join(parts) + "\n", keep_lines=True)
 
 
 def render_result(result: ResearchResult) -> str:
     header = f"\n=== {result.outcome.value.capitalize()} ==="
     if not result.answer:
-        return f"{header}\n{result.error or 'No report was written.'}"
-    return "\n".join(
+        return printable(f"{header}\n{result.error or 'No report was written.'}", keep_lines=True)
+    text = "\n".join(
         [
             header,
             result.answer,
@@ -165,6 +166,7 @@ def render_result(result: ResearchResult) -> str:
             f"Evidence: researchbot show {result.workflow_id}",
         ]
     )
+    return printable(text, keep_lines=True)
 
 
 def is_interactive() -> bool:

@@ -347,3 +347,17 @@ def test_an_unreachable_database_is_a_config_error(url: str, tmp_path) -> None:
     with pytest.raises(ConfigError, match="cannot connect to the database") as caught:
         store.migrate()
     assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_schema_is_read_without_changing_it(tmp_path) -> None:
+    store = ArchiveStore(f"sqlite:///{tmp_path}/archive.db")
+    try:
+        assert store.schema() == "empty"
+        assert store.schema() == "empty", "reading it created nothing"
+        store.migrate()
+        assert store.schema() == "current"
+        with store.engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "-1")
+        assert store.schema() == "older"
+    finally:
+        store.dispose()
