@@ -36,6 +36,7 @@ from activities.slack_lookup import (
 )
 from activities.slack_stream import ProgressMode, ProgressStream
 from activities.slack_writes import SlackWrites, Superseded, TooLate
+from core.run_threads import RunThreads
 from slack_ui import blocks, canvas, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
 from slack_ui.stream import is_finished
@@ -69,8 +70,10 @@ class SlackReporter:
         writes: SlackWrites | None = None,
         progress: ProgressMode = ProgressMode.STREAM,
         report_max_messages: int = 2,
+        threads: RunThreads | None = None,
     ) -> None:
         self._client, self._fallback = client, fallback
+        self._threads = threads  # where the bot finds a thread's run without reading Slack
         self._http = http or httpx.AsyncClient(timeout=10)
         self._writes = writes or SlackWrites()
         self._stream = ProgressStream(client, self._writes, progress)  # SLACK_PROGRESS: stream, else the checklist
@@ -126,6 +129,7 @@ class SlackReporter:
         in_thread = run.asked_in_thread is not None
         try:
             await self._post(run, "root", thread.root_message(run.status), thread=in_thread)
+            await self._remember_thread(run)
         except SlackApiError as error:
             if slack_error_code(error) not in _NO_ACCESS:
                 raise
@@ -136,6 +140,19 @@ class SlackReporter:
                 workflow_id=run.status.workflow_id,
             )
             await self._tell_requester(run, cannot_post_message())
+
+    async def _remember_thread(self, run: Run) -> None:
+        """The run's thread, for the bot (core/run_threads.py). Best effort: a thread not recorded is
+        found by reading it, as before."""
+        slack = run.input.slack
+        if self._threads is None or slack is None or run.root is None:
+            return
+        try:
+            await asyncio.to_thread(
+                self._threads.remember, slack.team_id or "", slack.channel_id, run.root, run.status.workflow_id
+            )
+        except Exception as error:
+            log.warning("slack_thread_not_recorded", workflow_id=run.status.workflow_id, error=str(error))
 
     async def _plan(self, run: Run) -> None:
         await self._post(run, f"plan-{run.status.draft_round}", thread.plan_message(run.status))

@@ -11,7 +11,6 @@ transaction) is idempotent by workflow id, so a retried activity never writes a 
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,13 +24,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine, RowMapping
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import OperationalError
 from temporalio import activity
 
 from activities.errors import permanent
 from activities.heartbeat import heartbeating
+from core.database import database_url_of
 from core.errors import ConfigError
+from core.run_threads import run_threads
 from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
 from workflows.models import ClaimEvidence, DecisionRecord, ResearchResult, SourceEvidence
@@ -58,7 +59,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x5265_7365_6172  # "Resear"
 # Alembic keeps the running migration in module globals: one migration per process at a time.
 _MIGRATING = threading.Lock()
-_SUPPORTED = "use sqlite:///path/to/file.db or postgresql://user@host/db"
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 _NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
@@ -157,11 +157,15 @@ slack_message_states = sa.Table(
 )
 
 
+# Which run each Slack thread belongs to: defined beside the bot's reader (core/run_threads.py), migrated here.
+run_threads.to_metadata(metadata)
+
+
 class ArchiveStore:
     """Finished runs in a SQL database. Methods block: call them from a thread in async code."""
 
     def __init__(self, database_url: str) -> None:
-        self.url = _normalise(database_url)
+        self.url = database_url_of(database_url)
         self.safe_url = self.url.render_as_string(hide_password=True)
         connect_args = {}
         if self.url.get_backend_name() == "postgresql" and "connect_timeout" not in self.url.query:
@@ -288,40 +292,6 @@ def alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
-
-
-# ---------------------------------------------------------------- URLs
-
-
-def _normalise(database_url: str) -> URL:
-    try:
-        url = sa.make_url(database_url.strip())
-    except (ArgumentError, ValueError):
-        raise ConfigError(f"DATABASE_URL {_mask(database_url)!r} is not a database URL: {_SUPPORTED}") from None
-    shown = url.render_as_string(hide_password=True)
-    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
-        return url.set(drivername="postgresql+psycopg")
-    if url.drivername not in ("sqlite", "sqlite+pysqlite"):
-        raise ConfigError(f"DATABASE_URL {shown!r} is not supported: {_SUPPORTED}")
-    if url.database in (None, "", ":memory:"):
-        raise ConfigError(
-            f"DATABASE_URL {shown!r} is not a file, and the archive must outlive the worker: "
-            "use sqlite:///path/to/file.db"
-        )
-    folder = Path(url.database).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"DATABASE_URL {shown!r}: cannot create the folder {str(folder)!r} ({exc.strerror}); "
-            "choose a path this process can write to"
-        ) from None
-    return url
-
-
-def _mask(text: str) -> str:
-    """Hide the password in a URL that SQLAlchemy could not parse."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text.strip())
 
 
 # ---------------------------------------------------------------- rows

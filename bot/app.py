@@ -17,6 +17,7 @@ from bot.listeners import register_listeners
 from bot.ownership import AppIdentity
 from bot.server import check_settings, create_asgi_app, serve
 from bot.under_way import UnderWay
+from core.run_threads import RunThreads
 from core.settings import Settings
 from slack_ui.client import build_slack_client
 from slack_ui.ids import MalformedId
@@ -53,9 +54,11 @@ def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay |
     # commands can't spare. Listeners hand what follows their ack to bot/under_way.py.
     app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=True)
     under_way = under_way or UnderWay()
+    threads = RunThreads.connect(settings.database_url)  # connects on first use
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["temporal"], context["settings"], context["under_way"] = temporal_client, settings, under_way
+        context["run_threads"] = threads
         await next()
 
     app.use(provide)

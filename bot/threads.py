@@ -40,6 +40,7 @@ from bot import caps
 from bot.asking import question_in
 from bot.decisions import may_not_decide
 from bot.runs import build_request
+from core.run_threads import RunThreads
 from core.settings import Settings
 from slack_ui.ids import STEP_EVENT, follow_up_id, parse_workflow_id, slack_id
 from slack_ui.replies import thread_feedback_prompt
@@ -104,12 +105,18 @@ def reply_in(body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str
 
 
 async def route_reply(
-    settings: Settings, temporal: Client, client: AsyncWebClient, reply: Reply, bot_user_id: str | None
+    settings: Settings,
+    temporal: Client,
+    client: AsyncWebClient,
+    reply: Reply,
+    bot_user_id: str | None,
+    threads: RunThreads | None = None,
 ) -> Routed:
-    """Find the thread's run and do what the reply is (module docstring), within ROUTE_WAIT."""
+    """Find the thread's run and do what the reply is (module docstring), within ROUTE_WAIT. ``threads``
+    knows the runs' threads without reading Slack (core/run_threads.py)."""
     try:
         return await asyncio.wait_for(
-            _route(settings, temporal, client, reply, bot_user_id), ROUTE_WAIT.total_seconds()
+            _route(settings, temporal, client, reply, bot_user_id, threads), ROUTE_WAIT.total_seconds()
         )
     except Exception:
         log.exception("thread.reply_not_routed", channel=reply.channel_id, thread=reply.thread_ts)
@@ -117,9 +124,14 @@ async def route_reply(
 
 
 async def _route(
-    settings: Settings, temporal: Client, client: AsyncWebClient, reply: Reply, bot_user_id: str | None
+    settings: Settings,
+    temporal: Client,
+    client: AsyncWebClient,
+    reply: Reply,
+    bot_user_id: str | None,
+    threads: RunThreads | None,
 ) -> Routed:
-    first = await _first_run(client, reply, bot_user_id)
+    first = await _thread_run(threads, client, reply, bot_user_id)
     latest = await _latest_run(temporal, first) if first else None
     if latest is None:
         return Routed()  # not a run's thread
@@ -160,6 +172,27 @@ def _question(reply: Reply, bot_user_id: str | None) -> str | None:
         return clean_question(question_in(reply.text, bot_user_id))
     except ValueError:
         return None
+
+
+async def _thread_run(
+    threads: RunThreads | None, client: AsyncWebClient, reply: Reply, bot_user_id: str | None
+) -> str | None:
+    """The thread's first run: from the table of run threads, at no Slack cost; a thread the table does
+    not know is no run's, unless it is older than the table's first row (a run from before it), or the
+    table cannot be read: then the thread's first messages say (one conversations.replies)."""
+    if threads is not None:
+        try:
+            found = await asyncio.to_thread(threads.run_of, reply.channel_id, reply.thread_ts)
+            since = None if found else await asyncio.to_thread(threads.known_since)
+        except Exception as error:
+            log.info("thread.index_unreadable", error=str(error) or repr(error))
+        else:
+            address = parse_workflow_id(found) if found else None
+            if address is not None and address.team_id == reply.team_id and address.channel_id == reply.channel_id:
+                return found
+            if found or (since is not None and float(reply.thread_ts) >= float(since)):
+                return None  # no run's thread: no Slack call
+    return await _first_run(client, reply, bot_user_id)
 
 
 async def _first_run(client: AsyncWebClient, reply: Reply, bot_user_id: str | None) -> str | None:

@@ -19,6 +19,7 @@ from activities.search import SearchActivities, build_search_providers
 from activities.slack_budget import SharedBudget, workspace_key
 from activities.store import ArchiveStore, StoreActivities
 from activities.verify import VerifyActivities
+from core.run_threads import RunThreads
 from core.settings import Settings
 
 USER_AGENT = "ResearchBot/0.1 (+https://github.com/researchbot)"
@@ -59,7 +60,9 @@ def build_shared_budget(settings: Settings, store: ArchiveStore) -> SharedBudget
     return SharedBudget.connect(store.url, workspace_key(settings.slack_bot_token.get_secret_value()))
 
 
-def build_reporter(settings: Settings, http: httpx.AsyncClient, shared: SharedBudget | None = None) -> Reporter:
+def build_reporter(
+    settings: Settings, http: httpx.AsyncClient, shared: SharedBudget | None = None, threads: RunThreads | None = None
+) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
     from activities.slack import SlackReporter
@@ -75,6 +78,7 @@ def build_reporter(settings: Settings, http: httpx.AsyncClient, shared: SharedBu
         writes=SlackWrites(shared=shared),
         progress=progress,
         report_max_messages=settings.slack_report_max_messages,
+        threads=threads,
     )
 
 
@@ -115,7 +119,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             search=SearchActivities(build_search_providers(settings, http, corpus)),
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
-            progress=ProgressActivities(build_reporter(settings, http, shared)),
+            progress=ProgressActivities(build_reporter(settings, http, shared, RunThreads(store.engine))),
             verify=VerifyActivities(pages, model_judges=not settings.llm_is_offline),
             feedback=FeedbackActivities(FeedbackStore(store)),
         )

@@ -72,7 +72,9 @@ async def route_before_ack(
     """Listener middleware: a follow-up's run is started (or joined) before Bolt's ack (bot/threads.py)."""
     reply = reply_in(body, event, context.bot_user_id)
     assert reply is not None  # the matcher said so
-    routed = await route_reply(context["settings"], context["temporal"], client, reply, context.bot_user_id)
+    routed = await route_reply(
+        context["settings"], context["temporal"], client, reply, context.bot_user_id, context.get("run_threads")
+    )
     context["reply"], context["routed"] = reply, routed
     await next()
 

@@ -82,7 +82,7 @@ class Stack:
 
     @property
     def settings(self) -> Settings:
-        return bot_settings(self.slack, self.queue)
+        return bot_settings(self.slack, self.queue, self.data)
 
     async def start_bot(self, port: int = 0) -> None:
         self.bot = HttpServer(build_asgi_app(self.settings, self.client), "127.0.0.1", port)
@@ -126,9 +126,11 @@ class Stack:
         return self.client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
 
 
-def bot_settings(slack: SlackApiServer, queue: str) -> Settings:
+def bot_settings(slack: SlackApiServer, queue: str, data: Path) -> Settings:
     return Settings(
         _env_file=None,
+        # The worker's archive (worker_env): the bot finds a run's thread in it without reading Slack.
+        database_url=f"sqlite:///{data}/archive.db",
         research_task_queue=queue,
         slack_bot_token=slack.workspace.bot_token,
         slack_api_url=slack.base_url,

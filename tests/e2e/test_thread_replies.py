@@ -160,3 +160,21 @@ async def test_replies_after_the_finish_are_one_follow_up_run_in_the_thread(stac
     assert follow_up in json.dumps(prompt["blocks"]), "a reply to the follow-up's waiting draft is about that draft"
     assert not any(STILL_RESEARCHING in said for said in ephemerals(stack, room, ASKER))
     await stack.handle(follow_up).terminate("test over")
+
+
+async def test_replies_find_their_run_without_reading_slack(stack: Stack, room: Channel) -> None:
+    """conversations.replies is Tier 1 (one a minute) for many installs: a run's thread is known from the
+    table the worker writes when it posts the run's root (core/run_threads.py), so replies cost no read."""
+    _, workflow_id = await started_run(stack, room)
+    thread_ts = roots(stack, room)[0]["ts"]
+    before = len(stack.slack.calls_to("conversations.replies"))
+
+    chatter = stack.workspace.post(room.id, user=ASKER, text="lunch?")
+    await reply(stack, room, chatter["ts"], STRANGER, "yes please")  # a thread that is no run's
+    await reply(stack, room, thread_ts, STRANGER, "I think it should cover sagas too")  # may not act
+    await reply(stack, room, thread_ts, ASKER, "Please say more about heartbeat timeouts")
+    await eventually(lambda: prompts_to(stack, room, ASKER), "the feedback offer", stack)
+
+    assert len(stack.slack.calls_to("conversations.replies")) == before
+    assert prompts_to(stack, room, STRANGER) == []
+    await stack.handle(workflow_id).terminate("done")
