@@ -35,8 +35,9 @@ class StallingWeb(FakeActivities):
     def __init__(self, web: FakeWeb, http: httpx.AsyncClient) -> None:
         super().__init__()
         self.urls = [web.url + path for path in [*STALLING, "/pages/article.html"]]
-        reader = PageReader(http, LocalCorpus(REPO_ROOT / "docs"), allow_private_networks=True, max_bytes=100_000)
-        reader._deadline = 1.0  # the setting's floor in a test: FETCH_DEADLINE_SECONDS
+        corpus = LocalCorpus(REPO_ROOT / "docs")
+        # A short FETCH_DEADLINE_SECONDS: the trickling and hanging pages give up after 1 s.
+        reader = PageReader(http, corpus, allow_private_networks=True, max_bytes=100_000, deadline=1.0)
         self.reader = PageActivities(reader)
 
     @activity.defn(name="search")
