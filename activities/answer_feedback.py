@@ -1,8 +1,13 @@
 """The feedback buttons' clicks, kept in the archive and counted for Prometheus.
 
-One row per click (its id comes from the click, so a retried activity or a click Slack delivers twice
-writes one row), and a counter by rating, ``researchbot_answer_feedback``, exported with the worker's
-Temporal metrics (METRICS_BIND_ADDRESS). The counter counts rows written, so a retry never counts twice.
+One rating per run and person: their latest click (by ``given_at``) replaces any earlier one, so the table
+grows with the people who rate, not with their clicks. A click's id comes from the click, so a retried
+activity or a click Slack delivers twice changes nothing, nor does an older click arriving after a newer one.
+
+The counter ``researchbot_answer_feedback`` (by rating, exported with the worker's Temporal metrics on
+METRICS_BIND_ADDRESS) counts the clicks that became a person's rating. A changed vote adds one under the
+new rating and leaves the old rating's count as it was (a counter never goes down): the counter measures
+clicking; the ratings that stand are the archive's rows. A retry never counts twice.
 """
 
 from __future__ import annotations
@@ -30,19 +35,24 @@ class FeedbackStore:
         self._engine = archive.engine
 
     def save(self, feedback: AnswerFeedback) -> bool:
-        """Keep one click; True if it was new."""
+        """Make this click the person's rating of the run; True if it is, False if the same click or a later
+        one of theirs is kept already. One statement, so concurrent clicks of one person leave one row."""
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            insert(answer_feedback)
-            .values(**feedback.model_dump(mode="python"), stored_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["feedback_id"])
-            .returning(answer_feedback.c.feedback_id)
-        )
+        # In UTC: SQLite keeps a datetime as text without its offset, and "latest" compares them.
+        row = {**feedback.model_dump(mode="python"), "given_at": feedback.given_at.astimezone(UTC)}
+        statement = insert(answer_feedback).values(**row, stored_at=datetime.now(UTC))
+        kept, click = answer_feedback.c, statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[kept.workflow_id, kept.given_by],
+            set_={name: click[name] for name in ("feedback_id", "rating", "given_at", "stored_at")},
+            # The latest click wins, whatever order they arrive in; the id breaks a tie in given_at.
+            where=sa.tuple_(kept.given_at, kept.feedback_id) < sa.tuple_(click.given_at, click.feedback_id),
+        ).returning(kept.feedback_id)
         with self._engine.begin() as connection:
             return connection.execute(statement).first() is not None
 
     def of_run(self, workflow_id: str) -> list[AnswerFeedback]:
-        """Every click on one run's report, oldest first."""
+        """Each person's rating of one run's report, the oldest click first."""
         query = (
             sa.select(answer_feedback)
             .where(answer_feedback.c.workflow_id == workflow_id)
@@ -68,11 +78,11 @@ class FeedbackActivities:
 
     @activity.defn(name=RECORD_FEEDBACK)
     async def record_feedback(self, feedback: AnswerFeedback) -> bool:
-        inserted = await archive_write("this feedback", feedback.workflow_id, self._store.save, feedback)
-        if inserted:
+        kept = await archive_write("this feedback", feedback.workflow_id, self._store.save, feedback)
+        if kept:
             counter = activity.metric_meter().create_counter(
-                FEEDBACK_COUNTER, "Clicks on the feedback buttons of published reports, by rating"
+                FEEDBACK_COUNTER, "Clicks on the feedback buttons of published reports that became a person's rating"
             )
             counter.add(1, {"rating": feedback.rating.value})
-        log.info("feedback.recorded", workflow_id=feedback.workflow_id, rating=feedback.rating.value, new=inserted)
-        return inserted
+        log.info("feedback.recorded", workflow_id=feedback.workflow_id, rating=feedback.rating.value, kept=kept)
+        return kept

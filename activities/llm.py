@@ -8,6 +8,7 @@ endpoint, or ``OfflineResearchModel`` when neither OPENAI_API_KEY nor OPENAI_BAS
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split
 from activities.page_store import PageStore
 from core.errors import ConfigError
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
+from slack_ui.ids import parse_workflow_id
 from workflows import FINALIZE_ANSWER, JUDGE_CLAIMS, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
 from workflows.activity_io import (
     FinalizeInput,
@@ -56,6 +59,7 @@ log = structlog.get_logger(__name__)
 Input = TypeVar("Input")
 Output = TypeVar("Output", PlanOutput, ReflectOutput, TextOutput)
 TOKENS_METRIC = "research_llm_tokens"  # a counter, on the worker's Prometheus endpoint
+WORKSPACE_TOKENS_METRIC = "research_workspace_tokens"  # the same tokens, by workspace
 
 
 class ResearchModel(Protocol):
@@ -195,9 +199,12 @@ class ChatResearchModel:
 class LlmActivities:
     """The five language-model activities; register the bound methods on a worker."""
 
-    def __init__(self, model: ResearchModel, pages: PageStore | None = None) -> None:
+    def __init__(
+        self, model: ResearchModel, pages: PageStore | None = None, workspaces: WorkspaceTokens | None = None
+    ) -> None:
         self._model = model
         self._pages = pages  # the full page texts, which workflow history carries only as excerpts
+        self._workspaces = workspaces  # each workspace's tokens per day, for its cap (bot/caps.py)
 
     @activity.defn(name=PLAN_RESEARCH)
     async def plan_research(self, data: PlanInput) -> PlanOutput:
@@ -254,9 +261,31 @@ class LlmActivities:
     async def _metered(self, call: Callable[[Input], Awaitable[Output]], data: Input) -> Output:
         """Run one model call; its usage includes what earlier failed attempts spent."""
         with spend.metering() as meter:
-            async with heartbeating(details=meter.total):
-                out = await call(data)
+            try:
+                async with heartbeating(details=meter.total):
+                    out = await call(data)
+            finally:  # a failed attempt spent its tokens too
+                await self._charge_workspace(meter.attempt)
         return out.model_copy(update={"usage": meter.earlier + out.usage})
+
+    async def _charge_workspace(self, usage: TokenUsage) -> None:
+        """This attempt's tokens, to the day's total of the workspace the run was asked in (its id says
+        which; runs from the CLI have none): counted on /metrics, and kept for the daily cap. Best effort."""
+        if not activity.in_activity() or not (tokens := usage.prompt_tokens + usage.completion_tokens):
+            return
+        address = parse_workflow_id(activity.info().workflow_id)
+        if address is None:
+            return
+        counter = activity.metric_meter().create_counter(
+            WORKSPACE_TOKENS_METRIC, "LLM tokens used by research runs, by Slack workspace", "tokens"
+        )
+        counter.add(tokens, {"workspace": address.team_id})
+        if self._workspaces is None:
+            return
+        try:
+            await asyncio.to_thread(self._workspaces.add, address.team_id, tokens)
+        except Exception as error:
+            log.warning("llm.workspace_tokens_not_kept", team_id=address.team_id, error=str(error) or repr(error))
 
     def _log(self, event: str, requested: str | None, usage: TokenUsage, **fields: object) -> None:
         model = requested or self._model.name

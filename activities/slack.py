@@ -14,6 +14,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -27,6 +28,7 @@ from activities.slack_canvas import ReportCanvas
 from activities.slack_limits import digest, slack_error_code, slack_failure
 from activities.slack_lookup import (
     STEP_EVENT,
+    BotIdentity,
     Run,
     attempt_deadline,
     find_posted,
@@ -36,6 +38,7 @@ from activities.slack_lookup import (
 )
 from activities.slack_stream import ProgressMode, ProgressStream
 from activities.slack_writes import SlackWrites, Superseded, TooLate
+from core.response_urls import ResponseUrls, may_post_to
 from core.run_threads import RunThreads
 from slack_ui import blocks, canvas, thread
 from slack_ui.replies import cannot_post_message, decision_not_applied
@@ -71,12 +74,17 @@ class SlackReporter:
         progress: ProgressMode = ProgressMode.STREAM,
         report_max_messages: int = 2,
         threads: RunThreads | None = None,
+        response_urls: ResponseUrls | None = None,
     ) -> None:
         self._client, self._fallback = client, fallback
         self._threads = threads  # where the bot finds a thread's run without reading Slack
+        self._response_urls = response_urls  # the commands' response_urls, as the bot kept them
         self._http = http or httpx.AsyncClient(timeout=10)
         self._writes = writes or SlackWrites()
-        self._stream = ProgressStream(client, self._writes, progress)  # SLACK_PROGRESS: stream, else the checklist
+        self._bot = BotIdentity(client)  # a lookup trusts only the bot's own messages
+        self._stream = ProgressStream(
+            client, self._writes, self._bot, progress
+        )  # SLACK_PROGRESS: stream, else the checklist
         self._canvas = ReportCanvas(client, self._writes)
         self._report_max_messages = report_max_messages  # SLACK_REPORT_MAX_MESSAGES: longer reports are canvases
         self._refreshing: set[asyncio.Task[None]] = set()
@@ -324,7 +332,9 @@ class SlackReporter:
         """Post once: ``look`` (or a retried activity) first looks for the message an earlier try posted."""
         if key in run.messages:
             return run.messages[key]
-        if (look or may_have_posted_before()) and (ts := await find_posted(self._client, run, key, thread)):
+        if (look or may_have_posted_before()) and (
+            ts := await find_posted(self._client, self._writes, run, key, thread, self._bot)
+        ):
             run.messages[key] = ts
             return ts
         metadata = step_metadata(run, key)
@@ -382,16 +392,31 @@ class SlackReporter:
         self._writes.sent((run.channel, ts), content)
 
     async def _tell_requester(self, run: Run, message: blocks.Message) -> None:
-        """An ephemeral answer through the command's response_url; best effort, never raises."""
-        url = run.input.slack.response_url if run.input.slack else None
+        """An ephemeral answer through the command's response_url, as the bot kept it (core/response_urls.py),
+        and only on Slack's hosts; best effort, never raises."""
+        workflow_id = run.status.workflow_id
+        url = await self._response_url(workflow_id)
         if not url:
-            log.warning("slack_requester_not_told", reason="no response_url", workflow_id=run.status.workflow_id)
+            log.warning("slack_requester_not_told", reason="no response_url, or it expired", workflow_id=workflow_id)
+            return
+        if not may_post_to(url, self._client.base_url):
+            host = urlsplit(url).hostname
+            log.warning("slack_requester_not_told", reason="not a Slack host", host=host, workflow_id=workflow_id)
             return
         try:
             response = await self._http.post(url, json={"response_type": "ephemeral", **message})
             response.raise_for_status()
         except httpx.HTTPError as error:
-            log.warning("slack_requester_not_told", reason=str(error), workflow_id=run.status.workflow_id)
+            log.warning("slack_requester_not_told", reason=str(error), workflow_id=workflow_id)
+
+    async def _response_url(self, workflow_id: str) -> str | None:
+        if self._response_urls is None:
+            return None
+        try:
+            return await asyncio.to_thread(self._response_urls.url_of, workflow_id)
+        except Exception as error:  # the database is down: the run goes on without the private word
+            log.warning("slack_response_url_unreadable", workflow_id=workflow_id, error=str(error) or repr(error))
+            return None
 
 
 # The report_progress activity is the same whichever reporter is behind it.

@@ -12,6 +12,11 @@ The database helps, it is not needed: when it does not answer in time, :meth:`Sh
 returns None and the worker's in-process budget schedules that write (as on SQLite). The outage is
 logged once, and the database is asked again after ``retry_after`` seconds, so an unreachable database
 costs one short wait per ``retry_after``, never a lost or stuck write.
+
+``slack_message_states`` keeps the newest state sent to each informing message for ``retention``
+(SLACK_MESSAGE_STATE_RETENTION_DAYS), longer than a run's status update is retried; each process deletes
+older rows at most once an hour, after a claim. A state reported before the horizon is refused, so a
+deleted row can never let an old state through over a newer one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,17 +84,34 @@ _PAUSE = sa.text(
 )
 
 # The state reported at ``reported_at`` may go to the message unless a newer one went already (equal:
-# the same report, sent again after a 429, or two made in one workflow task).
+# the same report, sent again after a 429, or two made in one workflow task). A state reported before the
+# retention's horizon never goes: the newer state it would overwrite may have been deleted (_SWEEP).
 _NEWEST = sa.text(
     """
     WITH claimed AS (
         INSERT INTO slack_message_states AS state (workspace, message, reported_at)
-        VALUES (:workspace, :message, :reported_at)
+        SELECT :workspace, :message, :reported_at
+        WHERE :reported_at >= clock_timestamp() - make_interval(secs => :retention)
         ON CONFLICT (workspace, message) DO UPDATE SET reported_at = excluded.reported_at
             WHERE state.reported_at <= excluded.reported_at
         RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM claimed) AS newest
+    """
+)
+
+# Forget states reported before the horizon, a batch per transaction (short row locks, within the
+# statement timeout). Any worker sweeps every workspace's rows, so a workspace gone quiet is swept too.
+# The outer condition is checked again on a row a concurrent claim moved forward: that row stays.
+_SWEEP = sa.text(
+    """
+    DELETE FROM slack_message_states
+    WHERE (workspace, message) IN (
+        SELECT workspace, message FROM slack_message_states
+        WHERE reported_at < clock_timestamp() - make_interval(secs => :retention)
+        LIMIT :batch
+    )
+    AND reported_at < clock_timestamp() - make_interval(secs => :retention)
     """
 )
 
@@ -112,6 +134,9 @@ def workspace_key(bot_token: str) -> str:
 
 
 STATEMENT_TIMEOUT_MS = 2_000
+RETENTION = timedelta(days=8)  # SLACK_MESSAGE_STATE_RETENTION_DAYS' default with APPROVAL_EXPIRE_AFTER's
+SWEEP_EVERY = 3600.0  # seconds between one process's sweeps of old message states
+SWEEP_BATCH = 1_000  # rows deleted per transaction
 
 
 class SharedBudget:
@@ -125,11 +150,15 @@ class SharedBudget:
         *,
         answer_within: float = ANSWER_WITHIN,
         retry_after: float = RETRY_AFTER,
+        retention: timedelta = RETENTION,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine, self.workspace = engine, workspace
         self._answer_within, self._retry_after, self._clock = answer_within, retry_after, clock
+        self.retention = retention
         self._away_until: float | None = None  # set while the database is away: when to ask it again
+        self._sweep_after: float | None = None  # when this process may sweep again; None: at the first claim
+        self.sweeping: asyncio.Task[int] | None = None  # the last sweep (tests and shutdown may await it)
         # Threads of its own: in asyncio's default pool, an ask queues behind page extraction and
         # citation checks (bench.scale saw one time out at 1 s while 100 runs started).
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="slack-budget")
@@ -173,10 +202,33 @@ class SharedBudget:
     async def newest(self, message: str, reported_at: datetime) -> bool | None:
         """Whether the state of ``message`` reported at ``reported_at`` is the newest any worker sent, and if
         so, claim it: a worker's refresh that waited while another worker sent a newer state is not sent.
-        (Claimed just before the send: two workers can still cross within one round trip.) None: the
-        database did not answer, the caller decides alone."""
-        row = await self._ask(_NEWEST, {"workspace": self.workspace, "message": message, "reported_at": reported_at})
+        (Claimed just before the send: two workers can still cross within one round trip.) A state reported
+        before the retention's horizon is not. None: the database did not answer, the caller decides alone."""
+        params = {"workspace": self.workspace, "message": message, "reported_at": reported_at}
+        row = await self._ask(_NEWEST, {**params, "retention": self.retention.total_seconds()})
+        if row is not None and (self._sweep_after is None or self._clock() >= self._sweep_after):
+            # Beside the writes, not in their way: the claim was answered, the sweep runs on its own.
+            self._sweep_after = self._clock() + SWEEP_EVERY
+            self.sweeping = asyncio.create_task(self.sweep())
         return None if row is None else bool(row.newest)
+
+    async def sweep(self) -> int:
+        """Delete the message states reported before the retention's horizon; how many went. Never raises:
+        what a failed sweep left is deleted by the next one."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, self._sweep)
+        except (sa.exc.SQLAlchemyError, OSError, RuntimeError) as error:  # RuntimeError: disposed meanwhile
+            log.warning("slack_budget.sweep_failed", reason=_first_line(error))
+            return 0
+
+    def _sweep(self) -> int:
+        deleted, params = 0, {"retention": self.retention.total_seconds(), "batch": SWEEP_BATCH}
+        while True:
+            with self.engine.begin() as connection:
+                batch = connection.execute(_SWEEP, params).rowcount
+            deleted += batch
+            if batch < SWEEP_BATCH:
+                return deleted
 
     async def _ask(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
         if self._away_until is not None and self._clock() < self._away_until:
@@ -188,8 +240,7 @@ class SharedBudget:
             row = await asyncio.wait_for(asking, self._answer_within)
         except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as error:
             if self._away_until is None:  # once per outage, not once per write
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                log.warning("slack_budget.unreachable", reason=reason, retry_after=self._retry_after)
+                log.warning("slack_budget.unreachable", reason=_first_line(error), retry_after=self._retry_after)
             self._away_until = self._clock() + self._retry_after
             return None
         if self._away_until is not None:
@@ -201,3 +252,7 @@ class SharedBudget:
         with self.engine.begin() as connection:
             result = connection.execute(statement, params)
             return result.first() if result.returns_rows else None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -57,6 +57,11 @@ BUDGETS: dict[str, Budget] = {
     # chat.startStream: no tier in the pages we could read (https://docs.slack.dev/reference/methods/chat.startStream);
     # taken as its sibling stopStream's, Tier 2, the stricter guess.
     "chat.startStream": Budget(interval=3.2, burst=2),
+    # The reads a retried step makes to find what an earlier attempt posted (activities/slack_lookup.py):
+    # Tier 3 (https://docs.slack.dev/reference/methods/conversations.replies), but Tier 1, one a minute, for
+    # commercially distributed non-Marketplace apps installed since May 2025; their 429 pauses the line.
+    "conversations.replies": Budget(interval=1.2, burst=5),
+    "conversations.history": Budget(interval=1.2, burst=5),
 }
 PER_CHANNEL = frozenset({"chat.postMessage"})  # budgets kept per channel; the others per workspace
 

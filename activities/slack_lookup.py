@@ -5,9 +5,11 @@ Posts and lookups go through ``joining``: where the bot is not in a public chann
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -16,12 +18,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from activities.slack_limits import slack_error_code
+from activities.slack_writes import SlackWrites
 from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/threads.py)
 from workflows.activity_io import ProgressInput
 from workflows.models import RunStatus
 
 __all__ = [
     "STEP_EVENT",
+    "BotIdentity",
     "Run",
     "attempt_deadline",
     "find_posted",
@@ -74,6 +78,24 @@ class Run:
         return self.asked_in_thread or self.messages.get("root")
 
 
+class BotIdentity:
+    """Who the bot is in Slack (``auth.test``, asked once): a lookup trusts only messages it posted."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._ids: tuple[str, str] | None = None
+        self._lock = asyncio.Lock()
+
+    async def posted(self, message: Mapping[str, Any]) -> bool:
+        if self._ids is None:
+            async with self._lock:
+                if self._ids is None:
+                    answer = await self._client.auth_test()
+                    self._ids = (str(answer.get("user_id") or ""), str(answer.get("bot_id") or ""))
+        user, bot = self._ids
+        return bool(user and message.get("user") == user) or bool(bot and message.get("bot_id") == bot)
+
+
 def step_metadata(run: Run, key: str) -> dict[str, Any]:
     """The metadata every post carries: what find_posted looks for."""
     return {"event_type": STEP_EVENT, "event_payload": {"workflow_id": run.status.workflow_id, "step": key}}
@@ -95,29 +117,25 @@ def may_have_posted_before() -> bool:
     return not activity.in_activity() or activity.info().attempt > 1
 
 
-async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) -> str | None:
+async def find_posted(
+    client: AsyncWebClient, reads: SlackWrites, run: Run, key: str, thread: bool, bot: BotIdentity
+) -> str | None:
     """The ts of this run's message for ``key`` if an earlier attempt posted it: among the thread's
     replies, or for the root among the channel's messages since this activity was first scheduled
-    (``oldest``, so however busy the channel, the lookup sees every message that attempt could have posted)."""
+    (``oldest``, so however busy the channel, the lookup sees every message that attempt could have posted).
+    Only the bot's own messages count: anyone may post a message with our metadata."""
     cursor = None
     since = _first_scheduled()
     for _ in range(_LOOKUP_PAGES):
         if thread:
-            page = await joining(
-                client,
-                run.channel,
-                lambda: client.conversations_replies(
-                    channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, cursor=cursor
-                ),
-            )
+            method = "conversations.replies"
+            call = partial(client.conversations_replies, ts=run.root)
         else:
-            page = await joining(
-                client,
-                run.channel,
-                lambda: client.conversations_history(
-                    channel=run.channel, include_all_metadata=True, limit=200, cursor=cursor, oldest=since
-                ),
-            )
+            method, call = "conversations.history", partial(client.conversations_history, oldest=since)
+        fetch = partial(call, channel=run.channel, include_all_metadata=True, limit=200, cursor=cursor)
+        page = await reads.read(
+            method, run.channel, partial(joining, client, run.channel, fetch), within=run.time_left()
+        )
         for found in page.get("messages", []):
             metadata = found.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
@@ -125,6 +143,7 @@ async def find_posted(client: AsyncWebClient, run: Run, key: str, thread: bool) 
                 metadata.get("event_type") == STEP_EVENT
                 and payload.get("step") == key
                 and payload.get("workflow_id") == run.status.workflow_id
+                and await bot.posted(found)
             ):
                 return found["ts"]
         if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):

@@ -33,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from activities.slack_limits import digest, slack_error_code
-from activities.slack_lookup import STEP_EVENT, Run, joining, may_have_posted_before
+from activities.slack_lookup import STEP_EVENT, BotIdentity, Run, joining, may_have_posted_before
 from activities.slack_writes import SlackWrites, Superseded, TooLate
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
@@ -101,8 +101,10 @@ def stream_key(run: Run) -> str:
 class ProgressStream:
     """Shows a run's progress as a streamed message; answers False where the checklist must do instead."""
 
-    def __init__(self, client: AsyncWebClient, writes: SlackWrites, mode: ProgressMode = ProgressMode.STREAM) -> None:
-        self._client, self._writes, self._mode = client, writes, mode
+    def __init__(
+        self, client: AsyncWebClient, writes: SlackWrites, bot: BotIdentity, mode: ProgressMode = ProgressMode.STREAM
+    ) -> None:
+        self._client, self._writes, self._bot, self._mode = client, writes, bot, mode
         self._sent: dict[str, str] = {}  # stream ts -> digest of the chunks last sent there by this worker
         self._finished: set[str] = set()  # streams this worker has given their last state and stop
         self._finishing: set[asyncio.Task[None]] = set()
@@ -235,17 +237,22 @@ class ProgressStream:
         message in the thread that carries no step's metadata, posted since the first attempt."""
         if not may_have_posted_before() or run.root is None:
             return None
-        page = await joining(
-            self._client,
+        page = await self._writes.read(
+            "conversations.replies",
             run.channel,
-            lambda: self._client.conversations_replies(
-                channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, oldest=_first_scheduled()
+            lambda: joining(
+                self._client,
+                run.channel,
+                lambda: self._client.conversations_replies(
+                    channel=run.channel, ts=run.root, include_all_metadata=True, limit=200, oldest=_first_scheduled()
+                ),
             ),
+            within=run.time_left(),
         )
         known = set(run.messages.values())
         for found in page.get("messages", []):
-            ours = found.get("bot_id") and found.get("ts") != run.root and found.get("ts") not in known
+            unknown = found.get("ts") != run.root and found.get("ts") not in known
             stepped = (found.get("metadata") or {}).get("event_type") == STEP_EVENT
-            if ours and not stepped:
+            if unknown and not stepped and await self._bot.posted(found):
                 return str(found["ts"])
         return None

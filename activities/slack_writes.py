@@ -211,6 +211,12 @@ class SlackWrites:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
                 entry = _Entry(waited, message, entry.since, final)
 
+    async def read(
+        self, method: str, channel: str, send: Callable[[], Awaitable[T]], *, within: float | None = None
+    ) -> T:
+        """A read in its method's budget, like a waited write: a 429 waits for Retry-After and calls again."""
+        return await self.write(method, channel, send, waited=True, within=within)
+
     async def _newest(self, message: Hashable | None, reported_at: datetime) -> bool:
         if self._shared is None or message is None:
             return True  # one worker: its own line keeps a message's states in order

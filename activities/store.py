@@ -32,7 +32,9 @@ from activities.errors import permanent
 from activities.heartbeat import heartbeating
 from core.database import database_url_of
 from core.errors import ConfigError
+from core.response_urls import response_urls
 from core.run_threads import run_threads
+from core.workspace_tokens import workspace_tokens
 from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
 from workflows.models import ClaimEvidence, DecisionRecord, ResearchResult, SourceEvidence
@@ -119,7 +121,7 @@ research_evidence = sa.Table(
     sa.Column("claims", _JSON, nullable=False),
 )
 
-# Every 👍 and 👎 on a published report (activities/answer_feedback.py), one row per click.
+# Each person's rating of a published report (activities/answer_feedback.py): their latest 👍 or 👎 click.
 answer_feedback = sa.Table(
     "answer_feedback",
     metadata,
@@ -129,7 +131,7 @@ answer_feedback = sa.Table(
     sa.Column("given_by", sa.Text, nullable=False),
     sa.Column("given_at", _TIME, nullable=False),
     sa.Column("stored_at", _TIME, nullable=False),
-    sa.Index("ix_answer_feedback_workflow_id", "workflow_id"),
+    sa.Index("ux_answer_feedback_workflow_id_given_by", "workflow_id", "given_by", unique=True),
 )
 
 # Slack's rate budget of each line (activities/slack_budget.py), shared by the workers on PostgreSQL: one
@@ -147,18 +149,21 @@ slack_budget = sa.Table(
 
 # The newest state sent to each message that informs (a run's progress, its root's status), by the time
 # its report was made in the workflow (activities/slack_budget.py): an older state queued on one worker
-# is not sent over a newer one another worker sent. Unused on SQLite.
+# is not sent over a newer one another worker sent; kept for SLACK_MESSAGE_STATE_RETENTION_DAYS. Unused on SQLite.
 slack_message_states = sa.Table(
     "slack_message_states",
     metadata,
     sa.Column("workspace", sa.Text, primary_key=True),
     sa.Column("message", sa.Text, primary_key=True),  # channel:ts
     sa.Column("reported_at", _TIME, nullable=False),
+    sa.Index("ix_slack_message_states_reported_at", "reported_at"),  # the retention's deletes
 )
 
 
 # Which run each Slack thread belongs to: defined beside the bot's reader (core/run_threads.py), migrated here.
 run_threads.to_metadata(metadata)
+response_urls.to_metadata(metadata)  # commands' response_urls, for the worker (core/response_urls.py)
+workspace_tokens.to_metadata(metadata)  # each workspace's tokens per day, for its cap (core/workspace_tokens.py)
 
 
 class ArchiveStore:

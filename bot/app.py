@@ -17,8 +17,10 @@ from bot.listeners import register_listeners
 from bot.ownership import AppIdentity
 from bot.server import check_settings, create_asgi_app, serve
 from bot.under_way import UnderWay
+from core.response_urls import ResponseUrls
 from core.run_threads import RunThreads
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 from slack_ui.client import build_slack_client
 from slack_ui.ids import MalformedId
 
@@ -44,9 +46,11 @@ logging.getLogger("slack_bolt.AsyncApp").addFilter(_demote_unhandled)
 def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay | None = None) -> AsyncApp:
     """Bolt over SLACK_API_URL with the bot token; requests verified with SLACK_SIGNING_SECRET.
     Listeners find the Temporal client, the settings and the bot's work under way (bot/under_way.py) as
-    ``context["temporal"]``, ``context["settings"]`` and ``context["under_way"]``. A payload that is signed
-    but not well formed gets a 400 (:func:`refuse_malformed`); one for another app or workspace, a 403
-    (bot/ownership.py).
+    ``context["temporal"]``, ``context["settings"]`` and ``context["under_way"]``, and the tables they share
+    with the worker as ``context["run_threads"]``, ``context["response_urls"]`` and
+    ``context["workspace_tokens"]``. A payload that is
+    signed but not well formed gets a 400 (:func:`refuse_malformed`); one for another app or workspace, a
+    403 (bot/ownership.py).
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
     check_settings(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -55,10 +59,13 @@ def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay |
     app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=True)
     under_way = under_way or UnderWay()
     threads = RunThreads.connect(settings.database_url)  # connects on first use
+    response_urls = ResponseUrls(threads.engine)  # the same database: the worker's archive
+    tokens = WorkspaceTokens(threads.engine)
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["temporal"], context["settings"], context["under_way"] = temporal_client, settings, under_way
-        context["run_threads"] = threads
+        context["run_threads"], context["response_urls"] = threads, response_urls
+        context["workspace_tokens"] = tokens
         await next()
 
     app.use(provide)

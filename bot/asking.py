@@ -32,6 +32,7 @@ from temporalio.client import Client
 from bot.research import ALREADY_STARTED, STARTED, STARTED_LATE, Start, start_question
 from bot.under_way import UnderWay
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import MalformedId, slack_id, workflow_id_for_message
 from slack_ui.mrkdwn import escape, unescape
 from workflows.models import SlackContext, clean_question
@@ -114,6 +115,7 @@ async def start_asked(
     asked: Asked,
     bot_user_id: str | None,
     under_way: UnderWay,
+    tokens: WorkspaceTokens | None = None,
 ) -> Start | str:
     """Check the question and start its run (bounded by START_DEADLINE), before the event is acked.
     Returns the start, or what to say instead of starting (a refusal, how to ask)."""
@@ -125,7 +127,9 @@ async def start_asked(
     except ValueError as refused:
         return f"Sorry, I can't research that: {escape(str(refused))}."
     status = asyncio.ensure_future(_show_researching(client, asked, question)) if asked.in_dm else None
-    start = await start_question(settings, temporal, asked.slack(), question, asked.workflow_id, under_way)
+    start = await start_question(
+        settings, temporal, asked.slack(), question, asked.workflow_id, under_way, tokens=tokens
+    )
     if status is not None:
         await asyncio.wait({status}, timeout=STATUS_WAIT)  # best effort: the status must not hold the ack
     return start

@@ -4,6 +4,8 @@ it was asked (a command, a mention, a DM).
 - Allowlists: RESEARCH_ALLOWED_CHANNELS and RESEARCH_ALLOWED_USERS (empty: everyone, everywhere).
 - RESEARCH_MAX_RUNS_IN_FLIGHT: a person's runs not yet finished (researching, or waiting for review).
 - RESEARCH_MAX_RUNS_PER_HOUR: a person's runs started in the last hour.
+- RESEARCH_WORKSPACE_DAILY_TOKENS: the model tokens a workspace's runs may spend in a UTC day, as the
+  worker records them (core/workspace_tokens.py); past it, no new run starts until midnight UTC.
 
 The counts come from Temporal's visibility store (a run's id names its workspace and asker:
 slack_ui/ids.py), so a restart resets nothing and several bots on one Temporal agree. Visibility can
@@ -13,6 +15,7 @@ question is let through (the start itself will fail if Temporal is down) and the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +24,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens, next_day
 from workflows.models import SlackContext
 
 __all__ = ["HOUR", "Refusal", "count_refused", "refusal"]
@@ -40,24 +44,51 @@ class Refusal:
 
 
 async def refusal(
-    settings: Settings, temporal: Client, slack: SlackContext, workflow_id: str, now: datetime | None = None
+    settings: Settings,
+    temporal: Client,
+    slack: SlackContext,
+    workflow_id: str,
+    now: datetime | None = None,
+    tokens: WorkspaceTokens | None = None,
 ) -> Refusal | None:
     """Why this person may not start ``workflow_id`` here now, or None. The run itself is not counted
-    (Slack may deliver its question twice)."""
+    (Slack may deliver its question twice). ``tokens``: the workspaces' spend, for the daily cap."""
     if settings.research_allowed_channels and slack.channel_id not in settings.research_allowed_channels:
         return Refusal("channel", "Research isn't switched on in this channel; ask in one where it is.")
     if settings.research_allowed_users and slack.user_id not in settings.research_allowed_users:
         return Refusal("person", "You're not on the list of people who may start research; ask an admin.")
+    now = now or datetime.now(UTC)
+    if refused := await _over_daily_tokens(settings, tokens, slack, now):
+        return refused
     if not settings.research_max_runs_in_flight and not settings.research_max_runs_per_hour:
         return None
     mine = f"WorkflowType='ResearchWorkflow' AND WorkflowId STARTS_WITH '{_prefix(workflow_id)}'"
     mine += f" AND WorkflowId != '{workflow_id}'"
-    now = now or datetime.now(UTC)
     try:
         return await _counted(settings, temporal, mine, now)
     except Exception as error:
         log.warning("caps.not_counted", workflow_id=workflow_id, error=str(error) or repr(error))
         return None
+
+
+async def _over_daily_tokens(
+    settings: Settings, tokens: WorkspaceTokens | None, slack: SlackContext, now: datetime
+) -> Refusal | None:
+    limit = settings.research_workspace_daily_tokens
+    if not limit or tokens is None or not slack.team_id:
+        return None
+    try:
+        spent = await asyncio.wait_for(asyncio.to_thread(tokens.spent, slack.team_id, now), COUNT_WAIT.total_seconds())
+    except Exception as error:
+        log.warning("caps.tokens_not_counted", team_id=slack.team_id, error=str(error) or repr(error))
+        return None
+    if spent < limit:
+        return None
+    return Refusal(
+        "workspace_tokens",
+        f"This workspace has used its {limit:,} research tokens for today ({spent:,} spent); "
+        f"new runs can start after {next_day(now):%H:%M} UTC, in {_until(next_day(now) - now)}.",
+    )
 
 
 async def _counted(settings: Settings, temporal: Client, mine: str, now: datetime) -> Refusal | None:
@@ -101,6 +132,11 @@ def _prefix(workflow_id: str) -> str:
     """``research-{team}-{user}-`` of a run's id: every run this person asked in this workspace."""
     parts = workflow_id.split("-")
     return "-".join(parts[:3]) + "-"
+
+
+def _until(left: timedelta) -> str:
+    hours, minutes = divmod(max(1, round(left.total_seconds() / 60)), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _runs(count: int) -> str:

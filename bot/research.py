@@ -30,7 +30,9 @@ from bot import caps
 from bot.arrival import seconds_since_arrival
 from bot.runs import build_request, start_run
 from bot.under_way import UnderWay
+from core.response_urls import ResponseUrls
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 from slack_ui.blocks import context as context_block
 from slack_ui.ids import parse_workflow_id, slack_id, workflow_id_for
 from slack_ui.replies import status_message
@@ -57,6 +59,7 @@ START_DEADLINE = timedelta(seconds=2)
 START_WAIT = timedelta(seconds=10)
 MIN_START_WAIT = 0.1  # seconds: even a request that waited long gets a chance to say "started"
 STATUS_QUERY_WAIT = timedelta(seconds=3)
+KEEP_WAIT = timedelta(milliseconds=500)  # for the response_url's write: a slow database must not cost the ack
 RECENT_RUNS = 20
 
 LOOKUP_WAIT = timedelta(seconds=2)
@@ -102,18 +105,32 @@ async def start_research(
     question: str,
     under_way: UnderWay,
     review_plan: bool | None = None,
+    response_urls: ResponseUrls | None = None,
+    tokens: WorkspaceTokens | None = None,
 ) -> Start:
-    """Start the run for a command, waiting up to START_DEADLINE for the start to be written.
+    """Start the run for a command, waiting up to START_DEADLINE for the start to be written. The command's
+    response_url goes to ``response_urls``, not into the run's input (core/response_urls.py).
     Raises MalformedId (answered 400) for ids no Slack workspace sends."""
     slack = SlackContext(
         channel_id=str(command.get("channel_id") or ""),
         user_id=str(command.get("user_id") or ""),
         team_id=command.get("team_id"),
-        response_url=command.get("response_url"),
     )
+    workflow_id = workflow_id_for(command)
+    if response_urls is not None and (url := command.get("response_url")):
+        await _keep_response_url(response_urls, workflow_id, str(url))
     return await start_question(
-        settings, temporal, slack, question, workflow_id_for(command), under_way, review_plan=review_plan
+        settings, temporal, slack, question, workflow_id, under_way, review_plan=review_plan, tokens=tokens
     )
+
+
+async def _keep_response_url(response_urls: ResponseUrls, workflow_id: str, url: str) -> None:
+    """Before the start, so the worker finds it from the run's first post. Best effort, within KEEP_WAIT:
+    without it the run goes on, and only the private word that the bot cannot post in the channel is lost."""
+    try:
+        await asyncio.wait_for(asyncio.to_thread(response_urls.keep, workflow_id, url), KEEP_WAIT.total_seconds())
+    except Exception as error:
+        log.warning("research.response_url_not_kept", workflow_id=workflow_id, error=str(error) or repr(error))
 
 
 async def start_question(
@@ -124,12 +141,13 @@ async def start_question(
     workflow_id: str,
     under_way: UnderWay,
     review_plan: bool | None = None,
+    tokens: WorkspaceTokens | None = None,
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
     up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
     ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN). A question a cap refuses
     (bot/caps.py) starts nothing, and the ack says why."""
-    if refused := await caps.refusal(settings, temporal, slack, workflow_id):
+    if refused := await caps.refusal(settings, temporal, slack, workflow_id, tokens=tokens):
         log.info("research.refused_by_cap", cap=refused.cap, workflow_id=workflow_id, user=slack.user_id)
         caps.count_refused(temporal, refused.cap)
         return Start(ack={"text": refused.text}, refused=True)

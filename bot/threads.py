@@ -42,6 +42,7 @@ from bot.decisions import may_not_decide
 from bot.runs import build_request
 from core.run_threads import RunThreads
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import STEP_EVENT, follow_up_id, parse_workflow_id, slack_id
 from slack_ui.replies import thread_feedback_prompt
 from workflows.models import (
@@ -56,7 +57,16 @@ from workflows.models import (
 )
 from workflows.research import ResearchWorkflow
 
-__all__ = ["Reply", "Routed", "feedback_in_reply", "reply_in", "route_reply", "tell_replier"]
+__all__ = [
+    "Reply",
+    "Routed",
+    "ThreadNotRead",
+    "feedback_in_reply",
+    "feedback_text",
+    "reply_in",
+    "route_reply",
+    "tell_replier",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +79,18 @@ STILL_RESEARCHING = "The run in this thread is still researching: reply once its
 UNAVAILABLE = "The research service did not answer in time, so I did nothing with your reply. Try again in a minute."
 TOO_LONG = f"Your reply is too long to be feedback (at most {MAX_FEEDBACK_CHARS:,} characters): use the draft's Revise."
 REPLY_GONE = "I can't find your reply any more (deleted?), so nothing was decided."
+NOT_READ = (
+    "I could not read this thread just now (Slack limits how often I may), so I did nothing with your reply. "
+    "Reply again in a minute."
+)
+NOT_READ_CLICK = (
+    "I could not read your reply just now (Slack limits how often I may), so nothing was decided. "
+    "Click again in a minute."
+)
+
+
+class ThreadNotRead(Exception):
+    """Slack refused a read of the thread for now (a 429): the person is told, the reply is not dropped."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +111,13 @@ class Routed:
 
     offer: tuple[str, int] | None = None  # (workflow id, draft round)
     say: str | None = None
+    run: str | None = None  # the thread's latest run; None: the thread is no run's (in a DM, a new question)
 
 
 def reply_in(body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str | None) -> Reply | None:
-    """The reply in a message event, or None for what is not a person's new reply in a channel's thread."""
-    if event.get("channel_type") not in ("channel", "group") or "subtype" in event or event.get("bot_id"):
+    """The reply in a message event, or None for what is not a person's new reply in a thread (of a channel,
+    or of a DM: there, only a run's thread makes it a reply rather than a question)."""
+    if event.get("channel_type") not in ("channel", "group", "im") or "subtype" in event or event.get("bot_id"):
         return None
     user, channel, ts, thread, text = (event.get(key) for key in ("user", "channel", "ts", "thread_ts", "text"))
     if not all(isinstance(value, str) and value for value in (user, channel, ts, thread)) or thread == ts:
@@ -111,13 +135,16 @@ async def route_reply(
     reply: Reply,
     bot_user_id: str | None,
     threads: RunThreads | None = None,
+    tokens: WorkspaceTokens | None = None,
 ) -> Routed:
     """Find the thread's run and do what the reply is (module docstring), within ROUTE_WAIT. ``threads``
-    knows the runs' threads without reading Slack (core/run_threads.py)."""
+    knows the runs' threads without reading Slack (core/run_threads.py); ``tokens``, the workspaces' spend."""
     try:
         return await asyncio.wait_for(
-            _route(settings, temporal, client, reply, bot_user_id, threads), ROUTE_WAIT.total_seconds()
+            _route(settings, temporal, client, reply, bot_user_id, threads, tokens), ROUTE_WAIT.total_seconds()
         )
+    except ThreadNotRead:
+        return Routed(say=NOT_READ)
     except Exception:
         log.exception("thread.reply_not_routed", channel=reply.channel_id, thread=reply.thread_ts)
         return Routed(say=UNAVAILABLE)
@@ -130,6 +157,7 @@ async def _route(
     reply: Reply,
     bot_user_id: str | None,
     threads: RunThreads | None,
+    tokens: WorkspaceTokens | None,
 ) -> Routed:
     first = await _thread_run(threads, client, reply, bot_user_id)
     latest = await _latest_run(temporal, first) if first else None
@@ -137,34 +165,34 @@ async def _route(
         return Routed()  # not a run's thread
     workflow_id, running = latest
     if may_not_decide(settings, workflow_id, reply.user_id):
-        return Routed()  # anyone else's reply is theirs
+        return Routed(run=workflow_id)  # anyone else's reply is theirs
     bound = log.bind(workflow_id=workflow_id, user=reply.user_id)
     text = _question(reply, bot_user_id)
     if not running:
         if text is None:
-            return Routed()  # nothing to ask
+            return Routed(run=workflow_id)  # nothing to ask
         slack = SlackContext(channel_id=reply.channel_id, user_id=reply.user_id, team_id=reply.team_id)
         # A follow-up's run counts against the thread's first asker (its id carries theirs).
-        if refused := await caps.refusal(settings, temporal, slack, follow_up_id(workflow_id)):
+        if refused := await caps.refusal(settings, temporal, slack, follow_up_id(workflow_id), tokens=tokens):
             bound.info("thread.follow_up_refused_by_cap", cap=refused.cap)
             caps.count_refused(temporal, refused.cap)
-            return Routed(say=refused.text)
+            return Routed(say=refused.text, run=workflow_id)
         earlier = await _earlier(temporal, workflow_id)
         await _start_follow_up(settings, temporal, reply, text, earlier)
-        return Routed()
+        return Routed(run=workflow_id)
     status = await temporal.get_workflow_handle_for(ResearchWorkflow.run, workflow_id).query(
         ResearchWorkflow.status, rpc_timeout=LOOKUP_WAIT
     )
     if status.stage is Stage.AWAITING_DECISION and status.draft is not None:
         bound.info("thread.offered_as_feedback", draft_round=status.draft_round)
-        return Routed(offer=(workflow_id, status.draft_round))
+        return Routed(offer=(workflow_id, status.draft_round), run=workflow_id)
     if status.stage is Stage.STARTING and workflow_id != first and text is not None:  # a follow-up gathering
         await temporal.get_workflow_handle_for(ResearchWorkflow.run, workflow_id).signal(
             ResearchWorkflow.follow_up, FollowUpInput(text=text, user_id=reply.user_id, ts=reply.ts)
         )
         bound.info("thread.follow_up_joined")
-        return Routed()
-    return Routed(say=STILL_RESEARCHING)
+        return Routed(run=workflow_id)
+    return Routed(say=STILL_RESEARCHING, run=workflow_id)
 
 
 def _question(reply: Reply, bot_user_id: str | None) -> str | None:
@@ -204,6 +232,8 @@ async def _first_run(client: AsyncWebClient, reply: Reply, bot_user_id: str | No
         )
     except SlackApiError as error:
         log.info("thread.not_read", channel=reply.channel_id, error=error.response.get("error"))
+        if error.response.status_code == 429:
+            raise ThreadNotRead() from error
         return None
     for message in answer.get("messages") or []:
         metadata = message.get("metadata") or {}
@@ -281,25 +311,32 @@ async def _start_follow_up(settings: Settings, temporal: Client, reply: Reply, t
     log.info("thread.follow_up_started", workflow_id=workflow_id, user=reply.user_id, earlier=earlier.workflow_id)
 
 
+def feedback_text(text: str) -> str:
+    """A reply's text as feedback: Slack's entities undone."""
+    return question_in(text, None)
+
+
 async def feedback_in_reply(client: AsyncWebClient, channel: str, thread_ts: str, reply_ts: str) -> str | None:
-    """The reply's text as it is now (a click comes later; it may have been edited), Slack's entities undone;
-    None if it is gone."""
+    """The reply's text as it is now, read from Slack (only for a reply too long to ride in the offer's
+    buttons); None if it is gone; ThreadNotRead if Slack refused the read for now."""
     try:
         answer = await client.conversations_replies(
             channel=channel, ts=thread_ts, oldest=reply_ts, latest=reply_ts, inclusive=True, limit=5
         )
     except SlackApiError as error:
         log.info("thread.reply_not_read", channel=channel, error=error.response.get("error"))
+        if error.response.status_code == 429:
+            raise ThreadNotRead() from error
         return None
     found = [m for m in answer.get("messages") or [] if m.get("ts") == reply_ts]
-    return question_in(str(found[0].get("text") or ""), None) if found else None
+    return feedback_text(str(found[0].get("text") or "")) if found else None
 
 
 async def tell_replier(client: AsyncWebClient, reply: Reply, routed: Routed) -> None:
     """After the ack: the feedback offer, or the one line, to the replier alone; best effort."""
     if routed.offer is not None:
         workflow_id, draft_round = routed.offer
-        content = thread_feedback_prompt(workflow_id, draft_round, reply.thread_ts, reply.ts)
+        content = thread_feedback_prompt(workflow_id, draft_round, reply.thread_ts, reply.ts, feedback_text(reply.text))
     elif routed.say is not None:
         content = {"text": routed.say}
     else:

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # lets everyone.
     research_max_runs_in_flight: int = Field(default=5, ge=0, le=1_000)
     research_max_runs_per_hour: int = Field(default=20, ge=0, le=10_000)
+    # Model tokens a workspace's runs may spend per UTC day (0: no cap); core/workspace_tokens.py.
+    research_workspace_daily_tokens: int = Field(default=5_000_000, ge=0)
     research_allowed_channels: Annotated[list[str], NoDecode] = []
     research_allowed_users: Annotated[list[str], NoDecode] = []
 
@@ -114,6 +116,9 @@ class Settings(BaseSettings):
     slack_progress: str = Field(default="stream", pattern="^(stream|update)$")
     # A final report that needs more messages than this goes into a canvas, with a summary in the thread.
     slack_report_max_messages: int = Field(default=2, ge=0, le=50)
+    # How long a message's newest state is kept (activities/slack_budget.py): a state reported earlier is not
+    # sent. Unset: APPROVAL_EXPIRE_AFTER plus a day, longer than any status update of a run is retried.
+    slack_message_state_retention_days: float | None = Field(default=None, gt=0)
     port: int = 3000
 
     # Logs
@@ -170,6 +175,11 @@ class Settings(BaseSettings):
         """Every secret this process holds, for the log redactor."""
         secrets = [value.get_secret_value() for value in vars(self).values() if isinstance(value, SecretStr)]
         return [*secrets, *filter(None, [urlsplit(self.database_url).password])]
+
+    @property
+    def slack_message_state_retention(self) -> timedelta:
+        days = self.slack_message_state_retention_days
+        return self.approval_expire_after + timedelta(days=1) if days is None else timedelta(days=days)
 
     @property
     def llm_is_offline(self) -> bool:

@@ -19,8 +19,10 @@ from activities.search import SearchActivities, build_search_providers
 from activities.slack_budget import SharedBudget, workspace_key
 from activities.store import ArchiveStore, StoreActivities
 from activities.verify import VerifyActivities
+from core.response_urls import ResponseUrls
 from core.run_threads import RunThreads
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 
 USER_AGENT = "ResearchBot/0.1 (+https://github.com/researchbot)"
 
@@ -57,11 +59,16 @@ def build_shared_budget(settings: Settings, store: ArchiveStore) -> SharedBudget
     on PostgreSQL (several workers), not on SQLite (one worker, whose own budget is the whole)."""
     if settings.slack_bot_token is None or store.engine.dialect.name != "postgresql":
         return None
-    return SharedBudget.connect(store.url, workspace_key(settings.slack_bot_token.get_secret_value()))
+    workspace = workspace_key(settings.slack_bot_token.get_secret_value())
+    return SharedBudget.connect(store.url, workspace, retention=settings.slack_message_state_retention)
 
 
 def build_reporter(
-    settings: Settings, http: httpx.AsyncClient, shared: SharedBudget | None = None, threads: RunThreads | None = None
+    settings: Settings,
+    http: httpx.AsyncClient,
+    shared: SharedBudget | None = None,
+    threads: RunThreads | None = None,
+    response_urls: ResponseUrls | None = None,
 ) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
@@ -79,6 +86,7 @@ def build_reporter(
         progress=progress,
         report_max_messages=settings.slack_report_max_messages,
         threads=threads,
+        response_urls=response_urls,
     )
 
 
@@ -115,11 +123,13 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
         )
         pages = PageStore(store)
         yield Activities(
-            llm=LlmActivities(build_research_model(settings, llm_http), pages),
+            llm=LlmActivities(build_research_model(settings, llm_http), pages, WorkspaceTokens(store.engine)),
             search=SearchActivities(build_search_providers(settings, http, corpus)),
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
-            progress=ProgressActivities(build_reporter(settings, http, shared, RunThreads(store.engine))),
+            progress=ProgressActivities(
+                build_reporter(settings, http, shared, RunThreads(store.engine), ResponseUrls(store.engine))
+            ),
             verify=VerifyActivities(pages, model_judges=not settings.llm_is_offline),
             feedback=FeedbackActivities(FeedbackStore(store)),
         )

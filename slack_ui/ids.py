@@ -139,24 +139,32 @@ def decode_button_value(value: object) -> tuple[str, int]:
     return _workflow_id(data, "a decision button value"), _round(data, "a decision button value")
 
 
-def encode_thread_feedback_value(workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str) -> str:
-    """The "Revise with this" / "Approve with this" buttons under a reply: the run, its draft round, and where
-    the reply is (its text is read again on the click: it may be longer than a button value holds)."""
+def encode_thread_feedback_value(
+    workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str, text: str | None = None
+) -> str:
+    """The "Revise with this" / "Approve with this" buttons under a reply: the run, its draft round, where
+    the reply is, and its text where it fits in a button value (the click then costs no Slack read; a
+    longer reply is read again on the click)."""
     data = {"wf": workflow_id, "round": draft_round, "thread": thread_ts, "reply": reply_ts}
     value = json.dumps(data, separators=(",", ":"))
     if len(value) > MAX_BUTTON_VALUE:
         raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
-    return value
+    with_text = json.dumps(data | {"text": text}, separators=(",", ":")) if text else value
+    return with_text if len(with_text) <= MAX_BUTTON_VALUE else value
 
 
-def decode_thread_feedback_value(value: object) -> tuple[str, int, str, str]:
-    """(workflow_id, draft_round, thread_ts, reply_ts) from a reply's feedback button; MalformedId if not one."""
+def decode_thread_feedback_value(value: object) -> tuple[str, int, str, str, str | None]:
+    """(workflow_id, draft_round, thread_ts, reply_ts, the reply's text or None) from a reply's feedback
+    button; MalformedId if not one."""
     what = "a thread feedback button value"
     data = _json_object(value, what)
     stamps = [data.get("thread"), data.get("reply")]
     if not all(isinstance(ts, str) and _TS.fullmatch(ts) for ts in stamps):
         raise MalformedId(f"not {what}: no thread or reply ts")
-    return _workflow_id(data, what), _round(data, what), str(stamps[0]), str(stamps[1])
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        raise MalformedId(f"not {what}: its text is not a string")
+    return _workflow_id(data, what), _round(data, what), str(stamps[0]), str(stamps[1]), text
 
 
 def encode_feedback_value(workflow_id: str, rating: Rating) -> str:

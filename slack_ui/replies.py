@@ -112,10 +112,12 @@ def decision_not_applied(reason: str, what: str = "decision") -> Message:
     return message(text, [section(text)])
 
 
-def thread_feedback_prompt(workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str) -> Message:
-    """For someone who may decide and replied in the thread of a waiting draft: their reply as feedback,
-    only if they click (the reply itself is read again then)."""
-    value = encode_thread_feedback_value(workflow_id, draft_round, thread_ts, reply_ts)
+def thread_feedback_prompt(
+    workflow_id: str, draft_round: int, thread_ts: str, reply_ts: str, text: str | None = None
+) -> Message:
+    """For someone who may decide and replied in the thread of a waiting draft: their reply (``text``, as it
+    was sent) as feedback, only if they click."""
+    value = encode_thread_feedback_value(workflow_id, draft_round, thread_ts, reply_ts, text)
     text = f"Use your reply as feedback on draft {draft_round}? Nothing happens unless you click."
     buttons = [
         {"type": "button", "text": plain("Revise with this", MAX_BUTTON_TEXT), "action_id": THREAD_REVISE}

@@ -18,12 +18,13 @@ MAX_EARLIER_SOURCES = 20
 
 
 class SlackContext(BaseModel):
-    """Where a run was asked from in Slack, and where its thread lives once posted."""
+    """Where a run was asked from in Slack, and where its thread lives once posted. No response_url: it is
+    a credential, kept by the bot outside history (core/response_urls.py); the one older runs carry in
+    their input is dropped as it loads (pydantic ignores fields a model does not have)."""
 
     channel_id: str
     user_id: str
     team_id: str | None = None
-    response_url: str | None = None
     thread_ts: str | None = None
 
 

@@ -44,7 +44,14 @@ async def research(
             await ack(response_type="ephemeral", text=f"Sorry, I can't research that: {refused}.")
             return
         start = await start_research(
-            context["settings"], context["temporal"], command, question, context["under_way"], review_plan
+            context["settings"],
+            context["temporal"],
+            command,
+            question,
+            context["under_way"],
+            review_plan,
+            context.get("response_urls"),
+            context.get("workspace_tokens"),
         )
         await ack(response_type="ephemeral", **start.ack)
         if start.later is not None:

@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 def register(app: AsyncApp) -> None:
     app.event("app_mention", matchers=[said_by_a_person], middleware=[start_before_ack])(tell)
     app.event("app_mention")(leave_alone)  # another app's message that names the bot: never a question
-    app.event("message", matchers=[a_person_in_a_dm], middleware=[start_before_ack])(tell)
+    app.event("message", matchers=[a_person_in_a_dm], middleware=[dm_before_ack])(answer_dm)
     app.event("message", matchers=[a_reply_in_a_thread], middleware=[route_before_ack])(answer_reply)
     app.event("message")(leave_alone)  # the rest: edits, subtypes, bots, chatter
     app.event("app_home_opened")(offer_prompts)
@@ -58,7 +58,8 @@ async def a_person_in_a_dm(event: dict[str, Any]) -> bool:
 
 
 async def a_reply_in_a_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> bool:
-    """A person's own new reply in a thread of a channel the bot is in (message.channels, message.groups)."""
+    """A person's own new reply in a thread of a channel the bot is in (message.channels, message.groups);
+    a DM's replies were taken by the DM's listener, registered first."""
     return reply_in(body, event, context.bot_user_id) is not None
 
 
@@ -73,10 +74,51 @@ async def route_before_ack(
     reply = reply_in(body, event, context.bot_user_id)
     assert reply is not None  # the matcher said so
     routed = await route_reply(
-        context["settings"], context["temporal"], client, reply, context.bot_user_id, context.get("run_threads")
+        context["settings"],
+        context["temporal"],
+        client,
+        reply,
+        context.bot_user_id,
+        context.get("run_threads"),
+        context.get("workspace_tokens"),
     )
     context["reply"], context["routed"] = reply, routed
     await next()
+
+
+async def dm_before_ack(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    next: Callable[[], Awaitable[None]],
+) -> None:
+    """Listener middleware for a DM: a reply in a run's thread is what it is in a channel (feedback on a
+    waiting draft, a follow-up after the finish: "thanks" is not researched); any other message is a
+    question, started before Bolt's ack."""
+    reply = reply_in(body, event, context.bot_user_id)
+    if reply is not None:
+        routed = await route_reply(
+            context["settings"],
+            context["temporal"],
+            client,
+            reply,
+            context.bot_user_id,
+            context.get("run_threads"),
+            context.get("workspace_tokens"),
+        )
+        if routed.run is not None or routed.say is not None:  # a run's thread, or it could not be told
+            context["reply"], context["routed"] = reply, routed
+            await next()
+            return
+    await start_before_ack(body, event, client, context, next)
+
+
+async def answer_dm(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
+    if "routed" in context:
+        await answer_reply(context, client, request)
+    else:
+        await tell(context, client, request)
 
 
 async def answer_reply(context: AsyncBoltContext, client: AsyncWebClient, request: AsyncBoltRequest) -> None:
@@ -94,7 +136,13 @@ async def start_before_ack(
     """Listener middleware: the question is checked and its run started before Bolt's ack."""
     asked = asked_by(body, event)
     outcome = await start_asked(
-        context["settings"], context["temporal"], client, asked, context.bot_user_id, context["under_way"]
+        context["settings"],
+        context["temporal"],
+        client,
+        asked,
+        context.bot_user_id,
+        context["under_way"],
+        context.get("workspace_tokens"),
     )
     context["asked"], context["outcome"] = asked, outcome
     await next()

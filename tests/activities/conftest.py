@@ -16,6 +16,7 @@ from activities.slack import SlackReporter
 from activities.slack_stream import ProgressMode
 from activities.slack_writes import SlackWrites
 from activities.store import ArchiveStore
+from core.response_urls import ResponseUrls
 from sandbox import SlackApiServer, Workspace
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
 from tests.fakes.search_servers import FakeWeb
@@ -84,10 +85,13 @@ def slack() -> Iterator[SlackApiServer]:
         yield server
 
 
-def make_reporter(slack: SlackApiServer, http: httpx.AsyncClient, progress: ProgressMode) -> SlackReporter:
+def make_reporter(
+    slack: SlackApiServer, http: httpx.AsyncClient, progress: ProgressMode, response_urls: ResponseUrls | None = None
+) -> SlackReporter:
     client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    writes = SlackWrites({}, rate_limited_tries=1)
     return SlackReporter(
-        client, RecordingReporter(), http, writes=SlackWrites({}, rate_limited_tries=1), progress=progress
+        client, RecordingReporter(), http, writes=writes, progress=progress, response_urls=response_urls
     )
 
 
@@ -97,6 +101,19 @@ async def reporter(slack: SlackApiServer) -> AsyncIterator[SlackReporter]:
     chat.update checklist (SLACK_PROGRESS=update; tests/activities/test_slack_stream.py streams it)."""
     async with httpx.AsyncClient() as http:
         yield make_reporter(slack, http, ProgressMode.UPDATE)
+
+
+@pytest.fixture
+def response_urls(store: ArchiveStore) -> ResponseUrls:
+    """The commands' response_urls as the bot keeps them, in the archive database (core/response_urls.py)."""
+    return ResponseUrls(store.engine)
+
+
+@pytest.fixture
+async def telling_reporter(slack: SlackApiServer, response_urls: ResponseUrls) -> AsyncIterator[SlackReporter]:
+    """The reporter, able to tell an asker in private through the response_url the bot kept."""
+    async with httpx.AsyncClient() as http:
+        yield make_reporter(slack, http, ProgressMode.UPDATE, response_urls)
 
 
 @pytest.fixture

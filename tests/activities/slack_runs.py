@@ -52,8 +52,8 @@ class Run:
         return receipt
 
 
-def context_in(channel: str = "CRESEARCH", response_url: str | None = None, team_id: str | None = None) -> SlackContext:
-    return SlackContext(channel_id=channel, user_id=ALICE, response_url=response_url, team_id=team_id)
+def context_in(channel: str = "CRESEARCH", team_id: str | None = None) -> SlackContext:
+    return SlackContext(channel_id=channel, user_id=ALICE, team_id=team_id)
 
 
 def thread_of(slack: SlackApiServer, run: Run) -> list[dict]:

@@ -13,6 +13,9 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.chat_client import ChatClient
 from activities.llm import ChatResearchModel, LlmActivities
+from activities.store import ArchiveStore
+from core.workspace_tokens import WorkspaceTokens
+from slack_ui.ids import workflow_id_for_message
 from tests.fakes.openai_server import FakeOpenAI
 from workflows import SYNTHESIZE_DRAFT
 from workflows.activity_io import SynthesizeInput, TextOutput
@@ -60,3 +63,35 @@ async def test_an_empty_answer_retried_is_charged_for_both_attempts(env: Workflo
     assert out.usage.calls == 2  # the empty answer's completion is on the bill too
     prompt = sum(len(m["content"]) for m in first.body["messages"]) // 4
     assert out.usage.prompt_tokens == 2 * prompt
+
+
+async def test_a_slack_runs_tokens_every_attempt_are_charged_to_its_workspace_today(
+    env: WorkflowEnvironment, store: ArchiveStore
+) -> None:
+    """The workspace's daily total (bot/caps.py RESEARCH_WORKSPACE_DAILY_TOKENS) counts failed attempts too."""
+    answers = iter(["", "Workflows are durable [1]."])
+    workspaces = WorkspaceTokens(store.engine)
+    team = f"T{uuid.uuid4().hex[:8].upper()}"
+    workflow_id = workflow_id_for_message(team, "UASKER", "CSPEND", "1796500000.000100")
+    queue = f"spend-{uuid.uuid4().hex[:8]}"
+    data = SynthesizeInput(
+        question="Why are workflows durable?",
+        sources=[Source(number=1, url=URL, title="Durable")],
+        pages=[Page(url=URL, title="Durable", text="Workflows are durable because history is replayed.")],
+    )
+    with FakeOpenAI(reply=lambda messages: next(answers)) as llm:
+        async with httpx.AsyncClient(timeout=10) as http:
+            model = ChatResearchModel(ChatClient(http, llm.base_url, None), "m")
+            activities = LlmActivities(model, workspaces=workspaces)
+            async with Worker(
+                env.client,
+                task_queue=queue,
+                workflows=[OneDraft],
+                activities=[activities.synthesize_draft],
+                workflow_runner=UnsandboxedWorkflowRunner(),
+            ):
+                out = await env.client.execute_workflow(OneDraft.run, data, id=workflow_id, task_queue=queue)
+
+    assert out.usage.calls == 2
+    assert workspaces.spent(team) == out.usage.prompt_tokens + out.usage.completion_tokens > 0
+    assert workspaces.spent("TOTHER") == 0

@@ -12,10 +12,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.slack import SlackProgressActivities, SlackReporter
 from activities.slack_writes import SlackWrites
+from core.response_urls import LIFETIME, ResponseUrls
 from core.settings import Settings
 from sandbox import SlackApiServer
 from slack_ui.client import build_slack_client
 from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in, thread_of
+from tests.fakes.search_servers import FakeWeb
 from workflows.activity_io import ProgressKind
 from workflows.models import Draft, Source, Stage
 
@@ -97,9 +99,10 @@ async def test_refusals_are_not_retried(slack: SlackApiServer) -> None:
 
 
 async def test_a_private_channel_without_the_bot_gets_an_ephemeral(
-    slack: SlackApiServer, reporter: SlackReporter
+    slack: SlackApiServer, telling_reporter: SlackReporter, response_urls: ResponseUrls
 ) -> None:
-    run = Run(reporter, context_in("CSECRET", response_url=slack.response_url("CSECRET", ALICE)))
+    run = Run(telling_reporter, context_in("CSECRET"))
+    response_urls.keep(run.status.workflow_id, slack.response_url("CSECRET", ALICE))  # as the bot did
     receipt = await run.send(ProgressKind.STARTED)
     assert "root" not in receipt.messages
     [told] = slack.workspace.ephemerals
@@ -107,6 +110,29 @@ async def test_a_private_channel_without_the_bot_gets_an_ephemeral(
     assert slack.workspace.messages["CSECRET"] == []
     await run.send(ProgressKind.PLAN, sub_questions=["q"])  # no thread: nothing to post into, no failure
     assert slack.workspace.messages["CSECRET"] == [] and len(slack.workspace.ephemerals) == 1
+
+
+async def test_a_response_url_on_another_host_is_not_posted_to(
+    slack: SlackApiServer, telling_reporter: SlackReporter, response_urls: ResponseUrls, web: FakeWeb
+) -> None:
+    """Only Slack's hosts (and SLACK_API_URL's, the sandbox's here) get the asker's ephemeral: a URL
+    elsewhere, a loopback server on another port, hears nothing."""
+    run = Run(telling_reporter, context_in("CSECRET"))
+    response_urls.keep(run.status.workflow_id, f"{web.url}/commands/T1/123/secret")
+    receipt = await run.send(ProgressKind.STARTED)
+    assert "root" not in receipt.messages
+    assert web.requests == [] and slack.workspace.ephemerals == []
+
+
+async def test_an_expired_response_url_is_not_used(
+    slack: SlackApiServer, telling_reporter: SlackReporter, response_urls: ResponseUrls
+) -> None:
+    run = Run(telling_reporter, context_in("CSECRET"))
+    kept_at = datetime.now(UTC) - LIFETIME - timedelta(seconds=1)  # Slack no longer honours it
+    response_urls.keep(run.status.workflow_id, slack.response_url("CSECRET", ALICE), now=kept_at)
+    await run.send(ProgressKind.STARTED)
+    assert slack.workspace.ephemerals == []
+    assert all(uses["uses"] == 0 for uses in slack.workspace.response_urls.values())
 
 
 async def test_build_slack_client_uses_the_settings(slack: SlackApiServer) -> None:
@@ -117,9 +143,10 @@ async def test_build_slack_client_uses_the_settings(slack: SlackApiServer) -> No
 
 
 async def test_a_draft_slack_refuses_for_good_is_told_to_the_requester(
-    slack: SlackApiServer, reporter: SlackReporter
+    slack: SlackApiServer, telling_reporter: SlackReporter, response_urls: ResponseUrls
 ) -> None:
-    run = Run(reporter, context_in(response_url=slack.response_url("CRESEARCH", ALICE)))
+    run = Run(telling_reporter, context_in())
+    response_urls.keep(run.status.workflow_id, slack.response_url("CRESEARCH", ALICE))
     await run.send(ProgressKind.STARTED)
     with slack.workspace.lock:
         slack.workspace.channels["CRESEARCH"].is_archived = True  # archived while the research ran

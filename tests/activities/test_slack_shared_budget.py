@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -193,7 +193,8 @@ async def test_an_older_state_waiting_on_one_worker_is_not_sent_over_a_newer_one
     last, would leave the message in an old state for good. It is superseded instead."""
     first, second = (SlackWrites(BUDGETS, shared=budget) for budget in workers)
     message, sent = ("C1", f"{uuid.uuid4().int % 10**6}.000100"), []
-    earlier, later = datetime(2026, 12, 4, 10, 0, tzinfo=UTC), datetime(2026, 12, 4, 10, 0, 5, tzinfo=UTC)
+    earlier = datetime.now(UTC)  # recent: a state reported before the retention's horizon is never sent
+    later = earlier + timedelta(seconds=5)
 
     await second.write("chat.update", "C1", sending(sent, "newer"), waited=False, message=message, reported_at=later)
     with pytest.raises(Superseded):

@@ -193,13 +193,10 @@ def test_an_archive_from_before_the_evidence_table_is_upgraded(database_url: str
 
 def test_save_then_get_gives_back_every_field(store: ArchiveStore) -> None:
     result = a_result(error="one page could not be read")
-    result.slack.response_url = "https://hooks.slack.com/commands/T1/secret"
 
     assert store.save(result) is True
 
-    archived_slack = result.slack.model_copy(update={"response_url": None})
-    expected = result.model_copy(update={"slack": archived_slack})
-    assert store.get("research-1") == expected
+    assert store.get("research-1") == result
     assert store.get("no-such-run") is None
     with store.engine.connect() as connection:
         row = connection.execute(sa.select(research_runs)).mappings().one()

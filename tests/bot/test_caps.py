@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.store import ArchiveStore
 from bot import caps
 from bot.research import STARTED, start_question
 from bot.under_way import UnderWay
 from core.settings import Settings
+from core.workspace_tokens import WorkspaceTokens
 from workflows.models import SlackContext
 
 
@@ -115,3 +118,37 @@ def test_lists_come_from_comma_separated_settings(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("RESEARCH_MAX_RUNS_IN_FLIGHT", "5")
     settings = Settings(_env_file=None)
     assert settings.research_allowed_channels == ["C1", "C2"] and settings.research_max_runs_in_flight == 5
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workspaces(request: pytest.FixtureRequest, tmp_path) -> Iterator[WorkspaceTokens]:
+    url = f"sqlite:///{tmp_path}/runs.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    store = ArchiveStore(url)
+    store.migrate()
+    yield WorkspaceTokens(store.engine)
+    store.dispose()
+
+
+async def test_a_workspace_past_its_daily_tokens_starts_nothing_until_midnight_utc(
+    env: WorkflowEnvironment, workspaces: WorkspaceTokens
+) -> None:
+    settings = _settings(
+        research_max_runs_in_flight=0, research_max_runs_per_hour=0, research_workspace_daily_tokens=1000
+    )
+    slack, now = _asker(), datetime(2026, 12, 5, 21, 30, tzinfo=UTC)
+    workspaces.add("TCAPS", 600, now)
+    assert await caps.refusal(settings, env.client, slack, _id(slack), now, tokens=workspaces) is None
+
+    workspaces.add("TCAPS", 400, now)  # another worker's model call: the day's total is 1,000
+    refused = await caps.refusal(settings, env.client, slack, _id(slack), now, tokens=workspaces)
+    assert refused is not None and refused.cap == "workspace_tokens"
+    assert "1,000 research tokens for today" in refused.text and "after 00:00 UTC, in 2 h 30 min" in refused.text
+    other = slack.model_copy(update={"team_id": "TOTHER"})
+    assert await caps.refusal(settings, env.client, other, _id(other), now, tokens=workspaces) is None
+    tomorrow = datetime(2026, 12, 6, 0, 1, tzinfo=UTC)
+    assert await caps.refusal(settings, env.client, slack, _id(slack), tomorrow, tokens=workspaces) is None
+
+
+async def test_workers_adding_at_once_lose_no_tokens(workspaces: WorkspaceTokens) -> None:
+    await asyncio.gather(*(asyncio.to_thread(workspaces.add, "TBUSY", 7) for _ in range(40)))
+    assert workspaces.spent("TBUSY") == 280

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot.threads import STILL_RESEARCHING
 from sandbox import Channel, payloads
-from slack_ui.ids import follow_up_id
+from sandbox.slack_api import RateLimit
+from slack_ui.ids import follow_up_id, workflow_id_for_message
 from slack_ui.replies import THREAD_REVISE
 from tests.e2e.slack_stack import (
     APPROVER,
@@ -178,3 +180,68 @@ async def test_replies_find_their_run_without_reading_slack(stack: Stack, room: 
     assert len(stack.slack.calls_to("conversations.replies")) == before
     assert prompts_to(stack, room, STRANGER) == []
     await stack.handle(workflow_id).terminate("done")
+
+
+async def test_in_a_dm_a_reply_in_the_runs_thread_is_feedback_not_a_new_question(stack: Stack) -> None:
+    ws = stack.workspace
+    dm = ws.add_channel(f"dm-reply-{ASKER}", im=True, members=[ASKER], bot_member=True)
+    asked = ws.post(dm.id, user=ASKER, text="How does Temporal make workflows durable?")
+    answer = await stack.http.event(payloads.event_callback(ws, payloads.im_message(ws, channel=dm, message=asked)))
+    assert answer.status_code == 200
+    workflow_id = workflow_id_for_message(ws.team_id, ASKER, dm.id, asked["ts"])
+    await wait_for_stage(stack.handle(workflow_id), Stage.AWAITING_DECISION, tries=1200)
+    reads = len(stack.slack.calls_to("conversations.replies"))
+
+    said = ws.post(dm.id, user=ASKER, text="Please say more about heartbeat timeouts", thread_ts=asked["ts"])
+    event = payloads.event_callback(ws, payloads.im_message(ws, channel=dm, message=said))
+    assert (await stack.http.event(event)).status_code == 200
+    [prompt] = await eventually(lambda: prompts_to(stack, dm, ASKER), "the feedback offer in the DM", stack)
+    await click_ephemeral(stack, dm, prompt, THREAD_REVISE, ASKER)
+    status = await wait_for_stage(stack.handle(workflow_id), Stage.AWAITING_DECISION, tries=1200)
+    assert status.draft_round == 2
+    [decision] = [d for d in status.decisions if d.applied]
+    assert decision.feedback == "Please say more about heartbeat timeouts"
+    assert await runs_asked_in(stack, dm) == [workflow_id], "the reply started no run of its own"
+    assert len(stack.slack.calls_to("conversations.replies")) == reads, "the offer carried the reply"
+    await stack.handle(workflow_id).terminate("test over")
+
+
+# Tier 1: Slack allows commercially distributed non-Marketplace apps installed since May 2025 one
+# conversations.replies and one conversations.history a minute. A run, a reply offered as feedback and
+# clicked, and a follow-up in the finished thread all work with those two methods limited so.
+READS = ("conversations.replies", "conversations.history")
+TIER_ONE = RateLimit(per_minute=1, burst=1)
+
+
+@pytest.fixture
+def tier_one(stack: Stack) -> Iterator[None]:
+    slack = stack.slack
+    saved = slack.enforce_rate_limits, slack.rate_limits
+    slack.enforce_rate_limits, slack.rate_limits = True, dict.fromkeys(READS, TIER_ONE)
+    try:
+        yield
+    finally:
+        slack.enforce_rate_limits, slack.rate_limits = saved
+
+
+@pytest.mark.slow
+async def test_a_run_its_feedback_and_a_follow_up_need_no_read_beyond_tier_one(
+    stack: Stack, room: Channel, tier_one: None
+) -> None:
+    _, workflow_id = await started_run(stack, room)
+    thread_ts = roots(stack, room)[0]["ts"]
+
+    await reply(stack, room, thread_ts, ASKER, "Please say more about heartbeat timeouts")
+    [prompt] = await eventually(lambda: prompts_to(stack, room, ASKER), "the feedback offer", stack)
+    await click_ephemeral(stack, room, prompt, THREAD_REVISE, ASKER)
+    second = await eventually(lambda: draft(stack, room, 2), "the revised draft", stack)
+    modal = await open_modal(stack, room, second, "approve", ASKER)
+    assert "errors" not in (await submit(stack, modal, ASKER, None)).text
+    assert (await stack.handle(workflow_id).result()).outcome is Outcome.APPROVED
+
+    await reply(stack, room, thread_ts, ASKER, "What about activity timeouts?")
+    status = await wait_for_stage(stack.handle(follow_up_id(workflow_id)), Stage.AWAITING_DECISION, tries=1200)
+    assert status.question == "What about activity timeouts?"
+    await stack.handle(follow_up_id(workflow_id)).terminate("test over")
+
+    assert {method: stack.slack.rate_limited[method] for method in READS} == dict.fromkeys(READS, 0)

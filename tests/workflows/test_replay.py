@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.feedback import AnswerFeedbackWorkflow
+from workflows.models import SlackContext
 from workflows.research import ResearchWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -37,3 +38,13 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(workflows=[ResearchWorkflow, AnswerFeedbackWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
+
+
+def test_an_older_runs_input_loads_without_its_response_url() -> None:
+    """Runs started before the response_url left the input (core/response_urls.py) carry one in their
+    history: it still loads, and the URL is dropped rather than passed on to the activities."""
+    converter = pydantic_data_converter.payload_converter
+    older = {"channel_id": "C1", "user_id": "U1", "response_url": "https://hooks.slack.com/commands/T1/1/a"}
+    [loaded] = converter.from_payloads(converter.to_payloads([older]), [SlackContext])
+    assert loaded == SlackContext(channel_id="C1", user_id="U1")
+    assert "response_url" not in loaded.model_dump()
