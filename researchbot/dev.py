@@ -1,7 +1,9 @@
 """`researchbot dev` and `researchbot demo`: the whole product in one process on this machine.
 
 dev: the embedded Temporal server, a worker, the Slack bot over HTTP and the local Slack sandbox
-(or real Slack when real tokens are configured), until Ctrl-C.
+(or real Slack when real tokens are configured), until Ctrl-C. With the sandbox, the bot and the sandbox
+share a bot token and signing secret made for this start (unless the operator set them), and the bot
+listens on loopback answering only its own Host and no Origin (:class:`sandbox.host_guard.LoopbackOnly`).
 demo: the same stack on free ports, driven through the sandbox's own endpoints without a person.
 """
 
@@ -28,11 +30,13 @@ from bot.under_way import UnderWay
 from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
 from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
-from researchbot.sandbox_cmd import DEFAULT_SIGNING_SECRET, build_sandbox
+from researchbot.sandbox_cmd import build_sandbox, sandbox_credentials
 from researchbot.wiring import build_activities
 from researchbot.worker import build_worker
+from sandbox.credentials import Credentials
 from sandbox.demo_workspace import APPROVERS
-from sandbox.server import DEFAULT_BOT_TOKEN, DEFAULT_STATE_FILE, SandboxServer
+from sandbox.host_guard import LoopbackOnly
+from sandbox.server import DEFAULT_STATE_FILE, SandboxServer
 
 log = structlog.get_logger("researchbot.dev")
 
@@ -43,13 +47,13 @@ def uses_real_slack(settings: Settings) -> bool:
     return settings.slack_bot_token is not None and "slack.com" in settings.slack_api_url
 
 
-def sandbox_settings(settings: Settings, sandbox_port: int) -> Settings:
+def sandbox_settings(settings: Settings, sandbox_port: int, credentials: Credentials) -> Settings:
     """The operator's settings, with the bot and worker pointed at the sandbox instead of Slack."""
     return settings.model_copy(
         update={
             "slack_api_url": f"http://127.0.0.1:{sandbox_port}/api/",
-            "slack_bot_token": SecretStr(DEFAULT_BOT_TOKEN),
-            "slack_signing_secret": settings.slack_signing_secret or SecretStr(DEFAULT_SIGNING_SECRET),
+            "slack_bot_token": SecretStr(credentials.bot_token),
+            "slack_signing_secret": SecretStr(credentials.signing_secret),
             "slack_app_token": None,
             "research_approvers": settings.research_approvers or list(APPROVERS),
         }
@@ -74,8 +78,9 @@ async def product_stack(
     client: Client, settings: Settings, *, bot_port: int, sandbox_port: int | None, state_file: Path
 ) -> AsyncIterator[Stack]:
     """Worker, bot and (unless sandbox_port is None) the sandbox, all in this event loop."""
+    credentials = sandbox_credentials(settings)  # once per start: the bot and the sandbox share them
     if sandbox_port is not None:
-        settings = sandbox_settings(settings, sandbox_port)
+        settings = sandbox_settings(settings, sandbox_port, credentials)
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
@@ -85,15 +90,17 @@ async def product_stack(
             # Real Slack over Socket Mode: nothing listens for HTTP, so no request goes unsigned.
             bot_url = await _socket_mode_bot(stack, build_app(settings, client, under_way), settings)
         else:  # the front door refuses to serve HTTP without a signing secret
-            bot = HttpServer(
-                build_asgi_app(settings, client, under_way), "127.0.0.1" if sandbox_port else "0.0.0.0", bot_port
-            )
+            asgi = build_asgi_app(settings, client, under_way)
+            if sandbox_port is not None:  # on loopback, called only by the sandbox: no rebound Host, no page
+                bot = HttpServer(LoopbackOnly(asgi), "127.0.0.1", bot_port)
+            else:
+                bot = HttpServer(asgi, "0.0.0.0", bot_port)
             await bot.start()
             stack.push_async_callback(bot.stop)
             bot_url = bot.url + EVENTS_PATH
         sandbox = None
         if sandbox_port is not None:
-            sandbox = build_sandbox(settings, sandbox_port, bot_url, state_file)
+            sandbox = build_sandbox(credentials, sandbox_port, bot_url, state_file)
             serving = asyncio.create_task(sandbox.serve(handle_signals=False), name="sandbox")
             stack.push_async_callback(_stop_sandbox, sandbox, serving)
             while not sandbox.started:

@@ -16,7 +16,7 @@ APPROVERS = (GRACE,)  # RESEARCH_APPROVERS=UGRACE
 RESEARCH, GENERAL = "CRESEARCH", "CGENERAL"
 
 
-def demo_workspace(*, bot_token: str = "xoxb-sandbox-token") -> Workspace:
+def demo_workspace(*, bot_token: str | None = None) -> Workspace:
     workspace = Workspace(team_id="T0SANDBOX", team_name="Sandbox", domain="sandbox", bot_token=bot_token)
     for user_id, (name, real_name) in PEOPLE.items():
         workspace.add_user(name, id=user_id, real_name=real_name)

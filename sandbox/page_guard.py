@@ -5,14 +5,15 @@ The page's own endpoints (``POST /sandbox/...``: send a command, click, submit a
 * a body that is not ``Content-Type: application/json`` (HTTP 415), so a cross-site HTML form,
   which can only send form encodings and text/plain, cannot post to them;
 * a ``Host`` other than this server's own address (127.0.0.1, localhost or [::1] at its port), and an
-  ``Origin``, when sent, other than that address (HTTP 403): no DNS rebinding, no cross-site pages;
+  ``Origin``, when sent, other than that address (HTTP 403; :mod:`sandbox.host_guard`): no DNS
+  rebinding, no cross-site pages;
 * a request without the page's token in ``X-Sandbox-Token`` (HTTP 403). The server makes a random
   token when it starts and writes it into the page it serves (``<meta name="sandbox-token">``), which
   only a page on this origin can read.
 
 The page itself, its state and its live updates are served only under this server's own ``Host`` (a
-rebound name must not read the token). The Slack Web API (``/api/*``, called with the bot's token)
-and the static files are not the page's API and are not guarded here.
+rebound name must not read the token). The Slack Web API (``/api/*``, called with the bot's token) is
+not the page's API: it answers servers only (:func:`sandbox.host_guard.servers_only`).
 """
 
 from __future__ import annotations
@@ -20,28 +21,22 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from sandbox.host_guard import Endpoint, foreign, refuse
 
 __all__ = ["TOKEN_HEADER", "PageGuard", "token_in_page"]
 
 TOKEN_HEADER = "X-Sandbox-Token"
 TOKEN_META = "sandbox-token"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def token_in_page(page: str) -> str:
     """The token a served page carries (what the page's script reads), or ""."""
     found = re.search(rf'<meta name="{TOKEN_META}" content="([^"]*)"', page)
     return html.unescape(found.group(1)) if found else ""
-
-
-def _refuse(status: int, error: str) -> Response:
-    return JSONResponse({"ok": False, "error": error}, status_code=status)
 
 
 class PageGuard:
@@ -54,20 +49,9 @@ class PageGuard:
         return re.sub(rf'<meta name="{TOKEN_META}" content="[^"]*">', lambda _: meta, page, count=1)
 
     @staticmethod
-    def own_hosts(request: Request) -> set[str]:
-        """This server's addresses as a Host header names them: loopback names at the port it listens on."""
-        host, port = request.scope.get("server") or ("127.0.0.1", 80)
-        names = {*LOOPBACK_NAMES, f"[{host}]" if ":" in host else host} - {"0.0.0.0", "[::]"}
-        return {f"{name}:{port}" for name in names}
-
-    def _foreign(self, request: Request) -> Response | None:
-        own = self.own_hosts(request)
-        if request.headers.get("host", "").lower() not in own:
-            return _refuse(403, "forbidden_host")
-        origin = request.headers.get("origin")
-        if origin is not None and origin.lower() not in {f"http://{host}" for host in own}:
-            return _refuse(403, "forbidden_origin")
-        return None
+    def _foreign(request: Request) -> Response | None:
+        error = foreign(request.scope, own_origin=True)
+        return refuse(403, error) if error else None
 
     def same_host(self, endpoint: Endpoint) -> Endpoint:
         """``endpoint``, answered only under this server's own Host (and Origin, when sent)."""
@@ -85,9 +69,9 @@ class PageGuard:
                 return refused
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
-                return _refuse(415, "unsupported_media_type")
+                return refuse(415, "unsupported_media_type")
             if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, "").encode(), self.token.encode()):
-                return _refuse(403, "invalid_token")
+                return refuse(403, "invalid_token")
             return await endpoint(request)
 
         return guarded

@@ -28,9 +28,9 @@ from sandbox.events import EventHub
 from sandbox.slack_api import SlackApiServer
 from sandbox.state import Workspace
 from sandbox.web import SandboxWeb
-from sandbox.workspace_file import DEFAULT_BOT_TOKEN, StateFile, load_workspace
+from sandbox.workspace_file import StateFile, load_workspace
 
-__all__ = ["DEFAULT_BOT_TOKEN", "DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_STATE_FILE", "SandboxServer"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ class SandboxServer(SlackApiServer):
     """A :class:`SlackApiServer` that also serves the sandbox page and sends its commands,
     buttons, modals and events (mentions, DMs) to the bot at ``bot_url``, signed with ``signing_secret``;
     failed event deliveries are retried after ``event_retry_delays`` (Slack's: at once, 1 and 5 minutes),
-    and ``verify_events_url`` has the URL pass url_verification first."""
+    and ``verify_events_url`` has the URL pass url_verification first. Its Web API takes ``bot_token`` and
+    ``app_token``; without them, random ones made for this start (``sandbox.workspace.bot_token``)."""
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class SandboxServer(SlackApiServer):
         bot_url: str,
         signing_secret: str,
         bot_token: str | None = None,
+        app_token: str | None = None,
         state_file: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -61,9 +63,10 @@ class SandboxServer(SlackApiServer):
         verify_events_url: bool = False,
     ) -> None:
         if workspace is None:
-            workspace = load_workspace(state_file, bot_token=bot_token)
-        elif bot_token:
-            workspace.bot_token = bot_token
+            workspace = load_workspace(state_file, bot_token=bot_token, app_token=app_token)
+        else:
+            workspace.bot_token = bot_token or workspace.bot_token
+            workspace.app_token = app_token or workspace.app_token
         super().__init__(workspace, host=host, port=port)
         self.state_file = Path(state_file) if state_file else None
         self.bot = BotClient(bot_url, signing_secret, timeout=ack_timeout)

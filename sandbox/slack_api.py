@@ -7,6 +7,14 @@ the call's effect. With ``enforce_rate_limits=True`` it also limits each method 
 tiers do (:data:`RATE_LIMITS`), answering HTTP 429 with Retry-After past the budget.
 ``/response/{token}`` serves response_urls like Slack's, and ``apps.connections.open`` with the
 app-level token opens Socket Mode (:mod:`sandbox.socket_mode`).
+
+Its callers are servers (the bot, the worker: slack_sdk), never a page in a browser, so ``/api/*``
+answers only under this server's own Host and without an ``Origin`` (403, :mod:`sandbox.host_guard`),
+and a POST body must be one Slack's Web API takes (https://docs.slack.dev/apis/web-api): a form
+(``application/x-www-form-urlencoded``, or ``multipart/form-data`` as file uploads send it) or
+``application/json`` with the token in ``Authorization``. Anything else, ``text/plain`` above all (what
+a cross-site form or ``fetch`` may send without asking), is refused with 415 and Slack's
+``invalid_post_type`` (``missing_post_type`` for a body without a type).
 """
 
 from __future__ import annotations
@@ -19,16 +27,19 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from sandbox.asgi_server import AsgiServer
+from sandbox.host_guard import refuse, servers_only
 from sandbox.methods import METHODS, SlackError
 from sandbox.socket_mode import LINK_PATH, SocketModeLink
 from sandbox.state import RESPONSE_URL_USES, Workspace
@@ -124,17 +135,50 @@ def _not_a_dropped_response(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], _DroppedResponse))
 
 
+JSON, FORM, MULTIPART = "application/json", "application/x-www-form-urlencoded", "multipart/form-data"
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _unsupported_body(request: Request) -> Response | None:
+    """A POST whose body is not one of Slack's (see the module's docstring); an empty one may omit its type."""
+    media_type = _media_type(request)
+    if request.method != "POST" or media_type in (JSON, FORM, MULTIPART):
+        return None
+    if not media_type and request.headers.get("content-length") == "0":
+        return None
+    return refuse(415, "invalid_post_type" if media_type else "missing_post_type")
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """A multipart form's text fields (files are left out: no method here takes one)."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise SlackError("invalid_form_data")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and part.get_filename() is None:
+            fields[name] = (part.get_payload(decode=True) or b"").decode()
+    return fields
+
+
 async def _params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params)
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
+    media_type = _media_type(request)
+    if media_type == JSON:
         body = await request.body()
         data = json.loads(body) if body else {}
         if not isinstance(data, dict):
             raise SlackError("invalid_json")
+        data.pop("token", None)  # with JSON, Slack takes the token only from Authorization
         params.update(data)
-    elif content_type.startswith("application/x-www-form-urlencoded"):
+    elif media_type == FORM:
         params.update(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    elif media_type == MULTIPART:
+        params.update(_multipart_fields(request.headers["content-type"], await request.body()))
     return params
 
 
@@ -146,10 +190,16 @@ def create_app(
 
     async def api(request: Request) -> Any:
         name = request.path_params["method"]
+        if unsupported := _unsupported_body(request):
+            return unsupported
         try:
             params = await _params(request)
-        except (SlackError, json.JSONDecodeError):
+        except SlackError as error:
+            return JSONResponse({"ok": False, "error": error.code})
+        except json.JSONDecodeError:
             return JSONResponse({"ok": False, "error": "invalid_json"})
+        except UnicodeDecodeError:
+            return JSONResponse({"ok": False, "error": "invalid_charset"})
         body_token = params.pop("token", None)
         fault = server._record(name, params) if server else None
         wait = server._over_limit(name, params) if server and not fault else 0.0
@@ -206,7 +256,7 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/api/{method}", api, methods=["GET", "POST"]),
+            Route("/api/{method}", servers_only(api), methods=["GET", "POST"]),
             Route("/response/{token}", respond, methods=["POST"]),
             WebSocketRoute(LINK_PATH, link.serve),
         ]

@@ -7,17 +7,22 @@ three seconds for the app to ack it.
 
 The app answers ``{"envelope_id": "...", "payload": {...}}``; the payload (optional) is what an HTTP
 answer's body would be: a command's reply, a view submission's ``response_action``.
+
+Like Slack's, a URL's ticket is good for one connection; and the link, like the Web API, takes only
+servers: its own Host, no ``Origin`` (a page in a browser may open WebSockets to any site).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from concurrent.futures import Future
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sandbox.host_guard import foreign
 from sandbox.state import Workspace
 
 __all__ = ["ENVELOPE_TYPES", "LINK_PATH", "SocketModeLink"]
@@ -35,6 +40,7 @@ class SocketModeLink:
         self._sockets: list[WebSocket] = []
         self._acks: dict[str, tuple[WebSocket, asyncio.Future[dict[str, Any] | None]]] = {}  # by envelope id
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tickets: set[str] = set()  # handed out by apps.connections.open, not yet used
 
     @property
     def connected(self) -> bool:
@@ -42,10 +48,17 @@ class SocketModeLink:
 
     def url(self, base_url: str) -> str:
         """A fresh ``ws://`` URL for apps.connections.open, from the server's own ``http://`` base URL."""
-        return base_url.replace("http", "ws", 1).rstrip("/") + f"{LINK_PATH}?ticket={uuid.uuid4()}"
+        ticket = secrets.token_urlsafe(16)
+        self._tickets.add(ticket)
+        return base_url.replace("http", "ws", 1).rstrip("/") + f"{LINK_PATH}?ticket={ticket}"
 
     async def serve(self, websocket: WebSocket) -> None:
         """One connection: hello, then the app's acks until it goes away."""
+        ticket = websocket.query_params.get("ticket", "")
+        if foreign(websocket.scope, own_origin=False) or ticket not in self._tickets:
+            await websocket.close(code=1008)  # policy violation
+            return
+        self._tickets.discard(ticket)
         await websocket.accept()
         self._loop = asyncio.get_running_loop()
         self._sockets.append(websocket)

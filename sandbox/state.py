@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sandbox.credentials import new_app_token, new_bot_token
+
 __all__ = ["Channel", "User", "Workspace"]
 
 Listener = Callable[[dict[str, Any]], None]
@@ -54,8 +56,8 @@ class Workspace:
         team_id: str = "T0SANDBOX",
         team_name: str = "Sandbox",
         domain: str = "sandbox",
-        bot_token: str = "xoxb-sandbox-token",
-        app_token: str = "xapp-1-A0BOT-sandbox-token",
+        bot_token: str | None = None,
+        app_token: str | None = None,
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
         app_id: str = "A0BOT",
@@ -64,8 +66,10 @@ class Workspace:
         canvases_enabled: bool = True,
     ) -> None:
         self.team_id, self.team_name, self.domain = team_id, team_name, domain
-        self.bot_token, self.bot_user_id, self.bot_id, self.app_id = bot_token, bot_user_id, bot_id, app_id
-        self.app_token = app_token  # app-level (xapp-): only for apps.connections.open, Socket Mode
+        # Random unless given: a token everyone knows would let any page in the browser post as the bot.
+        self.bot_token = bot_token or new_bot_token()
+        self.app_token = app_token or new_app_token()  # app-level (xapp-): only apps.connections.open, Socket Mode
+        self.bot_user_id, self.bot_id, self.app_id = bot_user_id, bot_id, app_id
         self.streaming = streaming  # False: a workspace without chat.startStream and friends (unknown_method)
         self.canvases_enabled = canvases_enabled  # False: canvases turned off (canvas_disabled_user_team)
         self.canvases: dict[str, dict[str, Any]] = {}  # canvas id -> title, markdown, channels that may read it

@@ -2,6 +2,8 @@
 
 ``to_dict``/``from_dict`` are the JSON shape; :class:`StateFile` saves shortly after every change;
 :func:`load_workspace` starts from the saved file, or from the demo workspace if there is none.
+The tokens are not saved: each start has its own (random unless given), so a file, even one an older
+version wrote with the old public token in it, never decides what the Web API accepts.
 """
 
 from __future__ import annotations
@@ -19,17 +21,14 @@ from typing import Any
 from sandbox.demo_workspace import demo_workspace
 from sandbox.state import Channel, User, Workspace
 
-__all__ = ["DEFAULT_BOT_TOKEN", "StateFile", "from_dict", "load", "load_workspace", "save", "to_dict"]
+__all__ = ["StateFile", "from_dict", "load", "load_workspace", "save", "to_dict"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BOT_TOKEN = "xoxb-sandbox-token"
-SAVED = (
+SAVED = (  # no tokens: see above; from_dict ignores those an older file holds
     "team_id",
     "team_name",
     "domain",
-    "bot_token",
-    "app_token",
     "bot_user_id",
     "bot_id",
     "app_id",
@@ -80,9 +79,11 @@ def load(path: str | Path) -> Workspace:
     return from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def load_workspace(state_file: str | Path | None, *, bot_token: str | None = None) -> Workspace:
-    """The saved workspace, or the demo one if there is none yet. A file that cannot be read is
-    kept aside (``.broken-<time>``) and a fresh demo workspace starts."""
+def load_workspace(
+    state_file: str | Path | None, *, bot_token: str | None = None, app_token: str | None = None
+) -> Workspace:
+    """The saved workspace, or the demo one if there is none yet, with these tokens (random ones if
+    None). A file that cannot be read is kept aside (``.broken-<time>``) and a fresh demo workspace starts."""
     workspace: Workspace | None = None
     path = Path(state_file) if state_file else None
     if path is not None and path.exists():
@@ -93,9 +94,11 @@ def load_workspace(state_file: str | Path | None, *, bot_token: str | None = Non
             path.replace(aside)
             log.warning("sandbox: could not read %s (%s); moved it to %s and started afresh", path, error, aside)
     if workspace is None:
-        workspace = demo_workspace(bot_token=bot_token or DEFAULT_BOT_TOKEN)
+        workspace = demo_workspace()
     if bot_token:
         workspace.bot_token = bot_token  # the bot's SLACK_BOT_TOKEN is what the Web API accepts
+    if app_token:
+        workspace.app_token = app_token
     return workspace
 
 

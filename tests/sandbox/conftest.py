@@ -21,5 +21,5 @@ def fake_bot() -> Iterator[FakeBot]:
 @pytest.fixture
 def sandbox(fake_bot: FakeBot, tmp_path: Path) -> Iterator[SandboxServer]:
     with SandboxServer(bot_url=fake_bot.url, signing_secret=SECRET, state_file=tmp_path / "sandbox.json") as server:
-        fake_bot.api_url = server.base_url
+        fake_bot.talk_to(server)
         yield server

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from sandbox.asgi_server import AsgiServer
 from sandbox.demo_workspace import ADA, GRACE
+from sandbox.slack_api import SlackApiServer
 
 __all__ = ["MAY_DECIDE", "SECRET", "FakeBot", "bolt_bot", "draft_blocks", "feedback_modal"]
 
@@ -115,10 +116,9 @@ def feedback_modal(kind: str, private_metadata: str) -> dict[str, Any]:
 class FakeBot:
     """ResearchBot in miniature, at ``url``: verifies each request's signature, records it, answers."""
 
-    def __init__(self, signing_secret: str = SECRET, token: str = "xoxb-sandbox-token") -> None:
+    def __init__(self, signing_secret: str = SECRET) -> None:
         self.verifier = SignatureVerifier(signing_secret)
-        self.token = token
-        self.api_url = ""  # the sandbox's Web API, set once it runs
+        self.token = self.api_url = ""  # the sandbox's bot token and Web API: talk_to() once it runs
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[str] = []
         self.retries: list[tuple[str, str, str]] = []  # Events API: (event_id, X-Slack-Retry-Num, -Reason)
@@ -129,6 +129,10 @@ class FakeBot:
     @property
     def url(self) -> str:
         return f"{self._server.url}slack/events"
+
+    def talk_to(self, slack: SlackApiServer) -> None:
+        """Call ``slack``'s Web API with its bot token (made for each start)."""
+        self.api_url, self.token = slack.base_url, slack.workspace.bot_token
 
     def __enter__(self) -> FakeBot:
         self._server.start()
@@ -272,13 +276,13 @@ class FakeBot:
         return Response()
 
 
-def bolt_bot(api_url: str) -> Starlette:
+def bolt_bot(api_url: str, token: str) -> Starlette:
     """A Bolt AsyncApp (as bot/app.py builds it) behind Starlette: Bolt checks the signature
     and parses each payload, so this shows the sandbox sends what Bolt expects from Slack."""
     from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
     from slack_bolt.async_app import AsyncApp
 
-    client = AsyncWebClient(token="xoxb-sandbox-token", base_url=api_url, retry_handlers=[])
+    client = AsyncWebClient(token=token, base_url=api_url, retry_handlers=[])
     app = AsyncApp(client=client, signing_secret=SECRET, process_before_response=False)
 
     @app.command("/research")

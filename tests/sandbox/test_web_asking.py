@@ -26,7 +26,7 @@ def sandbox(fake_bot: FakeBot, tmp_path: Path) -> Iterator[SandboxServer]:
         state_file=tmp_path / "sandbox.json",
         event_retry_delays=FAST_RETRIES,
     ) as server:
-        fake_bot.api_url = server.base_url
+        fake_bot.talk_to(server)
         yield server
 
 
@@ -100,7 +100,7 @@ async def test_url_verification_comes_first_when_configured(fake_bot: FakeBot, t
     with SandboxServer(
         bot_url=fake_bot.url, signing_secret=SECRET, state_file=tmp_path / "s.json", verify_events_url=True
     ) as sandbox:
-        fake_bot.api_url = sandbox.base_url
+        fake_bot.talk_to(sandbox)
         fake_bot.echo_challenge = False
         refused = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="@researchbot hello")
         assert refused["delivered"] is False and refused["error"] == "url_verification_failed"

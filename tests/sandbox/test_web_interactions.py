@@ -116,7 +116,7 @@ async def test_closing_a_modal_and_submitting_someone_elses_view(sandbox: Sandbo
 
 async def test_a_bolt_app_accepts_what_the_sandbox_sends(tmp_path: Path) -> None:
     with SandboxServer(bot_url="http://127.0.0.1:9/", signing_secret=SECRET) as sandbox:
-        bot = AsgiServer(bolt_bot(sandbox.base_url), name="bolt-bot").start()
+        bot = AsgiServer(bolt_bot(sandbox.base_url, sandbox.workspace.bot_token), name="bolt-bot").start()
         try:
             sandbox.bot.url = f"{bot.url}slack/events"
             assert await ask(sandbox, "/research what is Temporal?") == {"ok": True}

@@ -15,13 +15,13 @@ from tests.sandbox.page_client import ask, state
 async def test_the_workspace_survives_a_restart_from_its_file(fake_bot: FakeBot, tmp_path: Path) -> None:
     state_file = tmp_path / "data" / "sandbox.json"
     with SandboxServer(bot_url=fake_bot.url, signing_secret=SECRET, state_file=state_file) as first:
-        fake_bot.api_url = first.base_url
+        fake_bot.talk_to(first)
         await ask(first, "/research what is Temporal?")
         before = to_dict(first.workspace)
     assert state_file.exists()
 
     with SandboxServer(bot_url=fake_bot.url, signing_secret=SECRET, state_file=state_file) as second:
-        fake_bot.api_url = second.base_url
+        fake_bot.talk_to(second)
         after = await state(second, ADA)
         assert to_dict(second.workspace) == before
         assert [m["text"] for m in after["messages"][RESEARCH]] == ["Draft 1 is ready: what is Temporal?"]
