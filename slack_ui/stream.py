@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_ui.mrkdwn import safe
+from slack_ui.mrkdwn import safe, unlinked
 from workflows.models import TERMINAL_STAGES, ResearchResult, RunStatus, Source, Stage
 
 __all__ = ["MAX_TASK_TEXT", "is_finished", "progress_chunks", "task_id"]
@@ -44,9 +44,10 @@ def _failed(status: RunStatus, result: ResearchResult | None) -> bool:
 
 
 def _task(id: str, title: str, status: str, details: str = "", **extra: Any) -> Chunk:
-    chunk: Chunk = {"type": "task_update", "id": id, "title": safe(title, MAX_TASK_TEXT), "status": status}
+    # Sub-questions and gap queries come from a model that read pages: no address in them becomes a link.
+    chunk: Chunk = {"type": "task_update", "id": id, "title": unlinked(title, MAX_TASK_TEXT), "status": status}
     if details:
-        chunk["details"] = safe(details, MAX_TASK_TEXT)
+        chunk["details"] = unlinked(details, MAX_TASK_TEXT)
     return chunk | extra
 
 
@@ -114,7 +115,7 @@ def _title(status: RunStatus, failed: bool) -> str:
     if is_finished(status):
         return f"Draft {max(status.draft_round, 1)} is ready"
     if status.gaps and status.stage in (Stage.SEARCHING, Stage.READING):
-        return safe("Looking again for: " + "; ".join(status.gaps), MAX_TASK_TEXT)
+        return unlinked("Looking again for: " + "; ".join(status.gaps), MAX_TASK_TEXT)
     return "Researching" if status.draft_round <= 1 else f"Researching for draft {status.draft_round}"
 
 

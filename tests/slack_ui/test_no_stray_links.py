@@ -13,6 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from slack_ui.mrkdwn import unlinked
+from slack_ui.stream import progress_chunks
 from slack_ui.thread import draft_messages, outcome_notice, plan_message, progress_message
 from workflows.models import Draft, Outcome, ResearchResult, RunStatus, Stage, TokenUsage
 
@@ -112,3 +113,11 @@ def test_unlinked_leaves_nothing_linkable_outside_code(text: str) -> None:
     shown = _outside_code(unlinked(text))
     assert not re.search(r"(?i)https?://[\w-]|evil\.example|\w@y\.zz", shown), (text, unlinked(text))
     assert "<" not in shown.replace("&lt;", "")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_the_streamed_task_cards_show_addresses_as_code(text: str) -> None:
+    chunks = progress_chunks(_status(text))
+    shown = "\n".join(str(c.get(key, "")) for c in chunks for key in ("title", "details", "output"))
+    assert "evil" in shown.lower(), "the text is shown"
+    assert not _LINKED.search(_outside_code(shown)), shown
