@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from bot.listeners import register_listeners
 from bot.ownership import AppIdentity
+from bot.people import People
 from bot.server import check_settings, create_asgi_app, serve
 from bot.under_way import UnderWay
 from core.response_urls import ResponseUrls
@@ -48,7 +49,7 @@ def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay |
     Listeners find the Temporal client, the settings and the bot's work under way (bot/under_way.py) as
     ``context["temporal"]``, ``context["settings"]`` and ``context["under_way"]``, and the tables they share
     with the worker as ``context["run_threads"]``, ``context["response_urls"]`` and
-    ``context["workspace_tokens"]``. A payload that is
+    ``context["workspace_tokens"]``, and who is a guest or external as ``context["people"]``. A payload that is
     signed but not well formed gets a 400 (:func:`refuse_malformed`); one for another app or workspace, a
     403 (bot/ownership.py).
     Bolt calls auth.test on the first request (not at start-up) and caches the answer."""
@@ -61,15 +62,17 @@ def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay |
     threads = RunThreads.connect(settings.database_url)  # connects on first use
     response_urls = ResponseUrls(threads.engine)  # the same database: the worker's archive
     tokens = WorkspaceTokens(threads.engine)
+    identity = AppIdentity()
+    people = People(app.client, identity)  # who is a guest or external, asked of Slack once in a while
 
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["temporal"], context["settings"], context["under_way"] = temporal_client, settings, under_way
         context["run_threads"], context["response_urls"] = threads, response_urls
-        context["workspace_tokens"] = tokens
+        context["workspace_tokens"], context["people"] = tokens, people
         await next()
 
     app.use(provide)
-    app.use(AppIdentity().middleware)  # signed, but for this app and workspace?
+    app.use(identity.middleware)  # signed, but for this app and workspace?
     app.error(refuse_malformed)
     register_listeners(app)
     return app

@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
+from bot.people import People
 from bot.research import ALREADY_STARTED, STARTED, STARTED_LATE, Start, start_question
 from bot.under_way import UnderWay
 from core.settings import Settings
@@ -70,6 +71,7 @@ class Asked:
     thread_ts: str
     text: str
     in_dm: bool
+    user_team: str | None = None  # the asker's own team, as the event names it (Slack Connect: not ours)
 
     @property
     def workflow_id(self) -> str:
@@ -88,6 +90,7 @@ def asked_by(body: Mapping[str, Any], event: Mapping[str, Any]) -> Asked:
         raise MalformedId("the event has no user, channel or ts")
     team = event.get("team") or body.get("team_id")
     thread = event.get("thread_ts")
+    user_team = event.get("user_team")
     return Asked(
         team_id=slack_id(team),
         user_id=str(fields["user"]),
@@ -97,6 +100,7 @@ def asked_by(body: Mapping[str, Any], event: Mapping[str, Any]) -> Asked:
         thread_ts=thread if isinstance(thread, str) and thread else str(fields["ts"]),
         text=str(event.get("text") or ""),
         in_dm=event.get("channel_type") == "im",
+        user_team=user_team if isinstance(user_team, str) and user_team else None,
     )
 
 
@@ -116,6 +120,7 @@ async def start_asked(
     bot_user_id: str | None,
     under_way: UnderWay,
     tokens: WorkspaceTokens | None = None,
+    people: People | None = None,
 ) -> Start | str:
     """Check the question and start its run (bounded by START_DEADLINE), before the event is acked.
     Returns the start, or what to say instead of starting (a refusal, how to ask)."""
@@ -128,7 +133,15 @@ async def start_asked(
         return f"Sorry, I can't research that: {escape(str(refused))}."
     status = asyncio.ensure_future(_show_researching(client, asked, question)) if asked.in_dm else None
     start = await start_question(
-        settings, temporal, asked.slack(), question, asked.workflow_id, under_way, tokens=tokens
+        settings,
+        temporal,
+        asked.slack(),
+        question,
+        asked.workflow_id,
+        under_way,
+        tokens=tokens,
+        people=people,
+        user_team=asked.user_team,
     )
     if status is not None:
         await asyncio.wait({status}, timeout=STATUS_WAIT)  # best effort: the status must not hold the ack

@@ -2,6 +2,8 @@
 it was asked (a command, a mention, a DM).
 
 - Allowlists: RESEARCH_ALLOWED_CHANNELS and RESEARCH_ALLOWED_USERS (empty: everyone, everywhere).
+- Guests and people from other organisations (Slack Connect): only if RESEARCH_ALLOW_GUESTS and
+  RESEARCH_ALLOW_EXTERNAL_USERS say so (bot/people.py); when Slack cannot say who asks, nothing starts.
 - RESEARCH_MAX_RUNS_IN_FLIGHT: a person's runs not yet finished (researching, or waiting for review).
 - RESEARCH_MAX_RUNS_PER_HOUR: a person's runs started in the last hour.
 - RESEARCH_WORKSPACE_DAILY_TOKENS: the model tokens a workspace's runs may spend in a UTC day, as the
@@ -23,6 +25,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from bot.people import Bar, People
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens, next_day
 from workflows.models import SlackContext
@@ -33,6 +36,12 @@ log = structlog.get_logger(__name__)
 
 HOUR = timedelta(hours=1)
 COUNT_WAIT = timedelta(seconds=1)
+
+BARRED = {
+    Bar.GUEST: "Guests can't start research here; ask a member of the workspace.",
+    Bar.EXTERNAL: "People from other organisations can't start research here; ask a member of this workspace.",
+    Bar.UNKNOWN: "I couldn't check with Slack who you are just now, so nothing was started. Try again in a minute.",
+}
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,19 @@ async def refusal(
     workflow_id: str,
     now: datetime | None = None,
     tokens: WorkspaceTokens | None = None,
+    people: People | None = None,
+    user_team: str | None = None,
 ) -> Refusal | None:
     """Why this person may not start ``workflow_id`` here now, or None. The run itself is not counted
-    (Slack may deliver its question twice). ``tokens``: the workspaces' spend, for the daily cap."""
+    (Slack may deliver its question twice). ``tokens``: the workspaces' spend, for the daily cap;
+    ``people``: who is a guest or external (None: not checked); ``user_team``: the asker's own team, where
+    the request names it."""
     if settings.research_allowed_channels and slack.channel_id not in settings.research_allowed_channels:
         return Refusal("channel", "Research isn't switched on in this channel; ask in one where it is.")
     if settings.research_allowed_users and slack.user_id not in settings.research_allowed_users:
         return Refusal("person", "You're not on the list of people who may start research; ask an admin.")
+    if people is not None and (bar := await people.bar(settings, slack.user_id, user_team)):
+        return Refusal(bar.value, BARRED[bar])
     now = now or datetime.now(UTC)
     if refused := await _over_daily_tokens(settings, tokens, slack, now):
         return refused

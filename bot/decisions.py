@@ -1,7 +1,9 @@
 """Decisions from Slack: who may decide, the decision's id, and delivering it inside Slack's 3 seconds.
 
 The listeners (bot/listeners/actions.py for the buttons, bot/listeners/views.py for the modal) call
-these; the workflow's update validator has the last word on every decision.
+these; the workflow's update validator has the last word on every decision. Guests and people from other
+organisations decide only if RESEARCH_ALLOW_GUESTS / RESEARCH_ALLOW_EXTERNAL_USERS say so, or if they are
+among RESEARCH_APPROVERS (bot/people.py): the workflow does not know who is a guest.
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
+from bot.people import DECIDING_LOOKUP_WAIT, Bar, People
 from bot.runs import UPDATE_WAIT, DecisionOutcome, send_decision
 from core.settings import Settings
 from slack_ui.ids import parse_workflow_id
 from slack_ui.mrkdwn import mention, unescape
 from workflows.models import DecisionInput
 
-__all__ = ["DELIVER_WAIT", "UNAVAILABLE", "decision_id", "deliver", "may_not_decide", "question_of", "tell_queued"]
+__all__ = [
+    "BARRED",
+    "DELIVER_WAIT",
+    "UNAVAILABLE",
+    "decision_id",
+    "deliver",
+    "may_not_decide",
+    "question_of",
+    "tell_queued",
+    "visitor_refusal",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -34,19 +47,44 @@ UNAVAILABLE = (
     "The research service did not answer in time, so your decision may not have been recorded. "
     "Check the thread in a minute, and decide again if the draft is still waiting."
 )
+BARRED = {
+    Bar.GUEST: "Guests can't decide on research here; ask a member of the workspace. Nothing was changed.",
+    Bar.EXTERNAL: (
+        "People from other organisations can't decide on research here; ask a member of this workspace. "
+        "Nothing was changed."
+    ),
+    Bar.UNKNOWN: "I couldn't check with Slack who you are just now, so nothing was decided. Try again in a minute.",
+}
 
 
-def may_not_decide(settings: Settings, workflow_id: str, user: str) -> str | None:
-    """A fast refusal for someone who is neither the asker nor an approver; None when they may
+async def may_not_decide(
+    settings: Settings, workflow_id: str, user: str, people: People | None = None, user_team: str | None = None
+) -> str | None:
+    """A fast refusal for someone who is neither the asker nor an approver, or an asker who is a guest or
+    external (``people``; ``user_team``: their own team, where the request names it); None when they may
     (or when the workflow id does not say who asked: then the update validator decides)."""
-    address = parse_workflow_id(workflow_id)
-    if address is None or user == address.user_id or user in settings.research_approvers:
+    if user in settings.research_approvers:
         return None
-    log.info("decision.refused_up_front", workflow_id=workflow_id, user=user)
-    return (
-        f"Only {mention(address.user_id)}, who asked, and the configured approvers can decide on this draft. "
-        "Nothing was changed: it is still waiting for them."
-    )
+    address = parse_workflow_id(workflow_id)
+    if address is not None and user != address.user_id:
+        log.info("decision.refused_up_front", workflow_id=workflow_id, user=user)
+        return (
+            f"Only {mention(address.user_id)}, who asked, and the configured approvers can decide on this draft. "
+            "Nothing was changed: it is still waiting for them."
+        )
+    return await visitor_refusal(settings, workflow_id, user, people, user_team)
+
+
+async def visitor_refusal(
+    settings: Settings, workflow_id: str, user: str, people: People | None, user_team: str | None
+) -> str | None:
+    """BARRED's line for a guest or an external user who is not an approver, else None (so for plan reviews)."""
+    if people is None or user in settings.research_approvers:
+        return None
+    if bar := await people.bar(settings, user, user_team, DECIDING_LOOKUP_WAIT):
+        log.info("decision.refused_visitor", workflow_id=workflow_id, user=user, bar=bar.value)
+        return BARRED[bar]
+    return None
 
 
 def decision_id(*parts: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 import structlog
 from temporalio.client import Client
 
-from bot.decisions import DELIVER_WAIT
+from bot.decisions import DELIVER_WAIT, visitor_refusal
+from bot.people import People
 from bot.runs import UPDATE_WAIT, DecisionOutcome, send_plan_review
 from core.settings import Settings
 from slack_ui.ids import parse_workflow_id
@@ -32,17 +33,20 @@ UNAVAILABLE = (
 _NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$")
 
 
-def may_not_review(settings: Settings, workflow_id: str, user: str) -> str | None:
-    """A fast refusal for someone who is neither the asker nor an approver; None when they may
-    (or when the workflow id does not say who asked: then the update validator decides)."""
+async def may_not_review(
+    settings: Settings, workflow_id: str, user: str, people: People | None = None, user_team: str | None = None
+) -> str | None:
+    """A fast refusal for someone who is neither the asker nor an approver, or a guest or external asker
+    (bot/decisions.py ``visitor_refusal``); None when they may (or when the workflow id does not say who
+    asked: then the update validator decides)."""
     address = parse_workflow_id(workflow_id)
-    if address is None or user == address.user_id or user in settings.research_approvers:
-        return None
-    log.info("plan_review.refused_up_front", workflow_id=workflow_id, user=user)
-    return (
-        f"Only {mention(address.user_id)}, who asked, and the configured approvers can review this plan. "
-        "Nothing was changed: it is still waiting for them."
-    )
+    if address is not None and user != address.user_id and user not in settings.research_approvers:
+        log.info("plan_review.refused_up_front", workflow_id=workflow_id, user=user)
+        return (
+            f"Only {mention(address.user_id)}, who asked, and the configured approvers can review this plan. "
+            "Nothing was changed: it is still waiting for them."
+        )
+    return await visitor_refusal(settings, workflow_id, user, people, user_team)
 
 
 def plan_of(message: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot import caps
 from bot.arrival import seconds_since_arrival
+from bot.people import People
 from bot.runs import build_request, start_run
 from bot.under_way import UnderWay
 from core.response_urls import ResponseUrls
@@ -107,9 +108,11 @@ async def start_research(
     review_plan: bool | None = None,
     response_urls: ResponseUrls | None = None,
     tokens: WorkspaceTokens | None = None,
+    people: People | None = None,
 ) -> Start:
     """Start the run for a command, waiting up to START_DEADLINE for the start to be written. The command's
-    response_url goes to ``response_urls``, not into the run's input (core/response_urls.py).
+    response_url goes to ``response_urls``, not into the run's input (core/response_urls.py). A command
+    does not name the asker's own team: ``people`` asks Slack whether they are a guest or external.
     Raises MalformedId (answered 400) for ids no Slack workspace sends."""
     slack = SlackContext(
         channel_id=str(command.get("channel_id") or ""),
@@ -120,7 +123,15 @@ async def start_research(
     if response_urls is not None and (url := command.get("response_url")):
         await _keep_response_url(response_urls, workflow_id, str(url))
     return await start_question(
-        settings, temporal, slack, question, workflow_id, under_way, review_plan=review_plan, tokens=tokens
+        settings,
+        temporal,
+        slack,
+        question,
+        workflow_id,
+        under_way,
+        review_plan=review_plan,
+        tokens=tokens,
+        people=people,
     )
 
 
@@ -142,12 +153,17 @@ async def start_question(
     under_way: UnderWay,
     review_plan: bool | None = None,
     tokens: WorkspaceTokens | None = None,
+    people: People | None = None,
+    user_team: str | None = None,
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
     up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
     ``review_plan`` None takes the workspace's default (RESEARCH_REVIEW_PLAN). A question a cap refuses
-    (bot/caps.py) starts nothing, and the ack says why."""
-    if refused := await caps.refusal(settings, temporal, slack, workflow_id, tokens=tokens):
+    (bot/caps.py; ``people`` and ``user_team`` for guests and external users) starts nothing, and the ack
+    says why."""
+    if refused := await caps.refusal(
+        settings, temporal, slack, workflow_id, tokens=tokens, people=people, user_team=user_team
+    ):
         log.info("research.refused_by_cap", cap=refused.cap, workflow_id=workflow_id, user=slack.user_id)
         caps.count_refused(temporal, refused.cap)
         return Start(ack={"text": refused.text}, refused=True)

@@ -44,7 +44,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot import caps
 from bot.asking import question_in
-from bot.decisions import may_not_decide
+from bot.decisions import BARRED, may_not_decide
+from bot.people import People
 from bot.runs import build_request
 from core.run_threads import RunThreads
 from core.settings import Settings
@@ -109,6 +110,7 @@ class Reply:
     ts: str
     thread_ts: str
     text: str
+    user_team: str | None = None  # the replier's own team, as the event names it (Slack Connect: not ours)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,9 @@ def reply_in(body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str
     if not isinstance(text, str) or (bot_user_id and f"<@{bot_user_id}" in text):
         return None  # a mention is a question of its own (app_mention)
     team = slack_id(event.get("team") or body.get("team_id"))
-    return Reply(team, str(user), str(channel), str(ts), str(thread), text)
+    user_team = event.get("user_team")
+    user_team = user_team if isinstance(user_team, str) and user_team else None
+    return Reply(team, str(user), str(channel), str(ts), str(thread), text, user_team)
 
 
 async def route_reply(
@@ -142,12 +146,14 @@ async def route_reply(
     bot_user_id: str | None,
     threads: RunThreads | None = None,
     tokens: WorkspaceTokens | None = None,
+    people: People | None = None,
 ) -> Routed:
     """Find the thread's run and do what the reply is (module docstring), within ROUTE_WAIT. ``threads``
-    knows the runs' threads without reading Slack (core/run_threads.py); ``tokens``, the workspaces' spend."""
+    knows the runs' threads without reading Slack (core/run_threads.py); ``tokens``, the workspaces' spend;
+    ``people``, who is a guest or external (bot/people.py)."""
     try:
         return await asyncio.wait_for(
-            _route(settings, temporal, client, reply, bot_user_id, threads, tokens), ROUTE_WAIT.total_seconds()
+            _route(settings, temporal, client, reply, bot_user_id, threads, tokens, people), ROUTE_WAIT.total_seconds()
         )
     except ThreadNotRead:
         return Routed(say=NOT_READ)
@@ -164,13 +170,16 @@ async def _route(
     bot_user_id: str | None,
     threads: RunThreads | None,
     tokens: WorkspaceTokens | None,
+    people: People | None,
 ) -> Routed:
     first = await _thread_run(threads, client, reply, bot_user_id)
     latest = await _latest_run(temporal, first) if first else None
     if latest is None:
         return Routed()  # not a run's thread
     workflow_id, running = latest
-    if may_not_decide(settings, workflow_id, reply.user_id):
+    if refused := await may_not_decide(settings, workflow_id, reply.user_id, people, reply.user_team):
+        if refused in BARRED.values():  # the asker, but a guest or external (or Slack could not say): told why
+            return Routed(say=refused, run=workflow_id)
         return Routed(run=workflow_id)  # anyone else's reply is theirs
     bound = log.bind(workflow_id=workflow_id, user=reply.user_id)
     text = _question(reply, bot_user_id)
@@ -179,7 +188,10 @@ async def _route(
             return Routed(run=workflow_id)  # nothing to ask
         slack = SlackContext(channel_id=reply.channel_id, user_id=reply.user_id, team_id=reply.team_id)
         # A follow-up's run counts against the thread's first asker (its id carries theirs).
-        if refused := await caps.refusal(settings, temporal, slack, follow_up_id(workflow_id), tokens=tokens):
+        follow_up = follow_up_id(workflow_id)
+        if refused := await caps.refusal(
+            settings, temporal, slack, follow_up, tokens=tokens, people=people, user_team=reply.user_team
+        ):
             bound.info("thread.follow_up_refused_by_cap", cap=refused.cap)
             caps.count_refused(temporal, refused.cap)
             return Routed(say=refused.text, run=workflow_id)

@@ -57,8 +57,13 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
-    llm_timeout_seconds: float = 110.0
+    # Answers are streamed: LLM_TIMEOUT_SECONDS bounds the wait for the first token (the prompt's reading
+    # included), LLM_SILENCE_SECONDS each wait after it, so a slow model that keeps talking is never cut.
+    llm_timeout_seconds: float = Field(default=110.0, gt=0)
+    llm_silence_seconds: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=4096, ge=16)  # the most one answer may cost; every call sends it
+    # The model's context window in tokens; unset: asked of the server (activities/context_window.py).
+    llm_context_tokens: int | None = Field(default=None, ge=256)
     # What the model costs, in US dollars per million tokens, for each run's ledger (the draft's footer,
     # the archive); both or neither: unset, the ledger shows tokens only. The offline model costs nothing.
     llm_price_input_per_mtok: float | None = None
@@ -105,6 +110,10 @@ class Settings(BaseSettings):
     research_workspace_daily_tokens: int = Field(default=5_000_000, ge=0)
     research_allowed_channels: Annotated[list[str], NoDecode] = []
     research_allowed_users: Annotated[list[str], NoDecode] = []
+    # Guests and people from other organisations (Slack Connect) neither start runs nor decide on them
+    # unless these say so (bot/people.py): the pick a security review makes. RESEARCH_APPROVERS always decide.
+    research_allow_guests: bool = False
+    research_allow_external_users: bool = False
 
     # Slack
     slack_bot_token: SecretStr | None = None

@@ -276,10 +276,12 @@ def users_info(ws: Workspace, params: Params) -> dict[str, Any]:
     return {
         "user": {
             "id": user.id,
-            "team_id": ws.team_id,
+            "team_id": user.team_id or ws.team_id,
             "name": user.name,
             "real_name": user.real_name,
             "is_bot": user.is_bot,
+            "is_restricted": user.is_restricted or user.is_ultra_restricted,  # Slack sets both for one
+            "is_ultra_restricted": user.is_ultra_restricted,
             "deleted": False,
             "tz": user.tz,
             "profile": profile,

@@ -77,7 +77,7 @@ def input_values(values: Mapping[str, Mapping[str, str | None]]) -> dict[str, di
 
 
 def _user(ws: Workspace, user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id}
+    return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id or ws.team_id}
 
 
 def _team(ws: Workspace) -> dict[str, Any]:
@@ -259,6 +259,8 @@ def _message_fields(ws: Workspace, channel: Channel, message: dict[str, Any]) ->
     }
     if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
         fields["thread_ts"] = message["thread_ts"]
+    if (user := ws.users.get(message["user"])) is not None and user.team_id:  # Slack Connect: their own team
+        fields["user_team"] = fields["source_team"] = user.team_id
     return fields
 
 

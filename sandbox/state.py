@@ -45,6 +45,9 @@ class User:
     real_name: str = ""
     is_bot: bool = False
     tz: str = "UTC"
+    is_restricted: bool = False  # a multi-channel guest
+    is_ultra_restricted: bool = False  # a single-channel guest
+    team_id: str | None = None  # None: the workspace's; another team's: someone in a Slack Connect channel
 
 
 class Workspace:

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide, question_of
+from bot.people import team_of_clicker
 from bot.under_way import after_ack
 from slack_ui.ids import decode_button_value, field
 from slack_ui.replies import decision_modal
@@ -49,7 +50,9 @@ async def open_decision_modal(
     workflow_id, draft_round = decode_button_value(action.get("value"))
     user, trigger_id = field(body, "user", "id"), field(body, "trigger_id")
     await ack()
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
+    if refusal := await may_not_decide(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     view = decision_modal(action["action_id"], workflow_id, draft_round, question_of(body.get("message") or {}))
@@ -72,7 +75,9 @@ async def reject(
     """Reject (already confirmed on the button): deliver the decision, ack, and say what became of it."""
     workflow_id, draft_round = decode_button_value(action.get("value"))
     user = field(body, "user", "id")
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
+    if refusal := await may_not_decide(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         await ack()
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return

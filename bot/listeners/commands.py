@@ -52,6 +52,7 @@ async def research(
             review_plan,
             context.get("response_urls"),
             context.get("workspace_tokens"),
+            context.get("people"),
         )
         await ack(response_type="ephemeral", **start.ack)
         if start.later is not None:

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.asking import asked_by, start_asked, tell_in_thread
-from bot.threads import reply_in, route_reply, tell_replier
+from bot.threads import Reply, Routed, reply_in, route_reply, tell_replier
 from bot.under_way import after_ack
 from slack_ui.replies import SUGGESTED_PROMPTS, SUGGESTED_PROMPTS_TITLE
 
@@ -73,7 +73,13 @@ async def route_before_ack(
     """Listener middleware: a follow-up's run is started (or joined) before Bolt's ack (bot/threads.py)."""
     reply = reply_in(body, event, context.bot_user_id)
     assert reply is not None  # the matcher said so
-    routed = await route_reply(
+    routed = await _routed(reply, client, context)
+    context["reply"], context["routed"] = reply, routed
+    await next()
+
+
+async def _routed(reply: Reply, client: AsyncWebClient, context: AsyncBoltContext) -> Routed:
+    return await route_reply(
         context["settings"],
         context["temporal"],
         client,
@@ -81,9 +87,8 @@ async def route_before_ack(
         context.bot_user_id,
         context.get("run_threads"),
         context.get("workspace_tokens"),
+        context.get("people"),
     )
-    context["reply"], context["routed"] = reply, routed
-    await next()
 
 
 async def dm_before_ack(
@@ -98,15 +103,7 @@ async def dm_before_ack(
     question, started before Bolt's ack."""
     reply = reply_in(body, event, context.bot_user_id)
     if reply is not None:
-        routed = await route_reply(
-            context["settings"],
-            context["temporal"],
-            client,
-            reply,
-            context.bot_user_id,
-            context.get("run_threads"),
-            context.get("workspace_tokens"),
-        )
+        routed = await _routed(reply, client, context)
         if routed.run is not None or routed.say is not None:  # a run's thread, or it could not be told
             context["reply"], context["routed"] = reply, routed
             await next()
@@ -143,6 +140,7 @@ async def start_before_ack(
         context.bot_user_id,
         context["under_way"],
         context.get("workspace_tokens"),
+        context.get("people"),
     )
     context["asked"], context["outcome"] = asked, outcome
     await next()

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, tell_queued
+from bot.people import team_of_clicker
 from bot.plan_review import deliver_review, may_not_review, plan_of
 from bot.under_way import after_ack
 from slack_ui.ids import decode_plan_value, field
@@ -45,7 +46,9 @@ async def search_this(
     """Search this: deliver the review, ack, and say what became of it."""
     workflow_id, plan_round = decode_plan_value(action.get("value"))
     user = field(body, "user", "id")
-    if refusal := may_not_review(context["settings"], workflow_id, user):
+    if refusal := await may_not_review(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         await ack()
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
@@ -68,7 +71,9 @@ async def open_plan_editor(
     workflow_id, plan_round = decode_plan_value(action.get("value"))
     user, trigger_id = field(body, "user", "id"), field(body, "trigger_id")
     await ack()
-    if refusal := may_not_review(context["settings"], workflow_id, user):
+    if refusal := await may_not_review(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     view = plan_edit_modal(workflow_id, plan_round, plan_of(body.get("message") or {}))
@@ -93,7 +98,9 @@ async def submit_plan(
     """The edited plan: checked, delivered, then answered; a refusal stays in the modal."""
     workflow_id, plan_round = decode_plan_value(view.get("private_metadata"))
     user, view_id = field(body, "user", "id"), field(view, "id")
-    if refusal := may_not_review(context["settings"], workflow_id, user):
+    if refusal := await may_not_review(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         await ack(response_action="errors", errors={PLAN_BLOCK: refusal})
         return
     sub_questions = parse_plan(_typed(view))

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide
+from bot.people import team_of_clicker
 from bot.threads import NOT_READ_CLICK, REPLY_GONE, TOO_LONG, ThreadNotRead, feedback_in_reply
 from bot.under_way import after_ack
 from slack_ui.ids import decode_thread_feedback_value, field
@@ -42,7 +43,9 @@ async def decide_with_reply(
     workflow_id, draft_round, thread_ts, reply_ts, carried = decode_thread_feedback_value(action.get("value"))
     user, channel = field(body, "user", "id"), field(body, "channel", "id")
     kind = DecisionKind.REVISE if action.get("action_id") == THREAD_REVISE else DecisionKind.APPROVE
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
+    if refusal := await may_not_decide(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         await ack()
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return

@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide, tell_queued
+from bot.people import team_of_clicker
 from bot.under_way import after_ack
 from slack_ui.ids import decode_private_metadata, field
 from slack_ui.replies import DECISION_MODAL, FEEDBACK_ACTION, FEEDBACK_BLOCK
@@ -37,7 +38,9 @@ async def submit_decision(
     """Approve (with an optional note) or Revise (with feedback) from the modal."""
     workflow_id, draft_round, kind = decode_private_metadata(view.get("private_metadata"))
     user, view_id = field(body, "user", "id"), field(view, "id")
-    if refusal := may_not_decide(context["settings"], workflow_id, user):
+    if refusal := await may_not_decide(
+        context["settings"], workflow_id, user, context.get("people"), team_of_clicker(body)
+    ):
         await ack(response_action="errors", errors={FEEDBACK_BLOCK: refusal})
         return
     feedback = _feedback(view)

@@ -4,9 +4,11 @@ when it cannot post in their channel (core/response_urls.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import sqlalchemy as sa
+from temporalio.service import RPCError
 
 from sandbox import Channel
 from tests.e2e.slack_stack import ASKER, QUESTION, Stack, command_fields, ephemerals, eventually, runs_asked_in
@@ -38,4 +40,5 @@ async def test_the_asker_is_told_through_a_response_url_the_history_never_holds(
     recorded = b"".join(event.SerializeToString() for event in history.events)
     assert b"response_url" not in recorded and token.encode() not in recorded
     assert b"/response/" not in recorded
-    await stack.handle(workflow_id).terminate("test over")
+    with contextlib.suppress(RPCError):  # a run that cannot post in its channel may have ended already
+        await stack.handle(workflow_id).terminate("test over")
