@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,7 +20,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import prompts, spend
-from activities.chat_client import ChatClient, Completion
+from activities.chat_client import ChatClient, Completion, PromptTooLong
+from activities.context_window import ContextWindow, Window, message_tokens
 from activities.heartbeat import heartbeating
 from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
 from activities.page_store import PageStore
@@ -29,6 +31,7 @@ from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import parse_workflow_id
 from workflows import FINALIZE_ANSWER, JUDGE_CLAIMS, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
 from workflows.activity_io import (
+    ClaimToJudge,
     FinalizeInput,
     JudgedClaim,
     JudgeInput,
@@ -58,6 +61,10 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 log = structlog.get_logger(__name__)
 Input = TypeVar("Input")
 Output = TypeVar("Output", PlanOutput, ReflectOutput, TextOutput)
+Parsed = TypeVar("Parsed")
+Build = Callable[[int | None], list[dict]]  # a prompt's messages, fitted to a budget of tokens (None: no bound)
+CANNOT_FIT = "PromptCannotFit"  # the type of the failure of a prompt too long for the window even cut
+_NO_ROOM = "some claims and their passages did not fit the model's context window"
 TOKENS_METRIC = "research_llm_tokens"  # a counter, on the worker's Prometheus endpoint
 WORKSPACE_TOKENS_METRIC = "research_workspace_tokens"  # the same tokens, by workspace
 
@@ -83,32 +90,50 @@ class ResearchModel(Protocol):
 class ChatResearchModel:
     """A ResearchModel over an OpenAI-compatible chat endpoint.
 
-    Each input's ``model`` overrides ``default_model`` (LLM_MODEL) for that call.
+    Each input's ``model`` overrides ``default_model`` (LLM_MODEL) for that call. With ``windows``, every
+    prompt is fitted to the model's context window (see ``_ask``).
     """
 
-    def __init__(self, chat: ChatClient, default_model: str) -> None:
+    def __init__(self, chat: ChatClient, default_model: str, windows: ContextWindow | None = None) -> None:
         self._chat = chat
         self.name = default_model
+        self._windows = windows
 
     async def plan(self, data: PlanInput) -> PlanOutput:
-        messages = prompts.plan_messages(data.question, data.max_sub_questions)
-        reply = await self._ask(messages, data.model, json_mode=True)
-        subs = prompts.parse_sub_questions(reply.text, limit=max(2, data.max_sub_questions))
-        if len(subs) < 2:
-            log.warning("llm.plan_unparsed", model=self._model(data.model), reply=reply.text[:200])
-            subs = split_question(data.question, data.max_sub_questions)
-        return PlanOutput(sub_questions=subs, usage=reply.usage)
+        messages = partial(prompts.plan_messages, data.question, data.max_sub_questions)
+
+        def parse(text: str) -> list[str]:
+            subs = prompts.parse_sub_questions(text, limit=max(2, data.max_sub_questions))
+            if len(subs) < 2:
+                raise ValueError(f"{len(subs)} usable sub-questions; give at least 2")
+            return subs
+
+        subs, usage = await self._ask_parsed("plan", messages, data.model, parse)
+        return PlanOutput(sub_questions=subs or split_question(data.question, data.max_sub_questions), usage=usage)
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
-        messages = prompts.revision_messages(data.question, data.feedback, data.previous_sub_questions)
-        reply = await self._ask(messages, data.model, json_mode=True)
-        subs = prompts.parse_revision_sub_questions(reply.text, data.previous_sub_questions)
-        return PlanOutput(sub_questions=subs, usage=reply.usage)
+        messages = partial(prompts.revision_messages, data.question, data.feedback, data.previous_sub_questions)
+        subs, usage = await self._ask_parsed(
+            "revision",
+            messages,
+            data.model,
+            lambda text: prompts.parse_revision_sub_questions(text, data.previous_sub_questions),
+        )
+        return PlanOutput(sub_questions=subs or [], usage=usage)  # none new: the previous plan stands
 
     async def reflect(self, data: ReflectInput) -> ReflectOutput:
-        reply = await self._ask(prompts.reflect_messages(data), data.model, json_mode=True)
-        queries = prompts.parse_gap_queries(reply.text, data.sub_questions, data.max_queries)
-        return ReflectOutput(queries=queries, usage=reply.usage)
+        try:
+            queries, usage = await self._ask_parsed(
+                "reflect",
+                partial(prompts.reflect_messages, data),
+                data.model,
+                lambda text: prompts.parse_gap_queries(text, data.sub_questions, data.max_queries),
+            )
+        except ApplicationError as error:
+            if error.type != CANNOT_FIT:
+                raise
+            return ReflectOutput(queries=[])  # the look for gaps is optional: the run goes on to its draft
+        return ReflectOutput(queries=queries or [], usage=usage)  # no gap queries: the loop ends
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
         if not prompts.usable_sources(data.sources, data.pages):
@@ -117,11 +142,11 @@ class ChatResearchModel:
                 "answer. Try rephrasing the question, or another search provider."
             )
             return TextOutput(text=text, usage=TokenUsage())
-        reply = await self._ask(prompts.synthesize_messages(data), data.model)
+        reply = await self._ask("draft", partial(prompts.synthesize_messages, data), data.model)
         return TextOutput(text=self._answer(reply), usage=reply.usage)
 
     async def finalize(self, data: FinalizeInput) -> TextOutput:
-        reply = await self._ask(prompts.finalize_messages(data), data.model)
+        reply = await self._ask("finalize", partial(prompts.finalize_messages, data), data.model)
         return TextOutput(text=self._answer(reply), usage=reply.usage)
 
     async def judge(self, data: JudgeInput) -> JudgeOutput:
@@ -129,13 +154,21 @@ class ChatResearchModel:
             return await self._judge_by_meaning(data)
         if not data.claims:
             return JudgeOutput()
-        messages, judged = prompts.judge_messages(data)
-        reply = await self._ask(messages, data.model, json_mode=True)
-        refuted = prompts.parse_refuted(reply.text, judged)
-        if refuted is None:
-            log.warning("llm.judge_unparsed", model=self._model(data.model), reply=reply.text[:200])
-            refuted = []
-        return JudgeOutput(refuted=[data.claims[n - 1].index for n in refuted], usage=reply.usage)
+        window = await self._window(data.model)
+        messages, judged = prompts.judge_messages(data, window.prompt if window else None)
+        if not judged:
+            return JudgeOutput(problem=_NO_ROOM)
+
+        def parse(text: str) -> list[int]:
+            refuted = prompts.parse_refuted(text, judged)
+            if refuted is None:
+                raise ValueError('the answer has no "verdicts" list')
+            return refuted
+
+        refuted, usage = await self._ask_parsed("second_opinion", lambda _: messages, data.model, parse)
+        # Garbled twice: nothing refuted, so the word check stands, and the footer can say why.
+        problem = "the judge's answer was not the JSON asked for" if refuted is None else None
+        return JudgeOutput(refuted=[data.claims[n - 1].index for n in refuted or []], problem=problem, usage=usage)
 
     async def _judge_by_meaning(self, data: JudgeInput) -> JudgeOutput:
         """Every claim judged from its candidate passages, in batches of bounded prompts. An answer that
@@ -146,22 +179,21 @@ class ChatResearchModel:
         answers: bool | None = None
         usage = TokenUsage()
         problems: list[str] = []
-        for position, batch in enumerate(prompts.meaning_batches(data)):
-            messages = prompts.meaning_messages(data, batch, ask_question=position == 0)
-            parsed: prompts.Verdicts | None = None
-            for attempt in range(2):
-                reply = await self._ask(messages, data.model, json_mode=True)
-                usage = usage + reply.usage
-                try:
-                    parsed = prompts.parse_meaning(reply.text, len(batch), known)
-                    break
-                except ValueError as error:
-                    log.warning("llm.judge_unparsed", model=self._model(data.model), error=str(error), attempt=attempt)
-                    messages = [
-                        *messages,
-                        {"role": "assistant", "content": reply.text[:2_000]},
-                        {"role": "user", "content": f"That was not the JSON asked for ({error}). Answer in JSON only."},
-                    ]
+        window = await self._window(data.model)
+        batches = prompts.meaning_batches(data, window.prompt if window else None)
+        if len({c.index for batch in batches for c in batch}) < len(data.claims):
+            problems.append(_NO_ROOM)  # claims that cannot fit even alone: unjudged, and the footer says why
+        for position, batch in enumerate(batches):
+            messages = _judging(data, batch, ask_question=position == 0)
+            parse = partial(prompts.parse_meaning, count=len(batch), known_sources=known)
+            try:
+                parsed, spent = await self._ask_parsed("judge", messages, data.model, parse)
+            except ApplicationError as error:
+                if error.type != CANNOT_FIT:
+                    raise
+                problems.append(_NO_ROOM)
+                continue
+            usage = usage + spent
             if parsed is None:
                 problems.append("the judge's answer was not the JSON asked for")
                 continue
@@ -180,10 +212,78 @@ class ChatResearchModel:
     def _model(self, requested: str | None) -> str:
         return requested or self.name
 
-    async def _ask(self, messages: list[dict], model: str | None, *, json_mode: bool = False) -> Completion:
-        reply = await self._chat.complete(messages, self._model(model), json_mode=json_mode)
+    async def _ask_parsed(
+        self, step: str, messages: Build, model: str | None, parse: Callable[[str], Parsed]
+    ) -> tuple[Parsed | None, TokenUsage]:
+        """The JSON answer, parsed; one that ``parse`` refuses (ValueError) is asked for again once, with
+        what was wrong. None after two refusals: the caller falls back. Usage counts both calls."""
+        usage = TokenUsage()
+        for attempt in (1, 2):
+            reply = await self._ask(step, messages, model, json_mode=True)
+            usage = usage + reply.usage
+            try:
+                return parse(reply.text), usage
+            except ValueError as error:
+                log.warning(
+                    "llm.reply_unparsed",
+                    step=step,
+                    attempt=attempt,
+                    model=self._model(model),
+                    error=str(error),
+                    reply=reply.text[:200],
+                )
+                messages = _followed_by(
+                    messages,
+                    [
+                        {"role": "assistant", "content": reply.text[:2_000]},
+                        {"role": "user", "content": f"That was not the JSON asked for ({error}). Answer in JSON only."},
+                    ],
+                )
+        return None, usage
+
+    async def _ask(self, step: str, build: Build, model: str | None, *, json_mode: bool = False) -> Completion:
+        """One call, its prompt fitted to the model's window (what it leaves beside the answer's room). A
+        server that still refuses it as too long (PromptTooLong) gets it cut again, to the window it says
+        or to three quarters, once; a prompt that cannot fit at all is not sent (PromptCannotFit)."""
+        name = self._model(model)
+        window = await self._window(model)
+        budget = window.prompt if window else None
+        messages = self._fitted(step, build, budget, window)
+        try:
+            reply = await self._complete(messages, name, window, json_mode)
+        except PromptTooLong as refused:
+            tried = message_tokens(messages)
+            if refused.limit and self._windows is not None:
+                window = self._windows.learn(name, refused.limit)
+            budget = min(window.prompt, tried * 3 // 4) if window and refused.limit else tried * 3 // 4
+            log.warning("llm.prompt_cut_again", step=step, model=name, tried=tried, budget=budget, limit=refused.limit)
+            messages = self._fitted(step, build, budget, window)
+            reply = await self._complete(messages, name, window, json_mode)  # refused again: non-retryable
+        return reply
+
+    async def _complete(self, messages: list[dict], model: str, window: Window | None, json_mode: bool) -> Completion:
+        answer = window.answer if window else None
+        reply = await self._chat.complete(messages, model, json_mode=json_mode, max_tokens=answer)
         spend.record(reply.usage)  # spent even if the answer is refused below and the attempt retried
         return reply
+
+    async def _window(self, model: str | None) -> Window | None:
+        return await self._windows.of(self._model(model)) if self._windows is not None else None
+
+    def _fitted(self, step: str, build: Build, budget: int | None, window: Window | None) -> list[dict]:
+        try:
+            return build(budget)
+        except prompts.PromptCannotFit as error:
+            size = f"{window.tokens}-token context window ({window.source})" if window else "context window"
+            log.warning("llm.prompt_cannot_fit", step=step, needed=error.needed, budget=error.budget)
+            raise ApplicationError(
+                f"the {step} prompt cannot fit the model's {size}: with {window.answer if window else 0} tokens "
+                f"kept for the answer, {error.budget} are left, and the question with the instructions alone "
+                f"takes {error.needed}. Ask a shorter question, or use a model with a larger window and set "
+                "LLM_CONTEXT_TOKENS to it",
+                type=CANNOT_FIT,
+                non_retryable=True,
+            ) from None
 
     def _answer(self, reply: Completion) -> str:
         text = prompts.clean_answer(reply.text)
@@ -307,6 +407,20 @@ class LlmActivities:
         )
 
 
+def _judging(data: JudgeInput, batch: list[ClaimToJudge], *, ask_question: bool) -> Build:
+    return lambda budget: prompts.meaning_messages(data, batch, ask_question=ask_question, budget=budget)
+
+
+def _followed_by(build: Build, extra: list[dict]) -> Build:
+    """``build``'s messages and then ``extra``, fitted together: the prompt gives up the room they take."""
+    room = message_tokens(extra)
+
+    def fitted(budget: int | None) -> list[dict]:
+        return [*build(None if budget is None else budget - room), *extra]
+
+    return fitted
+
+
 def build_research_model(settings: Settings, client: httpx.AsyncClient) -> ResearchModel:
     """Offline when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set; else the chat endpoint."""
     if settings.llm_is_offline:
@@ -320,9 +434,19 @@ def build_research_model(settings: Settings, client: httpx.AsyncClient) -> Resea
             "use e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
         )
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    chat = ChatClient(client, base_url, key, max_tokens=settings.llm_max_tokens)  # timeout: LLM_TIMEOUT_SECONDS
+    chat = ChatClient(
+        client,
+        base_url,
+        key,
+        timeout=settings.llm_timeout_seconds,
+        silence=settings.llm_silence_seconds,
+        max_tokens=settings.llm_max_tokens,
+    )
     log.info("llm.configured", base_url=base_url, model=settings.llm_model, api_key_set=bool(key))
-    return ChatResearchModel(chat, settings.llm_model)
+    windows = ContextWindow(
+        client, base_url, key, setting=settings.llm_context_tokens, max_answer=settings.llm_max_tokens
+    )  # LLM_CONTEXT_TOKENS, or asked of the server at the first call
+    return ChatResearchModel(chat, settings.llm_model, windows)
 
 
 async def check_llm_reachable(settings: Settings) -> None:

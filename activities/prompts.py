@@ -1,17 +1,28 @@
 """Prompt texts for the research model, and tolerant parsers for its plain-text answers.
 
 Builders return chat messages (``[{"role": ..., "content": ...}]``). Parsers accept a numbered
-list, a bulleted list or JSON, since models (and local ones especially) answer in all three.
-Page text in prompts is bounded: PAGES_PROMPT_CHARS in all, PAGE_PROMPT_CHARS per page.
+list, a bulleted list or JSON, since models (and local ones especially) answer in all three; an answer
+that is none of them raises ValueError saying why (activities/llm.py asks once more with it), and an
+item that would not pass as a person's question (activities/item_checks.py) is dropped.
+Page text in prompts is bounded: PAGES_PROMPT_CHARS in all, PAGE_PROMPT_CHARS per page, and cut by
+relevance to what is asked (activities/prompt_fit.py). Given a ``budget`` (the tokens the model's context
+window leaves for the prompt, activities/context_window.py), a builder also fits its messages to it: the
+system prompt, its rules and the question stay whole, page text is cut, and a prompt that cannot fit even
+so raises PromptCannotFit.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
+import structlog
+
+from activities.context_window import estimate_tokens, message_tokens
+from activities.item_checks import item_problem
+from activities.prompt_fit import PromptCannotFit, cut_pages, relevance
 from workflows.activity_io import (
     ClaimToJudge,
     Entailment,
@@ -26,6 +37,7 @@ from workflows.models import Page, Source
 __all__ = [
     "PAGES_PROMPT_CHARS",
     "PAGE_PROMPT_CHARS",
+    "PromptCannotFit",
     "clean_answer",
     "finalize_messages",
     "meaning_batches",
@@ -46,6 +58,7 @@ PAGES_PROMPT_CHARS = 24_000
 PAGE_PROMPT_CHARS = 6_000
 DRAFT_PROMPT_CHARS = 12_000
 MAX_REVISION_SUB_QUESTIONS = 3
+_MIN_PAGE_TOKENS = 32  # a source shown with less than this of its page says nothing: leave it out
 
 _PLAN_SYSTEM = (
     "You plan web research. Break the user's question into {low} to {high} focused "
@@ -125,97 +138,159 @@ _SOURCE_TAG = re.compile(r"<\s*/?\s*source\b", re.I)
 _MARKER = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|[-*\u2022+]|#{1,6})\s+(.*\S)\s*$")
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n(.*?)\n\s*```", re.S)
 _NONE = re.compile(r"^\W*(none|no new (sub-?)?questions?|n/?a)\W*$", re.I)
-_LIST_KEYS = ("sub_questions", "new_sub_questions", "questions", "queries", "items")
+_LIST_KEYS = ("sub_questions", "new_sub_questions", "questions", "queries", "items")  # near enough to the asked key
+
+log = structlog.get_logger(__name__)
 
 
 # ---------------------------------------------------------------- builders
 
 
-def plan_messages(question: str, max_sub_questions: int = 5) -> list[dict]:
+def plan_messages(question: str, max_sub_questions: int = 5, budget: int | None = None) -> list[dict]:
     high = max(2, min(5, max_sub_questions))
     system = _PLAN_SYSTEM.format(low=2, high=high)
-    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    return _within([{"role": "system", "content": system}, {"role": "user", "content": question}], budget)
 
 
-def revision_messages(question: str, feedback: str, previous: list[str]) -> list[dict]:
+def revision_messages(question: str, feedback: str, previous: list[str], budget: int | None = None) -> list[dict]:
     done = "\n".join(f"- {q}" for q in previous) or "- (none)"
     user = f"Question: {question}\n\nSub-questions already researched:\n{done}\n\nReviewer feedback:\n{feedback}"
-    return [{"role": "system", "content": _REVISION_SYSTEM}, {"role": "user", "content": user}]
+    return _within([{"role": "system", "content": _REVISION_SYSTEM}, {"role": "user", "content": user}], budget)
 
 
-def reflect_messages(data: ReflectInput) -> list[dict]:
+def reflect_messages(data: ReflectInput, budget: int | None = None) -> list[dict]:
     searched = "\n".join(f"- {q}" for q in data.sub_questions) or "- (none)"
-    usable = usable_sources(data.sources, data.pages)
-    user = (
-        f"Question: {data.question}\n\nSub-questions already searched:\n{searched}\n\n"
-        f"Sources found so far:\n{_source_blocks(usable)}"
-    )
     system = _REFLECT_SYSTEM.format(limit=max(1, data.max_queries))
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def build(_: list[tuple[Source, Page]], blocks: str) -> list[dict]:
+        user = (
+            f"Question: {data.question}\n\nSub-questions already searched:\n{searched}\n\n"
+            f"Sources found so far:\n{blocks}"
+        )
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    query = " ".join([data.question, *data.sub_questions])
+    return _with_sources(usable_sources(data.sources, data.pages), query, budget, build)
 
 
-def synthesize_messages(data: SynthesizeInput) -> list[dict]:
-    usable = usable_sources(data.sources, data.pages)
-    parts = [f"Question: {data.question}", "Sources:\n" + _source_blocks(usable)]
-    if data.previous_draft:
-        parts.append("Your previous draft:\n" + _bounded(data.previous_draft, DRAFT_PROMPT_CHARS))
-    if data.feedback:
-        parts.append("Reviewer feedback to take into account:\n" + data.feedback)
-    if data.violations:
-        problems = "\n".join(f"- {v}" for v in data.violations)
-        parts.append("Your last draft broke these rules; fix every one:\n" + problems)
-    return _writing(_SYNTHESIZE_SYSTEM, usable, "\n\n".join(parts))
+def synthesize_messages(data: SynthesizeInput, budget: int | None = None) -> list[dict]:
+    def build(usable: list[tuple[Source, Page]], blocks: str) -> list[dict]:
+        parts = [f"Question: {data.question}", "Sources:\n" + blocks]
+        if data.previous_draft:
+            parts.append("Your previous draft:\n" + _bounded(data.previous_draft, DRAFT_PROMPT_CHARS))
+        if data.feedback:
+            parts.append("Reviewer feedback to take into account:\n" + data.feedback)
+        if data.violations:
+            problems = "\n".join(f"- {v}" for v in data.violations)
+            parts.append("Your last draft broke these rules; fix every one:\n" + problems)
+        return _writing(_SYNTHESIZE_SYSTEM, usable, "\n\n".join(parts))
+
+    query = f"{data.question} {data.feedback or ''}"
+    return _with_sources(usable_sources(data.sources, data.pages), query, budget, build)
 
 
-def finalize_messages(data: FinalizeInput) -> list[dict]:
-    usable = usable_sources(data.sources, data.pages)
-    user = (
-        f"Question: {data.question}\n\nSources:\n{_source_blocks(usable)}\n\n"
-        f"Approved draft:\n{_bounded(data.draft, DRAFT_PROMPT_CHARS)}\n\n"
-        f"Approver's feedback:\n{data.feedback}\n\nWrite the final answer."
-    )
-    return _writing(_FINALIZE_SYSTEM, usable, user)
+def finalize_messages(data: FinalizeInput, budget: int | None = None) -> list[dict]:
+    def build(usable: list[tuple[Source, Page]], blocks: str) -> list[dict]:
+        user = (
+            f"Question: {data.question}\n\nSources:\n{blocks}\n\n"
+            f"Approved draft:\n{_bounded(data.draft, DRAFT_PROMPT_CHARS)}\n\n"
+            f"Approver's feedback:\n{data.feedback}\n\nWrite the final answer."
+        )
+        return _writing(_FINALIZE_SYSTEM, usable, user)
+
+    query = f"{data.question} {data.feedback} {data.draft}"  # the passages the draft cites, and what it lacks
+    return _with_sources(usable_sources(data.sources, data.pages), query, budget, build)
 
 
-def judge_messages(data: JudgeInput) -> tuple[list[dict], int]:
+def judge_messages(data: JudgeInput, budget: int | None = None) -> tuple[list[dict], int]:
     """The judge's prompt, and how many of the claims (the first ones) it holds: claims whose passages
-    would push it past PAGES_PROMPT_CHARS are left out, and keep the deterministic check's verdict."""
+    would push it past PAGES_PROMPT_CHARS (or ``budget`` tokens) are left out, and keep the deterministic
+    check's verdict."""
     blocks: list[str] = []
     size = len(data.question)
+    tokens = message_tokens([{"content": _JUDGE_SYSTEM}, {"content": f"Question: {data.question}"}])
     for n, claim in enumerate(data.claims, 1):
         passages = "\n".join(f"<source>\n{_fenced(_bounded(p, 1_000))}\n</source>" for p in claim.passages)
         block = f"Claim {n}: {claim.statement}\n{passages}"
-        if blocks and size + len(block) > PAGES_PROMPT_CHARS:
+        cost = estimate_tokens(block) + 1
+        if (blocks and size + len(block) > PAGES_PROMPT_CHARS) or (budget is not None and tokens + cost > budget):
             break
         blocks.append(block)
         size += len(block)
+        tokens += cost
     user = f"Question: {data.question}\n\n" + "\n\n".join(blocks)
     return [{"role": "system", "content": _JUDGE_SYSTEM}, {"role": "user", "content": user}], len(blocks)
 
 
-def meaning_messages(data: JudgeInput, claims: list[ClaimToJudge], *, ask_question: bool) -> list[dict]:
+def meaning_messages(
+    data: JudgeInput, claims: list[ClaimToJudge], *, ask_question: bool, budget: int | None = None
+) -> list[dict]:
     """The judge's prompt for ``claims`` (a batch of ``data.claims``, numbered 1.. in it), with the
-    question's passages when ``ask_question``."""
+    question's passages when ``ask_question``: with a ``budget``, the best of them that fit beside the
+    claims (``meaning_batches`` keeps them room)."""
     parts = [f"Question: {data.question}"]
-    if ask_question:
-        parts.append("Passages for the question:\n" + _numbered_passages(data.question_passages))
     for n, claim in enumerate(claims, 1):
         parts.append(f"Claim {n}: {claim.statement}\n{_numbered_passages(claim.candidates)}")
+    if ask_question:
+        shown = data.question_passages
+        if budget is not None:
+            room = budget - message_tokens(_meaning([*parts, "Passages for the question:\n(no passage found)"]))
+            shown = _passages_within(shown, room)
+        parts.insert(1, "Passages for the question:\n" + _numbered_passages(shown))
+    return _within(_meaning(parts), budget)
+
+
+def meaning_batches(data: JudgeInput, budget: int | None = None) -> list[list[ClaimToJudge]]:
+    """The claims in batches whose prompts stay under PAGES_PROMPT_CHARS, and ``budget`` tokens: few calls,
+    none too long. With a budget, a claim's candidates are cut to the best that fit alone with the question,
+    and a claim that cannot fit even so is left out (it goes unjudged)."""
+    batches: list[list[ClaimToJudge]] = [[]]
+    size = len(data.question) + sum(len(p.text) for p in data.question_passages)
+    base = message_tokens(_meaning([f"Question: {data.question}"]))
+    asked = estimate_tokens(_numbered_passages(data.question_passages)) + 8
+    # The first batch keeps room for the question's passages: up to a third of what the window leaves.
+    tokens = base + (min(asked, (budget - base) // 3) if budget is not None else 0)
+    for claim in data.claims:
+        if budget is not None:
+            fitted = _claim_within(claim, budget - base)
+            if fitted is None:
+                continue
+            claim = fitted
+        block = len(claim.statement) + sum(len(p.text) + 40 for p in claim.candidates)
+        cost = _claim_tokens(claim)
+        if batches[-1] and (size + block > PAGES_PROMPT_CHARS or (budget is not None and tokens + cost > budget)):
+            batches.append([])
+            size, tokens = len(data.question), base
+        batches[-1].append(claim)
+        size += block
+        tokens += cost
+    return [batch for batch in batches if batch] or [[]]
+
+
+def _meaning(parts: list[str]) -> list[dict]:
     return [{"role": "system", "content": _MEANING_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def meaning_batches(data: JudgeInput) -> list[list[ClaimToJudge]]:
-    """The claims in batches whose prompts stay under PAGES_PROMPT_CHARS: few calls, none too long."""
-    batches: list[list[ClaimToJudge]] = [[]]
-    size = len(data.question) + sum(len(p.text) for p in data.question_passages)
-    for claim in data.claims:
-        block = len(claim.statement) + sum(len(p.text) + 40 for p in claim.candidates)
-        if batches[-1] and size + block > PAGES_PROMPT_CHARS:
-            batches.append([])
-            size = len(data.question)
-        batches[-1].append(claim)
-        size += block
-    return [batch for batch in batches if batch] or [[]]
+def _claim_tokens(claim: ClaimToJudge) -> int:
+    return estimate_tokens(f"Claim 99: {claim.statement}\n{_numbered_passages(claim.candidates)}") + 1
+
+
+def _claim_within(claim: ClaimToJudge, room: int) -> ClaimToJudge | None:
+    """The claim with the first (best) candidates that fit ``room`` tokens; None when not even one does."""
+    for count in range(len(claim.candidates), 0, -1):
+        fitted = claim.model_copy(update={"candidates": claim.candidates[:count]})
+        if _claim_tokens(fitted) <= room:
+            return fitted
+    return claim if not claim.candidates and _claim_tokens(claim) <= room else None
+
+
+def _passages_within(passages: list[SupportingPassage], room: int) -> list[SupportingPassage]:
+    kept: list[SupportingPassage] = []
+    for passage in passages:
+        if estimate_tokens(_numbered_passages([*kept, passage])) > room:
+            break
+        kept.append(passage)
+    return kept
 
 
 class Verdicts(NamedTuple):
@@ -303,15 +378,52 @@ def _writing(system: str, usable: list[tuple[Source, Page]], user: str) -> list[
     ]
 
 
-def _source_blocks(usable: list[tuple[Source, Page]]) -> str:
+def _with_sources(
+    usable: list[tuple[Source, Page]],
+    query: str,
+    budget: int | None,
+    build: Callable[[list[tuple[Source, Page]], str], list[dict]],
+) -> list[dict]:
+    """The messages ``build`` makes from the sources shown and their blocks. Page text is cut by relevance
+    to ``query``; with a ``budget``, to fit it: the rest of the prompt is measured with the pages empty,
+    and the pages share what it leaves. Sources whose headings alone leave no room are left out, the least
+    relevant first; a prompt that cannot fit with none of them raises PromptCannotFit."""
+    if budget is None:
+        return build(usable, _source_blocks(usable, _page_texts(usable, query)))
+    kept = list(usable)
+    scores = relevance([p.text for _, p in usable], query)
+    least_first = [usable[i] for i in sorted(range(len(usable)), key=lambda i: (scores[i], -i))]
+    while True:
+        fixed = message_tokens(build(kept, _source_blocks(kept, [""] * len(kept))))
+        if not kept or fixed + _MIN_PAGE_TOKENS * len(kept) <= budget:
+            break
+        kept.remove(least_first.pop(0))
+    if fixed > budget or (usable and not kept):
+        raise PromptCannotFit(fixed, budget)
+    return build(kept, _source_blocks(kept, _page_texts(kept, query, budget - fixed)))
+
+
+def _page_texts(usable: list[tuple[Source, Page]], query: str, tokens: int | None = None) -> list[str]:
+    if not usable:
+        return []
+    per_page = min(PAGE_PROMPT_CHARS, PAGES_PROMPT_CHARS // len(usable))
+    return cut_pages([_fenced(p.text) for _, p in usable], query, chars=per_page, tokens=tokens)
+
+
+def _source_blocks(usable: list[tuple[Source, Page]], texts: list[str]) -> str:
     if not usable:
         return "(no sources could be read)"
-    per_page = min(PAGE_PROMPT_CHARS, PAGES_PROMPT_CHARS // len(usable))
     return "\n\n".join(
-        f'[{s.number}] {_fenced(s.title)}\n{s.url}\n<source number="{s.number}">\n'
-        f"{_fenced(_bounded(p.text, per_page))}\n</source>"
-        for s, p in usable
+        f'[{s.number}] {_fenced(s.title)}\n{s.url}\n<source number="{s.number}">\n{text}\n</source>'
+        for (s, _), text in zip(usable, texts, strict=True)
     )
+
+
+def _within(messages: list[dict], budget: int | None) -> list[dict]:
+    """The messages, when they fit ``budget`` tokens; nothing in them can be cut (PromptCannotFit)."""
+    if budget is not None and (needed := message_tokens(messages)) > budget:
+        raise PromptCannotFit(needed, budget)
+    return messages
 
 
 def _fenced(text: str) -> str:
@@ -332,21 +444,24 @@ def _url_key(url: str) -> str:
 
 
 def parse_sub_questions(text: str, limit: int = 5) -> list[str]:
-    """Sub-questions from a numbered list, bullets or JSON; may return fewer than two."""
-    return _items(text)[: max(0, limit)]
+    """Sub-questions from JSON, a numbered or bulleted list, or lines that ask; may return fewer than two.
+    Raises ValueError, saying what is wrong, when the answer is not such a list (see ``_items``)."""
+    return _items(text, "sub_questions")[: max(0, limit)]
 
 
 def parse_revision_sub_questions(text: str, previous: list[str]) -> list[str]:
-    """Only the sub-questions not already researched, at most three; [] for NONE."""
+    """Only the sub-questions not already researched, at most three; [] for NONE. Raises ValueError
+    like ``parse_sub_questions``."""
     seen = {_norm(q) for q in previous}
-    fresh = [q for q in _items(text) if _norm(q) not in seen]
+    fresh = [q for q in _items(text, "sub_questions") if _norm(q) not in seen]
     return fresh[:MAX_REVISION_SUB_QUESTIONS]
 
 
 def parse_gap_queries(text: str, searched: list[str], limit: int) -> list[str]:
-    """The follow-up queries not already searched, at most ``limit``; [] for NONE."""
+    """The follow-up queries not already searched, at most ``limit``; [] for NONE. Raises ValueError
+    like ``parse_sub_questions``."""
     seen = {_norm(q) for q in searched}
-    return [q for q in _items(text) if _norm(q) not in seen][: max(0, limit)]
+    return [q for q in _items(text, "queries") if _norm(q) not in seen][: max(0, limit)]
 
 
 def clean_answer(text: str) -> str:
@@ -356,49 +471,71 @@ def clean_answer(text: str) -> str:
     return (match.group(1) if match else stripped).strip()
 
 
-def _items(text: str) -> list[str]:
+def _items(text: str, key: str) -> list[str]:
+    """The items of a list answer that pass a person's checks (activities/item_checks.py); [] for NONE.
+    An item that fails them is dropped and logged. Raises ValueError when the answer is no list, or
+    when every item in it fails, so the model can be asked again."""
     fenced = _FENCE.search(text)
-    body = fenced.group(1) if fenced else text
-    items = _json_items(body)
-    if items is None:
-        lines = [line for line in body.splitlines() if line.strip()]
-        marked = [m.group(1) for line in lines if (m := _MARKER.match(line))]
-        questions = [line for line in lines if line.rstrip().endswith("?")]
-        items = marked or questions or lines
+    body = (fenced.group(1) if fenced else text).strip()
+    if not body:
+        raise ValueError("the answer is empty")
+    if _NONE.match(body):
+        return []
+    # Only an answer that opens as JSON is read as JSON: a JSON list inside prose is not the shape asked.
+    items = _json_items(body, key) if body[0] in "[{" else _listed(body)
     result: list[str] = []
+    refused: list[tuple[str, str]] = []
     for item in items:
         cleaned = _clean_item(item)
-        if cleaned and _norm(cleaned) not in {_norm(r) for r in result}:
+        if not re.search(r"\w", cleaned) or _NONE.match(cleaned):
+            continue
+        if problem := item_problem(cleaned):
+            log.warning("llm.item_refused", item=cleaned[:200], problem=problem)
+            refused.append((cleaned, problem))
+        elif not cleaned.endswith(":") and _norm(cleaned) not in {_norm(r) for r in result}:  # ":" ends a heading
             result.append(cleaned)
+    if refused and not result:
+        item, problem = refused[0]
+        raise ValueError(f"no item is plain text: {item[:80]!r} has {problem}")
     return result
 
 
-def _json_items(text: str) -> list[str] | None:
-    match = re.search(r"^\s*([\[{])", text, re.M)
-    if match is None:
-        return None
+def _json_items(text: str, key: str) -> list[str]:
     try:
-        data, _ = json.JSONDecoder().raw_decode(text[match.start(1) :])
-    except ValueError:
-        return None
+        data, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError as error:
+        raise ValueError(f"the JSON does not parse: {error}") from None
     if isinstance(data, dict):
-        lists = [data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)]
-        lists += [v for v in data.values() if isinstance(v, list)]
-        data = lists[0] if lists else None
+        lists = [data[k] for k in (key, *_LIST_KEYS) if isinstance(data.get(k), list)]
+        if not lists:
+            raise ValueError(f'the JSON has no "{key}" list')
+        data = lists[0]
     if not isinstance(data, list):
-        return None
-    items = [d if isinstance(d, str) else d.get("question") if isinstance(d, dict) else None for d in data]
-    strings = [i for i in items if isinstance(i, str)]
-    return strings if strings or not data else None
+        raise ValueError(f'the JSON is not a "{key}" list')
+    if odd := [d for d in data if not isinstance(d, str)]:
+        kind = "objects" if isinstance(odd[0], dict) else "lists" if isinstance(odd[0], list) else "numbers or flags"
+        raise ValueError(f"the list holds {kind}, not plain strings")
+    return data
+
+
+def _listed(text: str) -> list[str]:
+    """The items of a numbered or bulleted list, else the lines that ask a question."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    marked = [m.group(1) for line in lines if (m := _MARKER.match(line))]
+    items = marked or [line for line in lines if line.rstrip().endswith("?")]
+    if not items:
+        raise ValueError("the answer holds no JSON list, numbered list or questions")
+    return items
 
 
 def _clean_item(item: str) -> str:
-    text = " ".join(item.split()).strip(" \"'`,")
+    """The item without its wrapping: a trailing comma, one pair of quotes, bold, a "Q1:" label. Nothing
+    else is trimmed, so a fragment of markup stays one for the checks to refuse."""
+    text = " ".join(item.split()).removesuffix(",").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
+        text = text[1:-1].strip()
     text = re.sub(r"^\*\*(.*)\*\*$", r"\1", text).strip()
-    text = re.sub(r"^(?:sub-?question\s*\d*|q\d+)\s*[:.-]\s*", "", text, flags=re.I)
-    if not re.search(r"\w", text) or text.endswith(":") or _NONE.match(text):
-        return ""
-    return text
+    return re.sub(r"^(?:sub-?question\s*\d*|q\d+)\s*[:.-]\s*", "", text, flags=re.I)
 
 
 def _norm(text: str) -> str:

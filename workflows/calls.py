@@ -60,10 +60,12 @@ VERIFY = workflow.ActivityConfig(
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5),
 )
-# A model call can take minutes; heartbeats notice a dead worker in seconds.
+# A model call can take minutes; heartbeats notice a dead worker in seconds. The chat client streams and
+# fails a silent model itself (LLM_TIMEOUT_SECONDS to the first token, LLM_SILENCE_SECONDS between them),
+# so start-to-close only bounds a model that keeps talking: a CPU model's 5-minute answer fits, twice.
 LLM = workflow.ActivityConfig(
-    start_to_close_timeout=timedelta(seconds=120),
-    schedule_to_close_timeout=timedelta(minutes=12),
+    start_to_close_timeout=timedelta(minutes=10),
+    schedule_to_close_timeout=timedelta(minutes=20),
     heartbeat_timeout=timedelta(seconds=5),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=60), maximum_attempts=5

@@ -1,4 +1,6 @@
-"""The OpenAI-compatible chat client over real loopback HTTP: usage, keys, JSON mode, and which failures are retried."""
+"""The OpenAI-compatible chat client over real loopback HTTP: usage, keys, JSON mode, and which failures are retried.
+
+Streaming, silence and context windows: tests/activities/test_chat_stream.py."""
 
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ async def test_chat_client_returns_text_usage_and_sends_the_key(client):
     assert "response_format" not in sent.body
 
 
-async def test_chat_client_without_key_sends_no_authorization_and_counts_missing_usage(client):
-    with FakeOpenAI(include_usage=False) as llm:
+async def test_chat_client_without_key_sends_no_authorization_and_estimates_missing_usage(client):
+    with FakeOpenAI(include_usage=False, reply=lambda m: "nine characters") as llm:
         completion = await ChatClient(client, llm.base_url + "/", None).complete(HI, "llama3")
         sent = llm.chat_requests[-1]
     assert "authorization" not in sent.headers
     assert sent.path == "/v1/chat/completions"
-    assert completion.usage.calls == 1 and completion.usage.total_tokens == 0
+    # No usage from the server: counted from the text, erring high (3 characters a token).
+    assert completion.usage_estimated and completion.usage.calls == 1
+    assert completion.usage.prompt_tokens == 4 and completion.usage.completion_tokens == 5
 
 
 async def test_rate_limit_becomes_next_retry_delay(client):

@@ -88,6 +88,15 @@ def test_parse_gap_queries_keeps_new_ones_up_to_the_limit():
     assert prompts.parse_gap_queries(answer, [COVERED], 2) == ["temporal schema migrations", "temporal pricing"]
 
 
+def test_the_issues_json_fragments_are_never_queries():
+    # What a small model answered, cut; read line by line its fragments were searched.
+    cut = '{\n  "title": "The Pros of MongoDB in Big Data",\n  "text_type" : "bookmark",\n'
+    with pytest.raises(ValueError, match="does not parse"):
+        prompts.parse_gap_queries(cut, [COVERED], 3)
+    listed = '- "title": "The Pros of MongoDB in Big Data",\n- temporal schema migrations'
+    assert prompts.parse_gap_queries(listed, [COVERED], 3) == ["temporal schema migrations"]
+
+
 async def test_the_chat_model_asks_for_json_and_parses_the_follow_ups(client):
     reply = by_prompt_kind(reflect=json.dumps({"queries": ["temporal schema migrations", COVERED]}))
     with FakeOpenAI(reply=reply) as llm:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from activities import prompts
@@ -24,6 +26,28 @@ def test_parse_sub_questions_accepts_lists_bullets_and_json(answer):
     expected = ["What is Temporal?", "How do workflows replay?", "Cost?"]
     assert prompts.parse_sub_questions(answer) == expected
     assert prompts.parse_sub_questions(answer, limit=2) == expected[:2]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("{}", 'no "sub_questions" list'),
+        ('{"results": ["What is Temporal?", "Cost?"]}', 'no "sub_questions" list'),
+        ('[{"query": "What is Temporal?"}]', "holds objects, not plain strings"),
+        ('["What is Temporal?", "Cost', "does not parse"),
+        ('Sure! ["What is Temporal?", "Cost?"]', "no JSON list, numbered list or questions"),
+        ('- "title": "Temporal",\n- "text_type" : "bookmark"', "no item is plain text"),
+        ("", "empty"),
+    ],
+)
+def test_an_answer_that_is_not_a_list_says_what_is_wrong(answer, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        prompts.parse_sub_questions(answer)
+
+
+def test_a_wrapping_is_removed_but_a_fragment_is_dropped_not_trimmed_into_text():
+    answer = '1. "What is Temporal?",\n2. "title": "The Pros of MongoDB",\n3. **Cost?**\n4. <b>Limits?</b>'
+    assert prompts.parse_sub_questions(answer) == ["What is Temporal?", "Cost?"]
 
 
 @pytest.mark.parametrize("answer", ["NONE", "None.", '{"sub_questions": []}', "[]"])

@@ -12,12 +12,37 @@
 ``by_prompt_kind(plan=..., revision=..., draft=..., finalize=...)`` builds a reply function that
 answers each of ResearchBot's prompts (see ``activities.prompts.prompt_kind``).
 
+Like the servers people run (see ``streaming``, ``pace``, ``stall_next`` and ``context_tokens``):
+
+        llm.pace = 0.2                                # a slow CPU model: a streamed token every 0.2 s
+        llm.stall_next(1, after=3)                    # the next answer stops after three tokens, silent
+        FakeOpenAI(streaming="refuse")                # 400 naming stream; "ignore": a plain JSON answer
+        FakeOpenAI(context_tokens=100, context_style="llamacpp")  # "openai", "vllm", "llamacpp", "ollama"
+
+Tokens, for usage and the context window alike, are counted as four characters of the messages'
+contents (``count_tokens``); a streamed answer is sent a word (with its trailing space) per chunk.
+
 Endpoints: ``POST /v1/chat/completions`` (the real response shape: id, object, created, model,
 choices[0].message.content, finish_reason, usage) and ``GET /v1/models``. Every request is
 logged in ``requests`` (failed ones too). ``reply`` maps the request's messages to the answer
 text; it runs in the server's thread. Failures queued with ``fail_next``/``drop_next`` are used
 up in order, one per chat request, before any reply. Set ``refuse_json_mode`` to answer 400 to
 requests that carry ``response_format`` (as many local servers do).
+
+A request with ``"stream": true`` is answered in server-sent events as OpenAI sends them: a first chunk
+with the role, one chunk per word, a last one with the finish_reason, then (with ``stream_options:
+{"include_usage": true}`` and ``include_usage``) a chunk with no choices and the usage, then
+``data: [DONE]``.
+
+With ``context_tokens`` set, a prompt over it is refused as each server does: ``openai`` (prompt plus
+``max_tokens`` over the window: 400, ``context_length_exceeded``), ``vllm`` (the same words in vLLM's
+flat error body), ``llamacpp`` (prompt at or over the window: 400, ``exceed_context_size_error`` with
+``n_prompt_tokens`` and ``n_ctx``), or ``ollama``: no error, the start of the prompt is silently dropped
+until it fits and the model answers from the rest; the request's ``seen`` holds the messages as the
+model read them and ``dropped_tokens`` what was cut. Each also says its window where that server does:
+vLLM's ``max_model_len`` in ``GET /v1/models``, llama.cpp's ``GET /props`` (``default_generation_settings.
+n_ctx``), Ollama's ``POST /api/show`` (``num_ctx`` in ``parameters``; ``model_info`` has the larger trained
+length).
 """
 
 from __future__ import annotations
@@ -31,13 +56,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 from activities.prompts import prompt_kind
 
-__all__ = ["FakeOpenAI", "ReceivedRequest", "agreeable_judge", "by_prompt_kind", "echo_reply"]
+__all__ = ["FakeOpenAI", "ReceivedRequest", "agreeable_judge", "by_prompt_kind", "count_tokens", "echo_reply"]
 
 Reply = Callable[[list[dict]], str]
+ContextStyle = Literal["openai", "vllm", "llamacpp", "ollama"]
+_WORD = re.compile(r"\S+\s*|\s+")
 
 _ERRORS = {
     400: ("invalid_request_error", None, "Invalid request."),
@@ -48,6 +75,11 @@ _ERRORS = {
     500: ("server_error", None, "The server had an error while processing your request."),
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
+
+
+def count_tokens(messages: list[dict]) -> int:
+    """The fake's tokenizer: four characters of the messages' contents a token (rounded down)."""
+    return sum(len(str(m.get("content", ""))) for m in messages) // 4
 
 
 def echo_reply(messages: list[dict]) -> str:
@@ -96,6 +128,8 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: Any  # the parsed JSON body, or None
+    seen: list[dict] | None = None  # the messages the model read, after an Ollama-style truncation
+    dropped_tokens: int = 0  # what that truncation cut from the start
 
 
 @dataclass
@@ -114,8 +148,15 @@ class FakeOpenAI:
     delay: float = 0.0  # seconds to wait before every chat answer
     include_usage: bool = True
     refuse_json_mode: bool = False
+    streaming: Literal["sse", "refuse", "ignore"] = "sse"  # refuse: 400 naming stream; ignore: plain JSON
+    pace: float = 0.0  # seconds between streamed tokens: a slow CPU model
+    stall_seconds: float = 30.0  # how long a stalled answer holds its connection, silent, before closing it
+    context_tokens: int | None = None  # the model's window, enforced as context_style says
+    context_style: ContextStyle = "openai"
     requests: list[ReceivedRequest] = field(default_factory=list)
     _failures: deque[_Failure] = field(default_factory=deque, init=False, repr=False)
+    _stalls: deque[int] = field(default_factory=deque, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -140,6 +181,12 @@ class FakeOpenAI:
         with self._lock:
             self._failures.extend(_Failure(None) for _ in range(count))
 
+    def stall_next(self, count: int = 1, *, after: int = 0) -> None:
+        """The next ``count`` chat answers stop after ``after`` streamed tokens (a non-streamed one sends
+        nothing) and stay silent, the connection open, for ``stall_seconds`` or until the server stops."""
+        with self._lock:
+            self._stalls.extend(after for _ in range(count))
+
     @property
     def chat_requests(self) -> list[ReceivedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -159,6 +206,7 @@ class FakeOpenAI:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeOpenAI:
+        self._stopping.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -171,6 +219,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes stalled answers
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -191,8 +240,67 @@ class FakeOpenAI:
         with self._lock:
             return self._failures.popleft() if self._failures else None
 
-    def _completion(self, body: dict) -> dict:
-        messages = body.get("messages") or []
+    def _next_stall(self) -> int | None:
+        with self._lock:
+            return self._stalls.popleft() if self._stalls else None
+
+    def _over_window(self, body: dict, request: ReceivedRequest) -> tuple[list[dict], dict | None]:
+        """The messages the model reads, and the error body when the server refuses them."""
+        messages: list[dict] = body["messages"]
+        if self.context_tokens is None:
+            return messages, None
+        window, prompt = self.context_tokens, count_tokens(messages)
+        completion = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        if self.context_style == "llamacpp":
+            if prompt < window:
+                return messages, None
+            message = "the request exceeds the available context size, try increasing it"
+            error = {"code": 400, "message": message, "type": "exceed_context_size_error"}
+            return messages, {"error": {**error, "n_prompt_tokens": prompt, "n_ctx": window}}
+        if self.context_style == "ollama":
+            if prompt <= window:
+                return messages, None
+            request.seen, request.dropped_tokens = _truncate_start(messages, window * 4), prompt - window
+            return request.seen, None
+        if prompt + completion <= window:
+            return messages, None
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). "
+            "Please reduce the length of the messages or completion."
+        )
+        if self.context_style == "vllm":  # vLLM's flat error body
+            return messages, {"object": "error", "message": message, "type": "BadRequestError", "code": 400}
+        error = {"message": message, "type": "invalid_request_error", "param": "messages"}
+        return messages, {"error": {**error, "code": "context_length_exceeded"}}
+
+    def _usage(self, messages: list[dict], text: str) -> dict:
+        prompt, completion = count_tokens(messages), len(text) // 4
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _chunks(self, body: dict, messages: list[dict], text: str) -> list[dict]:
+        """The answer as OpenAI streams it: the role, a word a chunk, the finish_reason, then the usage."""
+        usage = self.include_usage and bool((body.get("stream_options") or {}).get("include_usage"))
+        head = {
+            "id": f"chatcmpl-fake{len(self.requests)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+        }
+
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            out = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return {**out, "usage": None} if usage else out
+
+        chunks = [chunk({"role": "assistant", "content": ""})]
+        chunks += [chunk({"content": word}) for word in _WORD.findall(text)]
+        chunks.append(chunk({}, "stop"))
+        if usage:
+            chunks.append({**head, "choices": [], "usage": self._usage(messages, text)})
+        return chunks
+
+    def _completion(self, body: dict, messages: list[dict] | None = None) -> dict:
+        messages = (body.get("messages") or []) if messages is None else messages
         text = self.reply(messages)
         answer: dict[str, Any] = {
             "id": f"chatcmpl-fake{len(self.requests)}",
@@ -208,14 +316,24 @@ class FakeOpenAI:
             ],
         }
         if self.include_usage:
-            prompt = sum(len(str(m.get("content", ""))) for m in messages) // 4
-            completion = len(text) // 4
-            answer["usage"] = {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            }
+            answer["usage"] = self._usage(messages, text)
         return answer
+
+
+def _is_token(chunk: dict) -> bool:
+    return bool(chunk["choices"] and chunk["choices"][0]["delta"].get("content"))
+
+
+def _truncate_start(messages: list[dict], keep_chars: int) -> list[dict]:
+    """Ollama's way with an over-long prompt: the last ``keep_chars`` characters, cut from the start."""
+    kept: list[dict] = []
+    for message in reversed(messages):
+        content = str(message.get("content", ""))
+        if keep_chars <= 0:
+            break
+        kept.insert(0, {**message, "content": content[-keep_chars:]})
+        keep_chars -= len(content)
+    return kept
 
 
 def _error(status: int, message: str | None = None) -> dict:
@@ -232,9 +350,16 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._record(None)
+            window, style = fake.context_tokens, fake.context_style
             if self.path.rstrip("/") == "/v1/models":
                 model = {"id": fake.model, "object": "model", "created": 0, "owned_by": "fake"}
+                if window and style == "vllm":
+                    model["max_model_len"] = window
+                if window and style == "llamacpp":
+                    model["meta"] = {"n_ctx_train": window * 4}  # trained on more than the server's window
                 self._send(200, {"object": "list", "data": [model]})
+            elif self.path.rstrip("/") == "/props" and window and style == "llamacpp":
+                self._send(200, {"default_generation_settings": {"n_ctx": window}, "total_slots": 1})
             else:
                 self._send(404, _error(404, f"no route GET {self.path}"))
 
@@ -245,7 +370,10 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = None
-            self._record(body)
+            request = self._record(body)
+            if self.path.rstrip("/") == "/api/show" and fake.context_tokens and fake.context_style == "ollama":
+                info = {"general.architecture": "llama", "llama.context_length": fake.context_tokens * 4}
+                return self._send(200, {"model_info": info, "parameters": f"num_ctx {fake.context_tokens}"})
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send(404, _error(404, f"no route POST {self.path}"))
             failure = fake._next_failure()
@@ -255,15 +383,54 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return self._fail(failure)
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 return self._send(400, _error(400, "'messages' is a required property"))
-            if body.get("stream"):
-                return self._send(400, _error(400, "the fake server does not stream"))
+            stream = bool(body.get("stream")) and fake.streaming != "ignore"
+            if stream and fake.streaming == "refuse":
+                return self._send(400, _error(400, "'stream' is not supported by this server"))
             if fake.refuse_json_mode and "response_format" in body:
                 return self._send(400, _error(400, "response_format is not supported"))
+            messages, refusal = fake._over_window(body, request)
+            if refusal is not None:
+                return self._send(400, refusal)
+            stall = fake._next_stall()
             try:
-                answer = fake._completion(body)
+                answer = (
+                    fake._chunks(body, messages, fake.reply(messages)) if stream else fake._completion(body, messages)
+                )
             except Exception as exc:  # a broken reply function shows up as a server error
                 return self._send(500, _error(500, f"reply function failed: {exc!r}"))
+            if isinstance(answer, list):
+                return self._stream(answer, stall)
+            if stall is not None:
+                return self._hold()
             self._send(200, answer)
+
+        def _stream(self, chunks: list[dict], stall: int | None) -> None:
+            """Server-sent events, in chunked transfer encoding; a stall stops after ``stall`` tokens."""
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for n, chunk in enumerate(chunks):
+                    if stall is not None and n > stall:  # chunk 0 carries the role, no token
+                        return self._hold()
+                    if n > 1 and fake.pace and _is_token(chunk):
+                        time.sleep(fake.pace)
+                    self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+                self._write_chunk(b"data: [DONE]\n\n")
+                self._write_chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up on the answer
+                self.close_connection = True
+
+        def _write_chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _hold(self) -> None:
+            """Say nothing more, the connection open, for stall_seconds (or until the server stops)."""
+            fake._stopping.wait(fake.stall_seconds)
+            self.close_connection = True
 
         def _fail(self, failure: _Failure) -> None:
             if failure.status is None:
@@ -275,10 +442,12 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 headers["Retry-After"] = f"{failure.retry_after:g}"
             self._send(failure.status, failure.body or _error(failure.status), headers)
 
-        def _record(self, body: Any) -> None:
+        def _record(self, body: Any) -> ReceivedRequest:
             headers = {k.lower(): v for k, v in self.headers.items()}
+            request = ReceivedRequest(self.command, self.path, headers, body)
             with fake._lock:
-                fake.requests.append(ReceivedRequest(self.command, self.path, headers, body))
+                fake.requests.append(request)
+            return request
 
         def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
             data = json.dumps(payload).encode()
