@@ -1,6 +1,6 @@
 """How a run tells people where it is: one activity, any reporter behind it.
 
-The Slack reporter (activities/slack.py) posts into the channel's thread; the log reporter here
+The Slack reporter (activities/slack/reporter.py) posts into the channel's thread; the log reporter here
 writes structured log lines, which is all the terminal front end and the operators need.
 """
 

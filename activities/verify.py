@@ -1,6 +1,6 @@
 """The ``verify_citations`` activity: is each cited claim said by a passage of a source it cites?
 
-Two steps. Retrieval (activities/retrieval.py) finds, per claim, the passages (a sentence, or two side
+Two steps. Retrieval (activities/search/retrieval.py) finds, per claim, the passages (a sentence, or two side
 by side) that could say it. Then a verdict: where a model is configured, the workflow has the model's
 judge decide every claim from those candidates (``with_candidates``); offline, the word check here is the
 verdict. The word check: a claim is supported when one passage of a source it cites holds at least
@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from activities.page_store import PageStore
-from activities.prompts import usable_sources
-from activities.retrieval import Passage, PassageIndex, numbers_in, passages, stems, terms_of, what_is_asked
+from activities.model.prompts import usable_sources
+from activities.search.page_store import PageStore
+from activities.search.retrieval import Passage, PassageIndex, numbers_in, passages, stems, terms_of, what_is_asked
 from workflows import VERIFY_CITATIONS
 from workflows.activity_io import ClaimCheck, ClaimVerdict, SupportingPassage, VerifyInput, VerifyOutput
 from workflows.claims import Claim, split_claims, split_sentences

@@ -33,7 +33,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError
 
-from activities.prompts import prompt_kind
+from activities.model.prompts import prompt_kind
 from bench.faithfulness import MisbehavingModel, eval_questions, eval_worker
 from core.logs import configure_logging
 from tests.fakes.openai_server import by_prompt_kind

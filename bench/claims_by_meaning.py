@@ -25,8 +25,8 @@ from typing import Any
 from temporalio.client import Client
 
 from activities import verify
-from activities.local_corpus import LocalCorpus
-from activities.prompts import prompt_kind
+from activities.model.prompts import prompt_kind
+from activities.search.local_corpus import LocalCorpus
 from bench.faithfulness import eval_worker, run_question
 from core.settings import REPO_ROOT
 from tests.fakes.openai_server import by_prompt_kind

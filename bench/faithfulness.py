@@ -37,7 +37,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import verify
-from activities.local_corpus import LocalCorpus
+from activities.search.local_corpus import LocalCorpus
 from core.settings import Settings
 from researchbot.wiring import build_activities
 from slack_ui.thread import draft_messages, final_report_messages

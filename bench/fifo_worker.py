@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
-from activities import slack_writes
+from activities.slack.reporter import writes as slack_writes
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ class FifoWrites(slack_writes.SlackWrites):
         return await super().write(method, channel, send, waited=True)
 
 
-slack_writes.SlackWrites = FifoWrites  # type: ignore[misc]  # before activities.slack imports it
+slack_writes.SlackWrites = FifoWrites  # type: ignore[misc]  # before activities.slack.reporter imports it
 
 if __name__ == "__main__":
     from researchbot.cli import app

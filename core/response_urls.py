@@ -1,13 +1,13 @@
 """A command's response_url, kept out of workflow history: the bot writes it here, keyed by the run's
 workflow id, as it starts the run (bot/research.py); the worker reads it only when it must tell the asker
-in private that it cannot post in their channel (activities/slack.py).
+in private that it cannot post in their channel (activities/slack/reporter.py).
 
 A response_url lets anyone holding it post into the asker's channel for 30 minutes, so it is a credential:
 Temporal would keep it in the history for the namespace's retention and show it to whoever reads the
 history. Here a row lives as long as the URL works, and rows past their expiry are deleted as new ones
 come in. :func:`may_post_to` keeps the worker from posting anywhere but Slack.
 
-The table lives in the archive database (DATABASE_URL): activities/store.py migrates it.
+The table lives in the archive database (DATABASE_URL): activities/archive/store.py migrates it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Which run a Slack thread belongs to, without asking Slack: the worker writes a row when it posts a
-run's root message (activities/slack.py), the bot reads it for every reply in a thread (bot/threads.py).
+run's root message (activities/slack/reporter.py), the bot reads it for every reply in a thread (bot/threads.py).
 
 A reply in a thread that is no run's, or from someone who may not act, then costs no Slack call at all:
 ``conversations.replies`` is Tier 1 (one a minute) for commercially distributed apps outside the
 Marketplace installed since May 2025. Threads of runs started before this table existed are found the
 old way, by reading the thread's first messages (``known_since``).
 
-The table lives in the archive database (DATABASE_URL): activities/store.py migrates it.
+The table lives in the archive database (DATABASE_URL): activities/archive/store.py migrates it.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=110.0, gt=0)
     llm_silence_seconds: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=4096, ge=16)  # the most one answer may cost; every call sends it
-    # The model's context window in tokens; unset: asked of the server (activities/context_window.py).
+    # The model's context window in tokens; unset: asked of the server (activities/model/context_window.py).
     llm_context_tokens: int | None = Field(default=None, ge=256)
     # What the model costs, in US dollars per million tokens, for each run's ledger (the draft's footer,
     # the archive); both or neither: unset, the ledger shows tokens only. The offline model costs nothing.
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     slack_progress: str = Field(default="stream", pattern="^(stream|update)$")
     # A final report that needs more messages than this goes into a canvas, with a summary in the thread.
     slack_report_max_messages: int = Field(default=2, ge=0, le=50)
-    # How long a message's newest state is kept (activities/slack_budget.py): a state reported earlier is not
+    # How long a message's newest state is kept (activities/slack/shared_budget.py): a state reported earlier is not
     # sent. Unset: APPROVAL_EXPIRE_AFTER plus a day, longer than any status update of a run is retried.
     slack_message_state_retention_days: float | None = Field(default=None, gt=0)
     port: int = 3000

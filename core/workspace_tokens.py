@@ -1,10 +1,10 @@
 """Tokens each Slack workspace spent on research, per UTC day: the worker adds every model call's tokens
-as the call ends (activities/llm.py), the bot reads the day's total before it starts a run (bot/caps.py,
+as the call ends (activities/model/llm.py), the bot reads the day's total before it starts a run (bot/caps.py,
 RESEARCH_WORKSPACE_DAILY_TOKENS).
 
 Kept in the archive database (DATABASE_URL), so a restart resets nothing and several bots and workers
 sharing PostgreSQL agree. Runs already under way when the budget runs out finish (each within its own
-per-run budget): the cap stops new runs, it does not cut a run short. activities/store.py migrates it.
+per-run budget): the cap stops new runs, it does not cut a run short. activities/archive/store.py migrates it.
 """
 
 from __future__ import annotations

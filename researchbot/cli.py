@@ -165,7 +165,7 @@ def ask(
         scripted.append(ScriptedDecision(DecisionKind.REJECT))
 
     async def main(settings: Settings) -> None:
-        from activities.llm import check_llm_reachable
+        from activities.model.llm import check_llm_reachable
 
         await check_llm_reachable(settings)
         async with temporal_client(start_embedded=True) as client, worker_if_none(client, settings):
@@ -219,7 +219,7 @@ def show(
     workflow_id: str = typer.Argument(..., help="The run's workflow id, as its report's Evidence line gives it"),
 ) -> None:
     """Print an archived run's report and, per cited source, its evidence (from DATABASE_URL)."""
-    from activities.store import ArchiveStore
+    from activities.archive.store import ArchiveStore
     from researchbot.show import render_archived
 
     async def main(settings: Settings) -> str | None:

@@ -9,15 +9,15 @@ from typing import Any
 
 import httpx
 
-from activities.answer_feedback import FeedbackActivities, FeedbackStore
-from activities.llm import LlmActivities, build_research_model
-from activities.local_corpus import LocalCorpus
-from activities.page_store import PageStore
-from activities.pages import PageActivities, PageReader
+from activities.archive.ratings import FeedbackActivities, FeedbackStore
+from activities.archive.store import ArchiveStore, StoreActivities
+from activities.model.llm import LlmActivities, build_research_model
 from activities.progress import LogReporter, ProgressActivities, Reporter
-from activities.search import SearchActivities, build_search_providers
-from activities.slack_budget import SharedBudget, workspace_key
-from activities.store import ArchiveStore, StoreActivities
+from activities.search.local_corpus import LocalCorpus
+from activities.search.page_store import PageStore
+from activities.search.pages import PageActivities, PageReader
+from activities.search.providers import SearchActivities, build_search_providers
+from activities.slack.shared_budget import SharedBudget, workspace_key
 from activities.verify import VerifyActivities
 from core.response_urls import ResponseUrls
 from core.run_threads import RunThreads
@@ -72,9 +72,9 @@ def build_reporter(
 ) -> Reporter:
     if settings.slack_bot_token is None:
         return LogReporter()
-    from activities.slack import SlackReporter
-    from activities.slack_stream import ProgressMode
-    from activities.slack_writes import SlackWrites
+    from activities.slack.reporter import SlackReporter
+    from activities.slack.streams import ProgressMode
+    from activities.slack.writes import SlackWrites
     from slack_ui.client import build_slack_client
 
     progress = ProgressMode(settings.slack_progress)

@@ -90,8 +90,12 @@ def test_a_planted_reverse_import_is_caught(tmp_path: Path) -> None:
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "core" / "settings.py").write_text("def f():\n    from bot.app import build_app\n")
-    (tmp_path / "slack_ui" / "thread.py").write_text("import activities.slack\nfrom workflows.models import Draft\n")
-    (tmp_path / "bot" / "app.py").write_text("from activities.slack import SlackReporter\nfrom . import server\n")
+    (tmp_path / "slack_ui" / "thread.py").write_text(
+        "import activities.slack.reporter\nfrom workflows.models import Draft\n"
+    )
+    (tmp_path / "bot" / "app.py").write_text(
+        "from activities.slack.reporter import SlackReporter\nfrom . import server\n"
+    )
     (tmp_path / "activities" / "slack.py").write_text("from slack_ui import thread\n")
     assert violations(tmp_path) == [
         "core/settings.py imports bot",

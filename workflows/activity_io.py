@@ -236,7 +236,7 @@ class ProgressInput(BaseModel):
     refused: DecisionRecord | None = None  # for REFUSED: the queued decision that was not applied
     refused_review: PlanReviewRecord | None = None  # for REFUSED: or the queued plan review that was not
     # When the workflow made this report (workflow.now()): with several workers, a refresh made earlier
-    # is never sent over one made later (activities/slack_writes.py). None in reports made before it.
+    # is never sent over one made later (activities/slack/writes.py). None in reports made before it.
     reported_at: datetime | None = None
 
 

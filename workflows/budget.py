@@ -23,7 +23,7 @@ __all__ = [
 # Runs started before this change fail when their budget runs out; these degrade instead.
 BUDGET_PATCH = "budget-degrades"
 # The share of the budget kept for writing and checking the draft: a draft's prompt carries at most
-# 24,000 characters of pages (activities/prompts.py), so a quarter of the default 200,000 tokens
+# 24,000 characters of pages (activities/model/prompts.py), so a quarter of the default 200,000 tokens
 # holds a draft, a repair and the final answer.
 WRITE_RESERVE_SHARE = 0.25
 # The research loop looks again only while the run has spent less than this share of its budget:

@@ -2,7 +2,7 @@
 
 Pure functions of plain data, so the workflow can build the records itself; the passages come from the
 citation check (activities/verify.py, asked ``with_passages``), and the archive keeps the records
-(activities/store.py, ``research_evidence``). Everything is bounded, since it travels through workflow
+(activities/archive/store.py, ``research_evidence``). Everything is bounded, since it travels through workflow
 history twice (the check's answer, the store's input).
 """
 

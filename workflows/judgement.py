@@ -1,5 +1,5 @@
 """The model's verdicts applied to the citation check's: where a model is configured, it decides every
-claim (workflows/steps.py asks it; activities/llm.py and activities/prompts.py ask the model).
+claim (workflows/steps.py asks it; activities/model/llm.py and activities/model/prompts.py ask the model).
 
 Pure functions of plain data, so the workflow can apply them itself and replay gives the same answer.
 A claim the judge gave no verdict (it failed, garbled its answer, or the budget was spent) is

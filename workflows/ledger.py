@@ -1,7 +1,7 @@
 """A run's cost ledger: tokens in and out, and the estimated cost when prices are set.
 
 Shown in the draft's footer (slack_ui/thread.py), in the terminal (researchbot/terminal.py), and
-stored in the archive's usage column (activities/store.py). Pure: safe in workflow code.
+stored in the archive's usage column (activities/archive/store.py). Pure: safe in workflow code.
 """
 
 from __future__ import annotations

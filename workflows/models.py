@@ -108,7 +108,7 @@ class Page(BaseModel):
     text: str = ""
     ok: bool = True
     error: str | None = None
-    # True when ``text`` is only an excerpt and the full text is in the archive (activities/page_store.py).
+    # True when ``text`` is only an excerpt and the full text is in the archive (activities/search/page_store.py).
     stored: bool = False
     # How the text was read, for the evidence archive: when (UTC), the HTTP status of the final response
     # (None: not read over HTTP, as a local:// document or a search snippet), the SHA-256 of the whole

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from activities.local_corpus import LocalCorpus
-from activities.slack import SlackReporter
-from activities.slack_stream import ProgressMode
-from activities.slack_writes import SlackWrites
-from activities.store import ArchiveStore
+from activities.archive.store import ArchiveStore
+from activities.search.local_corpus import LocalCorpus
+from activities.slack.reporter import SlackReporter
+from activities.slack.streams import ProgressMode
+from activities.slack.writes import SlackWrites
 from core.response_urls import ResponseUrls
 from sandbox import SlackApiServer, Workspace
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter

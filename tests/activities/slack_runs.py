@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.slack import SlackReporter
+from activities.slack.reporter import SlackReporter
 from sandbox import SlackApiServer
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
 from workflows.models import RunStatus, SlackContext, Stage

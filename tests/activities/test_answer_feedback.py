@@ -13,8 +13,8 @@ from alembic import command
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.answer_feedback import FeedbackActivities, FeedbackStore
-from activities.store import ArchiveStore, alembic_config, answer_feedback
+from activities.archive.ratings import FeedbackActivities, FeedbackStore
+from activities.archive.store import ArchiveStore, alembic_config, answer_feedback
 from workflows.models import AnswerFeedback, Rating
 
 T0 = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)

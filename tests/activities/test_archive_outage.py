@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.store import ArchiveStore, StoreActivities
+from activities.archive.store import ArchiveStore, StoreActivities
 from tests.fakes.activities import FakeActivities
 from tests.fakes.slow_proxy import SlowProxy
 from tests.workflows.helpers import decision, new_queue, start_run, wait_for_stage

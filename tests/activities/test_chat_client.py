@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.chat_client import ChatClient
+from activities.model.chat_client import ChatClient
 from tests.activities.llm_inputs import HI
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -7,8 +7,8 @@ import pytest
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
-from activities.chat_client import ChatClient, PromptTooLong
-from activities.llm import build_research_model
+from activities.model.chat_client import ChatClient, PromptTooLong
+from activities.model.llm import build_research_model
 from core.settings import Settings
 from tests.activities.llm_inputs import HI
 from tests.fakes.openai_server import FakeOpenAI, count_tokens

@@ -13,8 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
-from activities.context_window import ContextWindow, Window, discover_window, estimate_tokens
-from activities.llm import build_research_model
+from activities.model.context_window import ContextWindow, Window, discover_window, estimate_tokens
+from activities.model.llm import build_research_model
 from core.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind, count_tokens
 from workflows.activity_io import (
@@ -160,7 +160,7 @@ async def test_every_prompt_of_a_run_fits_a_2048_token_window(client, style):
 
 
 def test_the_cut_keeps_the_passage_that_answers_even_at_the_end_of_its_page():
-    from activities import prompts
+    from activities.model import prompts
 
     sources, pages = _run_inputs()
     messages = prompts.synthesize_messages(SynthesizeInput(question=QUESTION, sources=sources, pages=pages), 1_400)

@@ -7,10 +7,10 @@ import json
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities import prompts
-from activities.chat_client import ChatClient
-from activities.llm import ChatResearchModel, LlmActivities, OfflineResearchModel
-from activities.offline_text import find_gaps
+from activities.model import prompts
+from activities.model.chat_client import ChatClient
+from activities.model.llm import ChatResearchModel, LlmActivities, OfflineResearchModel
+from activities.model.offline_text import find_gaps
 from tests.activities.llm_inputs import PAGES, QUESTION, SOURCES
 from tests.fakes.openai_server import FakeOpenAI, by_prompt_kind
 from workflows.activity_io import ReflectInput

@@ -1,5 +1,5 @@
 """What a model writes is checked like a person's question before it is searched or planned
-(activities/item_checks.py): plain text of a person's length, no markup fragments."""
+(activities/model/item_checks.py): plain text of a person's length, no markup fragments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from activities.item_checks import item_problem
+from activities.model.item_checks import item_problem
 from workflows.models import MAX_PLAN_QUESTION_CHARS
 
 _QUOTE_COLON = re.compile(r"""["'\u201c\u201d]\s*:|:\s*["'\u201c\u201d]""")

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from activities.chat_client import ChatClient
-from activities.llm import ChatResearchModel, LlmActivities
-from activities.prompts import (
+from activities.model.chat_client import ChatClient
+from activities.model.llm import ChatResearchModel, LlmActivities
+from activities.model.prompts import (
     PAGES_PROMPT_CHARS,
     judge_messages,
     meaning_batches,

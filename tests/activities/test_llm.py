@@ -10,8 +10,8 @@ import structlog
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.chat_client import ChatClient
-from activities.llm import (
+from activities.model.chat_client import ChatClient
+from activities.model.llm import (
     OFFLINE_NOTICE,
     ChatResearchModel,
     LlmActivities,

@@ -12,9 +12,9 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.chat_client import ChatClient
-from activities.llm import ChatResearchModel, LlmActivities
-from activities.store import ArchiveStore
+from activities.archive.store import ArchiveStore
+from activities.model.chat_client import ChatClient
+from activities.model.llm import ChatResearchModel, LlmActivities
 from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import workflow_id_for_message
 from tests.fakes.openai_server import FakeOpenAI

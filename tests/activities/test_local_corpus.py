@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.local_corpus import CorpusReadError, LocalCorpus, fts_query
+from activities.search.local_corpus import CorpusReadError, LocalCorpus, fts_query
 from core.settings import REPO_ROOT
 
 

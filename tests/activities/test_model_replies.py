@@ -13,11 +13,11 @@ import pytest
 from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
-from activities.chat_client import ChatClient
-from activities.item_checks import item_problem
-from activities.llm import ChatResearchModel, LlmActivities
-from activities.offline_model import split_question
-from activities.search import SearchActivities, SearxngSearch
+from activities.model.chat_client import ChatClient
+from activities.model.item_checks import item_problem
+from activities.model.llm import ChatResearchModel, LlmActivities
+from activities.model.offline_model import split_question
+from activities.search.providers import SearchActivities, SearxngSearch
 from tests.activities.llm_inputs import PAGES, QUESTION, SOURCES
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.search_servers import FakeWeb

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from activities.llm import OFFLINE_NOTICE, OfflineResearchModel
+from activities.model.llm import OFFLINE_NOTICE, OfflineResearchModel
 from tests.activities.llm_inputs import PAGES, QUESTION, SOURCES, synth
 from workflows.activity_io import FinalizeInput, PlanInput, RevisionPlanInput
 

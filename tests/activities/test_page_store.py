@@ -7,10 +7,10 @@ import hashlib
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.llm import LlmActivities
-from activities.offline_model import OfflineResearchModel
-from activities.page_store import EXCERPT_CHARS, PageStore
-from activities.store import ArchiveStore
+from activities.archive.store import ArchiveStore
+from activities.model.llm import LlmActivities
+from activities.model.offline_model import OfflineResearchModel
+from activities.search.page_store import EXCERPT_CHARS, PageStore
 from workflows.activity_io import SynthesizeInput
 from workflows.models import Page, Source
 

@@ -15,8 +15,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.local_corpus import LocalCorpus
-from activities.pages import PageActivities, PageReader, Refused, check_address, check_host
+from activities.search.local_corpus import LocalCorpus
+from activities.search.pages import PageActivities, PageReader, Refused, check_address, check_host
 from tests.fakes.search_servers import ARTICLE_TEXT, FakeWeb
 from workflows.activity_io import ReadPageInput
 

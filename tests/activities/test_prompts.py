@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from activities import prompts
+from activities.model import prompts
 from tests.activities.llm_inputs import HI, PAGES, QUESTION, SOURCES, synth
 from workflows.activity_io import FinalizeInput
 from workflows.models import Page

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.local_corpus import LocalCorpus
-from activities.search import (
+from activities.search.local_corpus import LocalCorpus
+from activities.search.providers import (
     BraveSearch,
     LocalSearch,
     SearchActivities,

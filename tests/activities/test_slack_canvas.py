@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from activities.slack import SlackReporter
-from activities.slack_canvas import CANVAS_KEY
-from activities.slack_writes import SlackWrites
+from activities.slack.canvases import CANVAS_KEY
+from activities.slack.reporter import SlackReporter
+from activities.slack.writes import SlackWrites
 from sandbox import SlackApiServer
 from sandbox.canvases import canvas_url
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter, Run, context_in, thread_of

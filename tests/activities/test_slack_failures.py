@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.slack import SlackProgressActivities, SlackReporter
-from activities.slack_writes import SlackWrites
+from activities.slack.reporter import SlackProgressActivities, SlackReporter
+from activities.slack.writes import SlackWrites
 from core.response_urls import LIFETIME, ResponseUrls
 from core.settings import Settings
 from sandbox import SlackApiServer

@@ -19,9 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.progress import ProgressActivities
-from activities.slack import SlackReporter
-from activities.slack_lookup import SEND_MARGIN_SECONDS, STEP_EVENT
-from activities.slack_writes import SlackWrites
+from activities.slack.lookup import SEND_MARGIN_SECONDS, STEP_EVENT
+from activities.slack.reporter import SlackReporter
+from activities.slack.writes import SlackWrites
 from sandbox import SlackApiServer
 from tests.activities.slack_runs import RecordingReporter, Run, context_in
 from workflows import REPORT_PROGRESS

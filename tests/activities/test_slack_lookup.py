@@ -12,10 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.slack import SlackProgressActivities, SlackReporter
-from activities.slack_lookup import STEP_EVENT
-from activities.slack_stream import ProgressMode
-from activities.slack_writes import SlackWrites
+from activities.slack.lookup import STEP_EVENT
+from activities.slack.reporter import SlackProgressActivities, SlackReporter
+from activities.slack.streams import ProgressMode
+from activities.slack.writes import SlackWrites
 from sandbox import SlackApiServer
 from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in, thread_of
 from workflows.activity_io import ProgressKind

@@ -1,4 +1,4 @@
-"""The retention of ``slack_message_states`` (activities/slack_budget.py), on the real PostgreSQL: states
+"""The retention of ``slack_message_states`` (activities/slack/shared_budget.py), on the real PostgreSQL: states
 reported before the horizon are deleted after a claim, at most once an hour per process, and such a state
 is never sent, so a deleted row cannot let an old state overwrite a newer one."""
 
@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from activities.slack_budget import SWEEP_BATCH, SWEEP_EVERY, SharedBudget
-from activities.slack_writes import SlackWrites, Superseded
-from activities.store import ArchiveStore, slack_message_states
+from activities.archive.store import ArchiveStore, slack_message_states
+from activities.slack.shared_budget import SWEEP_BATCH, SWEEP_EVERY, SharedBudget
+from activities.slack.writes import SlackWrites, Superseded
 from core.settings import Settings
 from researchbot.wiring import build_shared_budget
 from tests.activities.test_slack_shared_budget import BUDGETS, sending

@@ -16,9 +16,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from activities.slack import SlackReporter
-from activities.slack_limits import Budget, digest
-from activities.slack_writes import SlackWrites, Superseded, TooLate
+from activities.slack.limits import Budget, digest
+from activities.slack.reporter import SlackReporter
+from activities.slack.writes import SlackWrites, Superseded, TooLate
 from sandbox import SlackApiServer
 from slack_ui import thread
 from tests.activities.slack_runs import ALICE, RecordingReporter, Run, context_in

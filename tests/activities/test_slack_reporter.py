@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from activities.slack import STEP_EVENT, SlackReporter
+from activities.slack.reporter import STEP_EVENT, SlackReporter
 from sandbox import SlackApiServer
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter, Run, context_in, thread_of
 from workflows.activity_io import ProgressKind

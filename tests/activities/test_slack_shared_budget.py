@@ -1,4 +1,4 @@
-"""Slack's budget shared by several workers through PostgreSQL (activities/slack_budget.py): two
+"""Slack's budget shared by several workers through PostgreSQL (activities/slack/shared_budget.py): two
 ``SlackWrites`` (two workers) spend one budget, a 429 met by one pauses the other, and a database that is
 away costs no write.
 
@@ -19,10 +19,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 from structlog.testing import capture_logs
 
-from activities.slack_budget import SharedBudget, Slot, workspace_key
-from activities.slack_limits import Budget
-from activities.slack_writes import SlackWrites, Superseded
-from activities.store import ArchiveStore
+from activities.archive.store import ArchiveStore
+from activities.slack.limits import Budget
+from activities.slack.shared_budget import SharedBudget, Slot, workspace_key
+from activities.slack.writes import SlackWrites, Superseded
 from core.settings import Settings
 from researchbot.wiring import build_shared_budget
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.slack import SlackReporter
-from activities.slack_stream import ProgressMode
+from activities.slack.reporter import SlackReporter
+from activities.slack.streams import ProgressMode
 from sandbox import SlackApiServer
 from sandbox.streams import STREAM_IDLE_SECONDS
 from tests.activities.conftest import make_reporter

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.store import (
+from activities.archive.store import (
     _MIGRATION_LOCK,
     ArchiveStore,
     StoreActivities,

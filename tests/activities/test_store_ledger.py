@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from activities.store import ArchiveStore, research_runs
+from activities.archive.store import ArchiveStore, research_runs
 from tests.activities.test_store import a_result
 from workflows.ledger import ledger_of
 from workflows.models import Prices, TokenUsage

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import ArchiveStore
+from activities.archive.store import ArchiveStore
 from bot import caps
 from bot.research import STARTED, start_question
 from bot.under_way import UnderWay

@@ -96,7 +96,7 @@ async def test_ask_runs_offline_end_to_end_and_archives(env: WorkflowEnvironment
     assert "=== Draft, round 1 ===" in out and "=== Draft, round 2 ===" in out
     assert "Offline mode" in out
     assert "=== Approved ===" in out and "[1]" in out and "local://" in out
-    from activities.store import ArchiveStore
+    from activities.archive.store import ArchiveStore
 
     stored = ArchiveStore(settings["DATABASE_URL"]).recent(limit=5)
     assert len(stored) == 1 and stored[0].outcome.value == "approved" and stored[0].revision_rounds == 1
@@ -137,7 +137,7 @@ async def test_show_prints_the_archived_report_with_its_evidence(env: WorkflowEn
     shown = researchbot(["show", workflow_id], settings, cwd=tmp_path)
 
     assert shown.returncode == 0, shown.stderr
-    from activities.store import ArchiveStore
+    from activities.archive.store import ArchiveStore
 
     store = ArchiveStore(settings["DATABASE_URL"])
     result, evidence = store.get(workflow_id), store.evidence(workflow_id)

@@ -10,8 +10,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.answer_feedback import FeedbackStore
-from activities.store import ArchiveStore
+from activities.archive.ratings import FeedbackStore
+from activities.archive.store import ArchiveStore
 from sandbox import Channel, SlackApiServer, payloads
 from sandbox.canvases import canvas_url
 from tests.e2e.slack_stack import (

@@ -16,7 +16,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from activities.prompts import prompt_kind
+from activities.model.prompts import prompt_kind
 from bot.runs import build_request, start_run
 from core.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI

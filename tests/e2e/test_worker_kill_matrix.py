@@ -30,7 +30,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.prompts import prompt_kind
+from activities.model.prompts import prompt_kind
 from bot.runs import build_request, start_run
 from core.settings import Settings
 from sandbox import SlackApiServer

@@ -10,7 +10,7 @@
         assert llm.requests[-1].headers["authorization"] == "Bearer sk-test"
 
 ``by_prompt_kind(plan=..., revision=..., draft=..., finalize=...)`` builds a reply function that
-answers each of ResearchBot's prompts (see ``activities.prompts.prompt_kind``).
+answers each of ResearchBot's prompts (see ``activities.model.prompts.prompt_kind``).
 
 Like the servers people run (see ``streaming``, ``pace``, ``stall_next`` and ``context_tokens``):
 
@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from activities.prompts import prompt_kind
+from activities.model.prompts import prompt_kind
 
 __all__ = ["FakeOpenAI", "ReceivedRequest", "agreeable_judge", "by_prompt_kind", "count_tokens", "echo_reply"]
 

@@ -13,8 +13,8 @@ import pytest
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
-from activities.local_corpus import LocalCorpus
-from activities.pages import PageActivities, PageReader
+from activities.search.local_corpus import LocalCorpus
+from activities.search.pages import PageActivities, PageReader
 from core.settings import REPO_ROOT
 from tests.fakes.activities import FakeActivities
 from tests.fakes.search_servers import FakeWeb

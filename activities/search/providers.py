@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent, raise_for_status
 from activities.heartbeat import heartbeating
-from activities.local_corpus import LocalCorpus
+from activities.search.local_corpus import LocalCorpus
 from core.errors import ConfigError
 from core.settings import Settings
 from workflows import SEARCH

@@ -2,11 +2,11 @@
 
 Builders return chat messages (``[{"role": ..., "content": ...}]``). Parsers accept a numbered
 list, a bulleted list or JSON, since models (and local ones especially) answer in all three; an answer
-that is none of them raises ValueError saying why (activities/llm.py asks once more with it), and an
-item that would not pass as a person's question (activities/item_checks.py) is dropped.
+that is none of them raises ValueError saying why (activities/model/llm.py asks once more with it), and an
+item that would not pass as a person's question (activities/model/item_checks.py) is dropped.
 Page text in prompts is bounded: PAGES_PROMPT_CHARS in all, PAGE_PROMPT_CHARS per page, and cut by
-relevance to what is asked (activities/prompt_fit.py). Given a ``budget`` (the tokens the model's context
-window leaves for the prompt, activities/context_window.py), a builder also fits its messages to it: the
+relevance to what is asked (activities/model/prompt_fit.py). Given a ``budget`` (the tokens the model's context
+window leaves for the prompt, activities/model/context_window.py), a builder also fits its messages to it: the
 system prompt, its rules and the question stay whole, page text is cut, and a prompt that cannot fit even
 so raises PromptCannotFit.
 """
@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import structlog
 
-from activities.context_window import estimate_tokens, message_tokens
-from activities.item_checks import item_problem
-from activities.prompt_fit import PromptCannotFit, cut_pages, relevance
+from activities.model.context_window import estimate_tokens, message_tokens
+from activities.model.item_checks import item_problem
+from activities.model.prompt_fit import PromptCannotFit, cut_pages, relevance
 from workflows.activity_io import (
     ClaimToJudge,
     Entailment,
@@ -472,7 +472,7 @@ def clean_answer(text: str) -> str:
 
 
 def _items(text: str, key: str) -> list[str]:
-    """The items of a list answer that pass a person's checks (activities/item_checks.py); [] for NONE.
+    """The items of a list answer that pass a person's checks (activities/model/item_checks.py); [] for NONE.
     An item that fails them is dropped and logged. Raises ValueError when the answer is no list, or
     when every item in it fails, so the model can be asked again."""
     fenced = _FENCE.search(text)

@@ -2,7 +2,7 @@
 drafts with decision buttons, reminders and the final report in its thread.
 
 Posting is idempotent. Every post carries message metadata naming the run and the step, and
-a retried activity looks for its step's message before posting it (activities/slack_lookup.py),
+a retried activity looks for its step's message before posting it (activities/slack/lookup.py),
 so a response lost after Slack accepted a post never shows the message twice. Failures reach
 Temporal classified: HTTP 429 waits for Retry-After, refusals (bad token, bad blocks) are not retried.
 """
@@ -24,9 +24,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.progress import ProgressActivities, Reporter
-from activities.slack_canvas import ReportCanvas
-from activities.slack_limits import digest, slack_error_code, slack_failure
-from activities.slack_lookup import (
+from activities.slack.canvases import ReportCanvas
+from activities.slack.limits import digest, slack_error_code, slack_failure
+from activities.slack.lookup import (
     STEP_EVENT,
     BotIdentity,
     Run,
@@ -36,8 +36,8 @@ from activities.slack_lookup import (
     may_have_posted_before,
     step_metadata,
 )
-from activities.slack_stream import ProgressMode, ProgressStream
-from activities.slack_writes import SlackWrites, Superseded, TooLate
+from activities.slack.streams import ProgressMode, ProgressStream
+from activities.slack.writes import SlackWrites, Superseded, TooLate
 from core.response_urls import ResponseUrls, may_post_to
 from core.run_threads import RunThreads
 from slack_ui import blocks, canvas, thread
@@ -61,7 +61,7 @@ def _last_decision(status: RunStatus) -> DecisionRecord | None:
 
 class SlackReporter:
     """Turns progress reports into Slack messages. Make one per worker: its scheduler
-    (activities/slack_writes.py) orders the writes of all runs on the worker within Slack's rate
+    (activities/slack/writes.py) orders the writes of all runs on the worker within Slack's rate
     budget, what people wait for first, and remembers what it last sent to each message."""
 
     def __init__(

@@ -19,12 +19,12 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import prompts, spend
-from activities.chat_client import ChatClient, Completion, PromptTooLong
-from activities.context_window import ContextWindow, Window, message_tokens
 from activities.heartbeat import heartbeating
-from activities.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
-from activities.page_store import PageStore
+from activities.model import prompts, spend
+from activities.model.chat_client import ChatClient, Completion, PromptTooLong
+from activities.model.context_window import ContextWindow, Window, message_tokens
+from activities.model.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
+from activities.search.page_store import PageStore
 from core.errors import ConfigError
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens

@@ -26,8 +26,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import PAGE_RETRY_AFTER, rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
-from activities.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
-from activities.page_store import PageStore
+from activities.search.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
+from activities.search.page_store import PageStore
 from workflows import READ_PAGE
 from workflows.activity_io import ReadPageInput
 from workflows.models import Page

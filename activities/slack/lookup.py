@@ -17,8 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
-from activities.slack_limits import slack_error_code
-from activities.slack_writes import SlackWrites
+from activities.slack.limits import slack_error_code
+from activities.slack.writes import SlackWrites
 from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/threads.py)
 from workflows.activity_io import ProgressInput
 from workflows.models import RunStatus

@@ -26,8 +26,8 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.chat_stream import Completion, StreamedAnswer, estimate_usage, reported_usage, sse_events
 from activities.errors import permanent, raise_for_status
+from activities.model.chat_stream import Completion, StreamedAnswer, estimate_usage, reported_usage, sse_events
 
 __all__ = ["SILENCE_SECONDS", "SPEED_METRIC", "ChatClient", "Completion", "PromptTooLong", "prompt_too_long"]
 

@@ -3,7 +3,7 @@ OPENAI_BASE_URL): deterministic, no network, and it says plainly that it wrote i
 
 Plans split the question; the look for gaps after reading turns the sub-questions no read page
 covers into follow-up queries; drafts are extractive: the page sentences that best answer the question,
-found by the same retrieval the citation check uses (activities/retrieval.py: BM25 over the sentences,
+found by the same retrieval the citation check uses (activities/search/retrieval.py: BM25 over the sentences,
 without the words of how the question is asked), best first, then those that share the most terms with
 the reviewer's feedback, each cited with its source number.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from activities.offline_text import (
+from activities.model.offline_text import (
     STYLE_WORDS,
     Pick,
     candidates,
@@ -23,8 +23,8 @@ from activities.offline_text import (
     pick_for_feedback,
     topic_of,
 )
-from activities.prompts import usable_sources
-from activities.retrieval import PassageIndex, terms_of, what_is_asked
+from activities.model.prompts import usable_sources
+from activities.search.retrieval import PassageIndex, terms_of, what_is_asked
 from workflows.activity_io import (
     FinalizeInput,
     JudgeInput,

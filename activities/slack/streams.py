@@ -14,7 +14,7 @@ without a step's metadata, posted since its first attempt was scheduled, and ado
 Where streaming is refused (an older workspace answers ``unknown_method``; the errors Slack documents
 for startStream are below), or a stream cannot be appended to any more (stopped, expired), the run
 is marked ``progress-mode: update`` and shows the chat.update checklist from then on. So it is when
-startStream's budget (Tier 2, activities/slack_limits.py) has no turn for it within ``START_WAIT``
+startStream's budget (Tier 2, activities/slack/limits.py) has no turn for it within ``START_WAIT``
 seconds: a run is never held up for its progress display.
 
 Budgets: the round's last state goes as a final append (Tier 4, before other runs' intermediate
@@ -32,9 +32,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
-from activities.slack_limits import digest, slack_error_code
-from activities.slack_lookup import STEP_EVENT, BotIdentity, Run, joining, may_have_posted_before
-from activities.slack_writes import SlackWrites, Superseded, TooLate
+from activities.slack.limits import digest, slack_error_code
+from activities.slack.lookup import STEP_EVENT, BotIdentity, Run, joining, may_have_posted_before
+from activities.slack.writes import SlackWrites, Superseded, TooLate
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from pydantic import BaseModel
 
-from activities import spend
+from activities.model import spend as spend
 from workflows.models import TokenUsage
 
 __all__ = ["Completion", "StreamedAnswer", "estimate_usage", "reported_usage", "sse_events"]

@@ -19,9 +19,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
-from activities.slack_limits import slack_error_code
-from activities.slack_lookup import Run
-from activities.slack_writes import SlackWrites
+from activities.slack.limits import slack_error_code
+from activities.slack.lookup import Run
+from activities.slack.writes import SlackWrites
 from slack_ui.canvas import canvas_title, report_canvas
 from workflows.models import ResearchResult
 

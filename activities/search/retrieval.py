@@ -5,7 +5,7 @@ meet.
 Retrieval finds candidates and ranks them; it does not decide. It is tuned for recall: a claim that
 paraphrases its source must still find the passage it paraphrases among the first few. Whether a
 passage says the claim is decided by the model's judge, or offline by the word check
-(activities/verify.py). The offline writer picks its sentences with it too (activities/offline_text.py).
+(activities/verify.py). The offline writer picks its sentences with it too (activities/model/offline_text.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from activities.offline_text import key_terms
+from activities.model.offline_text import key_terms
 
 __all__ = ["MAX_PASSAGES_PER_PAGE", "Passage", "PassageIndex", "numbers_in", "passages", "stem", "terms_of"]
 

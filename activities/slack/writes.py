@@ -1,6 +1,6 @@
 """One worker's Slack writes, scheduled by what they mean rather than by when they arrive.
 
-Two classes of write share each method's rate budget (activities/slack_limits.py BUDGETS):
+Two classes of write share each method's rate budget (activities/slack/limits.py BUDGETS):
 
 - **waited**: what a person waits for (a run's root, plan, draft with its buttons, the decision
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
@@ -20,7 +20,7 @@ pauses that line for the Retry-After and puts the write back at the head of its 
 not take it, so sending it again cannot double it. Writes of the same message are sent one at a
 time, in the order they were granted.
 
-With a :class:`~activities.slack_budget.SharedBudget` (DATABASE_URL is PostgreSQL), the workers of a
+With a :class:`~activities.slack.shared_budget.SharedBudget` (DATABASE_URL is PostgreSQL), the workers of a
 workspace spend one budget: each slot is taken from the line's row in the database, and a 429 pauses
 the line for every worker. Which write gets a slot is still chosen here, by the rules above. Because
 informing writes never spend the burst, a worker's waited write still finds the burst free while
@@ -47,8 +47,8 @@ from typing import Any, TypeVar
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from activities.slack_budget import SharedBudget
-from activities.slack_limits import BUDGETS, PER_CHANNEL, Budget, retry_after
+from activities.slack.limits import BUDGETS, PER_CHANNEL, Budget, retry_after
+from activities.slack.shared_budget import SharedBudget
 
 __all__ = ["SlackWrites", "Superseded", "TooLate"]
 

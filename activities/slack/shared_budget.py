@@ -1,10 +1,10 @@
 """Slack's rate budget shared by every worker of a workspace, kept in PostgreSQL.
 
-Each worker schedules its own Slack writes (activities/slack_writes.py), but Slack counts the writes of
+Each worker schedules its own Slack writes (activities/slack/writes.py), but Slack counts the writes of
 all workers against one budget per method and workspace (per channel for chat.postMessage). With two
 workers each spending a whole budget, they meet each other's 429s, and a click's update waits out
 Retry-After pauses. When DATABASE_URL is PostgreSQL, each line's budget state lives in one row of
-``slack_budget`` (activities/store.py): the theoretical arrival time of the generic cell-rate algorithm,
+``slack_budget`` (activities/archive/store.py): the theoretical arrival time of the generic cell-rate algorithm,
 and, after a 429, when the pause ends. Taking a slot is one statement on that row, timed by the
 database's clock, so two workers can never both take the last slot, and their clocks need not agree.
 
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import URL, Engine
 
-from activities.slack_limits import Budget
+from activities.slack.limits import Budget
 
 __all__ = ["SharedBudget", "Slot", "workspace_key"]
 

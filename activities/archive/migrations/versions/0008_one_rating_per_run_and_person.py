@@ -1,5 +1,5 @@
 """One rating per run and person (a later click replaces an earlier one), and an index for the retention of
-slack_message_states (activities/slack_budget.py deletes states older than SLACK_MESSAGE_STATE_RETENTION_DAYS).
+slack_message_states (activities/slack/shared_budget.py deletes states older than SLACK_MESSAGE_STATE_RETENTION_DAYS).
 
 Revision ID: 0008
 Revises: 0007

@@ -93,7 +93,7 @@ research_runs = sa.Table(
     sa.Index("ix_research_runs_requested_by_finished_at", "requested_by", "finished_at"),
 )
 
-# The full text of every page a run read (activities/page_store.py): kept here, not in workflow history.
+# The full text of every page a run read (activities/search/page_store.py): kept here, not in workflow history.
 research_pages = sa.Table(
     "research_pages",
     metadata,
@@ -121,7 +121,7 @@ research_evidence = sa.Table(
     sa.Column("claims", _JSON, nullable=False),
 )
 
-# Each person's rating of a published report (activities/answer_feedback.py): their latest 👍 or 👎 click.
+# Each person's rating of a published report (activities/archive/ratings.py): their latest 👍 or 👎 click.
 answer_feedback = sa.Table(
     "answer_feedback",
     metadata,
@@ -134,7 +134,7 @@ answer_feedback = sa.Table(
     sa.Index("ux_answer_feedback_workflow_id_given_by", "workflow_id", "given_by", unique=True),
 )
 
-# Slack's rate budget of each line (activities/slack_budget.py), shared by the workers on PostgreSQL: one
+# Slack's rate budget of each line (activities/slack/shared_budget.py), shared by the workers on PostgreSQL: one
 # row per workspace, method and scope (the channel for a per-channel method, else ''). Unused on SQLite.
 slack_budget = sa.Table(
     "slack_budget",
@@ -148,7 +148,7 @@ slack_budget = sa.Table(
 )
 
 # The newest state sent to each message that informs (a run's progress, its root's status), by the time
-# its report was made in the workflow (activities/slack_budget.py): an older state queued on one worker
+# its report was made in the workflow (activities/slack/shared_budget.py): an older state queued on one worker
 # is not sent over a newer one another worker sent; kept for SLACK_MESSAGE_STATE_RETENTION_DAYS. Unused on SQLite.
 slack_message_states = sa.Table(
     "slack_message_states",

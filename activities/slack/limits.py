@@ -2,7 +2,7 @@
 
 Slack limits each Web API method per app per workspace, by tier, and chat.postMessage per
 channel (https://docs.slack.dev/apis/web-api/rate-limits). :data:`BUDGETS` holds the budget of
-each method the worker writes with; activities/slack_writes.py spends it. What Slack refuses
+each method the worker writes with; activities/slack/writes.py spends it. What Slack refuses
 becomes a Temporal failure that says whether to retry (:func:`slack_failure`).
 """
 
@@ -31,7 +31,7 @@ class Budget:
 
 
 # What one worker may spend (all workers together, when they share it through PostgreSQL:
-# activities/slack_budget.py), a little under what Slack documents, so a worker alone never meets a 429.
+# activities/slack/shared_budget.py), a little under what Slack documents, so a worker alone never meets a 429.
 # https://docs.slack.dev/apis/web-api/rate-limits: "Tier 3: 50+ per minute ... sporadic bursts are
 # welcome"; "Tier 4: 100+ per minute ... generous burst behavior"; "Posting messages: 1 per second,
 # short bursts >1 allowed". Each is "per API method per workspace per app"; chat.postMessage is per channel.
@@ -57,7 +57,7 @@ BUDGETS: dict[str, Budget] = {
     # chat.startStream: no tier in the pages we could read (https://docs.slack.dev/reference/methods/chat.startStream);
     # taken as its sibling stopStream's, Tier 2, the stricter guess.
     "chat.startStream": Budget(interval=3.2, burst=2),
-    # The reads a retried step makes to find what an earlier attempt posted (activities/slack_lookup.py):
+    # The reads a retried step makes to find what an earlier attempt posted (activities/slack/lookup.py):
     # Tier 3 (https://docs.slack.dev/reference/methods/conversations.replies), but Tier 1, one a minute, for
     # commercially distributed non-Marketplace apps installed since May 2025; their 429 pauses the line.
     "conversations.replies": Budget(interval=1.2, burst=5),

@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from activities.context_window import estimate_tokens
-from activities.retrieval import BM25_B, BM25_K1, stems
+from activities.model.context_window import estimate_tokens
+from activities.search.retrieval import BM25_B, BM25_K1, stems
 
 __all__ = ["GAP", "PromptCannotFit", "cut_pages", "relevance"]
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from activities.store import ArchiveStore, research_pages
+from activities.archive.store import ArchiveStore, research_pages
 from workflows.models import Page
 
 __all__ = ["EXCERPT_CHARS", "PageStore"]

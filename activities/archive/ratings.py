@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from temporalio import activity
 
-from activities.store import ArchiveStore, answer_feedback, archive_write
+from activities.archive.store import ArchiveStore, answer_feedback, archive_write
 from workflows import RECORD_FEEDBACK
 from workflows.models import AnswerFeedback, Rating
 
