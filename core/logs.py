@@ -45,7 +45,8 @@ class RedactSecrets:
 
     def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event.items():
-            if _SECRET_KEYS.search(key) and value is not None and not isinstance(value, bool | int):
+            # Numbers are counts and rates (prompt_tokens, tokens_per_second), never a secret.
+            if _SECRET_KEYS.search(key) and value is not None and not isinstance(value, bool | int | float):
                 event[key] = REDACTED
             elif isinstance(value, str):
                 event[key] = self.redact(value)

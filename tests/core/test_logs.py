@@ -55,6 +55,7 @@ except RuntimeError:
     log.exception("respond.crashed")
 import logging
 logging.getLogger("slack_bolt").error("token xoxb-123456-abcdef refused")
+log.info("llm.speed", tokens_per_second=12.5, first_token_seconds=0.75, prompt_tokens=900)
 """
 
 
@@ -68,3 +69,5 @@ def test_no_secret_and_no_response_url_reaches_a_log_line() -> None:
         for secret in ("sk-distinctive-key-4242", "signing-secret-4242", "xoxb-", "SECRET", "hooks.slack.com"):
             assert secret not in output, (fmt, secret, output)
         assert output.count("[redacted]") >= 6 and "RuntimeError" in output and "respond.crashed" in output
+        # Counts and rates whose names hold "token" are figures an operator needs, not secrets.
+        assert "12.5" in output and "0.75" in output and "900" in output, output
