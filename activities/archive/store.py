@@ -145,6 +145,8 @@ slack_budget = sa.Table(
     sa.Column("theoretical", _TIME, nullable=False),  # the GCRA's theoretical arrival time
     sa.Column("paused_until", _TIME, nullable=False),  # after a 429: no write before this
     sa.Column("last_grant", sa.Text, nullable=False),  # the ask that took the last slot
+    # Until then a worker holds a run's last progress write: other workers' earlier states wait.
+    sa.Column("finals_until", _TIME, nullable=False, server_default=sa.text("'1970-01-01 00:00:00+00'")),
 )
 
 # The newest state sent to each message that informs (a run's progress, its root's status), by the time

@@ -44,29 +44,42 @@ log = structlog.get_logger(__name__)
 ANSWER_WITHIN = 1.0  # seconds a write waits for the database before the in-process budget decides
 THREADS = 8  # asks at once: about one per line (chat.update, the streaming methods, a channel's posts)
 RETRY_AFTER = 15.0  # seconds the in-process budget decides alone after the database failed to answer
+FINAL_HOLD = 2.0  # slots a final state's ask keeps earlier states off the line: until its worker asks again
 
 # The line's row is created by its first write (granted at once) and locked by ON CONFLICT, so the
 # workers' asks on one line take turns. ``now`` is read once per statement, before the row lock: a
 # statement that waited for another's lock reads a clock a few milliseconds old, which can only make a
 # slot come that much early after a quiet spell (the budgets are a little under Slack's, for that).
 # ``last_grant`` names the ask that took the last slot, so the answer says exactly whether it was this one.
+# A run's last progress state (``final``) goes before the earlier states of other runs on every worker,
+# as it does on one: its ask, granted or not, holds the line (``finals_until``) until ``hold`` seconds
+# past the next slot, so its worker's next ask finds it held; meanwhile an earlier state's ask is
+# refused and told to come back when the hold ends.
 _TAKE = sa.text(
     """
     WITH now AS (SELECT clock_timestamp() AS t)
-    INSERT INTO slack_budget AS line (workspace, method, scope, theoretical, paused_until, last_grant)
-    SELECT :workspace, :method, :scope, t + make_interval(secs => :interval), t, :ask FROM now
+    INSERT INTO slack_budget AS line (workspace, method, scope, theoretical, paused_until, last_grant, finals_until)
+    SELECT :workspace, :method, :scope, t + make_interval(secs => :interval), t, :ask,
+        CASE WHEN :final THEN t + make_interval(secs => :hold) ELSE t END FROM now
     ON CONFLICT (workspace, method, scope) DO UPDATE SET
         theoretical = CASE
             WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
+                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now))
             THEN greatest(line.theoretical, (SELECT t FROM now)) + make_interval(secs => :interval)
             ELSE line.theoretical END,
         last_grant = CASE
             WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
+                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now))
             THEN :ask
-            ELSE line.last_grant END
+            ELSE line.last_grant END,
+        finals_until = CASE
+            WHEN :final THEN greatest(
+                line.finals_until, greatest(line.theoretical, (SELECT t FROM now)) + make_interval(secs => :hold))
+            ELSE line.finals_until END
     RETURNING
         line.last_grant = :ask AS granted,
-        extract(epoch FROM line.theoretical - (SELECT t FROM now)) AS theoretical,
+        extract(epoch FROM CASE WHEN :final OR :waited THEN line.theoretical
+            ELSE greatest(line.theoretical, line.finals_until) END - (SELECT t FROM now)) AS theoretical,
         extract(epoch FROM line.paused_until - (SELECT t FROM now)) AS paused,
         (SELECT t FROM now) AS at
     """
@@ -178,15 +191,19 @@ class SharedBudget:
         self._threads.shutdown(wait=False)
         self.engine.dispose()
 
-    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool) -> Slot | None:
+    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool, final: bool = False) -> Slot | None:
         """Take the line's next slot if it is due now. A waited write (``burst``) may spend the budget's
-        burst; an informing one may not. None: the database did not answer, the caller decides alone."""
+        burst; an informing one may not, and an earlier state waits while any worker holds a ``final``
+        one. None: the database did not answer, the caller decides alone."""
         params = {
             "workspace": self.workspace,
             "method": method,
             "scope": scope,
             "interval": budget.interval,
             "span": (budget.burst - 1) * budget.interval if burst else 0.0,
+            "waited": burst,
+            "final": final and not burst,
+            "hold": FINAL_HOLD * budget.interval,
             "ask": uuid.uuid4().hex,
         }
         row = await self._ask(_TAKE, params)

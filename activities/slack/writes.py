@@ -311,7 +311,7 @@ class SlackWrites:
         if self._shared is not None and line.budget.interval > 0:
             # A waited write may spend the burst, an informing one only the average rate, in the
             # database as here: so another worker's click still finds the burst while these flow.
-            slot = await self._shared.take(line.method, line.scope, line.budget, burst=entry.waited)
+            slot = await self._shared.take(line.method, line.scope, line.budget, burst=entry.waited, final=entry.final)
         now = self._clock()
         if slot is None:
             line.spend(now)

@@ -37,8 +37,8 @@ class RecordingBudget(SharedBudget):
         super().__init__(*args, **kwargs)
         self.answers: list[Slot] = []
 
-    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool) -> Slot | None:
-        slot = await super().take(method, scope, budget, burst=burst)
+    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool, final: bool = False) -> Slot | None:
+        slot = await super().take(method, scope, budget, burst=burst, final=final)
         if slot is not None:
             self.answers.append(slot)
         return slot
@@ -127,6 +127,30 @@ async def test_informing_writes_of_one_worker_leave_the_burst_to_the_other_worke
     assert workers[1].answers[0].granted  # at once, from the burst the informing writes left over
     await asyncio.gather(*informing)
     assert len(sent) == 7
+
+
+async def test_runs_last_progress_on_one_worker_goes_before_earlier_states_on_the_other(
+    workers: list[RecordingBudget],
+) -> None:
+    first, second = (SlackWrites(BUDGETS, shared=shared) for shared in workers)
+    sent: list[str] = []
+    earlier = [
+        asyncio.create_task(first.write("chat.update", "C1", sending(sent, f"earlier {n}"), waited=False, message=n))
+        for n in range(16)
+    ]
+    while len(sent) < 2:  # the first worker's earlier states are flowing at the average rate
+        await asyncio.sleep(BUDGET.interval / 2)
+    before = len(sent)
+    finals = [
+        second.write("chat.update", "C1", sending(sent, f"final {n}"), waited=False, message=("run", n), final=True)
+        for n in range(6)
+    ]
+    await asyncio.gather(*finals)
+    # Taking turns, the finals would end 6 earlier states later; held, at most the slots already
+    # promised before the first final's ask reached the database go to earlier states.
+    assert sent.index("final 5") <= before + 6 + 2, sent
+    await asyncio.gather(*earlier)
+    assert len(sent) == 22
 
 
 async def test_a_429_met_by_one_worker_pauses_the_other(workers: list[RecordingBudget], store: ArchiveStore) -> None:
