@@ -83,7 +83,7 @@ from workflows.research import ResearchWorkflow
 TIMEOUT = 900.0  # seconds any one phase may take before the benchmark gives up
 
 
-# Questions the shipped docs/ corpus answers offline, so each draft offers Approve (a run that found
+# Questions the shipped corpus/ answers offline, so each draft offers Approve (a run that found
 # nothing to cite offers only Revise and Reject). Each command is its own run, whatever its question.
 QUESTIONS = (
     "How does Temporal retry activities?",
@@ -243,6 +243,7 @@ class Result:
     floor: float = 0.0  # Slack's floor under the largest progress lag (bench/slack_floor.py)
     calls: Counter[str] = field(default_factory=Counter)  # calls Slack accepted, per method
     runs: int = 0
+    worst: list[str] = field(default_factory=list)  # the latest progress messages, for a reader who asks why
 
     @property
     def ratio(self) -> str:
@@ -364,6 +365,7 @@ async def _measure(
     watcher.scan()
 
     lags, not_final, lost, doubled, streams = [], 0, 0, 0, 0
+    late: list[tuple[float, float, float, int, bool]] = []
     needed = [Write("chat.update", at, click=True) for at in clicked.values() for _ in ("buttons", "root")]
     for workflow_id, seen in watcher.runs.items():
         ready = seen.report_at if workflow_id in clicked else seen.draft_at
@@ -376,6 +378,7 @@ async def _measure(
         else:
             after = seen.report_at if workflow_id in clicked else seen.draft_at
             lags.append(max(0.0, shown[-1][0] - (after or shown[-1][0])))
+            late.append((lags[-1], after or 0.0, shown[-1][0], len(shown), workflow_id in clicked))
         streams += bool(seen.streamed) and not seen.progress
         wanted = {"root", "plan-1", "draft-1"} | ({"final"} if workflow_id in clicked else set())
         lost += len(wanted - set(seen.steps)) + (not shown)
@@ -396,6 +399,11 @@ async def _measure(
         floor=floor(needed, RATE_LIMITS),
         calls=Counter(call.method for call in slack.calls) - slack.rate_limited,
         runs=runs,
+        worst=[
+            f"lag {lag:.1f} s: ready at +{ready - asked:.1f} s, final at +{final - asked:.1f} s, "
+            f"{states} states shown{', approved' if approved else ''}"
+            for lag, ready, final, states, approved in sorted(late, reverse=True)[:5]
+        ],
     )
 
 
@@ -418,7 +426,12 @@ def table(results: list[Result], runs: int, approvals: int, click_every: float) 
     )
     rows = []
     for r in results:
-        lag = f"{max(r.progress_lag):.1f} s" if r.progress_lag else "—"
+        lag = (
+            f"{max(r.progress_lag):.1f} s (p50 {percentile(r.progress_lag, 0.5):.1f} s, "
+            f"p95 {percentile(r.progress_lag, 0.95):.1f} s)"
+            if r.progress_lag
+            else "—"
+        )
         if r.progress_not_final:
             lag += f" ({r.progress_not_final} not final)"
         lag += f"; {r.streamed} streamed"
@@ -483,6 +496,7 @@ async def main() -> None:
     print(table(results, args.runs, args.approvals, args.click_every))
     for result in results:
         print(calls_per_run(result))
+        print("latest progress messages (seconds since the first ask):", *result.worst, sep="\n  ")
 
 
 if __name__ == "__main__":
