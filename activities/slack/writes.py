@@ -9,7 +9,8 @@ Two classes of write share each method's rate budget (activities/slack/limits.py
   burst, which stays free for the next click. Only the latest state of each message is sent: a newer
   informing write of a message replaces the one still waiting, in its place in the line. A message's
   **final** state (the progress of a run whose draft is out) goes before the intermediate states of
-  other runs' messages: when the budget is short, what a run ends on is shown first. So that
+  other runs' messages, in the order the runs got there: when the budget is short, what a run ends on
+  is shown first, and the run that ended first first. So that
   a steady stream of waited writes cannot starve them, an informing write that has waited
   ``starve_after`` seconds goes before the waited ones, taking every other slot at most: a backlog
   of informing writes then shares the budget with the waited ones instead of going first.
@@ -73,6 +74,7 @@ class _Entry:
     message: Hashable | None
     since: float
     final: bool = False
+    final_since: float = 0.0  # when its message's state became final: finals go in that order
     granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -125,14 +127,17 @@ class _Line:
         return taken
 
     def _first_informing(self) -> Hashable | None:
-        """The informing write to go next: the first final state in the line, else the first."""
-        first = None
+        """The informing write to go next: the final state that became final first, else the first in
+        the line. (A message keeps its place in the line from its first waiting state, which says
+        nothing about when its run ended: finals in line order would let a run that drafted late
+        overtake one that drafted early.)"""
+        first, final, final_since = None, None, 0.0
         for key, entry in self.informing.items():
-            if entry.final:
-                return key
+            if entry.final and (final is None or entry.final_since < final_since):
+                final, final_since = key, entry.final_since
             if first is None:
                 first = key
-        return first
+        return first if final is None else final
 
     def __bool__(self) -> bool:
         return bool(self.waited or self.informing)
@@ -188,6 +193,7 @@ class SlackWrites:
         the newest state the other workers sent to the same message: an older one raises Superseded."""
         line = self._line(method, channel)
         entry = _Entry(waited, message, self._clock(), final)
+        entry.final_since = entry.since
         deadline = None if within is None else entry.since + within
         tries = 0
         while True:
@@ -209,7 +215,7 @@ class SlackWrites:
                 log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
-                entry = _Entry(waited, message, entry.since, final)
+                entry = _Entry(waited, message, entry.since, final, entry.final_since)
 
     async def read(
         self, method: str, channel: str, send: Callable[[], Awaitable[T]], *, within: float | None = None
@@ -271,6 +277,8 @@ class SlackWrites:
                 del line.informing[message]
             else:
                 entry.since = other.since  # it takes the older one's place, and its wait so far
+                if other.final:
+                    entry.final_since = other.final_since
         if entry.waited:
             line.waited.appendleft(entry) if again else line.waited.append(entry)
         elif message is None:

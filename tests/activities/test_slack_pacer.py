@@ -347,6 +347,31 @@ async def test_a_final_state_goes_before_the_intermediate_states_of_other_messag
     assert sent == ["other", "final 9", "progress 0", "progress 1", "progress 2"]
 
 
+async def test_finals_go_in_the_order_their_runs_ended_not_in_line_order() -> None:
+    slots, sent = Slots(), []
+    writes, send = writes_on(slots), recorder(sent)
+    await writes.write("chat.update", "C1", send("other"), waited=False, message="other")  # uses the free slot
+    # Three progress messages wait in line, 0 first; run 2 ends first, run 0 a slot's time later.
+    waiting = [
+        asyncio.create_task(writes.write("chat.update", "C1", send(f"progress {n}"), waited=False, message=n))
+        for n in range(3)
+    ]
+    await asyncio.sleep(0)
+    ended = [
+        asyncio.create_task(writes.write("chat.update", "C1", send("final 2"), waited=False, message=2, final=True))
+    ]
+    await asyncio.sleep(0)
+    slots.now += 0.5  # the clock moves on, no slot taken
+    ended.append(
+        asyncio.create_task(writes.write("chat.update", "C1", send("final 0"), waited=False, message=0, final=True))
+    )
+    await asyncio.sleep(0)
+    while len(sent) < 4:
+        await slots.next()
+    await asyncio.gather(*ended, *waiting, return_exceptions=True)
+    assert sent == ["other", "final 2", "final 0", "progress 1"]
+
+
 async def test_a_write_not_granted_within_its_deadline_is_withdrawn_and_never_sent() -> None:
     sent: list[str] = []
     writes, send = SlackWrites({"chat.postMessage": Budget(interval=2.0, burst=1)}), recorder(sent)
