@@ -57,6 +57,7 @@ import psycopg
 import sqlalchemy as sa
 from temporalio.testing import WorkflowEnvironment
 
+from activities.archive.store import ArchiveStore
 from activities.slack.lookup import STEP_EVENT
 from bench.slack import percentile
 from bench.slack_floor import Write, floor
@@ -211,6 +212,10 @@ async def scale_stack(
     stack = Stack(slack, env, f"scale-{uuid.uuid4().hex[:8]}", data, await temporal.connect({"target_host": address}))
     if database_url is not None:
         stack.worker_settings["DATABASE_URL"] = database_url
+        # Migrated before anyone asks: the bot reads and writes its tables from the first command on.
+        store = ArchiveStore(database_url)
+        store.migrate()
+        store.dispose()
     processes = [start_worker(stack, f"worker-{n}", fifo) for n in range(workers)]
     try:
         await stack.start_bot()
@@ -280,8 +285,18 @@ async def measure(
                 result = await _measure(stack, watcher, rooms, runs, approvals, workers, fifo, click_every)
             finally:
                 watching.cancel()
+                _show_budget_warnings(Path(data))
     result.shared = database is not None
     return result
+
+
+def _show_budget_warnings(data: Path) -> None:
+    """The workers' lines about the shared budget (a database that did not answer in time): a measure
+    with 429s is explained by them."""
+    for log in sorted(data.glob("worker-*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if "slack_budget" in line]
+        if lines:
+            print(f"{log.name}: {len(lines)} lines about the shared budget, first: {lines[0][:300]}", flush=True)
 
 
 @contextlib.contextmanager

@@ -182,8 +182,12 @@ class SharedBudget:
         libpq's shortest connect timeout is 2 s; ``answer_within`` gives up sooner. A statement or a row lock
         that waits longer than STATEMENT_TIMEOUT_MS is cancelled by the server, so a stuck transaction
         elsewhere cannot hold a pool thread (and a Slack write) for ever."""
+        url = sa.make_url(url)
         timeouts = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
-        connect_args = {"connect_timeout": 2, "options": timeouts}
+        # The URL's own options (a search_path for the archive's schema) are kept: connect_args would replace them.
+        given = url.query.get("options", "")
+        libpq_options = " ".join([*(given if isinstance(given, tuple) else [given]), timeouts]).strip()
+        connect_args = {"connect_timeout": 2, "options": libpq_options}
         engine = sa.create_engine(url, pool_size=THREADS, max_overflow=0, connect_args=connect_args)
         return cls(engine, workspace, **options)
 

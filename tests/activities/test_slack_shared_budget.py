@@ -240,3 +240,15 @@ def test_the_shared_budgets_statements_and_locks_time_out_on_the_server(postgres
     finally:
         shared.dispose()
     assert timeouts == ["2s", "2s"]
+
+
+def test_the_shared_budget_keeps_the_urls_own_options(postgres_url: str) -> None:
+    # An archive in its own schema (options=-csearch_path=...): the budget's rows are looked for there too.
+    url = sa.make_url(postgres_url).update_query_dict({"options": "-csearch_path=budget_schema_test"})
+    shared = SharedBudget.connect(url, "T1")
+    try:
+        with shared.engine.connect() as connection:
+            shown = [connection.exec_driver_sql(f"SHOW {name}").scalar() for name in ("search_path", "lock_timeout")]
+    finally:
+        shared.dispose()
+    assert shown == ["budget_schema_test", "2s"]
