@@ -248,7 +248,9 @@ class ChatResearchModel:
         name = self._model(model)
         window = await self._window(model)
         budget = window.prompt if window else None
-        messages = self._fitted(step, build, budget, window)
+        # Fitting ranks page text (BM25): CPU work, kept off the event loop so that other activities'
+        # heartbeats still go out while many runs write at once.
+        messages = await asyncio.to_thread(self._fitted, step, build, budget, window)
         try:
             reply = await self._complete(messages, name, window, json_mode)
         except PromptTooLong as refused:
@@ -257,7 +259,7 @@ class ChatResearchModel:
                 window = self._windows.learn(name, refused.limit)
             budget = min(window.prompt, tried * 3 // 4) if window and refused.limit else tried * 3 // 4
             log.warning("llm.prompt_cut_again", step=step, model=name, tried=tried, budget=budget, limit=refused.limit)
-            messages = self._fitted(step, build, budget, window)
+            messages = await asyncio.to_thread(self._fitted, step, build, budget, window)
             reply = await self._complete(messages, name, window, json_mode)  # refused again: non-retryable
         return reply
 

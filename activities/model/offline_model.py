@@ -10,6 +10,7 @@ the reviewer's feedback, each cited with its source number.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 
@@ -125,12 +126,18 @@ class OfflineResearchModel:
         return JudgeOutput()
 
     async def reflect(self, data: ReflectInput) -> ReflectOutput:
+        return await asyncio.to_thread(self._reflect, data)
+
+    def _reflect(self, data: ReflectInput) -> ReflectOutput:
         """Sub-questions whose content words no read page covers become the follow-up queries."""
         queries = find_gaps(data.question, data.sub_questions, data.pages, data.max_queries)
         asked = data.question + "\n".join(data.sub_questions) + _corpus(usable_sources(data.sources, data.pages))
         return ReflectOutput(queries=queries, usage=_usage(asked, "\n".join(queries)))
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
+        return await asyncio.to_thread(self._synthesize, data)
+
+    def _synthesize(self, data: SynthesizeInput) -> TextOutput:
         usable = usable_sources(data.sources, data.pages)
         feedback = (data.feedback or "").strip()
         lines = [OFFLINE_NOTICE, ""]
@@ -148,6 +155,9 @@ class OfflineResearchModel:
         return TextOutput(text=text, usage=_usage(data.question + feedback + _corpus(usable), text))
 
     async def finalize(self, data: FinalizeInput) -> TextOutput:
+        return await asyncio.to_thread(self._finalize, data)
+
+    def _finalize(self, data: FinalizeInput) -> TextOutput:
         numbers = {s.number for s in data.sources}
         feedback = data.feedback.strip()
         lines = [
