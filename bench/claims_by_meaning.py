@@ -1,8 +1,8 @@
 """Claims judged by meaning, measured on writing that looks like a real model's (part of bench.faithfulness).
 
-Every question of tests/data/eval/corpus_questions.json (answerable by the shipped corpus, docs/, or not)
-goes through the real workflow on a Temporal dev server with the real activities (local search over
-docs/, page reader, citation check, archive). Three ways:
+Every question of tests/data/eval/corpus_questions.json (answerable by the corpus or not) goes through
+the real workflow on a Temporal dev server with the real activities (local search over the tests' copy
+of the corpus, tests/data/corpus/, page reader, citation check, archive). Three ways:
 
 - ``evaluate_judged``: the model is tests/fakes/paraphrasing_model (loopback HTTP): its drafts paraphrase
   what is true and reuse the pages' words for what is false, in every labelled category; its judge is
@@ -35,7 +35,8 @@ from workflows.claims import UNVERIFIED_MARK, split_claims
 from workflows.models import Draft, ResearchResult
 from workflows.research import FINAL_FALLBACK_NOTE
 
-CORPUS = REPO_ROOT / "docs"
+# The corpus the labelled questions and claims were written against; a copy, so corpus/ may change.
+CORPUS = REPO_ROOT / "tests" / "data" / "corpus"
 TRUE_KINDS = ("answer", "paraphrased", "verbatim")
 # Runs at once: more only queue their workflow tasks behind each other's citation checks on 2 cores.
 CONCURRENT_RUNS = 8

@@ -8,7 +8,7 @@
 3. Ack latency of /research under a burst of concurrent signed requests, against the same bot
    answering `/research help` (which starts nothing) in the same run: median, p99, their ratio,
    failed acks, and how many acks said "queued" (the start took longer than START_DEADLINE). A
-   question is acked only once its workflow has started (bot/research.py), so its ack includes one
+   question is acked only once its workflow has started (bot/start_in_time.py), so its ack includes one
    start_workflow round trip to Temporal; no worker is needed for that. The bot runs as
    `researchbot bot` in its own process, as it does in production, so the load generator here does
    not share its event loop. Each burst starts on a quiet machine:
@@ -36,8 +36,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from bench.burst_client import BurstClient
-from bot.research import QUEUED
 from bot.server import EVENTS_PATH, HEALTH_PATH
+from bot.start_in_time import QUEUED
 from sandbox import SlackApiServer, Workspace, payloads
 from tests.e2e.slack_stack import (
     APPROVER,

@@ -68,7 +68,7 @@ class FrontDoor:
         if scope["type"] != "http" or scope["path"] != self._path or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        arrived()  # deadlines for Slack's 3 seconds count from here (bot/research.py)
+        arrived()  # deadlines for Slack's 3 seconds count from here (bot/start_in_time.py)
         headers = Headers(scope=scope)
         try:
             body = await self._read(headers, receive)

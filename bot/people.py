@@ -1,6 +1,6 @@
 """Who is asking or clicking: a member of this workspace, a guest, or someone from another organisation in
 a Slack Connect channel. RESEARCH_ALLOW_GUESTS and RESEARCH_ALLOW_EXTERNAL_USERS (both off by default) say
-whether the last two may start runs (bot/caps.py) and decide on them (bot/decisions.py, bot/plan_review.py).
+whether the last two may start runs (bot/caps.py) and decide on them (bot/decisions.py).
 
 The request itself is believed first, at no Slack cost: an event's ``user_team``, an interaction's
 ``user.team_id`` name the person's own team. No payload says who is a guest (``is_restricted``: a
@@ -41,7 +41,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 # Seconds users.info may take before the person is told to try again. A start's deadline counts it
-# (bot/research.py); a decision's delivery (DELIVER_WAIT, 2.6 s) comes after it, so it gets less. An answer
+# (bot/start_in_time.py); a decision's delivery (DELIVER_WAIT, 2.6 s) comes after it, so it gets less. An answer
 # that comes later is still kept, for the next try.
 LOOKUP_WAIT = 1.0
 DECIDING_LOOKUP_WAIT = 0.4

@@ -1,9 +1,8 @@
-"""Starting runs and sending decisions: the two calls every front end (terminal, Slack) makes."""
+"""Starting runs and sending a person's answers: the two calls every front end (terminal, Slack) makes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,20 +17,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from core.settings import Settings
-from workflows.models import (
-    DecisionInput,
-    DecisionReceipt,
-    PlanReviewInput,
-    PlanReviewReceipt,
-    Prices,
-    ResearchRequest,
-    ResearchResult,
-    SlackContext,
-)
+from workflows.models import GateAnswer, Prices, Receipt, ResearchRequest, ResearchResult, SlackContext
 from workflows.research import ResearchWorkflow
 
-# How long a decision waits for a worker to answer the update before it is queued as a signal; short
-# enough that the signal fallback still fits in a Slack listener's DELIVER_WAIT (bot/decisions.py).
+# How long an answer waits for a worker to answer the update before it is queued as a signal; short
+# enough that the signal fallback still fits in a Slack listener's DELIVER_WAIT (bot/answers.py).
 # The terminal front end waits the same.
 UPDATE_WAIT = timedelta(seconds=1.8)
 
@@ -83,68 +73,39 @@ async def start_run(
 
 
 @dataclass(frozen=True)
-class DecisionOutcome:
+class AnswerOutcome:
     accepted: bool
-    queued: bool  # True when no worker answered in time and the decision went as a signal
+    queued: bool  # True when no worker answered in time and the answer went as a signal
     message: str
 
 
-async def send_decision(
-    client: Client, workflow_id: str, decision: DecisionInput, wait: timedelta = UPDATE_WAIT
-) -> DecisionOutcome:
-    """Send a decision as an update; if no worker answers within `wait`, as a signal, so it is never lost."""
-    handle = client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
-    return await _update_or_signal(
-        lambda: handle.execute_update(ResearchWorkflow.decide, decision),
-        lambda: handle.signal(ResearchWorkflow.decide_signal, decision),
-        wait,
-        "decision",
-    )
-
-
-async def send_plan_review(
-    client: Client, workflow_id: str, review: PlanReviewInput, wait: timedelta = UPDATE_WAIT
-) -> DecisionOutcome:
-    """Send a plan review as an update; if no worker answers within `wait`, as a signal, like a decision."""
-    handle = client.get_workflow_handle_for(ResearchWorkflow.run, workflow_id)
-    return await _update_or_signal(
-        lambda: handle.execute_update(ResearchWorkflow.review_plan, review),
-        lambda: handle.signal(ResearchWorkflow.review_plan_signal, review),
-        wait,
-        "plan review",
-    )
-
-
-async def _update_or_signal(
-    update: Callable[[], Awaitable[DecisionReceipt | PlanReviewReceipt]],
-    signal: Callable[[], Awaitable[None]],
-    wait: timedelta,
-    what: str,
-) -> DecisionOutcome:
-    """The update's answer (accepted, or refused in the validator's words); when no worker answers
-    within ``wait``, the same input sent as ``signal``, queued for the next worker."""
+async def send_answer(
+    client: Client, workflow_id: str, answer: GateAnswer, wait: timedelta = UPDATE_WAIT
+) -> AnswerOutcome:
+    """Send a person's answer (a decision, a plan review: workflows/gate.py) as its update: accepted, or
+    refused in the validator's words. When no worker answers within ``wait``, the same answer goes as its
+    signal, queued for the next worker, so it is never lost."""
+    handle = client.get_workflow_handle(workflow_id)
     try:
-        receipt = await asyncio.wait_for(update(), wait.total_seconds())
+        update = handle.execute_update(answer.UPDATE, answer, result_type=Receipt)
+        receipt = await asyncio.wait_for(update, wait.total_seconds())
     except WorkflowUpdateFailedError as refused:
         cause = refused.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or refused)
-        return DecisionOutcome(accepted=False, queued=False, message=message)
+        return AnswerOutcome(accepted=False, queued=False, message=message)
     except RPCError as error:
-        return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
+        return AnswerOutcome(accepted=False, queued=False, message=_rpc_refusal(error, answer))
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         try:
-            await signal()
+            await handle.signal(answer.SIGNAL, answer)
         except RPCError as error:
-            return DecisionOutcome(accepted=False, queued=False, message=_rpc_refusal(error))
-        return DecisionOutcome(
-            accepted=True,
-            queued=True,
-            message=f"No worker is running right now: your {what} is queued and will be applied when one starts.",
-        )
-    return DecisionOutcome(accepted=receipt.accepted, queued=False, message=receipt.message)
+            return AnswerOutcome(accepted=False, queued=False, message=_rpc_refusal(error, answer))
+        queued = f"No worker is running right now: your {answer.NOUN} is queued and will be applied when one starts."
+        return AnswerOutcome(accepted=True, queued=True, message=queued)
+    return AnswerOutcome(accepted=receipt.accepted, queued=False, message=receipt.message)
 
 
-def _rpc_refusal(error: RPCError) -> str:
+def _rpc_refusal(error: RPCError, answer: GateAnswer) -> str:
     if "already completed" in str(error) or "not found" in str(error).lower():
         return "this run has already ended; nothing was changed"
-    return f"Temporal refused the decision: {error}"
+    return f"Temporal refused the {answer.NOUN}: {error}"

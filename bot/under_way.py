@@ -20,7 +20,7 @@ __all__ = ["DRAIN_SECONDS", "UnderWay", "after_ack"]
 
 log = structlog.get_logger(__name__)
 
-# Longer than a start may still take: bot/research.py START_WAIT, then LOOKUP_WAIT to look its run up.
+# Longer than a start may still take: bot/start_in_time.py START_WAIT, then LOOKUP_WAIT to look its run up.
 DRAIN_SECONDS = 15.0
 
 

@@ -1,5 +1,5 @@
 """A command's response_url, kept out of workflow history: the bot writes it here, keyed by the run's
-workflow id, as it starts the run (bot/research.py); the worker reads it only when it must tell the asker
+workflow id, as it starts the run (bot/from_command.py); the worker reads it only when it must tell the asker
 in private that it cannot post in their channel (activities/slack/reporter.py).
 
 A response_url lets anyone holding it post into the asker's channel for 30 minutes, so it is a credential:

@@ -1,5 +1,5 @@
 """Which run a Slack thread belongs to, without asking Slack: the worker writes a row when it posts a
-run's root message (activities/slack/reporter.py), the bot reads it for every reply in a thread (bot/threads.py).
+run's root message (activities/slack/reporter.py), the bot reads it for every reply in a thread (bot/from_thread.py).
 
 A reply in a thread that is no run's, or from someone who may not act, then costs no Slack call at all:
 ``conversations.replies`` is Tier 1 (one a minute) for commercially distributed apps outside the

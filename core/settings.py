@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 
     # Search
     search_provider: Annotated[list[str], NoDecode] = ["local"]
-    research_corpus_dir: Path = REPO_ROOT / "docs"
+    research_corpus_dir: Path = REPO_ROOT / "corpus"
     searxng_url: str | None = None
     tavily_api_key: SecretStr | None = None
     tavily_api_url: str = "https://api.tavily.com"

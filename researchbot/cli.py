@@ -189,7 +189,7 @@ def decide(
     import getpass
     import uuid
 
-    from bot.runs import send_decision
+    from bot.runs import send_answer
     from workflows.models import DecisionInput, DecisionKind
     from workflows.research import ResearchWorkflow
 
@@ -206,7 +206,7 @@ def decide(
             feedback=feedback,
             decision_id=uuid.uuid4().hex,
         )
-        outcome = await send_decision(client, workflow_id, decision)
+        outcome = await send_answer(client, workflow_id, decision)
         typer.echo(outcome.message)
         if not outcome.accepted:
             raise typer.Exit(code=1)

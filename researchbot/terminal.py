@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowFailureError
 
-from bot.runs import build_request, send_decision, start_run
+from bot.runs import build_request, send_answer, start_run
 from core.settings import Settings
 from researchbot.printable import printable
 from workflows.guardrails import check_line
@@ -68,7 +68,7 @@ async def ask(
             if decision is None:
                 out(f"The run is waiting for a decision. Decide later with: researchbot decide {handle.id} approve")
                 return None
-            outcome = await send_decision(client, handle.id, decision)
+            outcome = await send_answer(client, handle.id, decision)
             out(outcome.message)
             if not outcome.accepted:
                 continue

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from activities.archive.ratings import FeedbackActivities, FeedbackStore
+from activities.archive.ratings import RatingActivities, RatingStore
 from activities.archive.store import ArchiveStore, StoreActivities
 from activities.model.llm import LlmActivities, build_research_model
 from activities.progress import LogReporter, ProgressActivities, Reporter
@@ -35,7 +35,7 @@ class Activities:
     store: StoreActivities
     progress: ProgressActivities
     verify: VerifyActivities
-    feedback: FeedbackActivities
+    ratings: RatingActivities
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -50,7 +50,7 @@ class Activities:
             self.store.store_result,
             self.progress.report_progress,
             self.verify.verify_citations,
-            self.feedback.record_feedback,
+            self.ratings.record_rating,
         ]
 
 
@@ -131,5 +131,5 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
                 build_reporter(settings, http, shared, RunThreads(store.engine), ResponseUrls(store.engine))
             ),
             verify=VerifyActivities(pages, model_judges=not settings.llm_is_offline),
-            feedback=FeedbackActivities(FeedbackStore(store)),
+            ratings=RatingActivities(RatingStore(store)),
         )

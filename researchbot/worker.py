@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 
 from core.settings import Settings
 from researchbot.wiring import Activities, build_activities
-from workflows.feedback import AnswerFeedbackWorkflow
+from workflows.ratings import RatingWorkflow
 from workflows.research import ResearchWorkflow
 
 log = structlog.get_logger("researchbot.worker")
@@ -26,7 +26,7 @@ def build_worker(client: Client, settings: Settings, activities: Activities) -> 
     return Worker(
         client,
         task_queue=settings.research_task_queue,
-        workflows=[ResearchWorkflow, AnswerFeedbackWorkflow],
+        workflows=[ResearchWorkflow, RatingWorkflow],
         activities=activities.all(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         max_cached_workflows=settings.max_cached_workflows,

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.methods import Params, SlackError, _json, method
+from sandbox.method_kit import Method, Params, SlackError, read_json, registrar
 from sandbox.state import Channel, Workspace
 
-__all__ = ["MAX_PROMPTS", "STATUS_SECONDS", "pane_of"]
+__all__ = ["MAX_PROMPTS", "METHODS", "STATUS_SECONDS", "pane_of"]
+
+METHODS: dict[str, Method] = {}
+method = registrar(METHODS)
 
 MAX_PROMPTS = 4
 STATUS_SECONDS = 120.0  # "A two minute timeout applies"
@@ -81,7 +84,7 @@ def set_suggested_prompts(ws: Workspace, params: Params) -> dict[str, Any]:
     with ws.lock:
         channel = _dm(ws, params)
         thread_ts = _thread(ws, channel, params, required=False)
-        prompts = _json(params, "prompts", "invalid_arguments")
+        prompts = read_json(params, "prompts", "invalid_arguments")
         if (
             not isinstance(prompts, list)
             or not 0 < len(prompts) <= MAX_PROMPTS

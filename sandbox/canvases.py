@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.methods import Params, SlackError, _json, method
+from sandbox.method_kit import Method, Params, SlackError, read_json, registrar
 from sandbox.state import Workspace
 
-__all__ = ["MAX_CANVAS_MARKDOWN", "canvas_url", "readable_canvases"]
+__all__ = ["MAX_CANVAS_MARKDOWN", "METHODS", "canvas_url", "readable_canvases"]
+
+METHODS: dict[str, Method] = {}
+method = registrar(METHODS)
 
 MAX_CANVAS_MARKDOWN = 1_048_576  # "The markdown content is limited to 1 MiB (1,048,576 characters)."
 ACCESS_LEVELS = ("read", "write", "owner")
@@ -41,7 +44,7 @@ def readable_canvases(ws: Workspace, user: str) -> list[dict[str, Any]]:
 def canvases_create(ws: Workspace, params: Params) -> dict[str, Any]:
     if not ws.canvases_enabled:
         raise SlackError("canvas_disabled_user_team")
-    content = _json(params, "document_content", "invalid_arguments") or {}
+    content = read_json(params, "document_content", "invalid_arguments") or {}
     markdown = content.get("markdown") if isinstance(content, dict) and content.get("type") == "markdown" else None
     if not isinstance(markdown, str):
         raise SlackError("invalid_arguments")

@@ -1,77 +1,35 @@
-"""The Slack Web API methods the sandbox answers, each a function of (workspace, params).
+"""The Slack Web API methods the sandbox answers about messages, conversations, users and views.
 
-A method returns the fields of its ``{"ok": true, ...}`` answer, or raises :class:`SlackError`
-with one of the error codes Slack documents for it. Params arrive as Slack receives them:
-strings from a form or query string, or JSON values from a JSON body.
+The streaming methods, the DM pane's and canvases' live in streams.py, assistant.py and canvases.py;
+what a method is, and the readers of params they share, in method_kit.py.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable
 from typing import Any
 
+from sandbox.method_kit import (
+    Method,
+    Params,
+    SlackError,
+    channel_of,
+    check_writable,
+    flag,
+    metadata_of,
+    read_json,
+    registrar,
+)
 from sandbox.state import Channel, Workspace
 from sandbox.validation import MAX_BLOCKS_TEXT, MAX_MESSAGE_TEXT, block_errors, blocks_text_length, view_errors
 
-__all__ = ["METHODS", "SlackError"]
+__all__ = ["METHODS"]
 
-Params = dict[str, Any]
-Method = Callable[[Workspace, Params], dict[str, Any]]
 METHODS: dict[str, Method] = {}
-
-
-class SlackError(Exception):
-    """An ``{"ok": false, "error": code, ...}`` answer."""
-
-    def __init__(self, code: str, **extra: Any) -> None:
-        super().__init__(code)
-        self.code, self.extra = code, extra
-
-
-def method(name: str) -> Callable[[Method], Method]:
-    def register(function: Method) -> Method:
-        METHODS[name] = function
-        return function
-
-    return register
+method = registrar(METHODS)
 
 
 # ------------------------------------------------------------------ reading params
-
-
-def flag(value: Any) -> bool:
-    return value in (True, 1, "1", "true", "True")
-
-
-def _json(params: Params, key: str, error: str) -> Any:
-    value = params.get(key)
-    if isinstance(value, str) and value:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise SlackError(error) from None
-    return value or None
-
-
-def _channel(ws: Workspace, params: Params) -> Channel:
-    channel = ws.channel(str(params.get("channel") or ""))
-    if channel is None:
-        raise SlackError("channel_not_found")
-    return channel
-
-
-def _check_writable(ws: Workspace, channel: Channel) -> None:
-    if channel.is_archived:
-        raise SlackError("is_archived")
-    if ws.bot_user_id in channel.members:
-        return
-    if channel.is_im:
-        raise SlackError("channel_not_found")
-    if channel.is_private:
-        raise SlackError("not_in_channel")
-    # A public channel: chat:write.public lets the bot post without joining.
 
 
 def _check_readable(ws: Workspace, channel: Channel) -> None:
@@ -81,7 +39,7 @@ def _check_readable(ws: Workspace, channel: Channel) -> None:
 
 def _content(params: Params) -> dict[str, Any]:
     text = params.get("text") or ""
-    blocks = _json(params, "blocks", "invalid_blocks_format")
+    blocks = read_json(params, "blocks", "invalid_blocks_format")
     if not text and not blocks and not params.get("attachments"):
         raise SlackError("no_text")
     if len(text) > MAX_MESSAGE_TEXT:
@@ -92,19 +50,6 @@ def _content(params: Params) -> dict[str, Any]:
         if blocks_text_length(blocks) > MAX_BLOCKS_TEXT:
             raise SlackError("msg_blocks_too_long")
     return {"text": text, "blocks": blocks}
-
-
-def _metadata(params: Params) -> dict[str, Any] | None:
-    metadata = _json(params, "metadata", "invalid_metadata_format")
-    if metadata is None:
-        return None
-    if not (
-        isinstance(metadata, dict)
-        and isinstance(metadata.get("event_type"), str)
-        and isinstance(metadata.get("event_payload", {}), dict)
-    ):
-        raise SlackError("invalid_metadata_format")
-    return {"event_type": metadata["event_type"], "event_payload": metadata.get("event_payload", {})}
 
 
 def _page(items: list[dict[str, Any]], params: Params) -> dict[str, Any]:
@@ -168,9 +113,9 @@ def auth_test(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("chat.postMessage")
 def chat_post_message(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
-    _check_writable(ws, channel)
-    content, metadata = _content(params), _metadata(params)
+    channel = channel_of(ws, params)
+    check_writable(ws, channel)
+    content, metadata = _content(params), metadata_of(params)
     thread_ts = params.get("thread_ts") or None
     if thread_ts:
         parent = ws.message(channel.id, thread_ts)
@@ -189,20 +134,20 @@ def chat_post_message(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("chat.update")
 def chat_update(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     message = ws.message(channel.id, str(params.get("ts") or ""))
     if message is None:
         raise SlackError("message_not_found")
     if message["user"] != ws.bot_user_id:
         raise SlackError("cant_update_message")
-    updated = ws.update(channel.id, message["ts"], **_content(params), metadata=_metadata(params))
+    updated = ws.update(channel.id, message["ts"], **_content(params), metadata=metadata_of(params))
     return {"channel": channel.id, "ts": updated["ts"], "text": updated["text"], "message": updated}
 
 
 @method("chat.postEphemeral")
 def chat_post_ephemeral(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
-    _check_writable(ws, channel)
+    channel = channel_of(ws, params)
+    check_writable(ws, channel)
     user = str(params.get("user") or "")
     if user not in ws.users:
         raise SlackError("user_not_found")
@@ -214,7 +159,7 @@ def chat_post_ephemeral(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("chat.getPermalink")
 def chat_get_permalink(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     message = ws.message(channel.id, str(params.get("message_ts") or ""))
     if message is None:
         raise SlackError("message_not_found")
@@ -226,14 +171,14 @@ def chat_get_permalink(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("conversations.history")
 def conversations_history(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     _check_readable(ws, channel)
     return {**_page(_within(ws.history(channel.id), params), params), "pin_count": 0}
 
 
 @method("conversations.replies")
 def conversations_replies(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     _check_readable(ws, channel)
     thread = ws.replies(channel.id, str(params.get("ts") or ""))
     if not thread:
@@ -243,7 +188,7 @@ def conversations_replies(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("conversations.join")
 def conversations_join(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     if channel.is_private and ws.bot_user_id not in channel.members:
         raise SlackError("channel_not_found")  # the bot cannot see a private channel it is not in
     if channel.is_im or channel.is_private:
@@ -261,7 +206,7 @@ def conversations_join(ws: Workspace, params: Params) -> dict[str, Any]:
 
 @method("conversations.info")
 def conversations_info(ws: Workspace, params: Params) -> dict[str, Any]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     if channel.is_private and ws.bot_user_id not in channel.members:
         raise SlackError("channel_not_found")
     return {"channel": _channel_info(ws, channel)}
@@ -290,7 +235,7 @@ def users_info(ws: Workspace, params: Params) -> dict[str, Any]:
 
 
 def _view(params: Params) -> dict[str, Any]:
-    view = _json(params, "view", "invalid_arguments")
+    view = read_json(params, "view", "invalid_arguments")
     if errors := view_errors(view):
         raise SlackError("invalid_arguments", response_metadata={"messages": errors})
     return view
@@ -317,9 +262,3 @@ def views_update(ws: Workspace, params: Params) -> dict[str, Any]:
     if params.get("hash") and params["hash"] != ws.views[view_id]["hash"]:
         raise SlackError("hash_conflict")
     return {"view": ws.update_view(view_id, view)}
-
-
-# The streaming methods and the DM pane's live beside these, in their own modules; importing them registers them.
-from sandbox import assistant as _assistant  # noqa: E402, F401
-from sandbox import canvases as _canvases  # noqa: E402, F401
-from sandbox import streams as _streams  # noqa: E402, F401

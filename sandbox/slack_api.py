@@ -38,14 +38,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from sandbox import assistant, canvases, methods, streams
 from sandbox.asgi_server import AsgiServer
 from sandbox.host_guard import refuse, servers_only
-from sandbox.methods import METHODS, SlackError
+from sandbox.method_kit import SlackError, joined
 from sandbox.socket_mode import LINK_PATH, SocketModeLink
 from sandbox.state import RESPONSE_URL_USES, Workspace
 
 SOCKET_MODE_OPEN = "apps.connections.open"
 HOLD_SECONDS = 120.0  # the longest a held answer waits for its gate
+# Every Web API method the sandbox answers, by Slack name; each module keeps its own table.
+METHODS = joined(methods.METHODS, streams.METHODS, assistant.METHODS, canvases.METHODS)
 
 __all__ = ["RATE_LIMITS", "Call", "RateLimit", "SlackApiServer", "create_app"]
 

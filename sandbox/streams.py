@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.methods import Params, SlackError, _channel, _check_writable, _json, _metadata, method
+from sandbox.method_kit import Method, Params, SlackError, channel_of, check_writable, metadata_of, read_json, registrar
 from sandbox.state import Workspace
 from sandbox.validation import block_errors
 
-__all__ = ["MAX_MARKDOWN_TEXT", "STREAM_IDLE_SECONDS"]
+__all__ = ["MAX_MARKDOWN_TEXT", "METHODS", "STREAM_IDLE_SECONDS"]
+
+METHODS: dict[str, Method] = {}
+method = registrar(METHODS)
 
 MAX_MARKDOWN_TEXT = 12_000  # "Limit this field to 12,000 characters."
 # Slack ends a stream nobody appends to for a while (message_not_in_streaming_state afterwards);
@@ -64,7 +67,7 @@ def _chunk_valid(chunk: Any) -> bool:
 def _stream_content(params: Params, *, required: bool) -> tuple[str | None, str, list[dict[str, Any]]]:
     """(mode, markdown text, chunks) of one call; mode None when the call carries neither."""
     text = params.get("markdown_text")
-    chunks = _json(params, "chunks", "invalid_chunks")
+    chunks = read_json(params, "chunks", "invalid_chunks")
     if text and chunks:
         raise SlackError("cannot_provide_both_markdown_text_and_chunks")
     if chunks is not None:
@@ -82,7 +85,7 @@ def _stream_content(params: Params, *, required: bool) -> tuple[str | None, str,
 
 
 def _streaming_message(ws: Workspace, params: Params) -> tuple[str, dict[str, Any]]:
-    channel = _channel(ws, params)
+    channel = channel_of(ws, params)
     message = ws.message(channel.id, str(params.get("ts") or ""))
     if message is None:
         raise SlackError("message_not_found")
@@ -111,8 +114,8 @@ def _grow(ws: Workspace, channel_id: str, message: dict[str, Any], mode: str | N
 @method("chat.startStream")
 def chat_start_stream(ws: Workspace, params: Params) -> dict[str, Any]:
     _check_streaming(ws)
-    channel = _channel(ws, params)
-    _check_writable(ws, channel)
+    channel = channel_of(ws, params)
+    check_writable(ws, channel)
     thread_ts = str(params.get("thread_ts") or "")
     parent = ws.message(channel.id, thread_ts) if thread_ts else None
     if parent is None:
@@ -159,10 +162,10 @@ def chat_stop_stream(ws: Workspace, params: Params) -> dict[str, Any]:
     with ws.lock:
         channel_id, message = _streaming_message(ws, params)
         mode, text, chunks = _stream_content(params, required=False)
-        blocks = _json(params, "blocks", "invalid_blocks")
+        blocks = read_json(params, "blocks", "invalid_blocks")
         if blocks is not None and (not isinstance(blocks, list) or block_errors(blocks)):
             raise SlackError("invalid_blocks")
-        metadata = _metadata(params)
+        metadata = metadata_of(params)
         _grow(ws, channel_id, message, mode, text, chunks)
         stopped = ws.message(channel_id, message["ts"])
         assert stopped is not None

@@ -52,7 +52,7 @@ def report_canvas(result: ResearchResult) -> str:
 
 def summary_message(result: ResearchResult, canvas_url: str, tail: list[dict]) -> Message:
     """The thread's message for a report that went into a canvas: its opening, the link, and ``tail``
-    (the report's footer and feedback buttons, as the full report carries them)."""
+    (the report's footer and 👍 / 👎 buttons, as the full report carries them)."""
     body = markdown_to_mrkdwn(result.answer, [s.url for s in result.sources])
     opening = body.split("\n\n")
     summary = ""

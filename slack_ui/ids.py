@@ -28,14 +28,14 @@ __all__ = [
     "MalformedId",
     "RunAddress",
     "decode_button_value",
-    "decode_feedback_value",
     "decode_plan_value",
     "decode_private_metadata",
+    "decode_rating_value",
     "decode_thread_feedback_value",
     "encode_button_value",
-    "encode_feedback_value",
     "encode_plan_value",
     "encode_private_metadata",
+    "encode_rating_value",
     "encode_thread_feedback_value",
     "field",
     "follow_up_id",
@@ -167,17 +167,17 @@ def decode_thread_feedback_value(value: object) -> tuple[str, int, str, str, str
     return _workflow_id(data, what), _round(data, what), str(stamps[0]), str(stamps[1]), text
 
 
-def encode_feedback_value(workflow_id: str, rating: Rating) -> str:
-    """A feedback button's value: the run whose report it rates, and which of the two buttons it is."""
+def encode_rating_value(workflow_id: str, rating: Rating) -> str:
+    """A 👍 / 👎 button's value: the run whose report it rates, and which of the two buttons it is."""
     value = json.dumps({"wf": workflow_id, "rating": rating.value}, separators=(",", ":"))
     if len(value) > MAX_BUTTON_VALUE:
         raise ValueError(f"workflow id too long for a button value ({len(value)} > {MAX_BUTTON_VALUE})")
     return value
 
 
-def decode_feedback_value(value: object) -> tuple[str, Rating]:
-    """(workflow_id, rating) from a feedback button's value; MalformedId if it is not one."""
-    what = "a feedback button value"
+def decode_rating_value(value: object) -> tuple[str, Rating]:
+    """(workflow_id, rating) from a 👍 / 👎 button's value; MalformedId if it is not one."""
+    what = "a rating button value"
     data = _json_object(value, what)
     try:
         rating = Rating(data.get("rating"))

@@ -24,7 +24,7 @@ from slack_ui.blocks import (
     section,
     sections,
 )
-from slack_ui.ids import encode_button_value, encode_feedback_value, encode_plan_value
+from slack_ui.ids import encode_button_value, encode_plan_value, encode_rating_value
 from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe, unlinked
 from workflows.guardrails import check_line, cited_numbers
 from workflows.ledger import ledger_line
@@ -44,21 +44,21 @@ from workflows.models import (
 from workflows.plan_review import PLAN_NOT_REVIEWED
 
 __all__ = [
-    "FEEDBACK_ACTION",
     "PLAN_EDIT_ACTION",
     "PLAN_SEARCH_ACTION",
+    "RATING_ACTION",
     "budget_stopped_line",
     "closed_line",
     "decision_line",
     "draft_messages",
     "evidence_line",
-    "feedback_buttons",
     "final_report_messages",
     "outcome_notice",
     "plan_closed_line",
     "plan_message",
     "plan_review_line",
     "progress_message",
+    "rating_buttons",
     "reminder_message",
     "report_tail",
     "root_message",
@@ -66,8 +66,8 @@ __all__ = [
 ]
 
 
-FEEDBACK_ACTION = "report_feedback"
-# The plan's review buttons (bot/listeners/plan_review.py): go on with the plan, or open the edit modal.
+RATING_ACTION = "report_feedback"  # the 👍 / 👎 buttons; reports already posted carry this id
+# The plan's review buttons (bot/listeners/actions.py): go on with the plan, or open the edit modal.
 PLAN_SEARCH_ACTION = "plan_search"
 PLAN_EDIT_ACTION = "plan_edit"
 # A report goes out as one ``markdown`` block when it fits in one message beside its head, sources and
@@ -359,7 +359,7 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
 
 
 def report_tail(result: ResearchResult) -> list[Block]:
-    """What closes a final report, wherever it is shown: its counts and who asked, and the feedback buttons."""
+    """What closes a final report, wherever it is shown: its counts and who asked, and the 👍 / 👎 buttons."""
     counts = (
         _count(len(result.sources), "source"),
         _count(result.steps_taken, "step"),
@@ -369,18 +369,19 @@ def report_tail(result: ResearchResult) -> list[Block]:
     if result.ledger:
         footer.append(safe(ledger_line(result.ledger, result.budget_stopped)))
     footer.append(evidence_line(result.workflow_id))
-    return [context(*footer), feedback_buttons(result.workflow_id)]
+    return [context(*footer), rating_buttons(result.workflow_id)]
 
 
-def feedback_buttons(workflow_id: str) -> Block:
-    """Slack's 👍/👎 for an answer (https://docs.slack.dev/reference/block-kit/blocks/context-actions-block):
-    the click's value names the run and the rating (bot/listeners/feedback.py records it)."""
+def rating_buttons(workflow_id: str) -> Block:
+    """Slack's 👍/👎 for an answer, its ``feedback_buttons`` element
+    (https://docs.slack.dev/reference/block-kit/blocks/context-actions-block): the click's value names the
+    run and the rating (bot/listeners/ratings.py records it)."""
 
     def button(emoji: str, label: str, rating: Rating) -> Block:
         return {
             "text": {"type": "plain_text", "text": emoji},
             "accessibility_label": label,
-            "value": encode_feedback_value(workflow_id, rating),
+            "value": encode_rating_value(workflow_id, rating),
         }
 
     return {
@@ -388,7 +389,7 @@ def feedback_buttons(workflow_id: str) -> Block:
         "elements": [
             {
                 "type": "feedback_buttons",
-                "action_id": FEEDBACK_ACTION,
+                "action_id": RATING_ACTION,
                 "positive_button": button("👍", "This report was useful", Rating.POSITIVE),
                 "negative_button": button("👎", "This report was not useful", Rating.NEGATIVE),
             }

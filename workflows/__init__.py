@@ -13,5 +13,5 @@ REPORT_PROGRESS = "report_progress"
 STORE_RESULT = "store_result"
 VERIFY_CITATIONS = "verify_citations"
 REFLECT_ON_GAPS = "reflect_on_gaps"
-RECORD_FEEDBACK = "record_feedback"
+RECORD_FEEDBACK = "record_feedback"  # a 👍 / 👎 rating (workflows/ratings.py); the name is in history
 JUDGE_CLAIMS = "judge_claims"

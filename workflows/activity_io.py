@@ -32,6 +32,7 @@ class PlanInput(BaseModel):
 
 class RevisionPlanInput(BaseModel):
     question: str
+    # A reviewer's revise text, or a follow-up's context (workflows/follow_ups.py); the name is in history.
     feedback: str
     previous_sub_questions: list[str]
     model: str | None = None
@@ -62,7 +63,7 @@ class SynthesizeInput(BaseModel):
     question: str
     sources: list[Source]
     pages: list[Page]
-    feedback: str | None = None
+    feedback: str | None = None  # revise text or a follow-up's context, as in RevisionPlanInput
     previous_draft: str | None = None
     violations: list[str] = []
     model: str | None = None

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
-    from workflows.models import AnswerFeedback, Page
+    from workflows.models import Page, ReportRating
 
 # Every kind has a schedule-to-close bound, so nothing outside (a page, a provider that answers 429 for
 # ever, a model that hangs) can hold a run: a call that runs out of it fails, and the run goes on
@@ -155,5 +155,5 @@ async def store_result(i: StoreInput) -> bool:
     return await workflow.execute_activity(STORE_RESULT, i, result_type=bool, **STORE)
 
 
-async def record_feedback(i: AnswerFeedback) -> bool:
+async def record_feedback(i: ReportRating) -> bool:
     return await workflow.execute_activity(RECORD_FEEDBACK, i, result_type=bool, **STORE)

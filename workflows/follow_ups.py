@@ -1,9 +1,10 @@
 """A follow-up question asked in a finished run's thread: the replies it gathers, and what it starts from.
 
-The bot starts the follow-up with signal-with-start (bot/threads.py): replies sent at once all reach one
+The bot starts the follow-up with signal-with-start (bot/from_thread.py): replies sent at once all reach one
 run as ``follow_up`` signals. The run gathers them for GATHER_FOR, then asks them as one question, with
-the earlier run's question, report and sources handed to the planner and the writer the way a reviewer's
-feedback is (so no activity changes). Deterministic: no I/O.
+the earlier run's question, report and sources as its context (:func:`context_of`) for the planner and
+the writer. The context travels in the activities' ``feedback`` field, beside a reviewer's revise text:
+that field name is in workflow history, so it stays. Deterministic: no I/O.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from datetime import timedelta
 
 from workflows.models import MAX_FEEDBACK_CHARS, MAX_QUESTION_CHARS, EarlierRun, FollowUpInput
 
-__all__ = ["FOLLOW_UPS_PATCH", "GATHER_FOR", "context_of", "question_of", "with_reply"]
+__all__ = ["FOLLOW_UPS_PATCH", "GATHER_FOR", "MAX_CONTEXT_CHARS", "context_of", "question_of", "with_reply"]
 
 FOLLOW_UPS_PATCH = "thread-follow-ups"
 # How long a follow-up waits for more replies before it plans: replies "at once" land well inside this.
 GATHER_FOR = timedelta(seconds=3)
+# The context goes where revise text goes (the activities' ``feedback``), so it is bounded the same.
+MAX_CONTEXT_CHARS = MAX_FEEDBACK_CHARS
 
 
 def with_reply(replies: list[FollowUpInput], reply: FollowUpInput) -> list[FollowUpInput]:
@@ -51,5 +54,5 @@ def context_of(earlier: EarlierRun) -> str:
         material.append(f"Earlier report: {earlier.report}")
     if material:
         fenced = _EARLIER_TAG.sub(lambda m: m.group(0).replace("<", "‹"), "\n".join(material))
-        lines.append(f"<earlier>\n{fenced[: MAX_FEEDBACK_CHARS - 400]}\n</earlier>")
-    return "\n".join(lines)[:MAX_FEEDBACK_CHARS]
+        lines.append(f"<earlier>\n{fenced[: MAX_CONTEXT_CHARS - 400]}\n</earlier>")
+    return "\n".join(lines)[:MAX_CONTEXT_CHARS]

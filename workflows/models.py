@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -119,7 +120,50 @@ class Page(BaseModel):
     note: str | None = None
 
 
-# ---------------------------------------------------------------- decisions
+# ---------------------------------------------------------------- a person answers (workflows/gate.py)
+
+
+class GateAnswer(BaseModel):
+    """One person's answer where a run waits for one (workflows/gate.py). Each kind keeps the field names
+    its recorded histories carry; the class variables say which field is which, and how the answer travels."""
+
+    UPDATE: ClassVar[str]  # the update that delivers it
+    SIGNAL: ClassVar[str]  # the same answer, queued when no worker answers the update in time
+    NOUN: ClassVar[str]  # what the person is told was queued ("your decision is queued")
+    ROUND_FIELD: ClassVar[str]  # the round answered: a draft's, a plan's
+    BY_FIELD: ClassVar[str]  # who answered
+    ID_FIELD: ClassVar[str]  # the click's id: an update and its signal fallback are applied once
+
+    @property
+    def round(self) -> int:
+        return int(getattr(self, self.ROUND_FIELD))
+
+    @property
+    def answered_by(self) -> str:
+        return str(getattr(self, self.BY_FIELD))
+
+    @property
+    def answer_id(self) -> str | None:
+        return getattr(self, self.ID_FIELD)
+
+
+class Answered(BaseModel):
+    """What a record adds to the answer it keeps; a record is its answer, stamped."""
+
+    at: datetime
+    via: str  # "update" or "signal"
+    applied: bool = True
+    reason: str | None = None  # why a signalled answer was not applied
+
+
+class Receipt(BaseModel):
+    """What the update's caller hears back."""
+
+    accepted: bool
+    message: str
+
+
+# ---------------------------------------------------------------- the draft's decision (workflows/decisions.py)
 
 
 class DecisionKind(StrEnum):
@@ -128,14 +172,20 @@ class DecisionKind(StrEnum):
     REJECT = "reject"
 
 
-class DecisionInput(BaseModel):
+class DecisionInput(GateAnswer):
     """One person's decision on one draft round; the same model arrives as an update or a signal."""
+
+    UPDATE = "decide"
+    SIGNAL = "decide_signal"
+    NOUN = "decision"
+    ROUND_FIELD = "draft_round"
+    BY_FIELD = "decided_by"
+    ID_FIELD = "decision_id"
 
     kind: DecisionKind
     draft_round: int
     decided_by: str
     feedback: str | None = Field(default=None, max_length=MAX_FEEDBACK_CHARS)
-    # Lets the update and the signal fallback for the same click be applied once.
     decision_id: str | None = None
 
     @field_validator("feedback")
@@ -144,19 +194,15 @@ class DecisionInput(BaseModel):
         return value.strip() or None if value is not None else None
 
 
-class DecisionRecord(BaseModel):
-    kind: DecisionKind
+class DecisionRecord(Answered, DecisionInput):
+    """A decision as the run keeps it: applied, or refused and why."""
+
+
+class DecisionReceipt(Receipt):
     draft_round: int
-    decided_by: str
-    feedback: str | None = None
-    decision_id: str | None = None
-    at: datetime
-    via: str  # "update" or "signal"
-    applied: bool = True
-    reason: str | None = None  # why a signalled decision was ignored
 
 
-# ---------------------------------------------------------------- plan review (before searching)
+# ---------------------------------------------------------------- the plan's review (workflows/plan_review.py)
 
 # An edited plan: one sub-question a line, bounded like the planner's (workflows/plan_review.py checks them).
 MAX_PLAN_QUESTIONS = 8
@@ -168,14 +214,20 @@ class PlanReviewKind(StrEnum):
     EDIT = "edit"  # "Edit plan": these sub-questions replace the plan
 
 
-class PlanReviewInput(BaseModel):
+class PlanReviewInput(GateAnswer):
     """One person's answer to a plan awaiting review; the same model arrives as an update or a signal."""
+
+    UPDATE = "review_plan"
+    SIGNAL = "review_plan_signal"
+    NOUN = "plan review"
+    ROUND_FIELD = "plan_round"
+    BY_FIELD = "reviewed_by"
+    ID_FIELD = "review_id"
 
     kind: PlanReviewKind
     plan_round: int
     reviewed_by: str
     sub_questions: list[str] = []  # for EDIT: the edited plan, one sub-question each
-    # Lets the update and the signal fallback for the same click be applied once.
     review_id: str | None = None
 
     @field_validator("sub_questions")
@@ -184,30 +236,12 @@ class PlanReviewInput(BaseModel):
         return [question.strip() for question in value if question.strip()]
 
 
-class PlanReviewRecord(BaseModel):
-    kind: PlanReviewKind
+class PlanReviewRecord(Answered, PlanReviewInput):
+    """A plan review as the run keeps it: applied, or refused and why."""
+
+
+class PlanReviewReceipt(Receipt):
     plan_round: int
-    reviewed_by: str
-    sub_questions: list[str] = []
-    review_id: str | None = None
-    at: datetime
-    via: str  # "update" or "signal"
-    applied: bool = True
-    reason: str | None = None  # why a signalled review was ignored
-
-
-class PlanReviewReceipt(BaseModel):
-    accepted: bool
-    message: str
-    plan_round: int
-
-
-class DecisionReceipt(BaseModel):
-    """What the update caller hears back."""
-
-    accepted: bool
-    message: str
-    draft_round: int
 
 
 # ---------------------------------------------------------------- status and results
@@ -397,7 +431,7 @@ class CarriedState(BaseModel):
 
 class EarlierRun(BaseModel):
     """The run a follow-up question in its thread starts from: its question, its report and sources, bounded
-    so the request stays small (the bot cuts them: bot/threads.py)."""
+    so the request stays small (the bot cuts them: bot/from_thread.py)."""
 
     workflow_id: str
     question: str = ""
@@ -456,8 +490,9 @@ class Rating(StrEnum):
     NEGATIVE = "negative"
 
 
-class AnswerFeedback(BaseModel):
-    """One click on a published report's feedback buttons (👍 or 👎)."""
+class ReportRating(BaseModel):
+    """One click on a published report's 👍 / 👎 buttons. Field names are in workflow history
+    (AnswerFeedbackWorkflow's input): ``feedback_id`` stays, though it is the click's id."""
 
     feedback_id: str = Field(min_length=1, max_length=64)  # the same click delivered twice has the same id
     workflow_id: str = Field(min_length=1, max_length=1000)  # the run whose report it rates

@@ -1,24 +1,23 @@
-"""Reviewing the plan before searching: the rules behind the `review_plan` update's validator, and the
-bounds of an edited plan (the bot checks them too, to answer in the modal).
-
-The same people as for a draft may answer (the requester and the approvers), once per plan.
+"""The plan's review before searching: the gate (workflows/gate.py) at which a run waits for Search this or
+Edit plan, and the bounds of an edited plan (the bot checks them too, to answer in the modal).
 """
 
 from __future__ import annotations
 
 import re
 
+from workflows.gate import Gate, Run, Words
 from workflows.models import (
     MAX_PLAN_QUESTION_CHARS,
     MAX_PLAN_QUESTIONS,
     PlanReviewInput,
     PlanReviewKind,
-    ResearchRequest,
-    RunStatus,
+    PlanReviewReceipt,
+    PlanReviewRecord,
     Stage,
 )
 
-__all__ = ["PLAN_NOT_REVIEWED", "PLAN_REVIEW_PATCH", "acknowledgement", "parse_plan", "plan_problem", "refusal"]
+__all__ = ["PLAN_NOT_REVIEWED", "PLAN_REVIEW", "PLAN_REVIEW_PATCH", "parse_plan", "plan_problem"]
 
 # Runs started before plan review never wait for one; the patch marks the runs that may.
 PLAN_REVIEW_PATCH = "plan-review"
@@ -44,37 +43,31 @@ def plan_problem(sub_questions: list[str]) -> str | None:
     return None
 
 
-def refusal(
-    review: PlanReviewInput, *, status: RunStatus, request: ResearchRequest, already_pending: bool
-) -> str | None:
-    """Why this review cannot be taken now; None if it can."""
-    answered = any(r.applied and r.plan_round == review.plan_round for r in status.plan_reviews)
-    if (
-        already_pending
-        or answered
-        or (
-            review.review_id is not None
-            and any(r.review_id == review.review_id and r.applied for r in status.plan_reviews)
-        )
-    ):
-        return "this plan has already been reviewed"
-    if status.stage is not Stage.AWAITING_PLAN_REVIEW:
-        return f"no plan is awaiting review (the run is {status.stage.value.replace('_', ' ')})"
-    if review.plan_round != status.plan_review_round:
-        return (
-            f"that review is for the plan of round {review.plan_round}, "
-            f"but the plan awaiting review is round {status.plan_review_round}"
-        )
-    if review.reviewed_by not in {request.requested_by, *request.approvers}:
-        return (
-            f"{review.reviewed_by} may not review this plan: only the person who asked and the configured approvers may"
-        )
-    if review.kind is PlanReviewKind.EDIT:
-        return plan_problem(review.sub_questions)
-    return None
+def _problem(review: PlanReviewInput, run: Run) -> str | None:
+    return plan_problem(review.sub_questions) if review.kind is PlanReviewKind.EDIT else None
 
 
-def acknowledgement(review: PlanReviewInput) -> str:
+def _acknowledgement(review: PlanReviewInput) -> str:
     if review.kind is PlanReviewKind.EDIT:
         return f"Plan edited: searching for your {len(review.sub_questions)} sub-questions"
     return "Searching as planned"
+
+
+PLAN_REVIEW: Gate[PlanReviewInput, PlanReviewRecord, Run] = Gate(
+    record=PlanReviewRecord,
+    receipt=PlanReviewReceipt,
+    refused_as="PlanReviewRefused",
+    words=Words(
+        answered="this plan has already been reviewed",
+        not_open="no plan is awaiting review (the run is {doing})",
+        other_round="that review is for the plan of round {answer}, but the plan awaiting review is round {current}",
+        not_allowed="{by} may not review this plan: only the person who asked and the configured approvers may",
+    ),
+    asked=lambda run: run.asked(
+        open=run.status.stage is Stage.AWAITING_PLAN_REVIEW, round=run.status.plan_review_round
+    ),
+    records=lambda run: run.status.plan_reviews,
+    check=_problem,
+    acknowledgement=_acknowledgement,
+    quiet_repeats=True,  # as runs in flight do: the click's update got through, and its sender heard so
+)

@@ -1,7 +1,8 @@
 """ResearchWorkflow: plan, search, read, write a cited draft, wait for a person, finish.
 
 Only control flow lives here; every side effect is an activity (see activities/). A round of
-research is in workflows/steps.py; the decision rules are in workflows/decisions.py.
+research is in workflows/steps.py; where it waits for a person, workflows/gate.py with its two uses,
+workflows/decisions.py and workflows/plan_review.py.
 """
 
 from __future__ import annotations
@@ -15,21 +16,31 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls, claims, decisions, evidence, follow_ups, guardrails, judgement, plan_review, steps
+    from workflows import (
+        calls,
+        claims,
+        decisions,
+        evidence,
+        follow_ups,
+        gate,
+        guardrails,
+        judgement,
+        plan_review,
+        steps,
+    )
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
     from workflows.ledger import ledger_of
     from workflows.models import (
         DecisionInput,
         DecisionKind,
-        DecisionReceipt,
         DecisionRecord,
         Draft,
         FollowUpInput,
         Outcome,
         PlanReviewInput,
         PlanReviewKind,
-        PlanReviewReceipt,
         PlanReviewRecord,
+        Receipt,
         ResearchRequest,
         ResearchResult,
         RunState,
@@ -69,8 +80,9 @@ class ResearchWorkflow:
         self._state = _initial_state(request)
         self._status = self._state.status
         self._run = steps.RoundRunner(request, self._state, self._report)
-        self._pending: DecisionInput | None = None
-        self._pending_review: PlanReviewInput | None = None
+        # The two places a run waits for a person; each reads the run as it is when an answer comes.
+        self._decision = gate.Waiting(decisions.DECISION, self._asking)
+        self._plan = gate.Waiting(plan_review.PLAN_REVIEW, self._asking)
         # Reports that run beside the workflow (see _present); all are awaited before it ends.
         self._reports: list[asyncio.Task[None]] = []
         self._draft_shown: asyncio.Task[None] | None = None
@@ -132,11 +144,10 @@ class ResearchWorkflow:
         status.stage = Stage.AWAITING_PLAN_REVIEW
         await self._report(ProgressKind.PLAN)
         try:
-            await workflow.wait_condition(lambda: self._pending_review is not None, timeout=self._request.expire_after)
+            await workflow.wait_condition(lambda: self._plan.pending is not None, timeout=self._request.expire_after)
         except TimeoutError:
             raise _PlanNotReviewed from None
-        review, self._pending_review = self._pending_review, None
-        assert review is not None
+        review = self._plan.take()
         if review.kind is PlanReviewKind.EDIT:
             status.sub_questions = list(review.sub_questions)  # the first round's plan is all there is
         status.stage = Stage.PLANNING
@@ -164,7 +175,7 @@ class ResearchWorkflow:
             if self._history_is_long():
                 await asyncio.gather(*self._reports)
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._pending is None:  # a decision that came in meanwhile is taken by this run
+                if self._decision.pending is None:  # a decision that came in meanwhile is taken by this run
                     workflow.continue_as_new(self._carry_over())
 
     async def _await_decision(self) -> DecisionInput | None:
@@ -188,15 +199,14 @@ class ResearchWorkflow:
         """True once a decision is pending; False when the wait ends without one (timeout, unpostable draft)."""
         try:
             await workflow.wait_condition(
-                lambda: self._pending is not None or self._draft_refused is not None, timeout=timeout
+                lambda: self._decision.pending is not None or self._draft_refused is not None, timeout=timeout
             )
         except TimeoutError:
             return False
-        return self._pending is not None
+        return self._decision.pending is not None
 
     def _take_pending(self) -> DecisionInput:
-        decision, self._pending = self._pending, None
-        assert decision is not None
+        decision = self._decision.take()
         self._status.stage = decisions.stage_after(decision)
         return decision
 
@@ -317,34 +327,31 @@ class ResearchWorkflow:
 
     # ------------------------------------------------------------------ messages from people
 
-    @workflow.update(name="decide")
-    async def decide(self, decision: DecisionInput) -> DecisionReceipt:
-        # Re-checked here: two updates can pass their validators in one workflow task.
-        if refusal := self._refusal(decision):
-            raise ApplicationError(refusal, type="DecisionRefused")
-        self._accept(decision, via="update")
-        return DecisionReceipt(
-            accepted=True,
-            message=decisions.acknowledgement(decision),
-            draft_round=decision.draft_round,
-        )
+    # Each kind of pause answers through its gate (workflows/gate.py); these are its names on the wire.
+
+    @workflow.update(name=DecisionInput.UPDATE)
+    async def decide(self, decision: DecisionInput) -> Receipt:
+        return self._decision.update(decision)
 
     @decide.validator
     def _validate_decide(self, decision: DecisionInput) -> None:
-        if refusal := self._refusal(decision):
-            raise ValueError(refusal)
+        self._decision.validate(decision)
 
-    @workflow.signal(name="decide_signal")
+    @workflow.signal(name=DecisionInput.SIGNAL)
     def decide_signal(self, decision: DecisionInput) -> None:
-        """The same decision, for when no worker answers an update in time: never lost, applied later."""
-        if refusal := self._refusal(decision):
-            record = self._record(decision, "signal", applied=False, reason=refusal)
-            self._status.decisions = decisions.with_refused(self._status.decisions, record)
-            # Whoever clicked was told "queued"; now they hear that it was not applied, and why.
-            if workflow.patched("tell-refused-signals"):
-                self._beside(self._report(ProgressKind.REFUSED, refused=record))
-            return
-        self._accept(decision, via="signal")
+        self._tell_refused(self._decision.signal(decision))
+
+    @workflow.update(name=PlanReviewInput.UPDATE)
+    async def review_plan(self, review: PlanReviewInput) -> Receipt:
+        return self._plan.update(review)
+
+    @review_plan.validator
+    def _validate_review_plan(self, review: PlanReviewInput) -> None:
+        self._plan.validate(review)
+
+    @workflow.signal(name=PlanReviewInput.SIGNAL)
+    def review_plan_signal(self, review: PlanReviewInput) -> None:
+        self._tell_refused(self._plan.signal(review))
 
     @workflow.signal(name="follow_up")
     def follow_up(self, reply: FollowUpInput) -> None:
@@ -354,67 +361,17 @@ class ResearchWorkflow:
         else:  # the bot asks only while a follow-up gathers; one that raced past it is left, and logged
             workflow.logger.info("a follow-up reply came after the research began; not taken")
 
-    @workflow.update(name="review_plan")
-    async def review_plan(self, review: PlanReviewInput) -> PlanReviewReceipt:
-        # Re-checked here: two updates can pass their validators in one workflow task.
-        if refusal := self._review_refusal(review):
-            raise ApplicationError(refusal, type="PlanReviewRefused")
-        self._accept_review(review, via="update")
-        return PlanReviewReceipt(
-            accepted=True, message=plan_review.acknowledgement(review), plan_round=review.plan_round
-        )
-
-    @review_plan.validator
-    def _validate_review_plan(self, review: PlanReviewInput) -> None:
-        if refusal := self._review_refusal(review):
-            raise ValueError(refusal)
-
-    @workflow.signal(name="review_plan_signal")
-    def review_plan_signal(self, review: PlanReviewInput) -> None:
-        """The same review, for when no worker answers an update in time: never lost, applied later."""
-        if review.review_id is not None and any(r.review_id == review.review_id for r in self._status.plan_reviews):
-            return  # the same click once more (its update did get through): nothing to tell anyone
-        if refusal := self._review_refusal(review):
-            record = self._review_record(review, "signal", applied=False, reason=refusal)
-            self._status.plan_reviews.append(record)
-            self._beside(self._report(ProgressKind.REFUSED, refused_review=record))
-            return
-        self._accept_review(review, via="signal")
-
     @workflow.query(name="status")
     def status(self) -> RunStatus:
         return self._status
 
-    def _refusal(self, decision: DecisionInput) -> str | None:
-        return decisions.refusal(
-            decision,
-            status=self._status,
-            request=self._request,
-            already_pending=self._pending is not None,
-        )
+    def _asking(self) -> gate.Run:
+        return gate.Run(self._status, self._request)
 
-    def _review_refusal(self, review: PlanReviewInput) -> str | None:
-        return plan_review.refusal(
-            review, status=self._status, request=self._request, already_pending=self._pending_review is not None
-        )
-
-    def _accept_review(self, review: PlanReviewInput, via: str) -> None:
-        self._pending_review = review
-        self._status.plan_reviews.append(self._review_record(review, via))
-
-    def _review_record(
-        self, review: PlanReviewInput, via: str, applied: bool = True, reason: str | None = None
-    ) -> PlanReviewRecord:
-        return PlanReviewRecord(**review.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason)
-
-    def _accept(self, decision: DecisionInput, via: str) -> None:
-        self._pending = decision
-        self._status.decisions.append(self._record(decision, via))
-
-    def _record(
-        self, decision: DecisionInput, via: str, applied: bool = True, reason: str | None = None
-    ) -> DecisionRecord:
-        return DecisionRecord(**decision.model_dump(), at=workflow.now(), via=via, applied=applied, reason=reason)
+    def _tell_refused(self, refused: DecisionRecord | PlanReviewRecord | None) -> None:
+        """A queued answer refused when it arrived: whoever sent it was told "queued"; now they hear why."""
+        if refused is not None:
+            self._beside(self._report(ProgressKind.REFUSED, refused=refused))
 
     # ------------------------------------------------------------------ progress and continue-as-new
 
@@ -422,8 +379,7 @@ class ResearchWorkflow:
         self,
         kind: ProgressKind,
         result: ResearchResult | None = None,
-        refused: DecisionRecord | None = None,
-        refused_review: PlanReviewRecord | None = None,
+        refused: DecisionRecord | PlanReviewRecord | None = None,
     ) -> None:
         progress = ProgressInput(
             kind=kind,
@@ -432,8 +388,8 @@ class ResearchWorkflow:
             slack=self._request.slack,
             result=result,
             messages=self._state.messages,
-            refused=refused,
-            refused_review=refused_review,
+            refused=refused if isinstance(refused, DecisionRecord) else None,
+            refused_review=refused if isinstance(refused, PlanReviewRecord) else None,
             reported_at=workflow.now(),
         )
         # A plan awaiting review cannot be reviewed unseen: retried like the draft.

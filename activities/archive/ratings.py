@@ -1,4 +1,4 @@
-"""The feedback buttons' clicks, kept in the archive and counted for Prometheus.
+"""The 👍 / 👎 buttons' clicks, kept in the archive as ratings and counted for Prometheus.
 
 One rating per run and person: their latest click (by ``given_at``) replaces any earlier one, so the table
 grows with the people who rate, not with their clicks. A click's id comes from the click, so a retried
@@ -21,25 +21,25 @@ from temporalio import activity
 
 from activities.archive.store import ArchiveStore, answer_feedback, archive_write
 from workflows import RECORD_FEEDBACK
-from workflows.models import AnswerFeedback, Rating
+from workflows.models import Rating, ReportRating
 
-__all__ = ["FEEDBACK_COUNTER", "FeedbackActivities", "FeedbackStore"]
+__all__ = ["RATING_COUNTER", "RatingActivities", "RatingStore"]
 
 log = structlog.get_logger(__name__)
 
-FEEDBACK_COUNTER = "researchbot_answer_feedback"
+RATING_COUNTER = "researchbot_answer_feedback"  # its first name: dashboards and alerts use it
 
 
-class FeedbackStore:
+class RatingStore:
     def __init__(self, archive: ArchiveStore) -> None:
         self._engine = archive.engine
 
-    def save(self, feedback: AnswerFeedback) -> bool:
+    def save(self, rating: ReportRating) -> bool:
         """Make this click the person's rating of the run; True if it is, False if the same click or a later
         one of theirs is kept already. One statement, so concurrent clicks of one person leave one row."""
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         # In UTC: SQLite keeps a datetime as text without its offset, and "latest" compares them.
-        row = {**feedback.model_dump(mode="python"), "given_at": feedback.given_at.astimezone(UTC)}
+        row = {**rating.model_dump(mode="python"), "given_at": rating.given_at.astimezone(UTC)}
         statement = insert(answer_feedback).values(**row, stored_at=datetime.now(UTC))
         kept, click = answer_feedback.c, statement.excluded
         statement = statement.on_conflict_do_update(
@@ -51,7 +51,7 @@ class FeedbackStore:
         with self._engine.begin() as connection:
             return connection.execute(statement).first() is not None
 
-    def of_run(self, workflow_id: str) -> list[AnswerFeedback]:
+    def of_run(self, workflow_id: str) -> list[ReportRating]:
         """Each person's rating of one run's report, the oldest click first."""
         query = (
             sa.select(answer_feedback)
@@ -61,7 +61,7 @@ class FeedbackStore:
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [
-            AnswerFeedback(
+            ReportRating(
                 feedback_id=row["feedback_id"],
                 workflow_id=row["workflow_id"],
                 rating=Rating(row["rating"]),
@@ -72,17 +72,17 @@ class FeedbackStore:
         ]
 
 
-class FeedbackActivities:
-    def __init__(self, store: FeedbackStore) -> None:
+class RatingActivities:
+    def __init__(self, store: RatingStore) -> None:
         self._store = store
 
-    @activity.defn(name=RECORD_FEEDBACK)
-    async def record_feedback(self, feedback: AnswerFeedback) -> bool:
-        kept = await archive_write("this feedback", feedback.workflow_id, self._store.save, feedback)
+    @activity.defn(name=RECORD_FEEDBACK)  # its name in history
+    async def record_rating(self, rating: ReportRating) -> bool:
+        kept = await archive_write("this rating", rating.workflow_id, self._store.save, rating)
         if kept:
             counter = activity.metric_meter().create_counter(
-                FEEDBACK_COUNTER, "Clicks on the feedback buttons of published reports that became a person's rating"
+                RATING_COUNTER, "Clicks on the 👍 / 👎 buttons of published reports that became a person's rating"
             )
-            counter.add(1, {"rating": feedback.rating.value})
-        log.info("feedback.recorded", workflow_id=feedback.workflow_id, rating=feedback.rating.value, kept=kept)
+            counter.add(1, {"rating": rating.rating.value})
+        log.info("rating.recorded", workflow_id=rating.workflow_id, rating=rating.rating.value, kept=kept)
         return kept

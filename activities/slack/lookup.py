@@ -19,7 +19,7 @@ from temporalio import activity
 
 from activities.slack.limits import slack_error_code
 from activities.slack.writes import SlackWrites
-from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/threads.py)
+from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/from_thread.py)
 from workflows.activity_io import ProgressInput
 from workflows.models import RunStatus
 

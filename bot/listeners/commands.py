@@ -1,9 +1,9 @@
 """/research <question> | status | help: answer within Slack's 3 seconds.
 
-Empty or `help`: how to use it. `status`: the asker's recent runs (bot/research.py). A question, after
+Empty or `help`: how to use it. `status`: the asker's recent runs (bot/from_command.py). A question, after
 an optional `--review-plan` (or `--no-review-plan`: the plan waits for a review before searching, or not), is
 checked, then started before it is acked, so a 200 means a run (or an honest "queued"; see
-bot/research.py).
+bot/start_in_time.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.research import review_flag, start_research, your_runs
+from bot.from_command import review_flag, start_research, your_runs
 from bot.under_way import after_ack
 from slack_ui.mrkdwn import unescape
 from slack_ui.replies import help_message, usage_message

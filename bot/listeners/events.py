@@ -2,7 +2,7 @@
 
 Each asking event is started before Bolt acks it (a listener middleware runs before Bolt's automatic
 ack of events), so Slack's 200 means the run is written; what the person must hear is said in the
-thread after the ack (bot/asking.py). Everything else the bot is subscribed to is acked and left alone:
+thread after the ack (bot/from_message.py). Everything else the bot is subscribed to is acked and left alone:
 edits, deletions and other message subtypes, other bots' messages and its own, and the App Home's
 other tab. The DM pane's suggested prompts are set when it opens (``app_home_opened`` on the Messages
 tab in the agent experience; ``assistant_thread_started`` for apps still on the assistant one).
@@ -24,8 +24,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.asking import asked_by, start_asked, tell_in_thread
-from bot.threads import Reply, Routed, reply_in, route_reply, tell_replier
+from bot.from_message import asked_by, start_asked, tell_in_thread
+from bot.from_thread import Reply, Routed, reply_in, route_reply, tell_replier
 from bot.under_way import after_ack
 from slack_ui.replies import SUGGESTED_PROMPTS, SUGGESTED_PROMPTS_TITLE
 
@@ -70,7 +70,7 @@ async def route_before_ack(
     context: AsyncBoltContext,
     next: Callable[[], Awaitable[None]],
 ) -> None:
-    """Listener middleware: a follow-up's run is started (or joined) before Bolt's ack (bot/threads.py)."""
+    """Listener middleware: a follow-up's run is started (or joined) before Bolt's ack (bot/from_thread.py)."""
     reply = reply_in(body, event, context.bot_user_id)
     assert reply is not None  # the matcher said so
     routed = await _routed(reply, client, context)

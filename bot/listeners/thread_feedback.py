@@ -1,4 +1,4 @@
-""" "Revise with this" / "Approve with this" under a reply in a waiting draft's thread (bot/threads.py).
+""" "Revise with this" / "Approve with this" under a reply in a waiting draft's thread (bot/from_thread.py).
 
 The click delivers exactly what the decision modal's submission delivers (bot/decisions.py
 ``deliver``): the reply's text as the feedback, carried in the button (no Slack read) or, for a reply
@@ -16,8 +16,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import decision_id, deliver, may_not_decide
+from bot.from_thread import NOT_READ_CLICK, REPLY_GONE, TOO_LONG, ThreadNotRead, read_reply_text
 from bot.people import team_of_clicker
-from bot.threads import NOT_READ_CLICK, REPLY_GONE, TOO_LONG, ThreadNotRead, feedback_in_reply
 from bot.under_way import after_ack
 from slack_ui.ids import decode_thread_feedback_value, field
 from slack_ui.replies import THREAD_APPROVE, THREAD_REVISE
@@ -50,7 +50,7 @@ async def decide_with_reply(
         after_ack(context, respond(text=refusal, response_type="ephemeral", replace_original=False), "a refusal")
         return
     try:
-        feedback = carried if carried is not None else await feedback_in_reply(client, channel, thread_ts, reply_ts)
+        feedback = carried if carried is not None else await read_reply_text(client, channel, thread_ts, reply_ts)
     except ThreadNotRead:
         feedback, said = None, NOT_READ_CLICK
     else:

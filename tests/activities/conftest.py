@@ -17,9 +17,10 @@ from activities.slack.reporter import SlackReporter
 from activities.slack.streams import ProgressMode
 from activities.slack.writes import SlackWrites
 from core.response_urls import ResponseUrls
-from sandbox import SlackApiServer, Workspace
+from sandbox import SlackApiServer
 from tests.activities.slack_runs import ALICE, BOB, RecordingReporter
 from tests.fakes.search_servers import FakeWeb
+from tests.support.slack import sandbox_slack
 
 DOCS = {
     "temporal.md": "# Temporal retry policies\n\nActivities are retried with exponential backoff. "
@@ -76,12 +77,9 @@ def corpus(tmp_path: Path) -> LocalCorpus:
 @pytest.fixture
 def slack() -> Iterator[SlackApiServer]:
     """A sandbox Slack with alice and bob, a public channel the bot never joined, and a private one."""
-    workspace = Workspace()
-    workspace.add_user("alice", id=ALICE)
-    workspace.add_user("bob", id=BOB)
-    workspace.add_channel("research", id="CRESEARCH", members=[ALICE, BOB])  # public; the bot never joined
-    workspace.add_channel("secret", id="CSECRET", private=True, members=[ALICE])
-    with SlackApiServer(workspace) as server:
+    with sandbox_slack({"alice": ALICE, "bob": BOB}) as server:
+        server.workspace.add_channel("research", id="CRESEARCH", members=[ALICE, BOB])  # public; the bot never joined
+        server.workspace.add_channel("secret", id="CSECRET", private=True, members=[ALICE])
         yield server
 
 

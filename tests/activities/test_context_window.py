@@ -29,7 +29,7 @@ from workflows.activity_io import (
 )
 from workflows.models import Page, Source
 
-DOCS = sorted((Path(__file__).parents[2] / "docs").glob("*.md"))
+DOCS = sorted((Path(__file__).parents[2] / "tests" / "data" / "corpus").glob("*.md"))
 QUESTION = "Why should an AI agent use durable execution?"
 ANSWER = "Durable execution lets an agent resume after a crash of its worker without repeating paid model calls."
 CONTEXT_400 = {
@@ -42,7 +42,7 @@ CONTEXT_400 = {
 
 
 def _run_inputs() -> tuple[list[Source], list[Page]]:
-    """The shipped docs as a run's pages: long, with headings, code and tables; the answer at the very end
+    """The tests' corpus as a run's pages: long, with headings, code and tables; the answer at the very end
     of the last one."""
     sources, pages = [], []
     for number, path in enumerate(DOCS, 1):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from activities.search.local_corpus import CorpusReadError, LocalCorpus, fts_query
-from core.settings import REPO_ROOT
+from core.settings import REPO_ROOT, Settings
 
 
 def test_local_corpus_indexes_files_with_urls_and_titles(corpus: LocalCorpus) -> None:
@@ -107,9 +107,15 @@ def test_read_refuses_a_symlink_out_of_the_corpus(corpus: LocalCorpus, tmp_path:
     assert all(hit.url != "local://link.md" for hit in corpus.search("secret", 5))
 
 
-def test_the_shipped_docs_corpus_answers_offline() -> None:
-    docs = LocalCorpus(REPO_ROOT / "docs")
+def test_the_tests_copy_of_the_corpus_answers_offline() -> None:
+    docs = LocalCorpus(REPO_ROOT / "tests" / "data" / "corpus")
     assert len(docs.search("continue-as-new event history", 3)) >= 1
     assert "temporal" in docs.search("continue-as-new event history replay", 1)[0].url
     assert "ssrf" in docs.search("server-side request forgery metadata 169.254.169.254", 1)[0].url
     assert "fts5" in docs.search("bm25 ranking full-text index", 1)[0].url
+
+
+def test_the_default_corpus_is_corpus_not_the_docs_for_people() -> None:
+    shipped = Settings(_env_file=None).research_corpus_dir
+    assert shipped == REPO_ROOT / "corpus"
+    assert LocalCorpus(shipped).search("Slack Block Kit limits", 1), "the demo's question finds nothing"

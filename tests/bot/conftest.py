@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from slack_bolt.async_app import AsyncApp
@@ -23,13 +22,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bot.app import build_app
 from core.settings import Settings
-from sandbox import Channel, SlackApiServer, Workspace, payloads
+from sandbox import Channel, SlackApiServer, payloads
 from sandbox.signing import signed_headers
+from tests.support.slack import APPROVER, ASKER, STRANGER, sandbox_slack
 from workflows.models import DecisionInput, DecisionReceipt
 
 SECRET = "listener-signing-secret"
-ASKER, APPROVER, STRANGER = "UASKER", "UAPPROVER", "USTRANGER"
-T = TypeVar("T")
 
 
 @dataclass
@@ -80,7 +78,7 @@ class FakeHandle:
     temporal: FakeTemporal
     id: str
 
-    async def execute_update(self, update: Any, decision: DecisionInput) -> DecisionReceipt:
+    async def execute_update(self, update: Any, decision: DecisionInput, **options: Any) -> DecisionReceipt:
         if self.temporal.update_gate is not None:
             await self.temporal.update_gate.wait()
         self.temporal.updates.append((self.id, decision))
@@ -97,10 +95,7 @@ class FakeHandle:
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackApiServer]:
-    workspace = Workspace(team_id="TLISTEN")
-    for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
-        workspace.add_user(name, id=user_id)
-    with SlackApiServer(workspace) as server:
+    with sandbox_slack(team_id="TLISTEN") as server:
         yield server
 
 
@@ -189,13 +184,3 @@ def ephemerals(slack: SlackApiServer, channel: Channel, user: str) -> list[str]:
     with slack.workspace.lock:
         found = [e for e in slack.workspace.ephemerals if e["channel"] == channel.id and e["user"] == user]
         return [str(e.get("text", "")) for e in found]
-
-
-async def eventually(find: Callable[[], T | None], what: str, seconds: float = 30) -> T:
-    """Poll until ``find`` returns something (a wait, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := find():
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{what} never happened")

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.archive.store import ArchiveStore
 from bot import caps
-from bot.research import STARTED, start_question
+from bot.start_in_time import STARTED, start_question
 from bot.under_way import UnderWay
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from bot import asking, research
+from bot import from_message, start_in_time
 from bot.front_door import check_shape
 from sandbox import Channel, SlackApiServer, payloads
 from sandbox.signing import signed_headers
 from slack_ui.ids import workflow_id_for_message
 from slack_ui.replies import SUGGESTED_PROMPTS
-from tests.bot.conftest import ASKER, SECRET, FakeTemporal, bolt_request, eventually
+from tests.bot.conftest import ASKER, SECRET, FakeTemporal, bolt_request
+from tests.support.waiting import eventually
 
 JSON = "application/json"
 
@@ -76,7 +77,7 @@ async def test_a_retry_after_a_failed_start_starts_the_run_and_a_retry_after_suc
     temporal.start = refuse
     assert (await app.async_dispatch(event_request(event))).status == 200
     told = await eventually(lambda: replies(slack, channel, said["ts"]), "the asker told")
-    assert told == [research.UNAVAILABLE] and temporal.starts == []
+    assert told == [start_in_time.UNAVAILABLE] and temporal.starts == []
 
     temporal.start = None
     for attempt in (1, 2):
@@ -84,29 +85,29 @@ async def test_a_retry_after_a_failed_start_starts_the_run_and_a_retry_after_suc
     await asyncio.sleep(0.2)
     workflow_id = workflow_id_for_message(slack.workspace.team_id, ASKER, channel.id, said["ts"])
     assert temporal.starts == [workflow_id, workflow_id], "the same id twice: Temporal keeps one run"
-    assert replies(slack, channel, said["ts"]) == [research.UNAVAILABLE], "nothing more said"
+    assert replies(slack, channel, said["ts"]) == [start_in_time.UNAVAILABLE], "nothing more said"
 
 
 async def test_a_slow_start_is_said_to_be_queued_in_the_thread_and_its_start_needs_no_words(
     app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(research, "START_DEADLINE", timedelta(seconds=0.05))
+    monkeypatch.setattr(start_in_time, "START_DEADLINE", timedelta(seconds=0.05))
     release = asyncio.Event()
     temporal.start = release.wait
     said, event = mention(slack, channel, "<@U0BOT> What is a task queue?")
     assert (await app.async_dispatch(event_request(event))).status == 200
-    assert await eventually(lambda: replies(slack, channel, said["ts"]), "queued said") == [asking.QUEUED_HERE]
+    assert await eventually(lambda: replies(slack, channel, said["ts"]), "queued said") == [from_message.QUEUED_HERE]
     release.set()
     await eventually(lambda: temporal.starts, "the start")
     await asyncio.sleep(0.2)
-    assert replies(slack, channel, said["ts"]) == [asking.QUEUED_HERE]
+    assert replies(slack, channel, said["ts"]) == [from_message.QUEUED_HERE]
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("<@U0BOT>", asking.HOW_TO_ASK),
-        ("<@U0BOT|researchbot>   help", asking.HOW_TO_ASK),
+        ("<@U0BOT>", from_message.HOW_TO_ASK),
+        ("<@U0BOT|researchbot>   help", from_message.HOW_TO_ASK),
         ("<@U0BOT> " + "x" * 2001, "Sorry, I can't research that: the question is 2001 characters long"),
     ],
 )
@@ -128,7 +129,7 @@ async def test_a_dm_question_is_started_with_the_panes_status_and_title(
     assert (await app.async_dispatch(event_request(event))).status == 200
     assert temporal.starts == [workflow_id_for_message(ws.team_id, ASKER, dm.id, said["ts"])]
     [status] = slack.calls_to("assistant.threads.setStatus")[-1:]
-    wanted = {"channel_id": dm.id, "thread_ts": said["ts"], "status": asking.RESEARCHING}
+    wanted = {"channel_id": dm.id, "thread_ts": said["ts"], "status": from_message.RESEARCHING}
     assert {key: status.params.get(key) for key in wanted} == wanted
     [title] = slack.calls_to("assistant.threads.setTitle")[-1:]
     assert title.params["title"] == "How do heartbeats work?"

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from structlog.testing import capture_logs
 from temporalio.service import RPCError, RPCStatusCode
 
-from bot import research
+from bot import start_in_time
 from bot.arrival import arrived
 from bot.decisions import DELIVER_WAIT
 from bot.runs import UPDATE_WAIT
@@ -32,13 +32,13 @@ from tests.bot.conftest import (
     click,
     command,
     ephemerals,
-    eventually,
     form,
     interaction,
     reply,
     run_id,
     submission,
 )
+from tests.support.waiting import eventually
 from workflows.models import MAX_QUESTION_CHARS, DecisionKind
 
 SLACK_DEADLINE = timedelta(seconds=3)
@@ -46,9 +46,9 @@ SLACK_DEADLINE = timedelta(seconds=3)
 
 def test_the_waits_fit_inside_slacks_three_seconds() -> None:
     assert UPDATE_WAIT < DELIVER_WAIT < SLACK_DEADLINE  # the update, then its signal fallback, before the ack
-    assert research.START_DEADLINE < SLACK_DEADLINE < research.START_WAIT
+    assert start_in_time.START_DEADLINE < SLACK_DEADLINE < start_in_time.START_WAIT
     # A stopping bot waits for a start its asker was told is queued, and for the start's lookup.
-    assert (research.START_WAIT + research.LOOKUP_WAIT).total_seconds() < DRAIN_SECONDS
+    assert (start_in_time.START_WAIT + start_in_time.LOOKUP_WAIT).total_seconds() < DRAIN_SECONDS
 
 
 # ------------------------------------------------------------------ /research
@@ -81,22 +81,22 @@ async def test_a_question_is_started_before_it_is_acked(
 ) -> None:
     fields = command(slack, channel, "Why &lt;b&gt; &amp; not &lt;i&gt;?")
     response = await app.async_dispatch(bolt_request(form(fields)))
-    assert response.status == 200 and reply(response)["text"] == research.STARTED
+    assert response.status == 200 and reply(response)["text"] == start_in_time.STARTED
     assert temporal.starts == [workflow_id_for(fields)]  # written before the 200 went out
 
 
 async def test_a_slow_start_is_acked_as_queued_and_the_asker_told_when_it_starts(
     app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(research, "START_DEADLINE", timedelta(seconds=0.05))
+    monkeypatch.setattr(start_in_time, "START_DEADLINE", timedelta(seconds=0.05))
     release = asyncio.Event()
     temporal.start = release.wait
     fields = command(slack, channel, "What is a task queue?")
     response = await app.async_dispatch(bolt_request(form(fields)))
-    assert response.status == 200 and reply(response)["text"] == research.QUEUED
+    assert response.status == 200 and reply(response)["text"] == start_in_time.QUEUED
     assert temporal.starts == []
     release.set()
-    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [research.STARTED_LATE]
+    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [start_in_time.STARTED_LATE]
     assert temporal.starts == [workflow_id_for(fields)]
 
 
@@ -105,26 +105,26 @@ async def test_the_start_deadline_counts_from_the_requests_arrival(
 ) -> None:
     """A command that waited in a busy bot before its listener ran has less of START_DEADLINE left: its ack
     says "queued" in time for Slack instead of waiting the whole deadline again."""
-    monkeypatch.setattr(research, "START_DEADLINE", timedelta(minutes=5))
+    monkeypatch.setattr(start_in_time, "START_DEADLINE", timedelta(minutes=5))
     release = asyncio.Event()
     temporal.start = release.wait
     arrived(time.monotonic() - 300)  # it arrived (bot/front_door.py marks it) the whole deadline ago
     dispatch = app.async_dispatch(bolt_request(form(command(slack, channel, "What is a task queue?"))))
     response = await asyncio.wait_for(dispatch, timeout=60)  # a guard: counted from the listener, it would take 5 min
-    assert response.status == 200 and reply(response)["text"] == research.QUEUED
+    assert response.status == 200 and reply(response)["text"] == start_in_time.QUEUED
     release.set()
-    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [research.STARTED_LATE]
+    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [start_in_time.STARTED_LATE]
 
 
 async def test_a_start_that_never_finishes_is_owned_up_to(
     app: AsyncApp, slack: SlackApiServer, channel: Channel, temporal: FakeTemporal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(research, "START_DEADLINE", timedelta(seconds=0.05))
-    monkeypatch.setattr(research, "START_WAIT", timedelta(seconds=0.2))
+    monkeypatch.setattr(start_in_time, "START_DEADLINE", timedelta(seconds=0.05))
+    monkeypatch.setattr(start_in_time, "START_WAIT", timedelta(seconds=0.2))
     temporal.start = asyncio.Event().wait  # never
     response = await app.async_dispatch(bolt_request(form(command(slack, channel, "What is a task queue?"))))
-    assert reply(response)["text"] == research.QUEUED
-    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [research.SLOW]
+    assert reply(response)["text"] == start_in_time.QUEUED
+    assert await eventually(lambda: ephemerals(slack, channel, ASKER), "the asker told") == [start_in_time.SLOW]
 
 
 async def test_temporal_refusing_at_once_is_acked_as_nothing_started(
@@ -136,7 +136,7 @@ async def test_temporal_refusing_at_once_is_acked_as_nothing_started(
     temporal.start = refuse
     with capture_logs() as logs:
         response = await app.async_dispatch(bolt_request(form(command(slack, channel, "What is a task queue?"))))
-    assert response.status == 200 and reply(response)["text"] == research.UNAVAILABLE
+    assert response.status == 200 and reply(response)["text"] == start_in_time.UNAVAILABLE
     assert temporal.starts == [] and [e["event"] for e in logs if e["log_level"] == "error"] == [
         "research.start_failed"
     ]
@@ -153,7 +153,7 @@ async def test_a_start_whose_answer_was_lost_is_looked_up_and_acked_as_started(
 
     temporal.start = written_then_lost
     response = await app.async_dispatch(bolt_request(form(fields)))
-    assert response.status == 200 and reply(response)["text"] == research.STARTED
+    assert response.status == 200 and reply(response)["text"] == start_in_time.STARTED
 
 
 async def test_ids_no_slack_workspace_sends_are_a_400_and_start_nothing(

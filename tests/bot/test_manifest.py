@@ -64,7 +64,7 @@ def test_the_events_and_the_dm_pane_we_rely_on() -> None:
     assert set(events["bot_events"]) == {
         "app_mention",
         "message.im",
-        "message.channels",  # replies in a run's thread (bot/threads.py)
+        "message.channels",  # replies in a run's thread (bot/from_thread.py)
         "message.groups",
         "app_home_opened",
         "assistant_thread_started",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.research import review_flag
+from bot.from_command import review_flag
 from workflows.plan_review import parse_plan, plan_problem
 
 

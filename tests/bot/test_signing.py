@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +18,15 @@ from temporalio.testing import WorkflowEnvironment
 from bot.app import build_asgi_app
 from bot.server import HttpServer
 from core.settings import Settings
-from sandbox import Channel, SlackApiServer, Workspace
+from sandbox import Channel, SlackApiServer
 from sandbox.payloads import command_body, command_form, interaction_body
 from sandbox.signing import signature, signed_headers
 from tests.fakes.slack_sender import SlackSender
+from tests.support.slack import ASKER
 
 REPO = Path(__file__).resolve().parents[2]
 VECTOR = json.loads((REPO / "tests" / "data" / "slack" / "signing-vector.json").read_text(encoding="utf-8"))
 SECRET = "signing-test-secret"
-ASKER = "UASKER"
 
 
 class PinnedClock:
@@ -49,14 +49,6 @@ def test_the_signer_reproduces_slacks_worked_example() -> None:
     assert pinned.is_valid(body, timestamp, headers["X-Slack-Signature"])
     assert not SignatureVerifier(secret).is_valid(body, timestamp, headers["X-Slack-Signature"])
     assert signature("another-secret", timestamp, body) != VECTOR["expected_signature"]
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackApiServer]:
-    workspace = Workspace()
-    workspace.add_user("asker", id=ASKER)
-    with SlackApiServer(workspace) as server:
-        yield server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from bot.caps import BARRED
 from bot.decisions import BARRED as BARRED_DECIDING
 from bot.decisions import DELIVER_WAIT
 from bot.people import DECIDING_LOOKUP_WAIT, Bar
-from bot.research import STARTED
+from bot.start_in_time import STARTED
 from core.settings import Settings
 from sandbox import Channel, SlackApiServer, payloads
 from slack_ui.ids import encode_button_value
@@ -31,13 +31,13 @@ from tests.bot.conftest import (
     click,
     command,
     ephemerals,
-    eventually,
     form,
     interaction,
     reply,
     run_id,
 )
 from tests.bot.test_events import event_request
+from tests.support.waiting import eventually
 
 GUEST, SINGLE_CHANNEL_GUEST, OUTSIDER = "UGUEST", "USINGLEGUEST", "UOUTSIDER"
 OTHER_ORG = "TOTHERORG"

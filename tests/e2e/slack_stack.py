@@ -1,13 +1,12 @@
 """The Slack bot's end-to-end harness: the sandbox Slack, a real `researchbot worker` process, the
 bot served by uvicorn in this process, and helpers that send what Slack sends and read what it shows.
 
-Its fixtures (``slack``, ``stack``, ``channel``) are registered for every test module by
-tests/conftest.py; the bot tests and bench/slack.py import the helpers.
+Its fixtures (``slack``, ``stack``, ``channel``) are in tests/e2e/conftest.py; the e2e tests and
+bench/slack.py, bench/scale.py import the helpers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -15,14 +14,13 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,29 +30,18 @@ from core import temporal
 from core.settings import Settings
 from sandbox import Channel, SlackApiServer, Workspace, payloads
 from tests.fakes.slack_sender import SlackSender
+from tests.support.slack import APPROVER, ASKER, STRANGER  # noqa: F401  (the e2e tests import them from here)
+from tests.support.waiting import eventually
 from tests.workflows.helpers import wait_for_stage
 from workflows.models import ResearchResult, RunStatus, Stage
 from workflows.research import ResearchWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "e2e-signing-secret"
-ASKER, APPROVER, STRANGER = "UASKER", "UAPPROVER", "USTRANGER"
 QUESTION = "How does Temporal retry activities & what are heartbeats?"
-T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ the pieces: Slack, a worker process, the bot
-
-
-@pytest.fixture(scope="module")
-def slack() -> Any:
-    """A sandbox Slack per test module; its own team id keeps its runs apart on the shared Temporal."""
-    # A distinctive token: the harness checks that no process ever logs it.
-    workspace = Workspace(team_id=f"T{uuid.uuid4().hex[:8].upper()}", bot_token=f"xoxb-e2e-{uuid.uuid4().hex}")
-    for name, user_id in (("asker", ASKER), ("approver", APPROVER), ("stranger", STRANGER)):
-        workspace.add_user(name, id=user_id)
-    with SlackApiServer(workspace) as server:
-        yield server
 
 
 @dataclass
@@ -82,7 +69,10 @@ class Stack:
 
     @property
     def settings(self) -> Settings:
-        return bot_settings(self.slack, self.queue, self.data)
+        settings = bot_settings(self.slack, self.queue, self.data)
+        if url := self.worker_settings.get("DATABASE_URL"):  # the bot reads the workers' archive, as deployed
+            settings = settings.model_copy(update={"database_url": url})
+        return settings
 
     async def start_bot(self, port: int = 0) -> None:
         self.bot = HttpServer(build_asgi_app(self.settings, self.client), "127.0.0.1", port)
@@ -152,6 +142,8 @@ def worker_env(slack: SlackApiServer, env: WorkflowEnvironment, queue: str, data
         "SLACK_BOT_TOKEN": slack.workspace.bot_token,
         "SLACK_API_URL": slack.base_url,
         "SEARCH_PROVIDER": "local",
+        # The tests' own copy of the corpus: the answers asserted cannot drift when corpus/ changes.
+        "RESEARCH_CORPUS_DIR": str(REPO / "tests" / "data" / "corpus"),
         "DATABASE_URL": f"sqlite:///{data}/archive.db",
     }
 
@@ -173,20 +165,6 @@ async def running_stack(
     log = (data / "worker.log").read_text(errors="replace") if (data / "worker.log").exists() else ""
     leaked = [secret for secret in (slack.workspace.bot_token, SECRET, "/response/") if secret in log]
     assert not leaked, f"the worker logged a secret: {leaked}"
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    slack: SlackApiServer, env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    async with running_stack(slack, env, tmp_path_factory.mktemp("bot")) as running:
-        yield running
-
-
-@pytest.fixture
-def channel(slack: SlackApiServer) -> Channel:
-    """A fresh public channel per test; the bot is not a member (chat:write.public lets it post)."""
-    return slack.workspace.add_channel(f"research-{uuid.uuid4().hex[:6]}", members=[ASKER, APPROVER, STRANGER])
 
 
 # ------------------------------------------------------------------ what Slack sends
@@ -230,15 +208,6 @@ async def submit(stack: Stack, view: dict[str, Any], user: str, feedback: str | 
 
 
 # ------------------------------------------------------------------ what Slack shows
-
-
-async def eventually(find: Callable[[], T | None], what: str, stack: Stack | None = None, tries: int = 1800) -> T:
-    """Poll until ``find`` returns something (a wait, not a timing assertion)."""
-    for _ in range(tries):
-        if found := find():
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} never happened" + (f"; worker log:\n{stack.worker_log()}" if stack else ""))
 
 
 def messages(stack: Stack, channel: Channel) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot import asking, research
+from bot import from_message, start_in_time
 from sandbox import Channel, payloads
 from sandbox.assistant import pane_of
 from tests.e2e.slack_stack import ASKER, QUESTION, Stack, eventually, messages, open_modal, submit
@@ -88,7 +88,7 @@ async def test_a_retried_mention_starts_one_run_and_says_nothing_twice(stack: St
     thread = in_thread(stack, channel, mention["ts"])
     firsts = [m for m in thread if (m.get("metadata") or {}).get("event_payload", {}).get("step") == "root"]
     assert len(firsts) == 1, "one run, one first post"
-    notices = (asking.QUEUED_HERE, asking.HOW_TO_ASK, research.UNAVAILABLE, research.SLOW)
+    notices = (from_message.QUEUED_HERE, from_message.HOW_TO_ASK, start_in_time.UNAVAILABLE, start_in_time.SLOW)
     assert not [m for m in thread if m.get("text") in notices], "the run's first post is the only acknowledgement"
     await stack.handle(workflow_id).terminate("test over")
 

@@ -28,9 +28,10 @@ from sandbox.signing import signed_headers
 from slack_ui.ids import workflow_id_for
 from tests.e2e.slack_stack import APPROVER, Stack, eventually, open_modal, report, started_run, submit
 from tests.e2e.slack_stack import SECRET as STACK_SECRET
-from tests.e2e.test_bot_cli import clean_env, free_port, spawn_bot, wait_until_healthy
 from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
+from tests.support.bot_process import clean_env, spawn_bot, wait_until_healthy
+from tests.support.ports import free_port
 from workflows.models import Outcome
 
 pytestmark = pytest.mark.slow

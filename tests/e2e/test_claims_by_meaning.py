@@ -1,5 +1,5 @@
 """Claims judged by meaning, end to end: the real bot, a real `researchbot worker` process whose model is
-the paraphrasing loopback model (tests/fakes/paraphrasing_model.py, over real HTTP), the shipped corpus,
+the paraphrasing loopback model (tests/fakes/paraphrasing_model.py, over real HTTP), the tests' corpus,
 and the session's Temporal. The draft's true claims, paraphrased, stand unmarked; its false ones, in the
 pages' own words, are marked; its true claim cited to the wrong page is cited to the right one; and
 Approve with feedback publishes the final report."""

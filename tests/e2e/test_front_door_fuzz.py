@@ -30,11 +30,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from sandbox import Channel, SlackApiServer, Workspace
+from sandbox import Channel, SlackApiServer
 from sandbox.payloads import block_actions, command_form, view_submission
 from sandbox.signing import signed_headers
 from slack_ui.replies import decision_modal
-from tests.e2e.test_bot_cli import clean_env, free_port, spawn_bot, wait_until_healthy
+from tests.support.bot_process import clean_env, spawn_bot, wait_until_healthy
+from tests.support.ports import free_port
+from tests.support.slack import sandbox_slack
 from workflows.models import DecisionKind
 
 pytestmark = pytest.mark.slow
@@ -65,10 +67,7 @@ def rss(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackApiServer]:
-    workspace = Workspace()
-    workspace.add_user("asker", id="UASKER")
-    workspace.add_user("other", id=OTHER)
-    with SlackApiServer(workspace) as server:
+    with sandbox_slack({"asker": "UASKER", "other": OTHER}) as server:
         yield server
 
 

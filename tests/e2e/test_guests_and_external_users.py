@@ -17,8 +17,8 @@ from bot.app import build_asgi_app
 from bot.caps import BARRED
 from bot.decisions import BARRED as BARRED_DECIDING
 from bot.people import Bar
-from bot.research import STARTED
 from bot.server import HttpServer
+from bot.start_in_time import STARTED
 from sandbox import Channel, SlackApiServer, payloads
 from tests.e2e.slack_stack import (
     ASKER,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,17 +15,12 @@ from pathlib import Path
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.ports import free_port
 from tests.workflows.helpers import decision, start_run, wait_for_stage
-from workflows.feedback import AnswerFeedbackWorkflow, feedback_workflow_id
-from workflows.models import AnswerFeedback, DecisionKind, Outcome, Rating, Stage
+from workflows.models import DecisionKind, Outcome, Rating, ReportRating, Stage
+from workflows.ratings import RatingWorkflow, rating_workflow_id
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:
@@ -64,16 +58,14 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
         await handle.execute_update("decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round))
         assert (await handle.result()).outcome == Outcome.APPROVED
         for n, rating in enumerate((Rating.POSITIVE, Rating.POSITIVE, Rating.NEGATIVE)):  # 👍 👍 👎 on its report
-            feedback = AnswerFeedback(
+            rated = ReportRating(
                 feedback_id=f"click-{n}",
                 workflow_id=handle.id,
                 rating=rating,
                 given_by="U1",
                 given_at=datetime.now(UTC),
             )
-            await env.client.execute_workflow(
-                AnswerFeedbackWorkflow.run, feedback, id=feedback_workflow_id(feedback), task_queue=queue
-            )
+            await env.client.execute_workflow(RatingWorkflow.run, rated, id=rating_workflow_id(rated), task_queue=queue)
         async with httpx.AsyncClient() as http:
             for _ in range(100):  # exported as they are recorded: wait for the run's last one
                 metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text

@@ -11,9 +11,10 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from researchbot.dev import free_port, product_stack
+from researchbot.dev import product_stack
 from sandbox.demo_workspace import ADA, LINUS
 from tests.sandbox.test_browser import SandboxPage, expect, launch_chromium, require_chromium
+from tests.support.ports import free_port
 
 QUESTION = "How does Temporal retry activities?"
 

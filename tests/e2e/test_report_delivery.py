@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.archive.ratings import FeedbackStore
+from activities.archive.ratings import RatingStore
 from activities.archive.store import ArchiveStore
 from sandbox import Channel, SlackApiServer, payloads
 from sandbox.canvases import canvas_url
@@ -64,7 +64,7 @@ async def test_feedback_on_a_report_is_recorded_once_per_click(stack: Stack, cha
     archive = ArchiveStore(f"sqlite:///{stack.data}/archive.db")
     try:
         kept = await eventually(
-            lambda: (found := FeedbackStore(archive).of_run(workflow_id)) and len(found) >= 2 and found,
+            lambda: (found := RatingStore(archive).of_run(workflow_id)) and len(found) >= 2 and found,
             "both clicks in the archive",
             stack,
         )
@@ -87,7 +87,7 @@ async def test_a_feedback_value_that_is_not_ours_is_refused(stack: Stack, channe
         response_url=stack.slack.response_url(channel.id, ASKER),
     )
     response = await stack.http.interaction(payload)
-    assert response.status_code == 400 and "feedback button value" in response.text
+    assert response.status_code == 400 and "rating button value" in response.text
 
 
 async def test_a_long_report_is_published_as_a_canvas(
@@ -103,7 +103,7 @@ async def test_a_long_report_is_published_as_a_canvas(
     (canvas_id,) = [c for c, canvas in slack.workspace.canvases.items() if channel.id in canvas["channels"]]
     canvas = slack.workspace.canvases[canvas_id]
     assert canvas["title"].startswith("Research report: How does Temporal retry activities")
-    assert "## Sources" in canvas["markdown"] and "local://" in canvas["markdown"]  # the shipped corpus
+    assert "## Sources" in canvas["markdown"] and "local://" in canvas["markdown"]  # the local corpus
     shown = json.dumps(final["blocks"])
     assert canvas_url(slack.workspace, canvas_id) in shown and "open the canvas" in shown
     assert final["blocks"][-1]["type"] == "context_actions"

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bot import research
+from bot import start_in_time
 from sandbox import Channel, SlackApiServer
 from tests.e2e.slack_stack import (
     APPROVER,
@@ -207,7 +207,7 @@ async def test_an_unreachable_temporal_gets_a_clear_answer_and_nothing_else(
     try:
         # The start comes before the ack, and Temporal refuses at once: the ack says nothing started.
         response = await ask(stack, channel, "What is durable execution?")
-        assert response.status_code == 200 and response.json()["text"] == research.UNAVAILABLE
+        assert response.status_code == 200 and response.json()["text"] == start_in_time.UNAVAILABLE
 
         seen = len(ephemerals(stack, channel, ASKER))
         assert (await ask(stack, channel, "status")).status_code == 200

@@ -16,12 +16,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bot.runs import build_request, send_decision, start_run
+from bot.runs import build_request, send_answer, start_run
 from core.settings import Settings
 from researchbot.devserver import embedded_temporal
-from tests.e2e.test_bot_cli import free_port
 from tests.e2e.test_worker_kill_matrix import step_starts
 from tests.e2e.test_worker_kill_matrix import worker as worker_process
+from tests.support.ports import free_port
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
@@ -50,7 +50,7 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flig
             status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=600, every=0.1)
             click = decision(DecisionKind.APPROVE, draft_round=status.draft_round)
             # The server goes down with the click's update (or its signal fallback) on the wire.
-            sent = asyncio.create_task(send_decision(client, queue, click)) if in_flight else None
+            sent = asyncio.create_task(send_answer(client, queue, click)) if in_flight else None
             await asyncio.sleep(0.05)
         first_try = await sent if sent else None
 
@@ -61,7 +61,7 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flig
             # Whatever the first try came to, the person who was not told "recorded" clicks again: the same
             # click (one decision_id), so it applies once however many times it arrives.
             if first_try is None or not first_try.accepted or first_try.queued:
-                await send_decision(client, queue, click)
+                await send_answer(client, queue, click)
             result = await asyncio.wait_for(handle.result(), 60)
             started, completed, completions = step_starts(await handle.fetch_history())
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from bot.threads import NOT_READ_CLICK, STILL_RESEARCHING
+from bot.from_thread import NOT_READ_CLICK, STILL_RESEARCHING
 from sandbox import Channel, payloads
 from sandbox.slack_api import RateLimit
 from slack_ui.ids import follow_up_id, workflow_id_for_message

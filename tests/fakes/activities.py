@@ -42,7 +42,7 @@ from workflows.activity_io import (
     VerifyOutput,
 )
 from workflows.claims import split_claims
-from workflows.models import AnswerFeedback, Page, SearchHit, TokenUsage
+from workflows.models import Page, ReportRating, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
 FETCHED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -80,7 +80,7 @@ class FakeActivities:
         self.searched: list[str] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
-        self.feedback: list[AnswerFeedback] = []  # record_feedback's clicks
+        self.ratings: list[ReportRating] = []  # record_feedback's clicks
         self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
         self.unjudged_words: list[str] = []  # the judge gives no verdict on claims with these words
         self.judge_error: str | None = None  # when set, judge_claims fails for good with it
@@ -102,7 +102,7 @@ class FakeActivities:
             self.store_result,
             self.report_progress,
             self.verify_citations,
-            self.record_feedback,
+            self.record_rating,
             self.judge_claims,
         ]
 
@@ -251,9 +251,9 @@ class FakeActivities:
         return JudgeOutput(verdicts=verdicts, answers_question=self.relevant, usage=USAGE)
 
     @activity.defn(name="record_feedback")
-    async def record_feedback(self, input: AnswerFeedback) -> bool:
+    async def record_rating(self, input: ReportRating) -> bool:
         self.calls["record_feedback"] += 1
-        self.feedback.append(input)
+        self.ratings.append(input)
         return True
 
     @activity.defn(name="report_progress")

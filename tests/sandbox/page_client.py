@@ -3,9 +3,6 @@ GET /sandbox/state for what one person sees."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,7 +11,7 @@ from sandbox.demo_workspace import ADA, RESEARCH
 from sandbox.page_guard import TOKEN_HEADER
 from sandbox.server import SandboxServer
 
-__all__ = ["ask", "click", "draft_of", "eventually", "post", "state"]
+__all__ = ["ask", "click", "draft_of", "post", "state"]
 
 
 async def post(sandbox: SandboxServer, path: str, **body: Any) -> dict[str, Any]:
@@ -48,10 +45,3 @@ async def click(sandbox: SandboxServer, user: str, action_id: str, ts: str) -> d
         block_id="decision-1",
         action_id=action_id,
     )
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.02)

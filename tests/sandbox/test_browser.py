@@ -6,9 +6,8 @@ Helpers for other browser tests (the full product against the real bot) are expo
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.demo_workspace import ADA, GRACE, LINUS, RESEARCH
 from sandbox.server import SandboxServer
-from slack_ui.ids import decode_feedback_value
-from slack_ui.thread import FEEDBACK_ACTION, feedback_buttons
+from slack_ui.ids import decode_rating_value
+from slack_ui.thread import RATING_ACTION, rating_buttons
 from tests.sandbox.fake_bot import FakeBot
+from tests.support.waiting import eventually
 from workflows.models import Rating
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "SCREENSHOTS", "SandboxPage", "launch_chromium", "require_chromium"]
@@ -292,7 +292,7 @@ async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
     blocks = [
         {"type": "markdown", "text": "Streams **help** a lot [1], see [Streams](https://example.org/streams)."},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"📄 The whole report: <{url}|open the canvas>"}},
-        feedback_buttons("research-1"),
+        rating_buttons("research-1"),
     ]
     await bot.chat_postMessage(channel=RESEARCH, text="Research report: why streams?", blocks=blocks)
     async with launch_chromium() as browser:
@@ -316,19 +316,11 @@ async def test_the_page_opens_a_canvas_as_a_document_and_sends_feedback_clicks(
         await ui.screenshot("sandbox-canvas.png")
 
         await report.get_by_role("button", name="This report was useful").click()
-        clicks = await _eventually_received(fake_bot, "block_actions")
+        clicks = await eventually(lambda: fake_bot.of_kind("block_actions"), "the rating click reaching the bot")
         (action,) = clicks[-1]["actions"]
-        assert action["type"] == "feedback_buttons" and action["action_id"] == FEEDBACK_ACTION
-        assert decode_feedback_value(action["value"]) == ("research-1", Rating.POSITIVE)
+        assert action["type"] == "feedback_buttons" and action["action_id"] == RATING_ACTION
+        assert decode_rating_value(action["value"]) == ("research-1", Rating.POSITIVE)
         assert ui.errors == []
-
-
-async def _eventually_received(bot: FakeBot, kind: str) -> list[dict]:
-    for _ in range(300):
-        if found := bot.of_kind(kind):
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the fake bot never received {kind}")
 
 
 async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServer, fake_bot: FakeBot) -> None:
@@ -351,7 +343,7 @@ async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServe
         await ui.page.locator("#thread-input").fill("and how are they polled?")
         await ui.page.locator("#thread-input").press("Enter")
         await expect(ui.message("and how are they polled?", ui.thread)).to_be_visible()
-        reply = await _eventually_event(fake_bot, lambda e: e.get("text") == "and how are they polled?")
+        reply = (await eventually(lambda: _events(fake_bot, "and how are they polled?"), "the thread reply's event"))[0]
         assert reply["type"] == "message" and reply["channel_type"] == "channel"
         assert reply["thread_ts"] == event["ts"] and reply["user"] == ADA
 
@@ -377,9 +369,6 @@ async def test_the_page_asks_by_mention_and_in_the_dm_pane(sandbox: SandboxServe
         assert ui.errors == []
 
 
-async def _eventually_event(bot: FakeBot, matches: Callable[[dict], bool]) -> dict:
-    for _ in range(300):
-        if found := [body["event"] for body in bot.of_kind("event_callback") if matches(body["event"])]:
-            return found[0]
-        await asyncio.sleep(0.1)
-    raise AssertionError("the fake bot never received that event")
+def _events(bot: FakeBot, text: str) -> list[dict]:
+    """The events the bot received about a message saying ``text``."""
+    return [body["event"] for body in bot.of_kind("event_callback") if body["event"].get("text") == text]

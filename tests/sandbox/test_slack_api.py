@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,23 +10,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import RATE_LIMITS, RateLimit, SlackApiServer, Workspace, workspace_file
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackApiServer]:
-    workspace = Workspace()
-    alice = workspace.add_user("alice", id="UALICE")
-    workspace.add_user("bob", id="UBOB")
-    workspace.add_channel("general", id="CGENERAL", members=[alice.id])
-    workspace.add_channel("secret", id="CSECRET", private=True, members=[alice.id])
-    workspace.add_channel("team", id="CTEAM", private=True, members=[alice.id], bot_member=True)
-    with SlackApiServer(workspace) as server:
-        yield server
-
-
-@pytest.fixture
-def client(slack: SlackApiServer) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
 
 
 async def error_of(call) -> str:

@@ -13,7 +13,8 @@ import pytest
 from sandbox.demo_workspace import ADA, GENERAL, RESEARCH
 from sandbox.server import SandboxServer
 from tests.sandbox.fake_bot import SECRET, FakeBot
-from tests.sandbox.page_client import eventually, post, state
+from tests.sandbox.page_client import post, state
+from tests.support.waiting import eventually
 
 FAST_RETRIES = (0.05, 0.05, 0.05)
 
@@ -46,7 +47,7 @@ async def test_a_mention_is_delivered_as_a_signed_app_mention_and_answered_in_it
     assert (event["user"], event["channel"], event["ts"]) == (ADA, RESEARCH, answer["ts"])
     assert callback["api_app_id"] == sandbox.workspace.app_id and callback["team_id"] == sandbox.workspace.team_id
     assert fake_bot.rejected == [], "signed as Slack signs"
-    await eventually(lambda: thread_of(sandbox, RESEARCH, answer["ts"]))
+    await eventually(lambda: thread_of(sandbox, RESEARCH, answer["ts"]), "the answer in the thread")
 
 
 async def test_chatter_goes_as_message_channels_and_a_mention_where_the_bot_is_not_is_not_delivered(
@@ -69,9 +70,9 @@ async def test_a_failed_delivery_is_retried_with_its_number_and_reason(
 ) -> None:
     answer = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text=f"@researchbot {word} one")
     assert answer["delivered"] is False and answer["error"] in ("operation_timeout", "http_service_error")
-    await eventually(lambda: len(fake_bot.retries) >= 1)
+    await eventually(lambda: len(fake_bot.retries) >= 1, "a retry")
     event_id = fake_bot.retries[0][0]
-    await eventually(lambda: len(sandbox.web.events.attempts_of(event_id)) >= 2, timeout=10)
+    await eventually(lambda: len(sandbox.web.events.attempts_of(event_id)) >= 2, "a second attempt")
     [(_, first, _), (same_id, retry, why)] = fake_bot.retries
     assert same_id == event_id and (first, retry, why) == ("", "1", reason)
     assert [a.retry_num for a in sandbox.web.events.attempts_of(event_id)] == [0, 1]
@@ -92,7 +93,7 @@ async def test_the_dm_pane_gets_prompts_status_and_message_events(sandbox: Sandb
     assert (await state(sandbox, ADA))["panes"][dm]["status"] == {thinking["ts"]: "is thinking…"}
 
     asked = await post(sandbox, "/sandbox/message", user=ADA, channel=dm, text="what is a queue?")
-    await eventually(lambda: thread_of(sandbox, dm, asked["ts"]))
+    await eventually(lambda: thread_of(sandbox, dm, asked["ts"]), "the answer in the DM thread")
     assert asked["ts"] not in (await state(sandbox, ADA))["panes"][dm]["status"], "the bot's reply cleared it"
 
 

@@ -10,7 +10,8 @@ from sandbox.asgi_server import AsgiServer
 from sandbox.demo_workspace import ADA, GRACE, LINUS, RESEARCH
 from sandbox.server import SandboxServer
 from tests.sandbox.fake_bot import SECRET, FakeBot, bolt_bot
-from tests.sandbox.page_client import ask, click, draft_of, eventually, post, state
+from tests.sandbox.page_client import ask, click, draft_of, post, state
+from tests.support.waiting import eventually
 
 
 async def test_a_button_sends_block_actions_and_its_trigger_opens_a_modal(
@@ -120,7 +121,7 @@ async def test_a_bolt_app_accepts_what_the_sandbox_sends(tmp_path: Path) -> None
         try:
             sandbox.bot.url = f"{bot.url}slack/events"
             assert await ask(sandbox, "/research what is Temporal?") == {"ok": True}
-            await eventually(lambda: len(sandbox.workspace.ephemerals) == 2)
+            await eventually(lambda: len(sandbox.workspace.ephemerals) == 2, "both ephemerals")
             ada = await state(sandbox, ADA)
             assert {e["text"] for e in ada["ephemerals"]} == {
                 "Researching “what is Temporal?”…",
@@ -128,7 +129,7 @@ async def test_a_bolt_app_accepts_what_the_sandbox_sends(tmp_path: Path) -> None
             }
             draft = draft_of(sandbox)
             assert await click(sandbox, ADA, "revise", draft["ts"]) == {"ok": True}
-            await eventually(lambda: bool(sandbox.workspace.views))
+            await eventually(lambda: bool(sandbox.workspace.views), "a view opened")
             view = (await state(sandbox, ADA))["view"]
             refused = await post(
                 sandbox, "/sandbox/submit", user=ADA, view_id=view["id"], values={"feedback": {"feedback": "bad"}}

@@ -9,7 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sandbox.demo_workspace import ADA, GENERAL, GRACE, LINUS
 from sandbox.server import SandboxServer
 from tests.sandbox.fake_bot import FakeBot
-from tests.sandbox.page_client import ask, eventually, post, state
+from tests.sandbox.page_client import ask, post, state
+from tests.support.waiting import eventually
 
 
 async def test_one_port_serves_the_page_the_static_files_and_the_web_api(sandbox: SandboxServer) -> None:
@@ -52,4 +53,4 @@ async def test_the_sandbox_answers_the_bots_own_slack_client(sandbox: SandboxSer
     await client.chat_postMessage(channel=GENERAL, text="in the thread", thread_ts=root["ts"])
     seen = await state(sandbox, LINUS)
     assert [m["text"] for m in seen["messages"][GENERAL]][-2:] == ["root", "in the thread"]
-    await eventually(lambda: sandbox.workspace.messages[GENERAL][-1]["text"] == "in the thread")
+    await eventually(lambda: sandbox.workspace.messages[GENERAL][-1]["text"] == "in the thread", "the reply")

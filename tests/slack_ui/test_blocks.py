@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.validation import block_errors, view_errors
 from slack_ui import blocks, ids, replies, stream, thread
-from slack_ui.ids import MalformedId, decode_feedback_value
+from slack_ui.ids import MalformedId, decode_rating_value
 from slack_ui.mrkdwn import escape, markdown_to_mrkdwn, neutralise_mentions, safe, split_text
 from workflows.models import (
     DecisionKind,
@@ -270,18 +270,18 @@ def test_a_20000_character_report_is_split_across_messages() -> None:
     footer, feedback = messages[-1]["blocks"][-2:]
     assert "2 revision rounds" not in texts(footer)[0]
     assert texts(footer)[0].startswith("1 source · 7 steps · 1 revision round")
-    assert feedback["type"] == "context_actions"  # the feedback buttons close the report's last part
+    assert feedback["type"] == "context_actions"  # the rating buttons close the report's last part
     assert not any(b["type"] == "context_actions" for m in messages[:-1] for b in m["blocks"])
 
 
-def test_the_feedback_buttons_name_the_run_and_the_rating() -> None:
+def test_the_rating_buttons_name_the_run_and_the_rating() -> None:
     (block,) = [
         b for m in thread.final_report_messages(result()) for b in m["blocks"] if b["type"] == "context_actions"
     ]
     (buttons,) = block["elements"]
-    assert buttons["type"] == "feedback_buttons" and buttons["action_id"] == thread.FEEDBACK_ACTION
+    assert buttons["type"] == "feedback_buttons" and buttons["action_id"] == thread.RATING_ACTION
     for key, rating in (("positive_button", Rating.POSITIVE), ("negative_button", Rating.NEGATIVE)):
-        assert decode_feedback_value(buttons[key]["value"]) == (result().workflow_id, rating)
+        assert decode_rating_value(buttons[key]["value"]) == (result().workflow_id, rating)
 
 
 @pytest.mark.parametrize(
@@ -296,9 +296,9 @@ def test_the_feedback_buttons_name_the_run_and_the_rating() -> None:
         '{"rating": "positive"}',
     ],
 )
-def test_a_feedback_value_that_is_not_ours_is_malformed(value: object) -> None:
+def test_a_rating_value_that_is_not_ours_is_malformed(value: object) -> None:
     with pytest.raises(MalformedId):
-        decode_feedback_value(value)
+        decode_rating_value(value)
 
 
 def test_deciding_a_long_draft_keeps_its_parts() -> None:
@@ -422,7 +422,7 @@ def test_the_research_loop_shows_what_it_looks_again_for() -> None:
 
 def test_the_final_report_says_how_to_see_its_evidence() -> None:
     [report] = thread.final_report_messages(result())
-    footer = report["blocks"][-2]  # then the feedback buttons
+    footer = report["blocks"][-2]  # then the rating buttons
     assert footer["type"] == "context" and texts(footer)[-1] == "Evidence: `researchbot show research-42`"
     [odd] = thread.final_report_messages(result(workflow_id="research-<b>&`x`"))  # escaped; no ` ends the span
     assert_valid(odd)

@@ -9,8 +9,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from workflows.feedback import AnswerFeedbackWorkflow
 from workflows.models import DecisionInput, DecisionKind, ResearchRequest, ResearchResult, RunStatus, Stage
+from workflows.ratings import RatingWorkflow
 from workflows.research import ResearchWorkflow
 
 REQUESTER = "U_ASKER"
@@ -23,7 +23,7 @@ def new_queue() -> str:
 
 def fake_worker(client: Client, task_queue: str, activities: Any) -> Worker:
     return Worker(
-        client, task_queue=task_queue, workflows=[ResearchWorkflow, AnswerFeedbackWorkflow], activities=activities.all()
+        client, task_queue=task_queue, workflows=[ResearchWorkflow, RatingWorkflow], activities=activities.all()
     )
 
 

@@ -26,18 +26,18 @@ from tests.workflows.helpers import (
     wait_for_stage,
 )
 from workflows.activity_io import ProgressKind
-from workflows.feedback import AnswerFeedbackWorkflow, feedback_workflow_id
 from workflows.models import (
-    AnswerFeedback,
     DecisionKind,
     EarlierRun,
     FollowUpInput,
     PlanReviewInput,
     PlanReviewKind,
     Rating,
+    ReportRating,
     ResearchRequest,
     Stage,
 )
+from workflows.ratings import RatingWorkflow, rating_workflow_id
 from workflows.research import ResearchWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -216,13 +216,13 @@ async def follow_up(client: Client, fakes: FakeActivities, queue: str) -> dict[s
     return {"follow_up": handle}
 
 
-async def answer_feedback(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
-    """A 👍 on a published report, recorded by its own short workflow."""
-    feedback = AnswerFeedback(
+async def rating(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """A 👍 on a published report, recorded by its own short workflow (its history keeps its first name)."""
+    rated = ReportRating(
         feedback_id="click-1", workflow_id="research-1", rating=Rating.POSITIVE, given_by="U1", given_at=GIVEN_AT
     )
     handle = await client.start_workflow(
-        AnswerFeedbackWorkflow.run, feedback, id=f"{feedback_workflow_id(feedback)}-{queue}", task_queue=queue
+        RatingWorkflow.run, rated, id=f"{rating_workflow_id(rated)}-{queue}", task_queue=queue
     )
     return {"answer_feedback": handle}
 
@@ -244,7 +244,7 @@ SCENARIOS: list[Scenario] = [
     recited_claim,
     plan_reviewed,
     follow_up,
-    answer_feedback,
+    rating,
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from workflows.decisions import MAX_REFUSED_KEPT, with_refused
+from workflows.gate import MAX_REFUSED_KEPT, with_refused
 from workflows.models import DecisionKind, DecisionRecord
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

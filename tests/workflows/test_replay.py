@@ -15,8 +15,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.feedback import AnswerFeedbackWorkflow
 from workflows.models import SlackContext
+from workflows.ratings import RatingWorkflow
 from workflows.research import ResearchWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -36,7 +36,7 @@ def test_histories_are_committed() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(HISTORY_DIR)) for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[ResearchWorkflow, AnswerFeedbackWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ResearchWorkflow, RatingWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
 
 

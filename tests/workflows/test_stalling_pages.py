@@ -35,7 +35,7 @@ class StallingWeb(FakeActivities):
     def __init__(self, web: FakeWeb, http: httpx.AsyncClient) -> None:
         super().__init__()
         self.urls = [web.url + path for path in [*STALLING, "/pages/article.html"]]
-        corpus = LocalCorpus(REPO_ROOT / "docs")
+        corpus = LocalCorpus(REPO_ROOT / "tests" / "data" / "corpus")
         # A short FETCH_DEADLINE_SECONDS: the trickling and hanging pages give up after 1 s.
         reader = PageReader(http, corpus, allow_private_networks=True, max_bytes=100_000, deadline=1.0)
         self.reader = PageActivities(reader)

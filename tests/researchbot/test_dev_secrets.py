@@ -14,9 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from researchbot.dev import Stack, free_port, product_stack
+from researchbot.dev import Stack, product_stack
 from researchbot.sandbox_cmd import sandbox_credentials
 from sandbox.signing import signed_headers
+from tests.support.ports import free_port
 
 OLD_PUBLIC_TOKEN, OLD_PUBLIC_SECRET = "xoxb-sandbox-token", "sandbox-signing-secret"
 CHALLENGE = json.dumps({"type": "url_verification", "token": "t", "challenge": "c-42"}).encode()

@@ -5,34 +5,24 @@ the runs it acked."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from bot.research import QUEUED, STARTED
-from sandbox import SlackApiServer, Workspace, payloads
+from bot.start_in_time import QUEUED, STARTED
+from sandbox import SlackApiServer, payloads
 from tests.fakes.slack_sender import SlackSender
 from tests.fakes.slow_proxy import SlowProxy
+from tests.support.bot_process import clean_env, spawn_bot, wait_until_healthy
+from tests.support.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "cli-signing-secret"
 ACKED_BEFORE_SIGTERM = 30
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "PORT")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    return {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db", **extra}
 
 
 @pytest.mark.parametrize(
@@ -60,20 +50,6 @@ def test_the_bot_refuses_to_start_without_its_slack_settings(
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {done.stderr.strip().removeprefix('error: ')}"]
     assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackApiServer]:
-    workspace = Workspace()
-    workspace.add_user("asker", id="UASKER")
-    with SlackApiServer(workspace) as server:
-        yield server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_sigterm(
@@ -126,30 +102,3 @@ async def test_the_bot_process_serves_health_and_signed_commands_then_stops_on_s
     assert len(runs) == ACKED_BEFORE_SIGTERM, "a command was acked, then lost when the bot stopped"
     for run in runs:
         await env.client.get_workflow_handle(run).terminate("test over")
-
-
-def spawn_bot(settings: dict[str, str], cwd: Path, output: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    """`researchbot bot` as an operator runs it, its output (stdout and stderr together) to ``output``."""
-    # The suite's few askers start many runs on one Temporal: no caps unless a test sets them.
-    settings = {"RESEARCH_MAX_RUNS_IN_FLIGHT": "0", "RESEARCH_MAX_RUNS_PER_HOUR": "0", **settings}
-    return subprocess.Popen(
-        [sys.executable, "-m", "researchbot", "bot"],
-        env=settings,
-        cwd=cwd,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-async def wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(300):
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the bot never answered /healthz")

@@ -1,6 +1,6 @@
 """A question asked by a message: ``@ResearchBot <question>`` in a channel, or a message to the bot in a DM
 or its agent pane. The same rules as ``/research``: the question is checked, and the run is started (the
-durable write) before Slack gets its 200 (bot/research.py :func:`start_question`).
+durable write) before Slack gets its 200 (bot/start_in_time.py :func:`start_question`).
 
 An event has no visible answer of its own, so what the person sees is said in the asking message's
 thread, and only what is true: a started run needs no words, its first post in that thread (and, in a
@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 
 from bot.people import People
-from bot.research import ALREADY_STARTED, STARTED, STARTED_LATE, Start, start_question
+from bot.start_in_time import ALREADY_STARTED, STARTED, STARTED_LATE, Start, start_question
 from bot.under_way import UnderWay
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens

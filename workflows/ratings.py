@@ -11,19 +11,21 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows import calls
-    from workflows.models import AnswerFeedback
+    from workflows.models import ReportRating
 
-__all__ = ["AnswerFeedbackWorkflow", "feedback_workflow_id"]
-
-
-def feedback_workflow_id(feedback: AnswerFeedback) -> str:
-    return f"feedback-{feedback.feedback_id}"
+__all__ = ["RatingWorkflow", "rating_workflow_id"]
 
 
-@workflow.defn
-class AnswerFeedbackWorkflow:
+def rating_workflow_id(rating: ReportRating) -> str:
+    # "feedback-": the prefix of the clicks already recorded, so a click retried across a deploy is one run.
+    return f"feedback-{rating.feedback_id}"
+
+
+# Registered under its first name: it is the workflow type in history and in the runs already started.
+@workflow.defn(name="AnswerFeedbackWorkflow")
+class RatingWorkflow:
     @workflow.run
-    async def run(self, feedback: AnswerFeedback) -> bool:
+    async def run(self, rating: ReportRating) -> bool:
         """True if this click was new to the archive. A database outage is waited out, as for a run's
         archive (the click was acknowledged); data the database refuses fails at once."""
-        return await calls.record_feedback(feedback)
+        return await calls.record_feedback(rating)  # the activity's name in history

@@ -12,13 +12,19 @@ from temporalio.testing import WorkflowEnvironment
 
 REPO = Path(__file__).resolve().parents[2]
 RESEARCHBOT = [sys.executable, "-m", "researchbot"]
+# The answers asserted below come from a corpus of the tests' own, so editing corpus/ cannot change them.
+TEST_CORPUS = REPO / "tests" / "data" / "corpus"
 
 
-def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The machine's environment without any ResearchBot or Temporal setting, plus `extra`."""
+def offline_env(tmp_path: Path, corpus: Path | None = TEST_CORPUS, **extra: str) -> dict[str, str]:
+    """The machine's environment without any ResearchBot or Temporal setting, plus `extra`.
+
+    `corpus=None` leaves RESEARCH_CORPUS_DIR unset: the shipped default, corpus/."""
     prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path}/archive.db"
+    if corpus is not None:
+        env["RESEARCH_CORPUS_DIR"] = str(corpus)
     env.update(extra)
     return env
 
@@ -103,7 +109,7 @@ async def test_ask_runs_offline_end_to_end_and_archives(env: WorkflowEnvironment
 
 
 async def test_a_question_the_corpus_cannot_answer_is_declined(env: WorkflowEnvironment, tmp_path: Path) -> None:
-    """Offline over the shipped docs/ (Temporal, Slack, ...): no answer from memory or from a shared word."""
+    """Offline over the tests' corpus (Temporal, Slack, ...): no answer from memory or from a shared word."""
     address = env.client.service_client.config.target_host
     settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
     done = researchbot(["ask", "What is the capital of France?", "--approve"], settings, cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""Feedback on reports in the archive, on a real SQLite file and the real PostgreSQL (the ``store``
+"""Ratings of reports (👍 / 👎) in the archive, on a real SQLite file and the real PostgreSQL (the ``store``
 fixture runs each test on both): one rating per run and person, their latest click, and the activity
 counts only clicks that became a rating."""
 
@@ -13,15 +13,15 @@ from alembic import command
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.archive.ratings import FeedbackActivities, FeedbackStore
+from activities.archive.ratings import RatingActivities, RatingStore
 from activities.archive.store import ArchiveStore, alembic_config, answer_feedback
-from workflows.models import AnswerFeedback, Rating
+from workflows.models import Rating, ReportRating
 
 T0 = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 
 
-def click(feedback_id: str, rating: Rating = Rating.POSITIVE, by: str = "U1", minutes: int = 0) -> AnswerFeedback:
-    return AnswerFeedback(
+def click(feedback_id: str, rating: Rating = Rating.POSITIVE, by: str = "U1", minutes: int = 0) -> ReportRating:
+    return ReportRating(
         feedback_id=feedback_id,
         workflow_id="research-1",
         rating=rating,
@@ -38,62 +38,62 @@ def rows(store: ArchiveStore) -> list[tuple[str, str, str]]:
 
 
 def test_each_click_is_kept_once_and_read_back_in_order(store: ArchiveStore) -> None:
-    feedback = FeedbackStore(store)
-    assert feedback.save(click("b", Rating.NEGATIVE, "U2", minutes=1))
-    assert feedback.save(click("a"))
-    assert not feedback.save(click("a"))  # the same click again
-    assert feedback.of_run("research-1") == [click("a"), click("b", Rating.NEGATIVE, "U2", minutes=1)]
-    assert feedback.of_run("research-2") == []
+    ratings = RatingStore(store)
+    assert ratings.save(click("b", Rating.NEGATIVE, "U2", minutes=1))
+    assert ratings.save(click("a"))
+    assert not ratings.save(click("a"))  # the same click again
+    assert ratings.of_run("research-1") == [click("a"), click("b", Rating.NEGATIVE, "U2", minutes=1)]
+    assert ratings.of_run("research-2") == []
 
 
 async def test_the_activity_writes_a_retried_click_once(store: ArchiveStore) -> None:
-    activities = FeedbackActivities(FeedbackStore(store))
+    activities = RatingActivities(RatingStore(store))
     env = ActivityEnvironment()
-    assert await env.run(activities.record_feedback, click("a")) is True
-    assert await env.run(activities.record_feedback, click("a")) is False
+    assert await env.run(activities.record_rating, click("a")) is True
+    assert await env.run(activities.record_rating, click("a")) is False
     with store.engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(answer_feedback)).scalar() == 1
 
 
-async def test_feedback_the_database_refuses_fails_at_once(store: ArchiveStore) -> None:
+async def test_a_rating_the_database_refuses_fails_at_once(store: ArchiveStore) -> None:
     if store.engine.dialect.name != "postgresql":
         pytest.skip("SQLite keeps NUL characters")
-    activities = FeedbackActivities(FeedbackStore(store))
+    activities = RatingActivities(RatingStore(store))
     poisoned = click("a").model_copy(update={"given_by": "U\x001"})
     with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(activities.record_feedback, poisoned)
+        await ActivityEnvironment().run(activities.record_rating, poisoned)
     assert refused.value.non_retryable
 
 
 def test_a_persons_later_click_replaces_their_earlier_one_and_only_theirs(store: ArchiveStore) -> None:
-    feedback = FeedbackStore(store)
-    assert feedback.save(click("a", Rating.POSITIVE))
-    assert feedback.save(click("u2", Rating.POSITIVE, "U2", minutes=1))  # another person's rating
-    assert feedback.save(click("b", Rating.NEGATIVE, minutes=2))  # U1 changed their mind
-    assert not feedback.save(click("a", Rating.POSITIVE))  # the first click, delivered again: it stays replaced
+    ratings = RatingStore(store)
+    assert ratings.save(click("a", Rating.POSITIVE))
+    assert ratings.save(click("u2", Rating.POSITIVE, "U2", minutes=1))  # another person's rating
+    assert ratings.save(click("b", Rating.NEGATIVE, minutes=2))  # U1 changed their mind
+    assert not ratings.save(click("a", Rating.POSITIVE))  # the first click, delivered again: it stays replaced
     assert rows(store) == [("U1", "negative", "b"), ("U2", "positive", "u2")]
-    assert feedback.of_run("research-1") == [
+    assert ratings.of_run("research-1") == [
         click("u2", Rating.POSITIVE, "U2", minutes=1),
         click("b", Rating.NEGATIVE, minutes=2),
     ]
 
 
 def test_an_earlier_click_arriving_late_does_not_replace_a_later_one(store: ArchiveStore) -> None:
-    feedback = FeedbackStore(store)
-    assert feedback.save(click("later", Rating.NEGATIVE, minutes=5))
-    assert not feedback.save(click("earlier", Rating.POSITIVE, minutes=1))
+    ratings = RatingStore(store)
+    assert ratings.save(click("later", Rating.NEGATIVE, minutes=5))
+    assert not ratings.save(click("earlier", Rating.POSITIVE, minutes=1))
     assert rows(store) == [("U1", "negative", "later")]
 
 
 def test_concurrent_clicks_of_one_person_leave_one_row_the_latest(store: ArchiveStore) -> None:
-    feedback = FeedbackStore(store)
+    ratings = RatingStore(store)
     clicks = [click(f"c{n}", Rating.POSITIVE if n % 2 else Rating.NEGATIVE, minutes=n) for n in range(8)]
     start, errors = threading.Barrier(len(clicks)), []
 
-    def save(one: AnswerFeedback) -> None:
+    def save(one: ReportRating) -> None:
         start.wait()
         try:
-            feedback.save(one)
+            ratings.save(one)
         except Exception as error:  # reported below, with its click
             errors.append((one.feedback_id, error))
 
@@ -107,11 +107,11 @@ def test_concurrent_clicks_of_one_person_leave_one_row_the_latest(store: Archive
 
 
 async def test_the_activity_counts_a_changed_vote_once(store: ArchiveStore) -> None:
-    activities = FeedbackActivities(FeedbackStore(store))
+    activities = RatingActivities(RatingStore(store))
     env = ActivityEnvironment()
-    assert await env.run(activities.record_feedback, click("a", Rating.POSITIVE)) is True
-    assert await env.run(activities.record_feedback, click("b", Rating.NEGATIVE, minutes=1)) is True
-    assert await env.run(activities.record_feedback, click("b", Rating.NEGATIVE, minutes=1)) is False  # a retry
+    assert await env.run(activities.record_rating, click("a", Rating.POSITIVE)) is True
+    assert await env.run(activities.record_rating, click("b", Rating.NEGATIVE, minutes=1)) is True
+    assert await env.run(activities.record_rating, click("b", Rating.NEGATIVE, minutes=1)) is False  # a retry
     assert rows(store) == [("U1", "negative", "b")]
 
 
@@ -137,6 +137,6 @@ def test_the_migration_keeps_each_persons_latest_click(database_url: str) -> Non
         )
     store.migrate()
     assert rows(store) == [("U1", "negative", "u1-last"), ("U2", "positive", "u2-tie-b"), ("U3", "positive", "u3-only")]
-    assert FeedbackStore(store).save(click("u3-again", Rating.NEGATIVE, "U3", minutes=9))
+    assert RatingStore(store).save(click("u3-again", Rating.NEGATIVE, "U3", minutes=9))
     assert rows(store)[-1] == ("U3", "negative", "u3-again")
     store.dispose()

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.test_cli import offline_env, researchbot
+from tests.researchbot.test_cli import offline_env, researchbot
 
 
 def test_demo_drives_one_run_from_command_to_final_report(env: WorkflowEnvironment, tmp_path: Path) -> None:
     address = env.client.service_client.config.target_host
     done = researchbot(
         ["demo", "What are Slack Block Kit limits?"],
-        offline_env(tmp_path, TEMPORAL_ADDRESS=address),
+        # The shipped default corpus (corpus/): the demo must find its answer there, as the README promises.
+        offline_env(tmp_path, corpus=None, TEMPORAL_ADDRESS=address),
         cwd=tmp_path,
         timeout=240,
     )

@@ -7,7 +7,7 @@
   question: a new run in the same thread, starting from the earlier run's question, report and sources
   (workflows/follow_ups.py). It is started with signal-with-start under an id derived from the earlier
   run (slack_ui/ids.py ``follow_up_id``), so replies sent at once make one run that takes them all, and
-  the start is written before Slack gets its 200 (a listener middleware, like bot/asking.py).
+  the start is written before Slack gets its 200 (a listener middleware, like bot/from_message.py).
 * Anything else is left alone: other people's replies, bots' messages, edits and other subtypes, replies
   in threads that are not a run's, mentions (those are questions of their own: ``app_mention``).
 
@@ -43,8 +43,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot import caps
-from bot.asking import question_in
 from bot.decisions import BARRED, may_not_decide
+from bot.from_message import question_in
 from bot.people import People
 from bot.runs import build_request
 from core.run_threads import RunThreads
@@ -68,9 +68,9 @@ __all__ = [
     "Reply",
     "Routed",
     "ThreadNotRead",
-    "feedback_in_reply",
-    "feedback_text",
+    "read_reply_text",
     "reply_in",
+    "reply_text",
     "route_reply",
     "tell_replier",
 ]
@@ -329,12 +329,12 @@ async def _start_follow_up(settings: Settings, temporal: Client, reply: Reply, t
     log.info("thread.follow_up_started", workflow_id=workflow_id, user=reply.user_id, earlier=earlier.workflow_id)
 
 
-def feedback_text(text: str) -> str:
-    """A reply's text as feedback: Slack's entities undone."""
+def reply_text(text: str) -> str:
+    """A reply's text as it would be the feedback: Slack's entities undone."""
     return question_in(text, None)
 
 
-async def feedback_in_reply(client: AsyncWebClient, channel: str, thread_ts: str, reply_ts: str) -> str | None:
+async def read_reply_text(client: AsyncWebClient, channel: str, thread_ts: str, reply_ts: str) -> str | None:
     """The reply's text as it is now, read from Slack (only for a reply too long to ride in the offer's
     buttons); None if it is gone; ThreadNotRead if Slack refused the read for now."""
     try:
@@ -347,14 +347,14 @@ async def feedback_in_reply(client: AsyncWebClient, channel: str, thread_ts: str
             raise ThreadNotRead() from error
         return None
     found = [m for m in answer.get("messages") or [] if m.get("ts") == reply_ts]
-    return feedback_text(str(found[0].get("text") or "")) if found else None
+    return reply_text(str(found[0].get("text") or "")) if found else None
 
 
 async def tell_replier(client: AsyncWebClient, reply: Reply, routed: Routed) -> None:
     """After the ack: the feedback offer, or the one line, to the replier alone; best effort."""
     if routed.offer is not None:
         workflow_id, draft_round = routed.offer
-        content = thread_feedback_prompt(workflow_id, draft_round, reply.thread_ts, reply.ts, feedback_text(reply.text))
+        content = thread_feedback_prompt(workflow_id, draft_round, reply.thread_ts, reply.ts, reply_text(reply.text))
     elif routed.say is not None:
         content = {"text": routed.say}
     else:
