@@ -399,6 +399,8 @@ async def _measure(
         lost += len(wanted - set(seen.steps)) + (not shown)
         doubled += sum(1 for count in seen.steps.values() if count > 1)
     lost += max(0, runs - len(watcher.runs)) * 4
+    if late:
+        _explain_latest(slack, watcher, max(late))
     return Result(
         label="one FIFO line" if fifo else "waited first",
         workers=workers,
@@ -420,6 +422,27 @@ async def _measure(
             for lag, ready, final, states, approved in sorted(late, reverse=True)[:5]
         ],
     )
+
+
+def _explain_latest(slack: SlackApiServer, watcher: Watcher, latest: tuple[float, float, float, int, bool]) -> None:
+    """What chat.update carried while the latest progress message waited: by the step of the message
+    updated, and whether that run's draft was out then."""
+    _, ready, final, _, _ = latest
+    steps: dict[tuple[str, str], tuple[str, str]] = {}
+    with slack.workspace.lock:
+        for channel, messages in slack.workspace.messages.items():
+            for message in messages:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if "step" in payload:
+                    steps[(channel, message["ts"])] = (payload["workflow_id"], payload["step"])
+    counted: Counter[str] = Counter()
+    for call in slack.calls_to("chat.update"):
+        if ready <= call.at <= final:
+            workflow_id, step = steps.get((call.params.get("channel", ""), call.params.get("ts", "")), ("?", "?"))
+            seen = watcher.runs.get(workflow_id)
+            out = seen is not None and seen.draft_at is not None and seen.draft_at <= call.at
+            counted[f"{step.split('-')[0]} ({'after' if out else 'before'} its draft)"] += 1
+    print(f"chat.update calls while the latest progress waited {final - ready:.1f} s:", dict(counted), flush=True)
 
 
 def _approvable(draft: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Literal
@@ -61,6 +61,8 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    # When it came: the benchmarks lay calls on a timeline.
+    at: float = field(default_factory=time.perf_counter, compare=False)
 
 
 @dataclass(frozen=True)
