@@ -435,14 +435,17 @@ def _explain_latest(slack: SlackApiServer, watcher: Watcher, latest: tuple[float
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if "step" in payload:
                     steps[(channel, message["ts"])] = (payload["workflow_id"], payload["step"])
-    counted: Counter[str] = Counter()
-    for call in slack.calls_to("chat.update"):
-        if ready <= call.at <= final:
-            workflow_id, step = steps.get((call.params.get("channel", ""), call.params.get("ts", "")), ("?", "?"))
-            seen = watcher.runs.get(workflow_id)
-            out = seen is not None and seen.draft_at is not None and seen.draft_at <= call.at
-            counted[f"{step.split('-')[0]} ({'after' if out else 'before'} its draft)"] += 1
-    print(f"chat.update calls while the latest progress waited {final - ready:.1f} s:", dict(counted), flush=True)
+    first_draft = min((s.draft_at for s in watcher.runs.values() if s.draft_at is not None), default=ready)
+    for label, start, end in (("before it was ready", first_draft, ready), ("while it waited", ready, final)):
+        counted: Counter[str] = Counter()
+        for call in slack.calls_to("chat.update"):
+            if start <= call.at <= end:
+                key = (call.params.get("channel", ""), call.params.get("ts", ""))
+                workflow_id, step = steps.get(key, ("?", "?"))
+                seen = watcher.runs.get(workflow_id)
+                out = seen is not None and seen.draft_at is not None and seen.draft_at <= call.at
+                counted[f"{step.split('-')[0]} ({'after' if out else 'before'} its draft)"] += 1
+        print(f"chat.update calls {label} ({end - start:.1f} s, from the first draft):", dict(counted), flush=True)
 
 
 def _approvable(draft: dict[str, Any]) -> bool:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import URL, Engine
 
-from activities.slack.limits import Budget
+from activities.slack.limits import INFORMING_BURST, Budget
 
 __all__ = ["SharedBudget", "Slot", "workspace_key"]
 
@@ -197,14 +197,14 @@ class SharedBudget:
 
     async def take(self, method: str, scope: str, budget: Budget, *, burst: bool, final: bool = False) -> Slot | None:
         """Take the line's next slot if it is due now. A waited write (``burst``) may spend the budget's
-        burst; an informing one may not, and an earlier state waits while any worker holds a ``final``
-        one. None: the database did not answer, the caller decides alone."""
+        burst; an informing one only INFORMING_BURST slots of it, and an earlier state waits while any
+        worker holds a ``final`` one. None: the database did not answer, the caller decides alone."""
         params = {
             "workspace": self.workspace,
             "method": method,
             "scope": scope,
             "interval": budget.interval,
-            "span": (budget.burst - 1) * budget.interval if burst else 0.0,
+            "span": (budget.burst - 1 if burst else min(INFORMING_BURST, budget.burst) - 1) * budget.interval,
             "waited": burst,
             "final": final and not burst,
             "hold": FINAL_HOLD * budget.interval,

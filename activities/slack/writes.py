@@ -5,9 +5,10 @@ Two classes of write share each method's rate budget (activities/slack/limits.py
 - **waited**: what a person waits for (a run's root, plan, draft with its buttons, the decision
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
 - **informing**: what only informs (the progress checklist or stream, the root's status line). These take
-  the budget the waited writes leave over: they go at the budget's average rate and never spend its
-  burst, which stays free for the next click. Only the latest state of each message is sent: a newer
-  informing write of a message replaces the one still waiting, in its place in the line. A message's
+  the budget the waited writes leave over: they go at the budget's average rate and spend at most
+  INFORMING_BURST slots of its burst (a slot woken late for is made up), the rest staying free for the
+  next click. Only the latest state of each message is sent: a newer informing write of a message
+  replaces the one still waiting, in its place in the line. A message's
   **final** state (the progress of a run whose draft is out) goes before the intermediate states of
   other runs' messages, in the order the runs got there: when the budget is short, what a run ends on
   is shown first, and the run that ended first first. So that
@@ -24,7 +25,7 @@ time, in the order they were granted.
 With a :class:`~activities.slack.shared_budget.SharedBudget` (DATABASE_URL is PostgreSQL), the workers of a
 workspace spend one budget: each slot is taken from the line's row in the database, and a 429 pauses
 the line for every worker. Which write gets a slot is still chosen here, by the rules above. Because
-informing writes never spend the burst, a worker's waited write still finds the burst free while
+informing writes spend little of the burst, a worker's waited write still finds the burst free while
 another worker's informing writes flow at the average rate. When the database does not answer, the
 in-process budget decides, as it does alone on SQLite.
 
@@ -48,7 +49,7 @@ from typing import Any, TypeVar
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from activities.slack.limits import BUDGETS, PER_CHANNEL, Budget, retry_after
+from activities.slack.limits import BUDGETS, INFORMING_BURST, PER_CHANNEL, Budget, retry_after
 from activities.slack.shared_budget import SharedBudget
 
 __all__ = ["SlackWrites", "Superseded", "TooLate"]
@@ -93,8 +94,9 @@ class _Line:
         self.wake = asyncio.Event()  # a waited write came in: its turn may be sooner than the slot slept for
 
     def due(self, now: float) -> float:
-        """When the next write may go: a waited one may spend the burst, an informing one may not."""
-        burst = self.budget.burst if self.waited else 1
+        """When the next write may go: a waited one may spend the burst, an informing one only its first
+        INFORMING_BURST slots (so a worker that wakes late for a slot makes it up)."""
+        burst = self.budget.burst if self.waited else min(INFORMING_BURST, self.budget.burst)
         earliest = max(self.theoretical, now) - (burst - 1) * self.budget.interval
         return max(now, earliest, self.paused_until)
 
