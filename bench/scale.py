@@ -381,6 +381,7 @@ async def _measure(
 
     lags, not_final, lost, doubled, streams = [], 0, 0, 0, 0
     late: list[tuple[float, float, float, int, bool]] = []
+    doubled_steps: list[str] = []
     needed = [Write("chat.update", at, click=True) for at in clicked.values() for _ in ("buttons", "root")]
     for workflow_id, seen in watcher.runs.items():
         ready = seen.report_at if workflow_id in clicked else seen.draft_at
@@ -397,10 +398,14 @@ async def _measure(
         streams += bool(seen.streamed) and not seen.progress
         wanted = {"root", "plan-1", "draft-1"} | ({"final"} if workflow_id in clicked else set())
         lost += len(wanted - set(seen.steps)) + (not shown)
-        doubled += sum(1 for count in seen.steps.values() if count > 1)
+        twice = [step for step, count in seen.steps.items() if count > 1]
+        doubled += len(twice)
+        doubled_steps.extend(f"{workflow_id[-8:]}:{step}" for step in twice)
     lost += max(0, runs - len(watcher.runs)) * 4
     if late:
         _explain_latest(slack, watcher, max(late))
+    if doubled_steps:
+        print("steps posted more than once (run:step):", ", ".join(doubled_steps), flush=True)
     return Result(
         label="one FIFO line" if fifo else "waited first",
         workers=workers,
