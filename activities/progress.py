@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Protocol
 
 import structlog
-from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from workflows import REPORT_PROGRESS
+from core import tracing
 from workflows.activity_io import ProgressInput, ProgressReceipt
+from workflows.calls import ProgressCalls
+from workflows.declaring import implements
 
 log = structlog.get_logger("researchbot.progress")
 
@@ -42,7 +43,14 @@ class ProgressActivities:
     def __init__(self, reporter: Reporter) -> None:
         self._reporter = reporter
 
-    @activity.defn(name=REPORT_PROGRESS)
+    @implements(ProgressCalls.report_progress)
     async def report_progress(self, progress: ProgressInput) -> ProgressReceipt:
+        tracing.annotate(  # which report (the final one is FINISHED), on the activity's span (core/tracing.py)
+            {
+                "research.progress.kind": progress.kind.value,
+                "research.stage": progress.status.stage.value,
+                "research.outcome": progress.result.outcome.value if progress.result else None,
+            }
+        )
         async with heartbeating():  # a report can wait on Slack's rate limits; a dead worker must show sooner
             return await self._reporter.report(progress)

@@ -28,9 +28,10 @@ from activities.heartbeat import heartbeating
 from activities.model.prompts import usable_sources
 from activities.search.page_store import PageStore
 from activities.search.retrieval import Passage, PassageIndex, numbers_in, passages, stems, terms_of, what_is_asked
-from workflows import VERIFY_CITATIONS
 from workflows.activity_io import ClaimCheck, ClaimVerdict, SupportingPassage, VerifyInput, VerifyOutput
+from workflows.calls import VerifyCalls
 from workflows.claims import Claim, split_claims, split_sentences
+from workflows.declaring import implements
 from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, cut, utf8_size
 from workflows.models import Page
 
@@ -289,7 +290,7 @@ class VerifyActivities:
         self._pages = pages
         self._model_judges = model_judges
 
-    @activity.defn(name=VERIFY_CITATIONS)
+    @implements(VerifyCalls.verify_citations)
     async def verify_citations(self, data: VerifyInput) -> VerifyOutput:
         async with heartbeating():
             pages = await self._full_texts(data.pages)

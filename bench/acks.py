@@ -131,7 +131,7 @@ async def served(
 def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "researchbot", "worker"],
+            [sys.executable, "-m", "researchbot", "worker", "--promote"],  # its version current once it polls
             env=process_env(env),
             cwd=log.parent,
             stdin=subprocess.DEVNULL,

@@ -26,6 +26,7 @@ from bot.runs import build_request, start_run
 from core.settings import Settings
 from tests.e2e.test_worker_crash import ScriptedModel, start_worker
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.versions import promote_queue, versioned_env
 from tests.temporal_servers import start_dev_server
 from workflows.calls import LLM
 
@@ -42,11 +43,13 @@ async def one_recovery(env: WorkflowEnvironment, data_dir: Path) -> float:
             "OPENAI_API_KEY": "sk-bench",
             "DATABASE_URL": f"sqlite:///{data_dir}/{queue}.db",
             "LOG_LEVEL": "WARNING",
+            **versioned_env(queue),
         }
         settings = Settings(research_task_queue=queue, openai_base_url=llm.base_url)
         request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_BENCH")
         handle = await start_run(env.client, settings, request, workflow_id=queue)
         first = start_worker(worker_env)
+        await promote_queue(env.client, queue)
         while model.kinds["draft"] < 1:
             await asyncio.sleep(0.05)
         first.send_signal(signal.SIGKILL)

@@ -59,7 +59,7 @@ def start_worker(env: WorkflowEnvironment, queue: str, data: Path, cache: int) -
     log = (data / "worker.log").open("ab")
     # Run from the temporary folder, so a developer's .env (a real LLM key, say) is not read.
     return subprocess.Popen(
-        [sys.executable, "-m", "researchbot", "worker"],
+        [sys.executable, "-m", "researchbot", "worker", "--promote"],  # its version current once it polls
         env=worker_env,
         cwd=data,
         stdout=log,

@@ -218,6 +218,7 @@ async def scale_stack(
         store.dispose()
     processes = [start_worker(stack, f"worker-{n}", fifo) for n in range(workers)]
     try:
+        await stack.promote_worker()
         await stack.start_bot()
         yield stack
     finally:

@@ -17,6 +17,7 @@ from bot.listeners import register_listeners
 from bot.ownership import AppIdentity
 from bot.people import People
 from bot.server import check_settings, create_asgi_app, serve
+from bot.traced_app import TracedApp
 from bot.under_way import UnderWay
 from core.response_urls import ResponseUrls
 from core.run_threads import RunThreads
@@ -57,7 +58,8 @@ def build_app(settings: Settings, temporal_client: Client, under_way: UnderWay |
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     # Answer when the listener returns: otherwise Bolt polls each request's ack every 10 ms, CPU a burst of
     # commands can't spare. Listeners hand what follows their ack to bot/under_way.py.
-    app = AsyncApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=True)
+    # TracedApp: each request is a span, the root of a run's trace when tracing is on (bot/traced_app.py).
+    app = TracedApp(client=build_slack_client(settings), signing_secret=secret, process_before_response=True)
     under_way = under_way or UnderWay()
     threads = RunThreads.connect(settings.database_url)  # connects on first use
     response_urls = ResponseUrls(threads.engine)  # the same database: the worker's archive

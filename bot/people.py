@@ -64,6 +64,7 @@ class Person:
     guest: bool
     team_id: str | None
     enterprise_id: str | None
+    tz: str | None = None  # their IANA time zone, as their Slack profile says (a schedule's runs follow it)
 
     def external_to(self, ours: Owner) -> bool:
         if ours.enterprise_id and self.enterprise_id == ours.enterprise_id:
@@ -142,6 +143,7 @@ class People:
                 guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
                 team_id=user.get("team_id"),
                 enterprise_id=enterprise.get("enterprise_id"),
+                tz=user.get("tz") if isinstance(user.get("tz"), str) else None,
             )
         self._kept[user_id] = (time.monotonic() + self._ttl, person)
         self._kept.move_to_end(user_id)

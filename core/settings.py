@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-KNOWN_SEARCH_PROVIDERS = ("local", "searxng", "tavily", "brave")
+from core.build_id import default_build_id
+
+KNOWN_SEARCH_PROVIDERS = ("local", "searxng", "tavily", "brave", "mcp")
+_MCP_SERVER = re.compile(r"^mcp:[a-z0-9][a-z0-9-]{0,62}$")  # one server of MCP_SERVERS_FILE, by its name
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
     # Runs beyond this many leave the worker's memory and replay from history when they next move,
     # so a worker's RSS stays flat however many runs wait for a decision (bench/parked.py).
     max_cached_workflows: int = Field(default=250, ge=0)
+    # Worker Deployment Versioning (docs/versioning.md): each worker serves one version of one deployment,
+    # and its runs move to the version an operator makes current (`researchbot promote`). Off: unversioned.
+    worker_versioning: bool = True
+    worker_deployment_name: str = Field(default="researchbot", pattern=r"^[^.\s]{1,200}$")
+    # Default: the package version plus a hash of workflows/ (core/build_id.py), so new workflow code is a
+    # new version; set it (e.g. to the commit) to make every deploy one.
+    worker_build_id: str = Field(default_factory=default_build_id, pattern=r"^[^\s]{1,255}$")
 
     # LLM: any OpenAI-compatible chat-completions endpoint; neither set means offline mode.
     openai_base_url: str | None = None
@@ -83,6 +93,24 @@ class Settings(BaseSettings):
     brave_api_key: SecretStr | None = None
     brave_api_url: str = "https://api.search.brave.com"
 
+    # MCP servers as sources (activities/search/mcp_sources.py): the operator's file of servers (TOML or JSON;
+    # docs/configuration.md), used with SEARCH_PROVIDER=mcp (every server) or mcp:<name>. Every MCP call, a
+    # stdio server's start included, ends within MCP_TIMEOUT_SECONDS; with a stopped server's grace (up to 4 s)
+    # that stays under the search activity's 30 s bound.
+    mcp_servers_file: Path | None = None
+    mcp_timeout_seconds: float = Field(default=15.0, gt=0, le=20)
+
+    # The corpus's index (docs/documents.md): a SQLite file, unset: .data/corpus-index/<folder>-<hash>.sqlite
+    # in the working directory. A search refreshes it in the background once the last refresh is older than
+    # RESEARCH_INDEX_REFRESH_SECONDS (0: every search). A file past a CORPUS_MAX_* limit is skipped, with a reason.
+    research_index_path: Path | None = None
+    research_index_refresh_seconds: float = Field(default=60.0, ge=0)
+    corpus_max_file_bytes: int = Field(default=50_000_000, ge=1)
+    # An Office file (DOCX, PPTX, XLSX) is a zip: refused before it is opened if it would unpack into more than
+    # this, or (past 10 MB unpacked) at a higher compression ratio than this: a zip bomb.
+    corpus_max_unzipped_bytes: int = Field(default=200_000_000, ge=1)
+    corpus_max_zip_ratio: float = Field(default=100.0, gt=1)
+
     # Page reader
     fetch_allow_private_networks: bool = False
     fetch_max_bytes: int = 2_000_000
@@ -100,6 +128,9 @@ class Settings(BaseSettings):
     # The workspace's default for reviewing a run's first plan before anything is searched ("Search this"
     # or "Edit plan"); /research --review-plan or --no-review-plan decides for one run.
     research_review_plan: bool = False
+    # A schedule's runs (/research every …): after an outage, a run missed within this window is still
+    # started (one, however many were missed); older misses are skipped (bot/schedules.py).
+    research_schedule_catchup_window: timedelta = timedelta(hours=1)
 
     # Caps: who may ask, and how much (bot/caps.py). Counted from Temporal's own record of the runs, so a
     # restart resets nothing and every bot on the same Temporal agrees. 0 turns a count off; an empty list
@@ -140,14 +171,16 @@ class Settings(BaseSettings):
         providers = _comma_list(value)
         if isinstance(providers, list):
             providers = [p.lower() for p in providers] or ["local"]
-            unknown = [p for p in providers if p not in KNOWN_SEARCH_PROVIDERS]
+            unknown = [p for p in providers if p not in KNOWN_SEARCH_PROVIDERS and not _MCP_SERVER.match(p)]
             if unknown:
                 raise ValueError(
                     f"unknown search provider {', '.join(unknown)!s}; choose from {', '.join(KNOWN_SEARCH_PROVIDERS)}"
                 )
         return providers
 
-    @field_validator("approval_remind_after", "approval_expire_after", mode="before")
+    @field_validator(
+        "approval_remind_after", "approval_expire_after", "research_schedule_catchup_window", mode="before"
+    )
     @classmethod
     def _durations(cls, value: object) -> object:
         return _duration(value)

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from core import tracing
 from core.errors import ConfigError
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -43,7 +44,10 @@ async def connect(config: dict[str, Any] | None = None, metrics_bind_address: st
     if metrics_bind_address:
         config = {**config, "runtime": runtime_with_metrics(metrics_bind_address)}
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        # The tracing interceptor (when OTEL_* ask for traces) goes to the worker built on this client too.
+        return await Client.connect(
+            **config, interceptors=tracing.interceptors(), data_converter=pydantic_data_converter
+        )
     except Exception as error:
         raise ConfigError(
             f"cannot reach Temporal at {config['target_host']} ({error}); start it with "

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -17,11 +18,12 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from core import temporal
+from core import temporal, tracing
 from core.errors import ConfigError
 from core.logs import configure_logging
 from core.settings import Settings
 from researchbot import devserver
+from researchbot.promotion import PROMOTE_WITHIN_SECONDS, promote_own_worker
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ResearchBot: AI research runs as durable Temporal workflows."
@@ -42,15 +44,20 @@ def explain(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def run(coro_factory: Any) -> Any:
-    """Run a command's coroutine, turning every known failure into one line and exit code 2."""
+def run(coro_factory: Any, service: str = tracing.ONE_PROCESS_SERVICE) -> Any:
+    """Run a command's coroutine, turning every known failure into one line and exit code 2. Its traces
+    (if OTEL_* ask for them) name ``service``, and are sent before the command returns."""
     try:
         settings = Settings()
     except ValidationError as error:
         fail(f"bad setting: {explain(error)}")
     configure_logging(settings.log_format, settings.log_level, settings.secret_values())
     try:
-        return asyncio.run(coro_factory(settings))
+        tracing.configure(service)
+        try:
+            return asyncio.run(coro_factory(settings))
+        finally:
+            tracing.shutdown()  # what is batched goes out before an exit that skips interpreter teardown
     except ConfigError as error:
         fail_now(str(error))
     except ValidationError as error:
@@ -108,17 +115,50 @@ async def worker_if_none(client: Client, settings: Settings) -> AsyncIterator[No
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
+        await promote_own_worker(client, settings)  # a local worker for this run: it must get the run's tasks
         yield
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    promote: bool = typer.Option(
+        False,
+        "--promote",
+        help="Make this worker's version current once it polls (a deploy that replaces every worker)",
+    ),
+) -> None:
     """Run the Temporal worker on RESEARCH_TASK_QUEUE; SIGTERM drains and exits."""
     from researchbot.worker import run_worker
 
     async def main(settings: Settings) -> None:
         client = await temporal.connect(metrics_bind_address=settings.metrics_bind_address)
-        await run_worker(client, settings)
+        await run_worker(client, settings, promote=promote)
+
+    run(main, tracing.WORKER_SERVICE)
+    exit_now(0)
+
+
+@app.command(name="promote")
+def promote_version(
+    build_id: str | None = typer.Option(
+        None, "--build-id", help="The version to make current (default: WORKER_BUILD_ID)"
+    ),
+    within: float = typer.Option(PROMOTE_WITHIN_SECONDS, "--within", help="Seconds to wait for its workers to poll"),
+) -> None:
+    """Make a worker version of WORKER_DEPLOYMENT_NAME current, once its workers poll RESEARCH_TASK_QUEUE."""
+    from temporalio.common import WorkerDeploymentVersion
+
+    from researchbot.promotion import promote
+
+    async def main(settings: Settings) -> None:
+        version = WorkerDeploymentVersion(settings.worker_deployment_name, build_id or settings.worker_build_id)
+        client = await temporal.connect()
+        promoted = await promote(client, version, settings.research_task_queue, within=within)
+        was = promoted.previous_build_id or "none"
+        if promoted.changed:
+            typer.echo(f"{version.to_canonical_string()} is current (was {was}); runs in flight move to it")
+        else:
+            typer.echo(f"{version.to_canonical_string()} was already current")
 
     run(main)
     exit_now(0)
@@ -217,12 +257,27 @@ def decide(
 @app.command()
 def show(
     workflow_id: str = typer.Argument(..., help="The run's workflow id, as its report's Evidence line gives it"),
+    format: str | None = typer.Option(
+        None, "--format", "-f", help="Write the report as a file: md, html or pdf, with its sources and evidence"
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="The file to write (default: standard output); its name can give the format"
+    ),
 ) -> None:
-    """Print an archived run's report and, per cited source, its evidence (from DATABASE_URL)."""
+    """Print an archived run's report and, per cited source, its evidence (from DATABASE_URL); with --format
+    (md, html, pdf), write the same as a file with an evidence appendix."""
+    from activities.archive.export import render, report_document
     from activities.archive.store import ArchiveStore
-    from researchbot.show import render_archived
+    from researchbot.show import export_format, render_archived
 
-    async def main(settings: Settings) -> str | None:
+    try:
+        as_file = export_format(format, output)
+    except ValueError as error:
+        fail(str(error))
+    if as_file is not None and output is None and as_file.value == "pdf" and sys.stdout.isatty():
+        fail("a PDF is not for a terminal: give --output FILE (or redirect standard output)")
+
+    async def main(settings: Settings) -> str | bytes | None:
         store = ArchiveStore(settings.database_url)
         try:
             logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -235,14 +290,44 @@ def show(
                     "`researchbot worker` upgrades it when it starts (show only reads)"
                 )
             result = store.get(workflow_id)
-            return render_archived(result, store.evidence(workflow_id)) if result else None
+            if result is None:
+                return None
+            if as_file is None:
+                return render_archived(result, store.evidence(workflow_id))
+            return render(report_document(result, store.evidence(workflow_id)), as_file)
         finally:
             store.dispose()
 
-    text = run(main)
-    if text is None:
+    shown = run(main)
+    if shown is None:
         fail(f"no run {workflow_id!r} in the archive at DATABASE_URL (finished runs only; check the id)")
-    typer.echo(text)
+    if isinstance(shown, str):
+        typer.echo(shown)
+    elif output is None:
+        sys.stdout.buffer.write(shown)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            output.write_bytes(shown)
+        except OSError as error:
+            fail(f"cannot write {str(output)!r}: {error.strerror or error}")
+        typer.echo(f"Wrote {output} ({len(shown):,} bytes)")
+
+
+@app.command()
+def index() -> None:
+    """Refresh the corpus's index (RESEARCH_CORPUS_DIR) now: print each file added, changed, removed or skipped."""
+    from activities.search.local_corpus import build_corpus
+    from researchbot.corpus_command import refresh_with_progress, render_report
+
+    async def main(settings: Settings) -> str:
+        corpus = build_corpus(settings)
+        if not corpus.corpus_dir.is_dir():
+            fail(f"RESEARCH_CORPUS_DIR={corpus.corpus_dir} is not a directory")
+        report = refresh_with_progress(corpus)
+        return f"Index of {corpus.corpus_dir} in {corpus.index_path}\n{render_report(report)}"
+
+    typer.echo(run(main))
 
 
 @app.command()
@@ -256,7 +341,7 @@ def bot() -> None:
         client = await temporal.connect(metrics_bind_address=settings.metrics_bind_address)
         await run_bot(settings, client)
 
-    run(main)
+    run(main, tracing.BOT_SERVICE)
     exit_now(0)
 
 

@@ -29,6 +29,7 @@ from bot.server import EVENTS_PATH, HttpServer, serve_socket_mode
 from bot.under_way import UnderWay
 from core.settings import Settings
 from researchbot.devserver import DEFAULT_UI_PORT
+from researchbot.promotion import promote_own_worker
 from researchbot.sandbox_cmd import DEFAULT_PORT as SANDBOX_PORT
 from researchbot.sandbox_cmd import build_sandbox, sandbox_credentials
 from researchbot.wiring import build_activities
@@ -84,6 +85,9 @@ async def product_stack(
     async with AsyncExitStack() as stack:
         activities = await stack.enter_async_context(build_activities(settings))
         await stack.enter_async_context(build_worker(client, settings, activities))
+        # As an operator would after a deploy, and before the bot starts anything: runs started earlier (on
+        # the embedded server's file) move to this code, and new ones reach this worker.
+        await promote_own_worker(client, settings)
         under_way = UnderWay()
         stack.push_async_callback(under_way.drain)  # after the bot stops: what its askers were told is on its way
         if sandbox_port is None and settings.slack_app_token is not None:
@@ -164,7 +168,10 @@ async def run_demo(
     """One whole run through the sandbox: command, draft, Approve with feedback, final report."""
     from researchbot.demo_driver import SandboxDriver
 
-    settings = settings.model_copy(update={"research_task_queue": f"demo-{uuid.uuid4().hex[:8]}", "port": free_port()})
+    demo = f"demo-{uuid.uuid4().hex[:8]}"  # its own queue and deployment: promoting it moves no other run
+    settings = settings.model_copy(
+        update={"research_task_queue": demo, "worker_deployment_name": f"researchbot-{demo}", "port": free_port()}
+    )
     with tempfile.TemporaryDirectory() as folder:
         async with product_stack(
             client, settings, bot_port=settings.port, sandbox_port=free_port(), state_file=Path(folder) / "sandbox.json"

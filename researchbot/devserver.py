@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sysconfig
@@ -75,6 +76,9 @@ async def embedded_temporal(
         )
     process = subprocess.Popen(
         start_dev_command(port, ui_port, db_file),
+        # The OTEL_* variables are ResearchBot's traces; the Go server would read them as its own (and refuse
+        # `console`, or send its spans over gRPC to an OTLP/HTTP port).
+        env={name: value for name, value in os.environ.items() if not name.startswith("OTEL_")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

@@ -1,13 +1,34 @@
-"""`researchbot show <workflow-id>`: an archived run's report, and per cited source the evidence for it."""
+"""`researchbot show <workflow-id>`: an archived run's report, and per cited source the evidence for it;
+with ``--format md|html|pdf``, the same as a file to take away (activities/archive/export/)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from activities.archive.export import ExportFormat
 from researchbot.printable import printable as _printable
 from workflows.models import ResearchResult, SourceEvidence
 
-__all__ = ["render_archived"]
+__all__ = ["export_format", "render_archived"]
+
+_SUFFIXES = {".md": ExportFormat.MD, ".markdown": ExportFormat.MD, ".html": ExportFormat.HTML}
+_SUFFIXES |= {".htm": ExportFormat.HTML, ".pdf": ExportFormat.PDF}
+
+
+def export_format(format: str | None, output: Path | None) -> ExportFormat | None:
+    """The format asked for, else the one the output file's name says; None: print the report as text.
+    Raises ValueError, saying what to give, when neither says."""
+    if format is not None:
+        try:
+            return ExportFormat(format.lower())
+        except ValueError:
+            raise ValueError(f"unknown format {format!r}: use md, html or pdf") from None
+    if output is None:
+        return None
+    if output.suffix.lower() in _SUFFIXES:
+        return _SUFFIXES[output.suffix.lower()]
+    raise ValueError(f"cannot tell the format from {output.name!r}: add --format md, html or pdf")
 
 
 def render_archived(result: ResearchResult, evidence: list[SourceEvidence]) -> str:

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from sandbox import assistant, canvases, methods, streams
+from sandbox import assistant, canvases, files, methods, streams
 from sandbox.asgi_server import AsgiServer
 from sandbox.host_guard import refuse, servers_only
 from sandbox.method_kit import SlackError, joined
@@ -48,7 +48,7 @@ from sandbox.state import RESPONSE_URL_USES, Workspace
 SOCKET_MODE_OPEN = "apps.connections.open"
 HOLD_SECONDS = 120.0  # the longest a held answer waits for its gate
 # Every Web API method the sandbox answers, by Slack name; each module keeps its own table.
-METHODS = joined(methods.METHODS, streams.METHODS, assistant.METHODS, canvases.METHODS)
+METHODS = joined(methods.METHODS, streams.METHODS, assistant.METHODS, canvases.METHODS, files.METHODS)
 
 __all__ = ["RATE_LIMITS", "Call", "RateLimit", "SlackApiServer", "create_app"]
 
@@ -98,6 +98,8 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "users.info": TIER_4,  # https://docs.slack.dev/reference/methods/users.info
     "views.open": TIER_4,  # https://docs.slack.dev/reference/methods/views.open
     "views.update": TIER_4,  # https://docs.slack.dev/reference/methods/views.update
+    "files.getUploadURLExternal": TIER_4,  # https://docs.slack.dev/reference/methods/files.getUploadURLExternal
+    "files.completeUploadExternal": TIER_4,  # https://docs.slack.dev/reference/methods/files.completeUploadExternal
 }
 
 
@@ -228,6 +230,8 @@ def create_app(
                 raise SlackError("unknown_method")
             else:
                 answer = {"ok": True, **METHODS[name](workspace, params)}
+            if "upload_url" in answer:  # files.getUploadURLExternal: a URL on this server, as Slack's is on its
+                answer["upload_url"] = str(request.base_url).rstrip("/") + answer["upload_url"]
         except SlackError as error:
             answer = {"ok": False, "error": error.code, **error.extra}
         except (ValueError, TypeError, AttributeError):  # a param of the wrong kind or form
@@ -259,9 +263,18 @@ def create_app(
             workspace.post_ephemeral(target["channel"], target["user"], **content)
         return JSONResponse({"ok": True})
 
+    async def upload(request: Request) -> Response:
+        """An upload URL from files.getUploadURLExternal: the file's bytes (sandbox/files.py)."""
+        body = await request.body()
+        status, text = files.receive_upload(
+            workspace, request.path_params["secret"], request.headers.get("content-type", ""), body
+        )
+        return PlainTextResponse(text, status_code=status)
+
     return Starlette(
         routes=[
             Route("/api/{method}", servers_only(api), methods=["GET", "POST"]),
+            Route(files.UPLOAD_PATH, servers_only(upload), methods=["POST"]),
             Route("/response/{token}", respond, methods=["POST"]),
             WebSocketRoute(LINK_PATH, link.serve),
         ]

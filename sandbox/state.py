@@ -76,6 +76,7 @@ class Workspace:
         self.streaming = streaming  # False: a workspace without chat.startStream and friends (unknown_method)
         self.canvases_enabled = canvases_enabled  # False: canvases turned off (canvas_disabled_user_team)
         self.canvases: dict[str, dict[str, Any]] = {}  # canvas id -> title, markdown, channels that may read it
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> name, bytes, shares (sandbox.files)
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
@@ -168,6 +169,7 @@ class Workspace:
         thread_ts: str | None = None,
         reply_broadcast: bool = False,
         metadata: dict[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
             author = user or self.bot_user_id
@@ -184,6 +186,8 @@ class Workspace:
                     self.panes.get(channel_id, {}).get("status", {}).pop(thread_ts, None)
             if metadata:
                 message["metadata"] = copy.deepcopy(metadata)
+            if files:  # a share of uploaded files (sandbox.files), as Slack shows one
+                message.update(files=copy.deepcopy(files), upload=True)
             self.messages.setdefault(channel_id, []).append(message)
             self._emit({"type": "message", "channel": channel_id, "message": copy.deepcopy(message)})
             return copy.deepcopy(message)

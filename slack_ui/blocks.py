@@ -43,7 +43,7 @@ MAX_BUTTON_VALUE = 2000
 MESSAGE_TEXT_BUDGET = 9_000
 FALLBACK_CHARS = 300
 TAIL_TEXT_ROOM = 1_000  # what a message's closing blocks (buttons, a decision line, a footer) may hold
-MAX_TAIL_BLOCKS = 2  # a footer and the 👍 / 👎 buttons
+MAX_TAIL_BLOCKS = 3  # a footer, the 👍 / 👎 buttons and the Export buttons
 
 
 class Message(TypedDict):

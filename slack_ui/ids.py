@@ -50,7 +50,10 @@ STEP_EVENT = "researchbot_step"  # the metadata event_type of every post a run m
 MAX_WORKFLOW_ID = 1000  # Temporal's own limit on an id's length
 
 _TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # a message's ts: seconds.micro-ish, as Slack writes it
-_ID = re.compile(r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})$")
+# A run a schedule starts (bot/schedules.py) has the schedule's id for it plus the time Temporal appends.
+_ID = re.compile(
+    r"^research-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([A-Za-z0-9]+)-([0-9a-f]{20})(?:-[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z)?$"
+)
 
 
 # Slack's ids are about 9 to 12 characters (T0123ABCD, U0123ABCD, C0123ABCD); far longer is not Slack.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from workflows.guardrails import neutralise_mentions
 
@@ -86,6 +86,8 @@ def mention(user: str) -> str:
 def link(url: str, label: str, limit: int | None = None) -> str:
     """``<url|label>`` for an http(s)/mailto URL, the label cut to ``limit``; any other URL is shown, not linked."""
     url = url.strip()
+    if url.lower().startswith("mcp://"):  # read through an MCP server: its title and the server, no address
+        return f"{safe(label, limit)} (via MCP server {safe(urlsplit(url).hostname or '?', 80)})"
     if not url.lower().startswith(_SAFE_SCHEMES):
         return f"{safe(label, limit)} ({safe(url)})"
     target = quote(url, safe="/:?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")

@@ -76,6 +76,8 @@ def help_message() -> Message:
         "2. Someone reviews the draft: *Approve* publishes the report, *Revise* sends it back with "
         "your feedback for another round, *Reject* ends the run.\n"
         "3. The approved report goes to the thread and the channel.\n"
+        f"`/research every monday 09:00 {escape('<question>')}` asks it on a schedule here; "
+        "`/research schedules` lists them.\n"
         "I need to be in private channels to post there: `/invite @ResearchBot`."
     )
     return message("How ResearchBot works", [section(text), context(_USAGE)])

@@ -24,6 +24,7 @@ from slack_ui.blocks import (
     section,
     sections,
 )
+from slack_ui.exports import export_buttons
 from slack_ui.ids import encode_button_value, encode_plan_value, encode_rating_value
 from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe, unlinked
 from workflows.guardrails import check_line, cited_numbers
@@ -52,6 +53,7 @@ __all__ = [
     "decision_line",
     "draft_messages",
     "evidence_line",
+    "failed_searches_line",
     "final_report_messages",
     "outcome_notice",
     "plan_closed_line",
@@ -236,6 +238,8 @@ def progress_message(status: RunStatus) -> Message:
         lines.append(budget_stopped_line(status))
     if status.pages_unread:
         lines.append(unread_pages_line(status))
+    if status.searches_failed:
+        lines.append(failed_searches_line(status))
     return message("Research progress", [section("*Progress*\n" + "\n".join(lines)), context(counts)])
 
 
@@ -249,6 +253,13 @@ def unread_pages_line(status: RunStatus) -> str:
     shown = "; ".join(unlinked(line, 200) for line in status.pages_unread[:5])
     more = len(status.pages_unread) - 5
     return f"⚠ Could not read: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+def failed_searches_line(status: RunStatus) -> str:
+    """The searches and sources that failed (an MCP server that died or hung), so the run says which."""
+    shown = "; ".join(unlinked(line, 200) for line in status.searches_failed[:5])
+    more = len(status.searches_failed) - 5
+    return f"⚠ Search failed: {shown}" + (f"; and {more} more" if more > 0 else "")
 
 
 def budget_stopped_line(status: RunStatus) -> str:
@@ -359,7 +370,8 @@ def final_report_messages(result: ResearchResult) -> list[Message]:
 
 
 def report_tail(result: ResearchResult) -> list[Block]:
-    """What closes a final report, wherever it is shown: its counts and who asked, and the 👍 / 👎 buttons."""
+    """What closes a final report, wherever it is shown: its counts and who asked, the 👍 / 👎 buttons, and
+    the Export buttons (the report as a file in the thread: slack_ui/exports.py)."""
     counts = (
         _count(len(result.sources), "source"),
         _count(result.steps_taken, "step"),
@@ -369,7 +381,7 @@ def report_tail(result: ResearchResult) -> list[Block]:
     if result.ledger:
         footer.append(safe(ledger_line(result.ledger, result.budget_stopped)))
     footer.append(evidence_line(result.workflow_id))
-    return [context(*footer), rating_buttons(result.workflow_id)]
+    return [context(*footer), rating_buttons(result.workflow_id), export_buttons(result.workflow_id)]
 
 
 def rating_buttons(workflow_id: str) -> Block:

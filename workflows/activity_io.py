@@ -196,10 +196,16 @@ class JudgeOutput(BaseModel):
 class SearchInput(BaseModel):
     query: str
     limit: int = 5
+    # The Slack channel the run was asked in: a source limited to some channels serves only those.
+    # None (the terminal, runs started before): every source.
+    channel: str | None = None
 
 
 class SearchOutput(BaseModel):
     hits: list[SearchHit]
+    # Providers that failed while others answered, for the progress:
+    # "mcp:wiki: MCP server 'wiki' did not answer within 15s (MCP_TIMEOUT_SECONDS)".
+    failures: list[str] = []
 
 
 class ReadPageInput(BaseModel):
@@ -248,3 +254,14 @@ class ProgressReceipt(BaseModel):
 class StoreInput(BaseModel):
     result: ResearchResult
     evidence: list[SourceEvidence] = []  # one record per source the published answer cites
+
+
+class ExportInput(BaseModel):
+    """A report's Export button clicked (workflows/exports.py): the archived run, as a file, into its thread."""
+
+    workflow_id: str  # the run whose report it is
+    format: str  # "md", "html" or "pdf" (activities/archive/export)
+    channel_id: str
+    thread_ts: str  # the run's thread, where the report and its buttons are
+    requested_by: str  # who clicked
+    export_id: str  # from the click: one upload per click, however often Slack delivers it

@@ -1,33 +1,24 @@
-"""Every activity the workflow calls, one typed call site each: its name, input, output and options.
+"""Every activity the workflow calls, declared once: its name in history, input, output and options.
 
-The activities themselves (activities/) stay out of the workflow sandbox; these wrappers call them by
-name. tests/workflows/test_calls.py checks that each wrapper matches exactly one ``@activity.defn``
-with the same name, argument type and result type. Runs in workflow context only.
+The activities themselves live in activities/, which imports workflows/ and so cannot be imported here
+(docs/how-a-run-works.md#layers). Each group below mirrors an activity class; its methods are declarations,
+never run: the workflow calls them by reference (``await call(ModelCalls.plan_research, i)``, see
+workflows/declaring.py), and the activity method that does the work is marked
+``@implements(ModelCalls.plan_research)``, which checks its types against these. The worker registers
+every implementation and refuses to start if a declaration has none (researchbot/wiring.py).
 """
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import (
-        FINALIZE_ANSWER,
-        JUDGE_CLAIMS,
-        PLAN_RESEARCH,
-        PLAN_REVISION,
-        READ_PAGE,
-        RECORD_FEEDBACK,
-        REFLECT_ON_GAPS,
-        REPORT_PROGRESS,
-        SEARCH,
-        STORE_RESULT,
-        SYNTHESIZE_DRAFT,
-        VERIFY_CITATIONS,
-    )
     from workflows.activity_io import (
+        ExportInput,
         FinalizeInput,
         JudgeInput,
         JudgeOutput,
@@ -47,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
+    from workflows.declaring import Declared, declaration, declared
     from workflows.models import Page, ReportRating
 
 # Every kind has a schedule-to-close bound, so nothing outside (a page, a provider that answers 429 for
@@ -107,53 +99,112 @@ STORE = workflow.ActivityConfig(
 )
 
 
-async def plan_research(i: PlanInput) -> PlanOutput:
-    return await workflow.execute_activity(PLAN_RESEARCH, i, result_type=PlanOutput, **LLM)
+# An export the person waits for: rendering takes seconds, an upload a few Slack calls.
+EXPORT = workflow.ActivityConfig(
+    start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(hours=1),
+    heartbeat_timeout=timedelta(seconds=20),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=60)),
+)
 
 
-async def plan_revision(i: RevisionPlanInput) -> PlanOutput:
-    return await workflow.execute_activity(PLAN_REVISION, i, result_type=PlanOutput, **LLM)
+def essential_options(retry_for: timedelta) -> workflow.ActivityConfig:
+    """The options of a report the run cannot do without, retried for ``retry_for`` (the run's expiry)."""
+    return workflow.ActivityConfig(**ESSENTIAL, schedule_to_close_timeout=retry_for)
 
 
-async def reflect_on_gaps(i: ReflectInput) -> ReflectOutput:
-    return await workflow.execute_activity(REFLECT_ON_GAPS, i, result_type=ReflectOutput, **LLM)
+class ModelCalls:
+    """The model's steps: activities/model/llm.py (LlmActivities)."""
+
+    @declared(LLM)
+    async def plan_research(self, i: PlanInput) -> PlanOutput:
+        raise NotImplementedError
+
+    @declared(LLM)
+    async def plan_revision(self, i: RevisionPlanInput) -> PlanOutput:
+        raise NotImplementedError
+
+    @declared(LLM)
+    async def reflect_on_gaps(self, i: ReflectInput) -> ReflectOutput:
+        raise NotImplementedError
+
+    @declared(LLM)
+    async def synthesize_draft(self, i: SynthesizeInput) -> TextOutput:
+        raise NotImplementedError
+
+    @declared(LLM)
+    async def finalize_answer(self, i: FinalizeInput) -> TextOutput:
+        raise NotImplementedError
+
+    @declared(LLM)
+    async def judge_claims(self, i: JudgeInput) -> JudgeOutput:
+        raise NotImplementedError
 
 
-async def synthesize_draft(i: SynthesizeInput) -> TextOutput:
-    return await workflow.execute_activity(SYNTHESIZE_DRAFT, i, result_type=TextOutput, **LLM)
+class SearchCalls:
+    """activities/search/providers.py (SearchActivities)."""
+
+    @declared(SEARCH_CONFIG)
+    async def search(self, i: SearchInput) -> SearchOutput:
+        raise NotImplementedError
 
 
-async def finalize_answer(i: FinalizeInput) -> TextOutput:
-    return await workflow.execute_activity(FINALIZE_ANSWER, i, result_type=TextOutput, **LLM)
+class PageCalls:
+    """activities/search/pages.py (PageActivities)."""
+
+    @declared(READ)
+    async def read_page(self, i: ReadPageInput) -> Page:
+        raise NotImplementedError
 
 
-async def judge_claims(i: JudgeInput) -> JudgeOutput:
-    return await workflow.execute_activity(JUDGE_CLAIMS, i, result_type=JudgeOutput, **LLM)
+class VerifyCalls:
+    """activities/verify.py (VerifyActivities)."""
+
+    @declared(VERIFY)
+    async def verify_citations(self, i: VerifyInput) -> VerifyOutput:
+        raise NotImplementedError
 
 
-async def verify_citations(i: VerifyInput) -> VerifyOutput:
-    return await workflow.execute_activity(VERIFY_CITATIONS, i, result_type=VerifyOutput, **VERIFY)
+class ProgressCalls:
+    """activities/progress.py (ProgressActivities). The essential reports pass ``options=essential_options(...)``."""
+
+    @declared(PROGRESS)
+    async def report_progress(self, i: ProgressInput) -> ProgressReceipt:
+        raise NotImplementedError
 
 
-async def search(i: SearchInput) -> SearchOutput:
-    return await workflow.execute_activity(SEARCH, i, result_type=SearchOutput, **SEARCH_CONFIG)
+class ArchiveCalls:
+    """activities/archive/store.py (StoreActivities)."""
+
+    @declared(STORE)
+    async def store_result(self, i: StoreInput) -> bool:
+        raise NotImplementedError
 
 
-async def read_page(i: ReadPageInput) -> Page:
-    return await workflow.execute_activity(READ_PAGE, i, result_type=Page, **READ)
+class RatingCalls:
+    """activities/archive/ratings.py (RatingActivities.record_rating). A 👍 / 👎 on a report
+    (workflows/ratings.py), stored like the archive."""
+
+    @declared(STORE)
+    async def record_feedback(self, i: ReportRating) -> bool:
+        raise NotImplementedError
 
 
-async def report_progress(i: ProgressInput, *, retry_for: timedelta | None = None) -> ProgressReceipt:
-    """A progress report; with ``retry_for``, one the run cannot do without, retried for that long."""
-    options = (
-        PROGRESS if retry_for is None else workflow.ActivityConfig(**ESSENTIAL, schedule_to_close_timeout=retry_for)
-    )
-    return await workflow.execute_activity(REPORT_PROGRESS, i, result_type=ProgressReceipt, **options)
+class ExportCalls:
+    """activities/slack/exports.py (ExportActivities.upload_report_export). A report's Export button
+    (workflows/exports.py): a few Slack calls; retried for an hour while Slack is away or busy."""
+
+    @declared(EXPORT)
+    async def upload_report_export(self, i: ExportInput) -> bool:
+        raise NotImplementedError
 
 
-async def store_result(i: StoreInput) -> bool:
-    return await workflow.execute_activity(STORE_RESULT, i, result_type=bool, **STORE)
-
-
-async def record_feedback(i: ReportRating) -> bool:
-    return await workflow.execute_activity(RECORD_FEEDBACK, i, result_type=bool, **STORE)
+def declarations() -> list[Declared]:
+    """Every call declared above, found by walking this module's classes: nothing to keep in step."""
+    return [
+        declared_call
+        for cls in list(globals().values())
+        if inspect.isclass(cls) and cls.__module__ == __name__
+        for fn in vars(cls).values()
+        if (declared_call := declaration(fn)) is not None
+    ]

@@ -322,6 +322,9 @@ class RunStatus(BaseModel):
     gaps: list[str] = []
     # Pages the run could not read ("host: why"), the first MAX_UNREAD_SHOWN: the progress says so.
     pages_unread: list[str] = []
+    # Searches and search providers that failed ("mcp:wiki: MCP server 'wiki' did not answer within 15s"), the first
+    # MAX_UNREAD_SHOWN: the progress names them, and the run goes on with what the others found.
+    searches_failed: list[str] = []
     sources: list[Source] = []
     draft: Draft | None = None
     decisions: list[DecisionRecord] = []
@@ -447,6 +450,12 @@ class FollowUpInput(BaseModel):
     ts: str  # the reply's; a retried delivery of the same reply is taken once
 
 
+class ScheduleRef(BaseModel):
+    """The Temporal Schedule that started a run (bot/schedules.py), for a run started by one."""
+
+    schedule_id: str = Field(min_length=1, max_length=200)
+
+
 class ResearchRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     requested_by: str
@@ -475,6 +484,10 @@ class ResearchRequest(BaseModel):
     carried: CarriedState | None = None  # the same, as runs started before RunState carried it
     # Set on a follow-up asked in a finished run's thread: the run it starts from (workflows/follow_ups.py).
     earlier: EarlierRun | None = None
+    # Set on a run a schedule started (/research every …). With ``publish_when_verified`` (its creator's
+    # --publish), a draft whose every claim is verified is published without waiting for review.
+    schedule: ScheduleRef | None = None
+    publish_when_verified: bool = False
 
     @field_validator("question")
     @classmethod

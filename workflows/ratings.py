@@ -10,7 +10,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import calls
+    from workflows.calls import RatingCalls
+    from workflows.declaring import call
     from workflows.models import ReportRating
 
 __all__ = ["RatingWorkflow", "rating_workflow_id"]
@@ -28,4 +29,4 @@ class RatingWorkflow:
     async def run(self, rating: ReportRating) -> bool:
         """True if this click was new to the archive. A database outage is waited out, as for a run's
         archive (the click was acknowledged); data the database refuses fails at once."""
-        return await calls.record_feedback(rating)  # the activity's name in history
+        return await call(RatingCalls.record_feedback, rating)

@@ -17,7 +17,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from workflows import (
-        calls,
         claims,
         decisions,
         evidence,
@@ -26,9 +25,12 @@ with workflow.unsafe.imports_passed_through():
         guardrails,
         judgement,
         plan_review,
+        publication,
         steps,
     )
     from workflows.activity_io import ClaimVerdict, FinalizeInput, ProgressInput, ProgressKind, StoreInput
+    from workflows.calls import ArchiveCalls, ModelCalls, ProgressCalls, essential_options
+    from workflows.declaring import call
     from workflows.ledger import ledger_of
     from workflows.models import (
         DecisionInput,
@@ -156,6 +158,10 @@ class ResearchWorkflow:
 
     async def _decide_until_done(self) -> ResearchResult:
         while True:
+            draft = self._status.draft  # a schedule's --publish, every claim verified: no wait for a person
+            if draft and (published := publication.unreviewed_approval(self._request, self._status, workflow.now())):
+                self._status.decisions.append(published)
+                return await self._finish(Outcome.APPROVED, answer=draft.text)
             decision = await self._await_decision()
             if decision is None and self._draft_refused is not None:
                 return await self._finish(
@@ -230,7 +236,7 @@ class ResearchWorkflow:
             return f"{draft.text}\n\n_{FINAL_FALLBACK_NOTE} the run's token budget was spent._"
         self._status.stage = Stage.FINALIZING
         output = await self._run.llm(
-            calls.finalize_answer,
+            ModelCalls.finalize_answer,
             FinalizeInput(
                 question=self._request.question,
                 draft=draft.text,
@@ -305,7 +311,7 @@ class ResearchWorkflow:
         # After the report, so a person waits for nothing more; before the archive, which keeps it.
         with_evidence = bool(result.answer) and workflow.patched(evidence.EVIDENCE_PATCH)
         records = await self._evidence(result) if with_evidence else []
-        await calls.store_result(StoreInput(result=result, evidence=records))
+        await call(ArchiveCalls.store_result, StoreInput(result=result, evidence=records))
         await asyncio.gather(*self._reports)
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Counted once the run is closed; replays are not counted.
@@ -397,7 +403,8 @@ class ResearchWorkflow:
             kind is ProgressKind.PLAN and self._status.stage is Stage.AWAITING_PLAN_REVIEW
         )
         try:
-            receipt = await calls.report_progress(progress, retry_for=self._request.expire_after if essential else None)
+            options = essential_options(self._request.expire_after) if essential else None
+            receipt = await call(ProgressCalls.report_progress, progress, options=options)
         except ActivityError as failure:
             # Progress is for people watching; a failure to show it must not end the research. A draft
             # nobody can see is another matter: Slack refused it for good, so the run ends, clearly.

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Collection
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import budget, calls, claims, guardrails, judgement
+    from workflows import budget, claims, guardrails, judgement
     from workflows.activity_io import (
         ClaimToJudge,
         ClaimVerdict,
@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
         VerifyOutput,
     )
+    from workflows.calls import ModelCalls, PageCalls, SearchCalls, VerifyCalls
+    from workflows.declaring import call
     from workflows.evidence import cut
     from workflows.models import (
         CitationCheck,
@@ -100,11 +102,11 @@ class RoundRunner:
             return
         if feedback is None:
             plan = await self.llm(
-                calls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
+                ModelCalls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
             )
         else:
             plan = await self.llm(
-                calls.plan_revision,
+                ModelCalls.plan_revision,
                 RevisionPlanInput(
                     question=self._request.question,
                     feedback=feedback,
@@ -144,7 +146,7 @@ class RoundRunner:
                     status.budget_stopped = "before the research loop"
                 return
             reflection = await self.llm(
-                calls.reflect_on_gaps,
+                ModelCalls.reflect_on_gaps,
                 ReflectInput(
                     question=request.question,
                     sub_questions=status.sub_questions,
@@ -191,7 +193,7 @@ class RoundRunner:
         for _ in range(1 + MAX_GUARDRAIL_RETRIES):
             status.stage = Stage.WRITING
             output = await self.llm(
-                calls.synthesize_draft,
+                ModelCalls.synthesize_draft,
                 SynthesizeInput(
                     question=self._request.question,
                     sources=status.sources,
@@ -246,14 +248,15 @@ class RoundRunner:
             judge and self._request.model is not None and self.may_spend() and workflow.patched(JUDGE_PATCH)
         )
         readable = [page for page in self._state.pages if page.ok]
-        checked = await calls.verify_citations(
+        checked = await call(
+            VerifyCalls.verify_citations,
             VerifyInput(
                 question=self._request.question,
                 text=text,
                 sources=sources,
                 pages=readable,
                 with_passages=with_passages or second_opinion,
-            )
+            ),
         )
         return await self._judged(checked) if second_opinion else checked
 
@@ -261,7 +264,8 @@ class RoundRunner:
         self, text: str, sources: list[Source], *, with_passages: bool, judge: bool, settled: Collection[str]
     ) -> VerifyOutput:
         readable = [page for page in self._state.pages if page.ok]
-        checked = await calls.verify_citations(
+        checked = await call(
+            VerifyCalls.verify_citations,
             VerifyInput(
                 question=self._request.question,
                 text=text,
@@ -270,7 +274,7 @@ class RoundRunner:
                 with_passages=with_passages,
                 with_candidates=judge,
                 recite=True,
-            )
+            ),
         )
         if not checked.model_judges:
             return checked  # offline: the word check decides
@@ -281,7 +285,7 @@ class RoundRunner:
         else:
             try:
                 judged = await self.llm(
-                    calls.judge_claims,
+                    ModelCalls.judge_claims,
                     JudgeInput(
                         question=self._request.question,
                         claims=[
@@ -309,7 +313,7 @@ class RoundRunner:
         if not supported:
             return checked
         judged = await self.llm(
-            calls.judge_claims,
+            ModelCalls.judge_claims,
             JudgeInput(
                 question=self._request.question,
                 claims=[
@@ -378,7 +382,7 @@ class RoundRunner:
         # The patch is asked only once the budget is spent, so runs within it record no marker.
         return not budget.is_spent(self._status.usage, self._request.budget) or not self._degrades()
 
-    async def llm(self, call: Callable[[Input], Awaitable[Output]], payload: Input) -> Output:
+    async def llm(self, declared_call: Callable[[Any, Input], Awaitable[Output]], payload: Input) -> Output:
         """A model call; its usage is added to the run's. Runs from before the budget degraded fail here
         once it is spent; later runs decide before calling (see _out_of_budget and may_spend)."""
         limit = self._request.budget.max_total_tokens
@@ -387,7 +391,7 @@ class RoundRunner:
                 f"the run used its token budget ({limit} tokens); ask a narrower question",
                 non_retryable=True,
             )
-        output = await call(payload)
+        output = await call(declared_call, payload)
         self._status.usage = self._status.usage + output.usage
         return output
 
@@ -398,17 +402,22 @@ class RoundRunner:
         await self._report(ProgressKind.PROGRESS)
 
         failed: list[str] = []
+        channel = self._request.slack.channel_id if self._request.slack else None  # sources limited to channels
 
         async def one(query: str) -> list[SearchHit]:
             try:
-                output = await calls.search(SearchInput(query=query, limit=HITS_PER_SEARCH))
+                output = await call(
+                    SearchCalls.search, SearchInput(query=query, limit=HITS_PER_SEARCH, channel=channel)
+                )
             except ActivityError as failure:
                 workflow.logger.warning("search for %r failed: %s", query, describe_failure(failure))
                 failed.append(query)
+                self._search_failed([describe_failure(failure)])
                 return []
             finally:
                 status.searches_done += 1
                 status.steps_taken += 1
+            self._search_failed(output.failures)  # a provider (an MCP server) that failed beside others
             for hit in output.hits:  # so the progress shows each sub-question's sources under it
                 self._found_by.setdefault(hit.url, status.sub_questions.index(query) + 1)
             return output.hits
@@ -418,10 +427,19 @@ class RoundRunner:
         # says there is nothing to cite, and which searches it made.
         nothing_found = len(failed) < len(queries) and workflow.patched(VERIFY_PATCH)
         if not any(results) and not self._state.pages and not nothing_found:
+            why = f" ({status.searches_failed[0]})" if status.searches_failed else ""
             raise ApplicationError(
-                "every search failed or found nothing; check the search provider settings", non_retryable=True
+                f"every search failed or found nothing{why}; check the search provider settings", non_retryable=True
             )
         return results
+
+    def _search_failed(self, failures: list[str]) -> None:
+        """Name the failed searches and providers in the progress ("mcp:wiki: did not answer"), once each."""
+        status = self._status
+        for line in failures:
+            line = cut(line, 200)
+            if line not in status.searches_failed and len(status.searches_failed) < MAX_UNREAD_SHOWN:
+                status.searches_failed = [*status.searches_failed, line]
 
     def _pick_pages(self, results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
         """The best unread hits, taken in turn from each sub-question so every one is covered."""
@@ -444,7 +462,7 @@ class RoundRunner:
 
         async def one(hit: SearchHit) -> Page:
             try:
-                page = await calls.read_page(ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars))
+                page = await call(PageCalls.read_page, ReadPageInput(url=hit.url, title=hit.title, max_chars=max_chars))
             except ActivityError as failure:
                 page = Page(url=hit.url, title=hit.title, ok=False, error=describe_failure(failure))
             finally:

@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from temporalio import activity
 
 from activities.archive.store import ArchiveStore, answer_feedback, archive_write
-from workflows import RECORD_FEEDBACK
+from workflows.calls import RatingCalls
+from workflows.declaring import implements
 from workflows.models import Rating, ReportRating
 
 __all__ = ["RATING_COUNTER", "RatingActivities", "RatingStore"]
@@ -76,7 +77,7 @@ class RatingActivities:
     def __init__(self, store: RatingStore) -> None:
         self._store = store
 
-    @activity.defn(name=RECORD_FEEDBACK)  # its name in history
+    @implements(RatingCalls.record_feedback)  # its name in history
     async def record_rating(self, rating: ReportRating) -> bool:
         kept = await archive_write("this rating", rating.workflow_id, self._store.save, rating)
         if kept:

@@ -26,17 +26,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError
-from temporalio import activity
 
 from activities.errors import permanent
 from activities.heartbeat import heartbeating
+from activities.slack.step_posts import slack_step_posts
 from core.database import database_url_of
 from core.errors import ConfigError
 from core.response_urls import response_urls
 from core.run_threads import run_threads
 from core.workspace_tokens import workspace_tokens
-from workflows import STORE_RESULT
 from workflows.activity_io import StoreInput
+from workflows.calls import ArchiveCalls
+from workflows.declaring import implements
 from workflows.models import ClaimEvidence, DecisionRecord, ResearchResult, SourceEvidence
 
 __all__ = [
@@ -166,6 +167,7 @@ slack_message_states = sa.Table(
 run_threads.to_metadata(metadata)
 response_urls.to_metadata(metadata)  # commands' response_urls, for the worker (core/response_urls.py)
 workspace_tokens.to_metadata(metadata)  # each workspace's tokens per day, for its cap (core/workspace_tokens.py)
+slack_step_posts.to_metadata(metadata)  # which attempt may post a run's step (activities/slack/step_posts.py)
 
 
 class ArchiveStore:
@@ -262,7 +264,7 @@ class StoreActivities:
     def __init__(self, store: ArchiveStore) -> None:
         self._store = store
 
-    @activity.defn(name=STORE_RESULT)
+    @implements(ArchiveCalls.store_result)
     async def store_result(self, input: StoreInput) -> bool:
         workflow_id = input.result.workflow_id
         inserted = await archive_write("this run's data", workflow_id, self._store.save, input.result, input.evidence)

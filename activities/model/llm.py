@@ -25,11 +25,11 @@ from activities.model.chat_client import ChatClient, Completion, PromptTooLong
 from activities.model.context_window import ContextWindow, Window, message_tokens
 from activities.model.offline_model import OFFLINE_NOTICE, OfflineResearchModel, split_question
 from activities.search.page_store import PageStore
+from core import tracing
 from core.errors import ConfigError
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import parse_workflow_id
-from workflows import FINALIZE_ANSWER, JUDGE_CLAIMS, PLAN_RESEARCH, PLAN_REVISION, REFLECT_ON_GAPS, SYNTHESIZE_DRAFT
 from workflows.activity_io import (
     ClaimToJudge,
     FinalizeInput,
@@ -44,6 +44,8 @@ from workflows.activity_io import (
     SynthesizeInput,
     TextOutput,
 )
+from workflows.calls import ModelCalls
+from workflows.declaring import implements
 from workflows.models import Page, TokenUsage
 
 __all__ = [
@@ -308,26 +310,26 @@ class LlmActivities:
         self._pages = pages  # the full page texts, which workflow history carries only as excerpts
         self._workspaces = workspaces  # each workspace's tokens per day, for its cap (bot/caps.py)
 
-    @activity.defn(name=PLAN_RESEARCH)
+    @implements(ModelCalls.plan_research)
     async def plan_research(self, data: PlanInput) -> PlanOutput:
         out = await self._metered(self._model.plan, data)
         self._log("llm.plan_research", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
-    @activity.defn(name=PLAN_REVISION)
+    @implements(ModelCalls.plan_revision)
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         out = await self._metered(self._model.plan_revision, data)
         self._log("llm.plan_revision", data.model, out.usage, sub_questions=len(out.sub_questions))
         return out
 
-    @activity.defn(name=REFLECT_ON_GAPS)
+    @implements(ModelCalls.reflect_on_gaps)
     async def reflect_on_gaps(self, data: ReflectInput) -> ReflectOutput:
         data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.reflect, data)
         self._log("llm.reflect_on_gaps", data.model, out.usage, pages=len(data.pages), queries=len(out.queries))
         return out
 
-    @activity.defn(name=SYNTHESIZE_DRAFT)
+    @implements(ModelCalls.synthesize_draft)
     async def synthesize_draft(self, data: SynthesizeInput) -> TextOutput:
         data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.synthesize, data)
@@ -341,14 +343,14 @@ class LlmActivities:
         )
         return out
 
-    @activity.defn(name=FINALIZE_ANSWER)
+    @implements(ModelCalls.finalize_answer)
     async def finalize_answer(self, data: FinalizeInput) -> TextOutput:
         data = data.model_copy(update={"pages": await self._full_texts(data.pages)})
         out = await self._metered(self._model.finalize, data)
         self._log("llm.finalize_answer", data.model, out.usage, chars=len(out.text))
         return out
 
-    @activity.defn(name=JUDGE_CLAIMS)
+    @implements(ModelCalls.judge_claims)
     async def judge_claims(self, data: JudgeInput) -> JudgeOutput:
         out = await self._metered(self._model.judge, data)
         judged = {"refuted": len(out.refuted)} if not data.by_meaning else {"judged": len(out.verdicts)}
@@ -399,6 +401,15 @@ class LlmActivities:
             )
             tokens.add(usage.prompt_tokens, {"model": model, "kind": "prompt"})
             tokens.add(usage.completion_tokens, {"model": model, "kind": "completion"})
+        # On the activity's span (core/tracing.py): counts only, never the prompt or the answer.
+        tracing.annotate(
+            {
+                "gen_ai.request.model": model,
+                "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                "gen_ai.usage.output_tokens": usage.completion_tokens,
+                "llm.calls": usage.calls,
+            }
+        )
         log.info(
             event,
             model=model,

@@ -27,9 +27,12 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import PAGE_RETRY_AFTER, rate_limited, retry_after_seconds
 from activities.heartbeat import heartbeating
 from activities.search.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
+from activities.search.mcp_sources import MCP_SCHEME, McpFailure, McpSources
 from activities.search.page_store import PageStore
-from workflows import READ_PAGE
+from core import tracing
 from workflows.activity_io import ReadPageInput
+from workflows.calls import PageCalls
+from workflows.declaring import implements
 from workflows.models import Page
 
 __all__ = ["PageActivities", "PageReader", "Refused", "check_address", "check_host", "resolve_host"]
@@ -62,6 +65,7 @@ class Fetched(NamedTuple):
     title: str
     text: str
     status: int | None
+    note: str | None = None  # for a corpus document: which file, and the SHA-256 of its bytes
 
 
 def check_address(address: str) -> None:
@@ -128,8 +132,10 @@ class PageReader:
         max_redirects: int = 5,
         resolver: Resolver = resolve_host,
         deadline: float = 30.0,
+        mcp: McpSources | None = None,
     ) -> None:
         self._client = client
+        self._mcp = mcp  # mcp://<server>/<id> sources are read through their server (mcp_sources.py)
         # A whole fetch, redirects and body included: a server that trickles a byte a second never
         # trips the client's per-read timeout.
         self._deadline = deadline
@@ -145,10 +151,16 @@ class PageReader:
         fetched_at = datetime.now(UTC)
         try:
             if url.startswith(LOCAL_SCHEME):
-                found = Fetched(*await asyncio.to_thread(self._corpus.read, url), status=None)
+                document = await asyncio.to_thread(self._corpus.read_part, url)
+                note = f"from the corpus file {document.file[:300]}, SHA-256 {document.file_sha256}"
+                found = Fetched(document.title, document.text, status=None, note=note)
+            elif url.startswith(MCP_SCHEME):
+                if self._mcp is None:
+                    raise Refused("no MCP servers are configured (MCP_SERVERS_FILE) to read this source")
+                found = Fetched("", await self._mcp.read(url), status=None)
             else:
                 found = await self._fetch_within_deadline(url)
-        except (Refused, CorpusReadError) as exc:
+        except (Refused, CorpusReadError, McpFailure) as exc:
             return Page(url=url, title=title, ok=False, error=str(exc), fetched_at=fetched_at)
         except httpx.InvalidURL as exc:
             return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}", fetched_at=fetched_at)
@@ -169,6 +181,7 @@ class PageReader:
             fetched_at=fetched_at,
             http_status=found.status,
             sha256=hashlib.sha256(text.encode()).hexdigest(),
+            note=found.note,
         )
 
     async def guard(self, url: httpx.URL) -> httpx.URL:
@@ -284,10 +297,28 @@ class PageActivities:
         self._reader = reader
         self._pages = pages  # where the full text goes, so workflow history keeps only an excerpt
 
-    @activity.defn(name=READ_PAGE)
+    @implements(PageCalls.read_page)
     async def read_page(self, input: ReadPageInput) -> Page:
         async with heartbeating():
             page = await self._reader.read(input.url, input.title, input.max_chars)
+            _annotate(page)
             if self._pages is not None and activity.in_activity():
                 page = await self._pages.keep(activity.info().workflow_id, page)
             return page
+
+
+def _annotate(page: Page) -> None:
+    """What the read found, on the activity's span (core/tracing.py): status and size, never the text."""
+    try:
+        url = httpx.URL(page.url)
+        host = url.host if url.scheme in ("http", "https") else None  # a local:// document has none
+    except httpx.InvalidURL:  # a page refused for its URL still gets its span's other attributes
+        host = None
+    tracing.annotate(
+        {
+            "page.ok": page.ok,
+            "http.response.status_code": page.http_status,
+            "page.bytes": len(page.text.encode()),
+            "server.address": host,
+        }
+    )

@@ -17,16 +17,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import structlog
 from pydantic import SecretStr
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import permanent, raise_for_status
 from activities.heartbeat import heartbeating
 from activities.search.local_corpus import LocalCorpus
+from activities.search.mcp_sources import McpSources, build_mcp_providers
+from core import tracing
 from core.errors import ConfigError
 from core.settings import Settings
-from workflows import SEARCH
 from workflows.activity_io import SearchInput, SearchOutput
+from workflows.calls import SearchCalls
+from workflows.declaring import implements
 from workflows.models import SearchHit
 
 __all__ = [
@@ -166,6 +168,8 @@ def normalize_url(url: str) -> str:
     """The key two URLs for the same page share: case-folded scheme and host, no fragment,
     no trailing slash, no utm_* tracking parameters."""
     parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "local":  # its fragment names the page, slide or sheet: a source of its own
+        return url.strip()
     if parts.scheme.lower() not in ("http", "https"):
         return parts._replace(fragment="").geturl()
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
@@ -189,17 +193,21 @@ class SearchActivities:
     def __init__(self, providers: list[SearchProvider]) -> None:
         self._providers = list(providers)
 
-    @activity.defn(name=SEARCH)
+    @implements(SearchCalls.search)
     async def search(self, input: SearchInput) -> SearchOutput:
+        # A provider limited to some channels (an MCP server's `channels`) serves only runs asked there.
+        providers = [p for p in self._providers if input.channel is None or _serves(p, input.channel)]
         async with heartbeating():  # a provider can hang for its whole timeout; a dead worker must show sooner
             outcomes = await asyncio.gather(
-                *(p.search(input.query, input.limit) for p in self._providers), return_exceptions=True
+                *(p.search(input.query, input.limit) for p in providers), return_exceptions=True
             )
         found: list[list[SearchHit]] = []
         failures: list[BaseException] = []
-        for provider, outcome in zip(self._providers, outcomes, strict=True):
+        failed: list[str] = []
+        for provider, outcome in zip(providers, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 failures.append(outcome)
+                failed.append(f"{provider.name}: {str(outcome) or repr(outcome)}"[:300])  # for the run's progress
                 log.warning(
                     "search_provider_failed",
                     provider=provider.name,
@@ -210,18 +218,36 @@ class SearchActivities:
                 found.append(outcome)
         if failures and not found:
             raise failures[0]
-        return SearchOutput(hits=merge_hits(found, input.limit * len(self._providers)))
+        hits = merge_hits(found, input.limit * max(1, len(providers)))
+        # On the activity's span (core/tracing.py): which providers and how many hits, never the query.
+        tracing.annotate(
+            {
+                "search.providers": [provider.name for provider in self._providers],
+                "search.failed_providers": len(failures),
+                "search.hits": len(hits),
+            }
+        )
+        return SearchOutput(hits=hits, failures=failed)
 
 
-def build_search_providers(settings: Settings, client: httpx.AsyncClient, corpus: LocalCorpus) -> list[SearchProvider]:
+def _serves(provider: SearchProvider, channel: str) -> bool:
+    channels: frozenset[str] = getattr(provider, "channels", frozenset())
+    return not channels or channel in channels
+
+
+def build_search_providers(
+    settings: Settings, client: httpx.AsyncClient, corpus: LocalCorpus, mcp: McpSources | None = None
+) -> list[SearchProvider]:
     """The providers named in SEARCH_PROVIDER; a missing setting fails here, at start-up."""
     providers: list[SearchProvider] = []
     for name in dict.fromkeys(settings.search_provider):
-        if name == "local":
+        if name == "mcp" or name.startswith("mcp:"):  # MCP servers: activities/search/mcp_sources.py
+            providers.extend(p for p in build_mcp_providers(name, mcp) if p.name not in {q.name for q in providers})
+        elif name == "local":
             if not corpus.corpus_dir.is_dir():
                 raise ConfigError(
                     f"RESEARCH_CORPUS_DIR={corpus.corpus_dir} is not a directory; "
-                    "point it at a folder of .md/.txt/.html files"
+                    "point it at a folder of documents (PDF, Word, PowerPoint, Excel, CSV, HTML, Markdown, text)"
                 )
             providers.append(LocalSearch(corpus))
         elif name == "searxng":

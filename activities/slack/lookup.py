@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio import activity
 
 from activities.slack.limits import slack_error_code
+from activities.slack.step_posts import attempt_owner
 from activities.slack.writes import SlackWrites
 from slack_ui.ids import STEP_EVENT  # the metadata event_type; the bot reads it too (bot/from_thread.py)
 from workflows.activity_io import ProgressInput
@@ -53,6 +54,7 @@ class Run:
     input: ProgressInput
     messages: dict[str, str]
     deadline: float | None = None
+    owner: str = field(default_factory=attempt_owner)  # this attempt, for the step fence (step_posts.py)
 
     def time_left(self) -> float | None:
         """Seconds this attempt's writes may still wait for their turn (None: no limit)."""

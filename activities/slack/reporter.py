@@ -36,6 +36,7 @@ from activities.slack.lookup import (
     may_have_posted_before,
     step_metadata,
 )
+from activities.slack.step_posts import ClaimLost, StepPosts
 from activities.slack.streams import ProgressMode, ProgressStream
 from activities.slack.writes import SlackWrites, Superseded, TooLate
 from core.response_urls import ResponseUrls, may_post_to
@@ -75,15 +76,17 @@ class SlackReporter:
         report_max_messages: int = 2,
         threads: RunThreads | None = None,
         response_urls: ResponseUrls | None = None,
+        steps: StepPosts | None = None,
     ) -> None:
         self._client, self._fallback = client, fallback
+        self._steps = steps or StepPosts(None)  # which attempt may post each step, and its ts once posted
         self._threads = threads  # where the bot finds a thread's run without reading Slack
         self._response_urls = response_urls  # the commands' response_urls, as the bot kept them
         self._http = http or httpx.AsyncClient(timeout=10)
         self._writes = writes or SlackWrites()
         self._bot = BotIdentity(client)  # a lookup trusts only the bot's own messages
         self._stream = ProgressStream(
-            client, self._writes, self._bot, progress
+            client, self._writes, self._bot, progress, self._steps
         )  # SLACK_PROGRESS: stream, else the checklist
         self._canvas = ReportCanvas(client, self._writes)
         self._report_max_messages = report_max_messages  # SLACK_REPORT_MAX_MESSAGES: longer reports are canvases
@@ -128,6 +131,10 @@ class SlackReporter:
                 "Slack's rate budget held a write past this attempt's deadline; the next attempt sends it",
                 type="SlackBusy",
             ) from None
+        except ClaimLost as lost:
+            # Temporal gave up on this attempt (a heartbeat or start-to-close timeout) while it still ran:
+            # a newer one owns the step, so this one sends nothing more.
+            raise ApplicationError(f"a newer attempt posts step {lost}; this one stopped", type="Superseded") from None
         return ProgressReceipt(messages=run.messages)
 
     # ------------------------------------------------------------ the steps
@@ -329,32 +336,51 @@ class SlackReporter:
         look: bool = False,
         waited: bool = True,
     ) -> str:
-        """Post once: ``look`` (or a retried activity) first looks for the message an earlier try posted."""
+        """Post once. The step is claimed for this attempt first (activities/slack/step_posts.py): posted
+        already, its ts is taken as is; claimed by no attempt before, it cannot be in Slack. Otherwise
+        (``look``, a retried activity, no database) this looks in Slack for what an earlier try posted."""
         if key in run.messages:
             return run.messages[key]
-        if (look or may_have_posted_before()) and (
-            ts := await find_posted(self._client, self._writes, run, key, thread, self._bot)
+        claim = await self._steps.claim(run.status.workflow_id, key, run.owner)
+        if claim.posted:
+            assert claim.ts is not None
+            run.messages[key] = claim.ts
+            return claim.ts
+        unsure = not claim.known or not claim.fresh
+        if (
+            unsure
+            and (look or may_have_posted_before())
+            and (ts := await find_posted(self._client, self._writes, run, key, thread, self._bot))
         ):
             run.messages[key] = ts
+            await self._record_sent(run, key, ts)
             return ts
         metadata = step_metadata(run, key)
         where: dict[str, Any] = {"thread_ts": run.root, "reply_broadcast": broadcast or None} if thread else {}
-        response = await self._writes.write(
-            "chat.postMessage",
-            run.channel,
-            lambda: joining(
-                self._client,
-                run.channel,
-                lambda: self._client.chat_postMessage(
-                    channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+
+        async def send() -> Any:
+            return await self._steps.fenced(
+                run.status.workflow_id,
+                key,
+                run.owner,
+                lambda: joining(
+                    self._client,
+                    run.channel,
+                    lambda: self._client.chat_postMessage(
+                        channel=run.channel, text=message["text"], blocks=message["blocks"], metadata=metadata, **where
+                    ),
                 ),
-            ),
-            waited=waited,
-            within=run.time_left(),
+            )
+
+        response = await self._writes.write(
+            "chat.postMessage", run.channel, send, waited=waited, within=run.time_left()
         )
         ts = run.messages[key] = response["ts"]
         self._writes.sent((run.channel, ts), digest(message))
         return ts
+
+    async def _record_sent(self, run: Run, key: str, ts: str) -> None:
+        await self._steps.sent(run.status.workflow_id, key, run.owner, ts)
 
     async def _update(self, run: Run, key: str, message: blocks.Message, *, waited: bool, final: bool = False) -> None:
         """chat.update a posted message, unless this worker already sent it exactly this."""

@@ -34,6 +34,7 @@ from temporalio import activity
 
 from activities.slack.limits import digest, slack_error_code
 from activities.slack.lookup import STEP_EVENT, BotIdentity, Run, joining, may_have_posted_before
+from activities.slack.step_posts import StepPosts
 from activities.slack.writes import SlackWrites, Superseded, TooLate
 from slack_ui.stream import is_finished, progress_chunks
 from workflows.models import ResearchResult
@@ -102,9 +103,15 @@ class ProgressStream:
     """Shows a run's progress as a streamed message; answers False where the checklist must do instead."""
 
     def __init__(
-        self, client: AsyncWebClient, writes: SlackWrites, bot: BotIdentity, mode: ProgressMode = ProgressMode.STREAM
+        self,
+        client: AsyncWebClient,
+        writes: SlackWrites,
+        bot: BotIdentity,
+        mode: ProgressMode = ProgressMode.STREAM,
+        steps: StepPosts | None = None,
     ) -> None:
         self._client, self._writes, self._bot, self._mode = client, writes, bot, mode
+        self._steps = steps or StepPosts(None)  # which attempt may start each round's stream
         self._sent: dict[str, str] = {}  # stream ts -> digest of the chunks last sent there by this worker
         self._finished: set[str] = set()  # streams this worker has given their last state and stop
         self._finishing: set[asyncio.Task[None]] = set()
@@ -120,11 +127,11 @@ class ProgressStream:
         if run.messages.get(f"{key}.state") == _STOPPED:
             return True
         try:
-            ts = run.messages.get(key) or await self._find(run)
+            ts = run.messages.get(key) or await self._find(run, key)
             if ts is None:
                 if finished:
                     return True  # the round ended before its progress was shown: nothing to stream now
-                ts = await self._start(run, chunks)
+                ts = await self._start(run, key, chunks)
                 if ts is None:
                     return False
                 run.messages[key] = ts
@@ -176,7 +183,7 @@ class ProgressStream:
                 log.warning("slack_stream_not_stopped", workflow_id=run.status.workflow_id, error=code)
                 self._finished.discard(ts)  # a later report tries again
 
-    async def _start(self, run: Run, chunks: list[dict[str, Any]]) -> str | None:
+    async def _start(self, run: Run, key: str, chunks: list[dict[str, Any]]) -> str | None:
         slack = run.input.slack
         assert slack is not None
         try:
@@ -184,17 +191,22 @@ class ProgressStream:
             response = await self._writes.write(
                 "chat.startStream",
                 run.channel,
-                lambda: joining(
-                    self._client,
-                    run.channel,
-                    lambda: self._client.chat_startStream(
-                        channel=run.channel,
-                        thread_ts=run.root or "",
-                        # Required when streaming to channels (chat.startStream, arguments).
-                        recipient_user_id=slack.user_id,
-                        recipient_team_id=slack.team_id,
-                        task_display_mode="plan",  # all the tasks together in one plan block
-                        chunks=chunks,
+                lambda: self._steps.fenced(
+                    run.status.workflow_id,
+                    key,
+                    run.owner,
+                    lambda: joining(
+                        self._client,
+                        run.channel,
+                        lambda: self._client.chat_startStream(
+                            channel=run.channel,
+                            thread_ts=run.root or "",
+                            # Required when streaming to channels (chat.startStream, arguments).
+                            recipient_user_id=slack.user_id,
+                            recipient_team_id=slack.team_id,
+                            task_display_mode="plan",  # all the tasks together in one plan block
+                            chunks=chunks,
+                        ),
                     ),
                 ),
                 waited=True,
@@ -232,9 +244,13 @@ class ProgressStream:
             return
         self._sent[ts] = sent
 
-    async def _find(self, run: Run) -> str | None:
-        """The stream an earlier attempt of this report started but never heard answered: the bot's
-        message in the thread that carries no step's metadata, posted since the first attempt."""
+    async def _find(self, run: Run, key: str) -> str | None:
+        """The stream an earlier attempt of this report started: as recorded (activities/slack/step_posts.py),
+        or where that cannot say, the bot's message in the thread that carries no step's metadata,
+        posted since the first attempt."""
+        claim = await self._steps.claim(run.status.workflow_id, key, run.owner)
+        if claim.posted or (claim.known and claim.fresh):
+            return claim.ts
         if not may_have_posted_before() or run.root is None:
             return None
         page = await self._writes.read(

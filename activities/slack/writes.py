@@ -41,16 +41,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
+from opentelemetry.trace import SpanKind
 from slack_sdk.errors import SlackApiError
 
 from activities.slack.limits import BUDGETS, INFORMING_BURST, PER_CHANNEL, Budget, retry_after
 from activities.slack.shared_budget import SharedBudget
+from core import tracing
 
 __all__ = ["SlackWrites", "Superseded", "TooLate"]
 
@@ -205,12 +208,14 @@ class SlackWrites:
             if reported_at is not None and not waited and not await self._newest(message, reported_at):
                 raise Superseded()
             try:
-                return await self._send_in_order(message, send)
+                with _traced(method, waited, tries):
+                    return await self._send_in_order(message, send)
             except SlackApiError as error:
                 if error.response.status_code != 429:
                     raise
                 self.rate_limited += 1
                 pause = retry_after(error)
+                tracing.event("slack.rate_limited", {"slack.method": method, "slack.retry_after": pause})
                 line.paused_until = max(line.paused_until, self._clock() + pause)
                 if self._shared is not None:  # the other workers must not meet the same 429
                     await self._shared.pause(line.method, line.scope, pause)
@@ -357,3 +362,18 @@ class SlackWrites:
                 del self._sending[message]
             else:
                 self._sending[message] = (lock, users - 1)
+
+
+@contextmanager
+def _traced(method: str, waited: bool, tries: int) -> Iterator[None]:
+    """One call to Slack as a child of the activity's span (core/tracing.py): its method, and the HTTP status
+    and Slack error when Slack refuses it (a 429 among them). Never the message's text."""
+    attributes = {"slack.method": method, "slack.waited": waited, "slack.try": tries}
+    with tracing.span(f"slack {method}", attributes, kind=SpanKind.CLIENT) as span:
+        try:
+            yield
+        except SlackApiError as error:
+            data = error.response.data  # a dict from Slack; a proxy's 5xx may answer plain text
+            span.set_attribute("http.response.status_code", error.response.status_code)
+            span.set_attribute("slack.error", str(data.get("error") or "") if isinstance(data, dict) else "")
+            raise

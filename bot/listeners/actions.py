@@ -1,5 +1,5 @@
 """The buttons of a run waiting for a person: the draft's Approve / Revise / Reject, and the plan's
-Search this / Edit plan.
+Search this / Edit plan; and a published report's Export buttons (bot/exports.py).
 
 A button that asks for more (Approve, Revise, Edit plan) opens its modal with the click's trigger_id,
 which Slack lets live for 3 seconds, so nothing slow happens before ``views.open``: who may answer is
@@ -22,13 +22,25 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.decisions import ON_DRAFT, ON_PLAN, clicker_may_not, decision_id, deliver, plan_of, question_of
+from bot.exports import export_input, may_not_export, start_export
+from bot.schedule_buttons import press
 from bot.under_way import after_ack
+from slack_ui.exports import EXPORT_ACTION, decode_export_value
 from slack_ui.ids import decode_button_value, decode_plan_value, field
 from slack_ui.replies import decision_modal, plan_edit_modal
+from slack_ui.schedules import SCHEDULE_ACTIONS, decode_schedule_value
 from slack_ui.thread import PLAN_EDIT_ACTION, PLAN_SEARCH_ACTION
 from workflows.models import DecisionInput, DecisionKind, GateAnswer, PlanReviewInput, PlanReviewKind
 
-__all__ = ["open_decision_modal", "open_plan_editor", "register", "reject", "search_this"]
+__all__ = [
+    "export_report",
+    "open_decision_modal",
+    "open_plan_editor",
+    "press_schedule",
+    "register",
+    "reject",
+    "search_this",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +53,8 @@ def register(app: AsyncApp) -> None:
     app.action("reject")(reject)
     app.action(PLAN_SEARCH_ACTION)(search_this)
     app.action(PLAN_EDIT_ACTION)(open_plan_editor)
+    app.action(EXPORT_ACTION)(export_report)
+    register_schedules(app)
 
 
 async def open_decision_modal(
@@ -97,6 +111,20 @@ async def search_this(
     await _answer(ack, body, action, respond, context, workflow_id, ON_PLAN, click, review)
 
 
+async def export_report(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """Export Markdown / HTML / PDF on a report: start its upload into the thread (asker and approvers
+    only), ack, and say what became of it."""
+    workflow_id, format = decode_export_value(action.get("value"))
+    export = export_input(body, action, workflow_id, format)
+    said = may_not_export(context["settings"], workflow_id, export.requested_by)
+    if said is None:
+        said = await start_export(context["temporal"], context["settings"], export)
+    await ack()
+    after_ack(context, respond(text=said, response_type="ephemeral", replace_original=False), "the export's answer")
+
+
 async def _answer(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -147,3 +175,24 @@ async def _show(
     except SlackApiError as error:
         log.warning("decision.modal_not_opened", workflow_id=workflow_id, user=user, error=error.response.get("error"))
         await respond(text=MODAL_FAILED, response_type="ephemeral", replace_original=False)
+
+
+# ------------------------------------------------------------------ schedules (/research schedules)
+
+
+def register_schedules(app: AsyncApp) -> None:
+    for action_id in SCHEDULE_ACTIONS:
+        app.action(action_id)(press_schedule)
+
+
+async def press_schedule(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """Pause, Resume, Run now or Delete on a schedule (bot/schedule_buttons.py): done before the ack for
+    its creator or an approver, then one private line says what became of it."""
+    schedule_id = decode_schedule_value(action.get("value"))
+    said = await press(
+        context["settings"], context["temporal"], context.get("people"), body, str(action["action_id"]), schedule_id
+    )
+    await ack()
+    after_ack(context, respond(text=said, response_type="ephemeral", replace_original=False), "a schedule's answer")

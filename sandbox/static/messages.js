@@ -35,6 +35,11 @@ export function messageHtml(m, opts) {
   // Slack marks a person's edits; an app's chat.update is shown without a mark.
   const edited = m.edited && !isBot ? `<span class="edited">(edited)</span>` : "";
   html += `<div class="body">${body}${edited}</div>`;
+  // Files shared with files.completeUploadExternal (sandbox/files.py): a card each, as Slack shows them.
+  for (const f of m.files || []) {
+    html += `<div class="file-card" data-testid="file">📄 <span class="file-title">${esc(f.title || f.name)}</span>`
+      + `<span class="file-meta">${esc(f.name)} · ${esc(Math.max(1, Math.round((f.size || 0) / 1024)))} KB</span></div>`;
+  }
   if (slackbot && m.detail) html += `<div class="error-detail">${esc(m.detail)}</div>`;
   if (S.actionErrors[m.ts]) html += `<div class="action-error" data-testid="action-error">⚠️ ${esc(S.actionErrors[m.ts])}</div>`;
   if (!inThread && !ephemeral && isTopLevel(m)) {

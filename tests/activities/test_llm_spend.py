@@ -18,8 +18,8 @@ from activities.model.llm import ChatResearchModel, LlmActivities
 from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import workflow_id_for_message
 from tests.fakes.openai_server import FakeOpenAI
-from workflows import SYNTHESIZE_DRAFT
 from workflows.activity_io import SynthesizeInput, TextOutput
+from workflows.calls import ModelCalls
 from workflows.models import Page, Source
 
 URL = "https://example.org/durable"
@@ -29,10 +29,9 @@ URL = "https://example.org/durable"
 class OneDraft:
     @workflow.run
     async def run(self, data: SynthesizeInput) -> TextOutput:
-        return await workflow.execute_activity(
-            SYNTHESIZE_DRAFT,
+        return await workflow.execute_activity_method(
+            ModelCalls.synthesize_draft,
             data,
-            result_type=TextOutput,
             start_to_close_timeout=timedelta(seconds=20),
             heartbeat_timeout=timedelta(seconds=5),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3),

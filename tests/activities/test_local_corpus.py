@@ -70,12 +70,14 @@ def test_empty_query_finds_nothing(corpus: LocalCorpus) -> None:
 
 
 async def test_index_is_built_once_lazily_and_shared_across_threads(corpus: LocalCorpus) -> None:
-    assert corpus._db is None
+    assert corpus._index is None
     results = await asyncio.gather(*(asyncio.to_thread(corpus.search, "retry", 3) for _ in range(16)))
     assert all(r == results[0] for r in results) and results[0]
-    db = corpus._db
+    index = corpus._index
     corpus.search("retry", 1)
-    assert corpus._db is db
+    assert corpus._index is index
+    # Sixteen searches at once, one refresh: every file was converted exactly once.
+    assert sum(corpus.converters.calls.values()) == 4
 
 
 def test_read_local_documents(corpus: LocalCorpus) -> None:

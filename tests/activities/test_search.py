@@ -119,7 +119,9 @@ def test_normalize_url() -> None:
     assert normalize_url("HTTPS://Example.COM/a/?utm_source=x&b=2&UTM_Medium=y#frag") == "https://example.com/a?b=2"
     assert normalize_url("https://example.com/") == normalize_url("https://example.com")
     assert normalize_url("https://example.com/A") != normalize_url("https://example.com/a")  # paths keep case
-    assert normalize_url("local://Guides/x.md#part") == "local://Guides/x.md"
+    # A corpus URL's fragment names a page, slide or sheet: two pages of one PDF are two sources.
+    assert normalize_url("local://Guides/x.pdf#page=2") == "local://Guides/x.pdf#page=2"
+    assert normalize_url("local://x.pdf#page=2") != normalize_url("local://x.pdf#page=3")
 
 
 def test_merge_prefers_agreement_and_caps_the_count() -> None:

@@ -24,8 +24,8 @@ from activities.slack.reporter import SlackReporter
 from activities.slack.writes import SlackWrites
 from sandbox import SlackApiServer
 from tests.activities.slack_runs import RecordingReporter, Run, context_in
-from workflows import REPORT_PROGRESS
 from workflows.activity_io import ProgressInput, ProgressKind, ProgressReceipt
+from workflows.calls import ProgressCalls
 
 ATTEMPT_SECONDS = SEND_MARGIN_SECONDS + 3  # each attempt may hold its post 3 s
 HELD_SECONDS = 2 * ATTEMPT_SECONDS  # Slack's Retry-After: longer than an attempt may last
@@ -37,10 +37,9 @@ class ReportOnce:
 
     @workflow.run
     async def run(self, input: ProgressInput) -> ProgressReceipt:
-        return await workflow.execute_activity(
-            REPORT_PROGRESS,
+        return await workflow.execute_activity_method(
+            ProgressCalls.report_progress,
             input,
-            result_type=ProgressReceipt,
             start_to_close_timeout=timedelta(seconds=ATTEMPT_SECONDS),
             heartbeat_timeout=timedelta(seconds=5),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=1)),

@@ -53,6 +53,7 @@ def test_the_command_interactivity_and_scopes_we_rely_on() -> None:
         "im:history",
         "canvases:write",
         "files:read",
+        "files:write",
         "users:read",
     }
 

@@ -27,10 +27,12 @@ from temporalio.testing import WorkflowEnvironment
 from bot.app import build_asgi_app
 from bot.server import HttpServer
 from core import temporal
+from core.errors import ConfigError
 from core.settings import Settings
 from sandbox import Channel, SlackApiServer, Workspace, payloads
 from tests.fakes.slack_sender import SlackSender
 from tests.support.slack import APPROVER, ASKER, STRANGER  # noqa: F401  (the e2e tests import them from here)
+from tests.support.versions import promote_queue, versioned_env
 from tests.support.waiting import eventually
 from tests.workflows.helpers import wait_for_stage
 from workflows.models import ResearchResult, RunStatus, Stage
@@ -98,6 +100,13 @@ class Stack:
                 stdin=subprocess.DEVNULL,
             )
 
+    async def promote_worker(self) -> None:
+        """Make the worker's version current, as an operator does after a deploy: before any run starts."""
+        try:
+            await promote_queue(self.client, self.queue)
+        except ConfigError as error:
+            raise AssertionError(f"{error}\n--- worker log ---\n{self.worker_log()}") from error
+
     def stop_worker(self) -> None:
         if self.worker is None:
             return
@@ -134,7 +143,7 @@ def bot_settings(slack: SlackApiServer, queue: str, data: Path) -> Settings:
 
 def worker_env(slack: SlackApiServer, env: WorkflowEnvironment, queue: str, data: Path) -> dict[str, str]:
     """A worker as an operator runs it, offline: no LLM endpoint, the local corpus, a SQLite archive."""
-    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_")
+    prefixes = ("TEMPORAL_", "OPENAI_", "SLACK_", "SEARCH_", "DATABASE_", "RESEARCH_", "LLM_", "APPROVAL_", "WORKER_")
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(prefixes)},
         "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
@@ -145,6 +154,7 @@ def worker_env(slack: SlackApiServer, env: WorkflowEnvironment, queue: str, data
         # The tests' own copy of the corpus: the answers asserted cannot drift when corpus/ changes.
         "RESEARCH_CORPUS_DIR": str(REPO / "tests" / "data" / "corpus"),
         "DATABASE_URL": f"sqlite:///{data}/archive.db",
+        **versioned_env(queue),
     }
 
 
@@ -157,6 +167,7 @@ async def running_stack(
     stack = Stack(slack, env, f"bot-{uuid.uuid4().hex[:8]}", data, client, worker_settings=worker_settings or {})
     stack.start_worker()
     try:
+        await stack.promote_worker()
         await stack.start_bot()
         yield stack
     finally:

@@ -13,9 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.runs import build_request, start_run
 from core.settings import MAX_REVISION_ROUNDS, Settings
+from researchbot.promotion import promote_own_worker
 from researchbot.wiring import build_activities
 from researchbot.worker import build_worker
 from tests.fakes.search_servers import FakeWeb
+from tests.support.versions import deployment_for
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.models import Budget, DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
@@ -51,10 +53,12 @@ async def test_every_payload_stays_small_through_every_revision_round(env: Workf
 
 
 async def revise_every_round_then_approve(env: WorkflowEnvironment, web: FakeWeb, tmp_path: Path) -> None:
+    queue = f"big-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         _env_file=None,
         temporal_address=env.client.service_client.config.target_host,
-        research_task_queue=f"big-{uuid.uuid4().hex[:8]}",
+        research_task_queue=queue,
+        worker_deployment_name=deployment_for(queue),
         search_provider=["searxng"],
         searxng_url=f"{web.url}/searxng",
         fetch_allow_private_networks=True,
@@ -65,6 +69,7 @@ async def revise_every_round_then_approve(env: WorkflowEnvironment, web: FakeWeb
     # Continue as new on the way too; the offline model counts every page it reads against the budget.
     request = request.model_copy(update={"history_limit": 400, "budget": Budget(max_total_tokens=10**9)})
     async with build_activities(settings) as activities, build_worker(env.client, settings, activities):
+        await promote_own_worker(env.client, settings)
         handle = await start_run(env.client, settings, request, workflow_id=f"big-{uuid.uuid4().hex[:8]}")
         for round_ in range(1, MAX_REVISION_ROUNDS + 1):
             await wait_for_stage(handle, Stage.AWAITING_DECISION, draft_round=round_, tries=1200)

@@ -2,7 +2,7 @@
 sandbox Slack answering its users.info, a real worker, the session's Temporal. By default (the settings'
 defaults) a guest's /research and an external user's mention start nothing and are told why privately; a
 bot with RESEARCH_ALLOW_GUESTS starts the guest's run, and with the setting off again the guest's click on
-Approve decides nothing."""
+Approve decides nothing, and their reply in the run's thread starts no follow-up."""
 
 from __future__ import annotations
 
@@ -94,6 +94,16 @@ async def test_a_guest_starts_and_decides_nothing_unless_the_bot_allows_guests(s
     status = await status_of(stack, workflow_id)
     assert status.stage is Stage.AWAITING_DECISION and status.decisions == []
     await stack.handle(workflow_id).terminate("test over")
+
+    # Over, the run's thread takes follow-ups, but not from a guest while guests are not let in.
+    ws = stack.workspace
+    thread_ts = message.get("thread_ts") or message["ts"]
+    asked = ws.post(room.id, user=GUEST, text="And what about sagas?", thread_ts=thread_ts)
+    event = payloads.event_callback(ws, payloads.channel_message(ws, channel=room, message=asked))
+    assert (await stack.http.event(event)).status_code == 200
+    assert (await new_ephemeral(stack, room, GUEST, 1)).startswith(BARRED_DECIDING[Bar.GUEST])
+    await asyncio.sleep(0.3)  # visibility would have caught up with a start
+    assert await runs_asked_in(stack, room, GUEST) == [workflow_id], "no follow-up run"
 
 
 async def test_an_external_users_mention_is_refused_privately_and_starts_nothing(stack: Stack, room: Channel) -> None:

@@ -16,6 +16,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from tests.support.ports import free_port
+from tests.support.versions import promote_queue, versioned_env
 from tests.workflows.helpers import decision, start_run, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Rating, ReportRating, Stage
 from workflows.ratings import RatingWorkflow, rating_workflow_id
@@ -43,6 +44,7 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
         "RESEARCH_TASK_QUEUE": queue,
         "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db",
         "METRICS_BIND_ADDRESS": f"127.0.0.1:{port}",
+        **versioned_env(queue),
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "researchbot", "worker"],
@@ -53,6 +55,7 @@ async def test_the_worker_serves_prometheus_metrics_of_its_runs(env: WorkflowEnv
         stdin=subprocess.DEVNULL,
     )
     try:
+        await promote_queue(env.client, queue)
         handle = await start_run(env.client, queue)
         status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=1200)
         await handle.execute_update("decide", decision(DecisionKind.APPROVE, draft_round=status.draft_round))

@@ -66,4 +66,8 @@ async def test_ask_watch_approve_with_feedback_and_refuse_a_stranger(env: Workfl
         await expect(ui.message("Draft 1 for review", ui.thread)).to_contain_text("Approved by")
         await expect(ui.message("Draft 1 for review", ui.thread).get_by_role("button", name="Approve")).to_have_count(0)
         await ui.screenshot("product-thread.png")
+
+        await ui.click_button("Export PDF", report)  # Ada asked: the file comes into the thread
+        await expect(ui.thread.get_by_test_id("file")).to_contain_text("Research report (PDF)", timeout=30_000)
+        await ui.screenshot("product-export.png")
         assert ui.errors == []

@@ -106,5 +106,5 @@ async def test_a_long_report_is_published_as_a_canvas(
     assert "## Sources" in canvas["markdown"] and "local://" in canvas["markdown"]  # the local corpus
     shown = json.dumps(final["blocks"])
     assert canvas_url(slack.workspace, canvas_id) in shown and "open the canvas" in shown
-    assert final["blocks"][-1]["type"] == "context_actions"
+    assert [b["type"] for b in final["blocks"][-2:]] == ["context_actions", "actions"]  # 👍 / 👎, then Export
     assert workflow_id in shown, "the feedback buttons name the run"

@@ -22,6 +22,7 @@ from researchbot.devserver import embedded_temporal
 from tests.e2e.test_worker_kill_matrix import step_starts
 from tests.e2e.test_worker_kill_matrix import worker as worker_process
 from tests.support.ports import free_port
+from tests.support.versions import promote_queue, versioned_env
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 from workflows.research import ResearchWorkflow
@@ -40,11 +41,13 @@ async def test_a_waiting_run_survives_a_temporal_restart(tmp_path: Path, in_flig
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "RESEARCH_TASK_QUEUE": queue,
         "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db",
+        **versioned_env(queue),
     }
     settings = Settings(research_task_queue=queue)
     with worker_process(worker_env) as worker:
         async with embedded_temporal(port, ui_port, db) as address:
             client = await Client.connect(address, data_converter=pydantic_data_converter)
+            await promote_queue(client, queue)  # kept in the server's SQLite file through the restart
             request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_ASKER")
             handle = await start_run(client, settings, request, workflow_id=queue)
             status = await wait_for_stage(handle, Stage.AWAITING_DECISION, tries=600, every=0.1)

@@ -20,6 +20,7 @@ from activities.model.prompts import prompt_kind
 from bot.runs import build_request, start_run
 from core.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.versions import promote_queue, versioned_env
 from tests.workflows.helpers import decision, wait_for_stage
 from workflows.models import DecisionKind, Outcome, Stage
 
@@ -70,22 +71,25 @@ async def test_sigkill_mid_activity_then_a_new_worker_finishes_the_run(
     env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     model = ScriptedModel()
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
     with FakeOpenAI(reply=model) as llm:
         worker_env = {
             **os.environ,
             "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "RESEARCH_TASK_QUEUE": f"crash-{uuid.uuid4().hex[:8]}",
+            "RESEARCH_TASK_QUEUE": queue,
             "OPENAI_BASE_URL": llm.base_url,
             "OPENAI_API_KEY": "sk-test",
             "SEARCH_PROVIDER": "local",
             "DATABASE_URL": f"sqlite:///{tmp_path}/archive.db",
+            **versioned_env(queue),
         }
-        settings = Settings(research_task_queue=worker_env["RESEARCH_TASK_QUEUE"], openai_base_url=llm.base_url)
+        settings = Settings(research_task_queue=queue, openai_base_url=llm.base_url)
         request = build_request(settings, "How does Temporal make workflows durable?", requested_by="U_ASKER")
         handle = await start_run(env.client, settings, request, workflow_id=f"crash-{uuid.uuid4().hex[:8]}")
 
         first = start_worker(worker_env)
         try:
+            await promote_queue(env.client, queue)  # the second worker is the same version: current already
             for _ in range(600):
                 if model.kinds["draft"] >= 1:
                     break

@@ -37,16 +37,8 @@ from sandbox import SlackApiServer
 from tests.e2e.slack_stack import ASKER
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.search_servers import FakeWeb
+from tests.support.versions import promote_queue, versioned_env
 from tests.workflows.helpers import decision, wait_for_stage
-from workflows import (
-    FINALIZE_ANSWER,
-    PLAN_RESEARCH,
-    READ_PAGE,
-    REPORT_PROGRESS,
-    SEARCH,
-    STORE_RESULT,
-    SYNTHESIZE_DRAFT,
-)
 from workflows.models import DecisionKind, Outcome, SlackContext, Stage
 
 pytestmark = pytest.mark.slow
@@ -150,13 +142,13 @@ def step_starts(history: Any) -> tuple[Counter[str], Counter[str], dict[int, int
 
 # (the activity held, what holds it: a model prompt, a web path, a Slack method or the archive)
 CASES = {
-    "plan": (PLAN_RESEARCH, "model:plan"),
-    "search": (SEARCH, "web:/searxng"),
-    "read": (READ_PAGE, "web:/pages/"),
-    "guardrail_retry": (SYNTHESIZE_DRAFT, "model:draft:2"),
-    "finalize": (FINALIZE_ANSWER, "model:finalize"),
-    "report_post": (REPORT_PROGRESS, "slack:chat.postMessage"),
-    "store": (STORE_RESULT, "archive:"),
+    "plan": ("plan_research", "model:plan"),
+    "search": ("search", "web:/searxng"),
+    "read": ("read_page", "web:/pages/"),
+    "guardrail_retry": ("synthesize_draft", "model:draft:2"),
+    "finalize": ("finalize_answer", "model:finalize"),
+    "report_post": ("report_progress", "slack:chat.postMessage"),
+    "store": ("store_result", "archive:"),
 }
 
 
@@ -205,6 +197,7 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
             "DATABASE_URL": database,
             "SLACK_BOT_TOKEN": slack.workspace.bot_token,
             "SLACK_API_URL": slack.base_url,
+            **versioned_env(queue),
         }
         settings = Settings(research_task_queue=queue, openai_base_url=llm.base_url)
         asked = build_request(
@@ -215,10 +208,11 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
         )
         handle: WorkflowHandle[Any, Any] = await start_run(env.client, settings, asked, workflow_id=queue)
         # The decision comes before the kill where the held step follows it.
-        decide_first = held in (FINALIZE_ANSWER, STORE_RESULT)
-        feedback = "Say it in one sentence." if held == FINALIZE_ANSWER else None
+        decide_first = held in ("finalize_answer", "store_result")
+        feedback = "Say it in one sentence." if held == "finalize_answer" else None
 
         with worker(worker_env) as first:
+            await promote_queue(env.client, queue)  # the second worker is the same version: current already
             if lock is not None:
                 await wait_for_table(database)
                 holder = threading.Thread(target=lock.hold, daemon=True)
@@ -248,7 +242,7 @@ async def test_a_worker_killed_inside_a_step_is_replaced_and_nothing_completed_i
     assert set(completions.values()) == {1}, f"every scheduled step completes exactly once: {completions}"
     redone = {name for name in started if started[name] > completed[name]}
     # A progress report runs beside the other steps, so it may have been in flight at the kill too.
-    assert held in redone and redone <= {held, REPORT_PROGRESS}, (
+    assert held in redone and redone <= {held, "report_progress"}, (
         f"only the steps in flight may run twice: started {started}, completed {completed}"
     )
     steps = posted_steps(slack, channel.id, queue)

@@ -15,10 +15,12 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from researchbot.wiring import check_every_call_implemented, implemented_methods
 from workflows.activity_io import (
     ClaimCheck,
     ClaimVerdict,
     Entailment,
+    ExportInput,
     FinalizeInput,
     JudgedClaim,
     JudgeInput,
@@ -41,7 +43,18 @@ from workflows.activity_io import (
     VerifyInput,
     VerifyOutput,
 )
+from workflows.calls import (
+    ArchiveCalls,
+    ExportCalls,
+    ModelCalls,
+    PageCalls,
+    ProgressCalls,
+    RatingCalls,
+    SearchCalls,
+    VerifyCalls,
+)
 from workflows.claims import split_claims
+from workflows.declaring import implements
 from workflows.models import Page, ReportRating, SearchHit, TokenUsage
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
@@ -81,6 +94,7 @@ class FakeActivities:
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
         self.ratings: list[ReportRating] = []  # record_feedback's clicks
+        self.exports: list[ExportInput] = []  # upload_report_export's clicks
         self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
         self.unjudged_words: list[str] = []  # the judge gives no verdict on claims with these words
         self.judge_error: str | None = None  # when set, judge_claims fails for good with it
@@ -91,39 +105,29 @@ class FakeActivities:
         self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.plan_research,
-            self.plan_revision,
-            self.reflect_on_gaps,
-            self.synthesize_draft,
-            self.finalize_answer,
-            self.search,
-            self.read_page,
-            self.store_result,
-            self.report_progress,
-            self.verify_citations,
-            self.record_rating,
-            self.judge_claims,
-        ]
+        """Every fake marked ``@implements``, as the worker registers the real ones: one for each declared call."""
+        methods = implemented_methods(self)
+        check_every_call_implemented(methods)
+        return methods
 
-    @activity.defn(name="plan_research")
+    @implements(ModelCalls.plan_research)
     async def plan_research(self, input: PlanInput) -> PlanOutput:
         self.calls["plan_research"] += 1
         return PlanOutput(sub_questions=[f"{input.question} basics", f"{input.question} trade-offs"], usage=USAGE)
 
-    @activity.defn(name="plan_revision")
+    @implements(ModelCalls.plan_revision)
     async def plan_revision(self, input: RevisionPlanInput) -> PlanOutput:
         self.calls["plan_revision"] += 1
         return PlanOutput(sub_questions=list(self.revision_questions), usage=USAGE)
 
-    @activity.defn(name="reflect_on_gaps")
+    @implements(ModelCalls.reflect_on_gaps)
     async def reflect_on_gaps(self, input: ReflectInput) -> ReflectOutput:
         self.calls["reflect_on_gaps"] += 1
         self.reflect_inputs.append(input)
         queries = self.gap_replies[min(len(self.reflect_inputs), len(self.gap_replies)) - 1]
         return ReflectOutput(queries=list(queries), usage=USAGE if queries else TokenUsage())
 
-    @activity.defn(name="synthesize_draft")
+    @implements(ModelCalls.synthesize_draft)
     async def synthesize_draft(self, input: SynthesizeInput) -> TextOutput:
         self.calls["synthesize_draft"] += 1
         self.synth_inputs.append(input)
@@ -142,14 +146,14 @@ class FakeActivities:
             text += f"\n\nRevised for: {input.feedback}"
         return TextOutput(text=text, usage=USAGE)
 
-    @activity.defn(name="finalize_answer")
+    @implements(ModelCalls.finalize_answer)
     async def finalize_answer(self, input: FinalizeInput) -> TextOutput:
         self.calls["finalize_answer"] += 1
         if self.finalize_error:
             raise ApplicationError(self.finalize_error, non_retryable=True)
         return TextOutput(text=f"{input.draft}{self.final_extra}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
 
-    @activity.defn(name="verify_citations")
+    @implements(VerifyCalls.verify_citations)
     async def verify_citations(self, input: VerifyInput) -> VerifyOutput:
         self.calls["verify_citations"] += 1
         self.verify_inputs.append(input)
@@ -188,7 +192,7 @@ class FakeActivities:
             model_judges=input.with_candidates and self.model_judges,
         )
 
-    @activity.defn(name="search")
+    @implements(SearchCalls.search)
     async def search(self, input: SearchInput) -> SearchOutput:
         self.calls["search"] += 1
         self.searched.append(input.query)
@@ -205,7 +209,7 @@ class FakeActivities:
             ]
         )
 
-    @activity.defn(name="read_page")
+    @implements(PageCalls.read_page)
     async def read_page(self, input: ReadPageInput) -> Page:
         self.calls["read_page"] += 1
         if input.url in self.unreadable:
@@ -220,7 +224,7 @@ class FakeActivities:
             sha256=hashlib.sha256(text.encode()).hexdigest(),
         )
 
-    @activity.defn(name="store_result")
+    @implements(ArchiveCalls.store_result)
     async def store_result(self, input: StoreInput) -> bool:
         self.calls["store_result"] += 1
         self.store_started.set()
@@ -229,7 +233,7 @@ class FakeActivities:
         self.stored.append(input)
         return True
 
-    @activity.defn(name="judge_claims")
+    @implements(ModelCalls.judge_claims)
     async def judge_claims(self, input: JudgeInput) -> JudgeOutput:
         self.calls["judge_claims"] += 1
         self.judge_inputs.append(input)
@@ -250,13 +254,19 @@ class FakeActivities:
             verdicts.append(JudgedClaim(index=claim.index, verdict=Entailment.SUPPORTED, sources=sources))
         return JudgeOutput(verdicts=verdicts, answers_question=self.relevant, usage=USAGE)
 
-    @activity.defn(name="record_feedback")
+    @implements(RatingCalls.record_feedback)
     async def record_rating(self, input: ReportRating) -> bool:
         self.calls["record_feedback"] += 1
         self.ratings.append(input)
         return True
 
-    @activity.defn(name="report_progress")
+    @implements(ExportCalls.upload_report_export)
+    async def upload_report_export(self, input: ExportInput) -> bool:
+        self.calls["upload_report_export"] += 1
+        self.exports.append(input)
+        return True
+
+    @implements(ProgressCalls.report_progress)
     async def report_progress(self, input: ProgressInput) -> ProgressReceipt:
         self.calls["report_progress"] += 1
         times, for_good = self.report_failures.get(input.kind, (0, False))

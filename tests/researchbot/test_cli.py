@@ -61,6 +61,8 @@ def researchbot(
         (["decide", "some-run", "maybe"], {}, "unknown decision 'maybe'"),
         (["show", "research-no-such-run"], {}, "no run 'research-no-such-run' in the archive"),
         (["show", "research-1"], {"DATABASE_URL": "postgresql://me:hunter2@127.0.0.1:1/x"}, "cannot connect"),
+        (["show", "research-1", "--format", "docx"], {}, "unknown format 'docx': use md, html or pdf"),
+        (["show", "research-1", "--output", "report.txt"], {}, "cannot tell the format from 'report.txt'"),
         (["worker"], {"METRICS_BIND_ADDRESS": "9464"}, "METRICS_BIND_ADDRESS"),
         (
             ["worker"],
@@ -160,6 +162,49 @@ async def test_show_prints_the_archived_report_with_its_evidence(env: WorkflowEn
             assert f"Passage (supported, score {claim.score:.2f}): {claim.passage}" in out
     supported = sum(len(record.claims) for record in evidence)
     assert supported >= 5  # "5 of 5 cited claims verified" (the test above), each with its source's passage
+
+
+async def test_show_exports_the_report_as_md_html_and_pdf(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """A real run, archived by the worker, exported in each format and read back (PDF through pdftotext)."""
+    address = env.client.service_client.config.target_host
+    settings = offline_env(tmp_path, TEMPORAL_ADDRESS=address, RESEARCH_TASK_QUEUE=f"cli-{tmp_path.name}")
+    asked = researchbot(["ask", "How does Temporal retry activities?", "--approve"], settings, cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    workflow_id = asked.stdout.split("Started run ", 1)[1].split()[0]
+
+    for name in ("report.md", "report.html", "report.pdf"):  # the format from the file's name
+        done = researchbot(["show", workflow_id, "--output", name], settings, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"Wrote {name} (")
+    piped = subprocess.run(
+        [*RESEARCHBOT, "show", workflow_id, "--format", "pdf"], env=settings, cwd=tmp_path, capture_output=True
+    )
+    assert piped.returncode == 0 and piped.stdout.startswith(b"%PDF-")  # to standard output, when redirected
+
+    from activities.archive.store import ArchiveStore
+
+    store = ArchiveStore(settings["DATABASE_URL"])
+    result, evidence = store.get(workflow_id), store.evidence(workflow_id)
+    assert result is not None and evidence
+    pdf = subprocess.run(["pdftotext", "-enc", "UTF-8", "report.pdf", "-"], cwd=tmp_path, capture_output=True)
+    assert pdf.returncode == 0, "pdftotext (poppler-utils, scripts/setup.sh) reads the PDF back"
+    texts = {
+        "md": (tmp_path / "report.md").read_text(),
+        "html": (tmp_path / "report.html").read_text(),
+        "pdf": pdf.stdout.decode(),
+    }
+    for kind, text in texts.items():
+        flat = " ".join(text.split())
+        assert "Temporal retries" in flat or "retried automatically" in flat, kind  # the report
+        assert "Evidence appendix" in flat and "cited claims supported" in flat, kind
+        for source in result.sources:
+            assert source.url in flat, (kind, source.url)
+        for record in evidence:
+            assert record.sha256 and record.sha256 in flat, kind
+    pdf_flat = " ".join(texts["pdf"].split())
+    for source in result.sources:
+        assert f"[{source.number}] {source.title}" in pdf_flat
+    assert "Activities are retried automatically according to a retry policy. [1]" in pdf_flat
 
 
 def test_show_prints_no_control_characters_from_pages() -> None:

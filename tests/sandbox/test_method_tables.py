@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import assistant, canvases, methods, slack_api, streams
+from sandbox import assistant, canvases, files, methods, slack_api, streams
 from sandbox.method_kit import joined
 
 
 def test_the_server_answers_every_method_of_every_module() -> None:
-    tables = [module.METHODS for module in (methods, streams, assistant, canvases)]
+    tables = [module.METHODS for module in (methods, streams, assistant, canvases, files)]
     assert all(table and table.items() <= slack_api.METHODS.items() for table in tables)
     assert len(slack_api.METHODS) == sum(len(table) for table in tables)
 

@@ -267,10 +267,11 @@ def test_a_20000_character_report_is_split_across_messages() -> None:
     assert "part 1 of" in messages[0]["text"]
     shown = " ".join(t for m in messages for b in m["blocks"] if b["type"] == "section" for t in texts(b))
     assert shown.count("*Finding*") == report.count("## Finding")  # nothing lost between parts
-    footer, feedback = messages[-1]["blocks"][-2:]
+    footer, feedback, export = messages[-1]["blocks"][-3:]
     assert "2 revision rounds" not in texts(footer)[0]
     assert texts(footer)[0].startswith("1 source · 7 steps · 1 revision round")
-    assert feedback["type"] == "context_actions"  # the rating buttons close the report's last part
+    assert feedback["type"] == "context_actions"  # the rating buttons, then the Export buttons, close the last part
+    assert export["type"] == "actions" and export["block_id"] == "report_export"
     assert not any(b["type"] == "context_actions" for m in messages[:-1] for b in m["blocks"])
 
 
@@ -422,8 +423,8 @@ def test_the_research_loop_shows_what_it_looks_again_for() -> None:
 
 def test_the_final_report_says_how_to_see_its_evidence() -> None:
     [report] = thread.final_report_messages(result())
-    footer = report["blocks"][-2]  # then the rating buttons
+    footer = report["blocks"][-3]  # then the rating buttons and the Export buttons
     assert footer["type"] == "context" and texts(footer)[-1] == "Evidence: `researchbot show research-42`"
     [odd] = thread.final_report_messages(result(workflow_id="research-<b>&`x`"))  # escaped; no ` ends the span
     assert_valid(odd)
-    assert texts(odd["blocks"][-2])[-1] == "Evidence: `researchbot show research-&lt;b&gt;&amp;'x'`"
+    assert texts(odd["blocks"][-3])[-1] == "Evidence: `researchbot show research-&lt;b&gt;&amp;'x'`"

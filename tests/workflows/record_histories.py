@@ -35,6 +35,7 @@ from workflows.models import (
     Rating,
     ReportRating,
     ResearchRequest,
+    ScheduleRef,
     Stage,
 )
 from workflows.ratings import RatingWorkflow, rating_workflow_id
@@ -227,6 +228,14 @@ async def rating(client: Client, fakes: FakeActivities, queue: str) -> dict[str,
     return {"answer_feedback": handle}
 
 
+async def scheduled_publication(client: Client, fakes: FakeActivities, queue: str) -> dict[str, WorkflowHandle]:
+    """A schedule's run with --publish whose every claim is verified: published without a person."""
+    fakes.drafts = ["Temporal keeps workflow state durable [1]."]
+    schedule = ScheduleRef(schedule_id="schedule-T1-C1-0123456789abcdef")
+    handle = await start_run(client, queue, schedule=schedule, publish_when_verified=True)
+    return {"scheduled_publication": handle}
+
+
 SCENARIOS: list[Scenario] = [
     approve,
     approve_with_feedback,
@@ -245,6 +254,7 @@ SCENARIOS: list[Scenario] = [
     plan_reviewed,
     follow_up,
     rating,
+    scheduled_publication,
 ]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.fakes.activities import FETCHED_AT, FakeActivities
 from tests.workflows.helpers import decision, fake_worker, new_queue, start_run, wait_for_stage
 from workflows.activity_io import VerifyInput, VerifyOutput
+from workflows.calls import VerifyCalls
+from workflows.declaring import implements
 from workflows.evidence import EVIDENCE_BYTES, MAX_PASSAGES, gather
 from workflows.models import ClaimEvidence, DecisionKind, Outcome, Page, Source, Stage
 from workflows.research import ResearchWorkflow
@@ -70,7 +71,7 @@ async def test_a_run_without_a_report_archives_no_evidence(env: WorkflowEnvironm
 
 
 class BrokenEvidenceCheck(FakeActivities):
-    @activity.defn(name="verify_citations")
+    @implements(VerifyCalls.verify_citations)
     async def verify_citations(self, input: VerifyInput) -> VerifyOutput:
         if input.with_passages:
             raise ApplicationError("the archive lost this run's pages", non_retryable=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.search.local_corpus import LocalCorpus
@@ -20,6 +19,8 @@ from tests.fakes.activities import FakeActivities
 from tests.fakes.search_servers import FakeWeb
 from tests.workflows.helpers import fake_worker, new_queue, start_run, wait_for_stage
 from workflows.activity_io import SearchInput, SearchOutput
+from workflows.calls import SearchCalls
+from workflows.declaring import implements
 from workflows.models import SearchHit, Stage
 
 STALLING = {
@@ -40,7 +41,7 @@ class StallingWeb(FakeActivities):
         reader = PageReader(http, corpus, allow_private_networks=True, max_bytes=100_000, deadline=1.0)
         self.reader = PageActivities(reader)
 
-    @activity.defn(name="search")
+    @implements(SearchCalls.search)
     async def search(self, input: SearchInput) -> SearchOutput:
         self.calls["search"] += 1
         hits = [

@@ -1,0 +1,127 @@
+"""Slack's file upload, as Slack does it since files.upload was retired: three steps.
+
+1. ``files.getUploadURLExternal`` (``filename``, ``length``) answers an ``upload_url`` and a ``file_id``
+   (https://docs.slack.dev/reference/methods/files.getUploadURLExternal).
+2. The file's bytes are POSTed to that URL (raw, or as a multipart form's one file); it answers 200 with
+   ``OK - <length>``. Here the URL is this server's ``/upload/v1/{secret}``: the secret stands for the
+   token, as Slack's signed URLs do.
+3. ``files.completeUploadExternal`` (``files``: ``[{"id", "title"}]``, optional ``channel_id``,
+   ``thread_ts``, ``initial_comment``) shares the uploaded files, in a message of their own, in the channel
+   or thread (https://docs.slack.dev/reference/methods/files.completeUploadExternal). A file whose bytes
+   have not all arrived is ``file_not_found``, and nothing is shared.
+
+Files are kept on the Workspace (``ws.files``), and the page shows a shared file as a card with its name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from sandbox.method_kit import Method, Params, SlackError, check_writable, read_json, registrar
+from sandbox.state import Workspace
+
+__all__ = ["MAX_FILE_BYTES", "METHODS", "UPLOAD_PATH", "receive_upload"]
+
+METHODS: dict[str, Method] = {}
+method = registrar(METHODS)
+
+UPLOAD_PATH = "/upload/v1/{secret}"
+MAX_FILE_BYTES = 50 * 1024 * 1024  # ours: Slack's own limit is 1 GB; a sandbox keeps files in memory
+
+
+@method("files.getUploadURLExternal")
+def get_upload_url_external(ws: Workspace, params: Params) -> dict[str, Any]:
+    filename = str(params.get("filename") or "").strip()
+    if not filename:
+        raise SlackError("invalid_arguments")
+    try:
+        length = int(params.get("length") or 0)
+    except (TypeError, ValueError):
+        raise SlackError("invalid_arguments") from None
+    if length <= 0 or length > MAX_FILE_BYTES:
+        raise SlackError("invalid_arguments")
+    with ws.lock:
+        file_id = ws.new_id("F")
+        secret = secrets.token_urlsafe(16)
+        ws.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "secret": secret,
+            "content": None,  # the bytes, once uploaded
+            "alt_txt": str(params.get("alt_txt") or ""),
+        }
+    # Relative to the API's own base: slack_api.py makes it absolute with the request's base URL.
+    return {"upload_url": UPLOAD_PATH.format(secret=secret), "file_id": file_id}
+
+
+def receive_upload(ws: Workspace, secret: str, content_type: str, body: bytes) -> tuple[int, str]:
+    """Step 2: the bytes sent to an upload URL; (status, body) to answer."""
+    data = _file_part(content_type, body) if content_type.lower().startswith("multipart/form-data") else body
+    with ws.lock:
+        record = next((f for f in ws.files.values() if secrets.compare_digest(f["secret"], secret)), None)
+        if record is None or data is None:
+            return 404 if record is None else 400, "Not found" if record is None else "Bad request"
+        record["content"] = bytes(data)
+        return 200, f"OK - {len(data)}"
+
+
+def _file_part(content_type: str, body: bytes) -> bytes | None:
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        return None
+    parts = [part for part in message.iter_parts() if part.get_filename() is not None]
+    payload = parts[0].get_payload(decode=True) if len(parts) == 1 else None
+    return payload if isinstance(payload, bytes) else None
+
+
+@method("files.completeUploadExternal")
+def complete_upload_external(ws: Workspace, params: Params) -> dict[str, Any]:
+    wanted = read_json(params, "files", "invalid_arguments")
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) and f.get("id") for f in wanted):
+        raise SlackError("invalid_arguments")
+    with ws.lock:
+        records = []
+        for item in wanted:
+            record = ws.files.get(str(item["id"]))
+            if record is None or record["content"] is None or len(record["content"]) != record["length"]:
+                raise SlackError("file_not_found")
+            records.append((record, str(item.get("title") or record["name"])))
+        channel_id = str(params.get("channel_id") or "")
+        channel = ws.channel(channel_id) if channel_id else None
+        if channel_id and channel is None:
+            raise SlackError("channel_not_found")
+        thread_ts = str(params.get("thread_ts") or "") or None
+        if channel is not None:
+            check_writable(ws, channel)
+            if thread_ts:
+                parent = ws.message(channel.id, thread_ts)
+                if parent is None:
+                    raise SlackError("thread_not_found")
+                thread_ts = parent.get("thread_ts", thread_ts)
+        for record, title in records:
+            record["title"] = title
+        shared = [_public(record) for record, _ in records]
+        if channel is not None:
+            text = str(params.get("initial_comment") or "")
+            message = ws.post(channel.id, text=text, thread_ts=thread_ts, files=shared)
+            for record, _ in records:
+                record.setdefault("shares", []).append({"channel": channel.id, "ts": message["ts"]})
+    return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A file as Slack describes it in a message's ``files``."""
+    name = record["name"]
+    return {
+        "id": record["id"],
+        "name": name,
+        "title": record["title"],
+        "size": len(record["content"]),
+        "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+        "mode": "hosted",
+    }
