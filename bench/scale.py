@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from temporalio.testing import WorkflowEnvironment
 
 from activities.archive.store import ArchiveStore
+from activities.slack.limits import INFORMING_BURST
 from activities.slack.lookup import STEP_EVENT
 from bench.slack import percentile
 from bench.slack_floor import Write, floor
@@ -247,6 +248,7 @@ class Result:
     streamed: int = 0  # runs whose progress message is a stream (the others fell back to the checklist)
     shared: bool = False  # the workers shared Slack's budget through PostgreSQL
     floor: float = 0.0  # Slack's floor under the largest progress lag (bench/slack_floor.py)
+    floor_kept: float = 0.0  # the same, with the clicks' share of each burst kept for them (INFORMING_BURST)
     calls: Counter[str] = field(default_factory=Counter)  # calls Slack accepted, per method
     runs: int = 0
     worst: list[str] = field(default_factory=list)  # the latest progress messages, for a reader who asks why
@@ -257,6 +259,13 @@ class Result:
         if self.floor < 1.0:
             return "— (the tiers were not the limit)"
         return f"{max(self.progress_lag, default=0.0) / self.floor:.2f}×"
+
+    @property
+    def kept_ratio(self) -> str:
+        """The same lag over the floor of a scheduler that keeps the clicks' share of the burst."""
+        if self.floor_kept < 1.0:
+            return "—"
+        return f"{max(self.progress_lag, default=0.0) / self.floor_kept:.2f}×"
 
 
 async def measure(
@@ -420,6 +429,7 @@ async def _measure(
         rate_limited=dict(slack.rate_limited),
         streamed=streams,
         floor=floor(needed, RATE_LIMITS),
+        floor_kept=floor(needed, RATE_LIMITS, progress_burst=INFORMING_BURST),
         calls=Counter(call.method for call in slack.calls) - slack.rate_limited,
         runs=runs,
         worst=[
@@ -543,6 +553,10 @@ async def main() -> None:
     print(table(results, args.runs, args.approvals, args.click_every))
     for result in results:
         print(calls_per_run(result))
+        print(
+            f"floor keeping the clicks' share of the burst (progress writes spend {INFORMING_BURST} of it): "
+            f"{result.floor_kept:.1f} s, ratio {result.kept_ratio}"
+        )
         print("latest progress messages (seconds since the first ask):", *result.worst, sep="\n  ")
 
 

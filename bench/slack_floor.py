@@ -33,17 +33,21 @@ class Write:
     click: bool = False
 
 
-def floor(writes: Iterable[Write], limits: Mapping[str, RateLimit]) -> float:
+def floor(writes: Iterable[Write], limits: Mapping[str, RateLimit], progress_burst: int | None = None) -> float:
     """The least possible largest lag (seconds after ``ready``) of the progress writes, over every
-    method's budget."""
+    method's budget. With ``progress_burst``, progress writes may spend only that much of a tier's burst
+    and the rest is kept for clicks: the floor of a scheduler that cannot know when the next click comes
+    and must still answer it at once (activities/slack/limits.py, INFORMING_BURST)."""
     by_method: dict[str, list[Write]] = defaultdict(list)
     for write in writes:
         by_method[write.method].append(write)
-    return max((_floor(group, limits[method]) for method, group in by_method.items()), default=0.0)
+    return max((_floor(group, limits[method], progress_burst) for method, group in by_method.items()), default=0.0)
 
 
-def _floor(writes: list[Write], limit: RateLimit) -> float:
+def _floor(writes: list[Write], limit: RateLimit, progress_burst: int | None = None) -> float:
     rate, burst = limit.per_minute / 60.0, float(limit.burst)
+    # Tokens a progress write must leave in the bucket: the clicks' share of the burst.
+    kept = 0.0 if progress_burst is None else max(0.0, burst - progress_burst)
     pending = sorted(writes, key=lambda w: (w.ready, not w.click))
     tokens, now, worst = burst, pending[0].ready, 0.0
     while pending:
@@ -53,6 +57,10 @@ def _floor(writes: list[Write], limit: RateLimit) -> float:
             tokens, now = 1.0, now + wait
         ready = [w for w in pending if w.ready <= now]
         chosen = min(ready, key=lambda w: (not w.click, w.ready))
+        if not chosen.click and tokens < 1 + kept:  # the clicks' share: wait until it is whole again
+            wait = (1 + kept - tokens) / rate
+            tokens, now = tokens + wait * rate, now + wait
+            continue
         pending.remove(chosen)
         tokens -= 1
         if not chosen.click:

@@ -39,3 +39,16 @@ def test_each_method_has_its_own_budget_and_the_worst_counts() -> None:
     writes = [Write("chat.update", 0.0) for _ in range(20)] + [Write("chat.appendStream", 0.0) for _ in range(3)]
     assert floor(writes, RATE_LIMITS) == pytest.approx(10 * 1.2)
     assert floor([], RATE_LIMITS) == 0.0
+
+
+def test_keeping_the_clicks_share_of_the_burst_costs_the_progress_writes_those_slots() -> None:
+    writes = [Write("chat.update", 0.0) for _ in range(100)]
+    # Tier 3 with 8 of its 10 kept for clicks: 2 at once, then one every 1.2 s: 8 slots later than without.
+    assert floor(writes, {"chat.update": TIER_3}, progress_burst=2) == pytest.approx(98 * 1.2)
+
+
+def test_a_click_may_still_spend_the_share_kept_for_it() -> None:
+    writes = [Write("chat.update", 0.0, click=True) for _ in range(8)] + [Write("chat.update", 0.0)]
+    # The clicks take 8 of the 10 tokens at once; the progress write then needs its own 1 above the
+    # 8 kept: 7 tokens more, 8.4 s.
+    assert floor(writes, {"chat.update": TIER_3}, progress_burst=2) == pytest.approx(7 * 1.2)
