@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
@@ -36,7 +37,7 @@ from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens
 from slack_ui.ids import MalformedId, slack_id, workflow_id_for_message
 from slack_ui.mrkdwn import escape, unescape
-from workflows.models import SlackContext, clean_question
+from workflows.models import SlackContext, SlackFileRef, clean_question
 
 __all__ = [
     "RESEARCHING",
@@ -50,6 +51,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 RESEARCHING = "is researching…"  # the pane's status line: "ResearchBot is researching…"
+MAX_ATTACHED = 10  # files of one message taken as sources (ResearchRequest.files' limit)
 STATUS_WAIT = 1.0  # seconds a status or title call may take before the start's answer is given without it
 QUEUED_HERE = (
     "⏳ Queued: the research service is slow. Your run will post here once it starts, or I'll say it could not."
@@ -72,6 +74,7 @@ class Asked:
     text: str
     in_dm: bool
     user_team: str | None = None  # the asker's own team, as the event names it (Slack Connect: not ours)
+    files: tuple[SlackFileRef, ...] = ()  # attached to the message: the run reads them first
 
     @property
     def workflow_id(self) -> str:
@@ -101,7 +104,24 @@ def asked_by(body: Mapping[str, Any], event: Mapping[str, Any]) -> Asked:
         text=str(event.get("text") or ""),
         in_dm=event.get("channel_type") == "im",
         user_team=user_team if isinstance(user_team, str) and user_team else None,
+        files=attached_files(event.get("files")),
     )
+
+
+def attached_files(files: object) -> tuple[SlackFileRef, ...]:
+    """The ids and names of the files a message carries (the Events API's ``files``); others are left out.
+    Only ids travel: the worker checks each file with files.info, in the question's conversation."""
+    if not isinstance(files, list):
+        return ()
+    refs = []
+    for file in files[:MAX_ATTACHED]:
+        if not isinstance(file, dict):
+            continue
+        try:
+            refs.append(SlackFileRef(id=file.get("id"), name=str(file.get("name") or "")[:255]))
+        except ValidationError:
+            continue  # not a file id: nothing to read
+    return tuple(refs)
 
 
 def question_in(text: str, bot_user_id: str | None) -> str:
@@ -142,6 +162,7 @@ async def start_asked(
         tokens=tokens,
         people=people,
         user_team=asked.user_team,
+        files=asked.files,
     )
     if status is not None:
         await asyncio.wait({status}, timeout=STATUS_WAIT)  # best effort: the status must not hold the ack

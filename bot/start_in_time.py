@@ -14,6 +14,7 @@ dropped.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from bot.runs import build_request, start_run
 from bot.under_way import UnderWay
 from core.settings import Settings
 from core.workspace_tokens import WorkspaceTokens
-from workflows.models import SlackContext
+from workflows.models import SlackContext, SlackFileRef
 
 __all__ = [
     "ALREADY_STARTED",
@@ -90,6 +91,7 @@ async def start_question(
     tokens: WorkspaceTokens | None = None,
     people: People | None = None,
     user_team: str | None = None,
+    files: Sequence[SlackFileRef] = (),
 ) -> Start:
     """Start the run ``workflow_id`` for a question asked in Slack (a command, a mention, a DM), waiting
     up to START_DEADLINE for the start to be written; past that the start goes on, held by ``under_way``.
@@ -102,7 +104,7 @@ async def start_question(
         log.info("research.refused_by_cap", cap=refused.cap, workflow_id=workflow_id, user=slack.user_id)
         caps.count_refused(temporal, refused.cap)
         return Start(ack={"text": refused.text}, refused=True)
-    start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id, review_plan))
+    start = asyncio.ensure_future(_start(settings, temporal, slack, question, workflow_id, review_plan, files))
     # Counted from the request's arrival: in a busy bot it may have waited a while before this listener ran.
     deadline = max(MIN_START_WAIT, START_DEADLINE.total_seconds() - seconds_since_arrival())
     done, _ = await asyncio.wait({start}, timeout=deadline)
@@ -121,6 +123,7 @@ async def _start(
     question: str,
     workflow_id: str,
     review_plan: bool | None = None,
+    files: Sequence[SlackFileRef] = (),
 ) -> Reply:
     """The start itself, bounded by START_WAIT: what to tell the asker about it. A start that timed out
     or failed on the way may still have been written, so the run is looked up by its id before anyone
@@ -128,6 +131,7 @@ async def _start(
     bound = log.bind(workflow_id=workflow_id, user=slack.user_id)
     try:
         request = build_request(settings, question, requested_by=slack.user_id, slack=slack, review_plan=review_plan)
+        request.files = list(files)  # attached to the asking message: read first (only their ids travel)
         await asyncio.wait_for(start_run(temporal, settings, request, workflow_id), START_WAIT.total_seconds())
     except WorkflowAlreadyStartedError:
         bound.info("research.duplicate_command")

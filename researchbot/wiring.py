@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from activities.archive.changes import ChangeActivities
 from activities.archive.ratings import RatingActivities, RatingStore
 from activities.archive.store import ArchiveStore, StoreActivities
 from activities.model.llm import LlmActivities, build_research_model
@@ -19,6 +20,7 @@ from activities.search.mcp_sources import build_mcp_sources
 from activities.search.page_store import PageStore
 from activities.search.pages import PageActivities, PageReader
 from activities.search.providers import SearchActivities, build_search_providers
+from activities.search.slack_files import build_slack_files
 from activities.slack.exports import EXPORT_BUDGETS, ExportActivities
 from activities.slack.shared_budget import SharedBudget, workspace_key
 from activities.slack.step_posts import StepPosts
@@ -60,6 +62,7 @@ class Activities:
     search: SearchActivities
     pages: PageActivities
     store: StoreActivities
+    changes: ChangeActivities
     progress: ProgressActivities
     verify: VerifyActivities
     ratings: RatingActivities
@@ -148,6 +151,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
         httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout_seconds, connect=5.0)) as llm_http,
     ):
         mcp = build_mcp_sources(settings)  # MCP_SERVERS_FILE, checked here: a wrong file stops the start
+        slack_files = build_slack_files(settings, http)  # files attached to a question in Slack
         reader = PageReader(
             http,
             corpus,
@@ -155,13 +159,15 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
             max_bytes=settings.fetch_max_bytes,
             deadline=settings.fetch_deadline_seconds,
             mcp=mcp,
+            slack_files=slack_files,
         )
         pages = PageStore(store)
         yield Activities(
             llm=LlmActivities(build_research_model(settings, llm_http), pages, WorkspaceTokens(store.engine)),
-            search=SearchActivities(build_search_providers(settings, http, corpus, mcp)),
+            search=SearchActivities(build_search_providers(settings, http, corpus, mcp), slack_files),
             pages=PageActivities(reader, pages),
             store=StoreActivities(store),
+            changes=ChangeActivities(store),
             progress=ProgressActivities(
                 build_reporter(
                     settings,

@@ -11,24 +11,44 @@
    have not all arrived is ``file_not_found``, and nothing is shared.
 
 Files are kept on the Workspace (``ws.files``), and the page shows a shared file as a card with its name.
+
+A person's file, attached to a message on the page (:func:`share_person_file`), is shared in that message,
+and the bot reads it as Slack's bots do: ``files.info`` (https://docs.slack.dev/reference/methods/files.info)
+describes it, with the conversations it is shared in and its ``url_private``/``url_private_download``;
+a GET of that URL with ``Authorization: Bearer <bot token>`` answers its bytes (401 without a valid token,
+404 for a file the bot cannot see: https://docs.slack.dev/messaging/working-with-files#authenticating).
 """
 
 from __future__ import annotations
 
+import mimetypes
 import secrets
+import time
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
+from urllib.parse import quote
 
+from sandbox.canvases import canvas_info
 from sandbox.method_kit import Method, Params, SlackError, check_writable, read_json, registrar
 from sandbox.state import Workspace
 
-__all__ = ["MAX_FILE_BYTES", "METHODS", "UPLOAD_PATH", "receive_upload"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "METHODS",
+    "PRIVATE_PATH",
+    "UPLOAD_PATH",
+    "private_file",
+    "receive_upload",
+    "share_person_file",
+    "with_base",
+]
 
 METHODS: dict[str, Method] = {}
 method = registrar(METHODS)
 
 UPLOAD_PATH = "/upload/v1/{secret}"
+PRIVATE_PATH = "/files-pri/{key}/{name}"  # key: "<team id>-<file id>", as Slack's files.slack.com URLs
 MAX_FILE_BYTES = 50 * 1024 * 1024  # ours: Slack's own limit is 1 GB; a sandbox keeps files in memory
 
 
@@ -115,13 +135,100 @@ def complete_upload_external(ws: Workspace, params: Params) -> dict[str, Any]:
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
-    """A file as Slack describes it in a message's ``files``."""
+    """A file as Slack describes it in a message's ``files``; its private URLs are relative to the server
+    (:func:`with_base` makes them absolute, as the answers and events carry them)."""
     name = record["name"]
-    return {
+    described = {
         "id": record["id"],
         "name": name,
         "title": record["title"],
         "size": len(record["content"]),
         "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+        "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
         "mode": "hosted",
     }
+    if record.get("user"):  # a person's file: the bot reads it through its private URL
+        private = PRIVATE_PATH.format(key=record["key"], name=quote(name))
+        described |= {
+            "user": record["user"],
+            "created": record["created"],
+            "url_private": private,
+            "url_private_download": private + "?download=1",
+        }
+    return described
+
+
+def with_base(file: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """``file`` with its private URLs made absolute on ``base_url`` (this server's, as Slack's are on its)."""
+    base = base_url.rstrip("/")
+    return {k: base + v if k.startswith("url_private") and v.startswith("/") else v for k, v in file.items()}
+
+
+def share_person_file(ws: Workspace, user_id: str, name: str, content: bytes) -> dict[str, Any]:
+    """A file a person attached to a message: stored, ready to be shared in that message (``shares`` is
+    filled in by :func:`mark_shared`). Answers its ``files`` entry."""
+    if not content or len(content) > MAX_FILE_BYTES:
+        raise SlackError("invalid_arguments")
+    with ws.lock:
+        file_id = ws.new_id("F")
+        ws.files[file_id] = {
+            "id": file_id,
+            "key": f"{ws.team_id}-{file_id}",
+            "name": name,
+            "title": name,
+            "length": len(content),
+            "secret": secrets.token_urlsafe(16),
+            "content": bytes(content),
+            "user": user_id,
+            "created": int(time.time()),
+        }
+        return _public(ws.files[file_id])
+
+
+def mark_shared(ws: Workspace, files: list[dict[str, Any]], channel_id: str, ts: str) -> None:
+    """The message ``ts`` in ``channel_id`` shares ``files``."""
+    with ws.lock:
+        for file in files:
+            ws.files[file["id"]].setdefault("shares", []).append({"channel": channel_id, "ts": ts})
+
+
+def _visible_to_bot(ws: Workspace, record: dict[str, Any]) -> bool:
+    channels = (ws.channel(share["channel"]) for share in record.get("shares", []))
+    return any(channel is not None and ws.bot_user_id in channel.members for channel in channels)
+
+
+@method("files.info")
+def files_info(ws: Workspace, params: Params) -> dict[str, Any]:
+    """A file and where it is shared: ``channels``, ``groups``, ``ims`` and ``shares``, as Slack answers."""
+    if str(params.get("file") or "") in ws.canvases:
+        return canvas_info(ws, params)
+    with ws.lock:
+        record = ws.files.get(str(params.get("file") or ""))
+        if record is None or record.get("content") is None or not _visible_to_bot(ws, record):
+            raise SlackError("file_not_found")
+        described = _public(record)
+        kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
+        shares: dict[str, dict[str, list[dict[str, str]]]] = {}
+        for share in record.get("shares", []):
+            channel = ws.channel(share["channel"])
+            if channel is None:
+                continue
+            kind = "ims" if channel.is_im else "groups" if channel.is_private else "channels"
+            if channel.id not in kinds[kind]:
+                kinds[kind].append(channel.id)
+            where = "public" if kind == "channels" else "private"
+            shares.setdefault(where, {}).setdefault(channel.id, []).append({"ts": share["ts"]})
+    return {"file": {**described, **kinds, "shares": shares}, "comments": [], "response_metadata": {"next_cursor": ""}}
+
+
+def private_file(ws: Workspace, key: str, authorization: str) -> tuple[int, bytes]:
+    """A GET of a file's ``url_private``: (status, body). The bot's token in ``Authorization: Bearer``,
+    else 401; a file that does not exist, or that the bot cannot see, 404."""
+    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+    if not token or not secrets.compare_digest(token, ws.bot_token):
+        return 401, b"Unauthorized"
+    with ws.lock:
+        record = next((f for f in ws.files.values() if f.get("key") == key), None)
+        if record is None or record.get("content") is None or not _visible_to_bot(ws, record):
+            return 404, b"Not found"
+        return 200, bytes(record["content"])

@@ -259,6 +259,9 @@ def _message_fields(ws: Workspace, channel: Channel, message: dict[str, Any]) ->
     }
     if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
         fields["thread_ts"] = message["thread_ts"]
+    if message.get("files"):  # files attached to the message, as Slack describes them (sandbox/files.py)
+        fields["files"] = message["files"]
+        fields["upload"] = False
     if (user := ws.users.get(message["user"])) is not None and user.team_id:  # Slack Connect: their own team
         fields["user_team"] = fields["source_team"] = user.team_id
     return fields
@@ -277,6 +280,8 @@ def im_message(ws: Workspace, *, channel: Channel, message: dict[str, Any]) -> d
     for key in ("subtype", "bot_id"):
         if message.get(key):
             fields[key] = message[key]
+    if message.get("files") and "user" in message and "bot_id" not in message:  # a person's message with files
+        fields.setdefault("subtype", "file_share")
     return fields
 
 

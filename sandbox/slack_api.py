@@ -100,6 +100,7 @@ RATE_LIMITS: dict[str, RateLimit] = {
     "views.update": TIER_4,  # https://docs.slack.dev/reference/methods/views.update
     "files.getUploadURLExternal": TIER_4,  # https://docs.slack.dev/reference/methods/files.getUploadURLExternal
     "files.completeUploadExternal": TIER_4,  # https://docs.slack.dev/reference/methods/files.completeUploadExternal
+    "files.info": TIER_4,  # https://docs.slack.dev/reference/methods/files.info
 }
 
 
@@ -232,6 +233,8 @@ def create_app(
                 answer = {"ok": True, **METHODS[name](workspace, params)}
             if "upload_url" in answer:  # files.getUploadURLExternal: a URL on this server, as Slack's is on its
                 answer["upload_url"] = str(request.base_url).rstrip("/") + answer["upload_url"]
+            if isinstance(answer.get("file"), dict):  # files.info: its private URLs on this server
+                answer["file"] = files.with_base(answer["file"], str(request.base_url))
         except SlackError as error:
             answer = {"ok": False, "error": error.code, **error.extra}
         except (ValueError, TypeError, AttributeError):  # a param of the wrong kind or form
@@ -271,10 +274,19 @@ def create_app(
         )
         return PlainTextResponse(text, status_code=status)
 
+    async def private_file(request: Request) -> Response:
+        """A file's url_private (sandbox/files.py): its bytes, for the bot's token only."""
+        status, body = files.private_file(
+            workspace, request.path_params["key"], request.headers.get("authorization", "")
+        )
+        media_type = "application/octet-stream" if status == 200 else "text/plain"
+        return Response(body, status_code=status, media_type=media_type)
+
     return Starlette(
         routes=[
             Route("/api/{method}", servers_only(api), methods=["GET", "POST"]),
             Route(files.UPLOAD_PATH, servers_only(upload), methods=["POST"]),
+            Route(files.PRIVATE_PATH, servers_only(private_file), methods=["GET"]),
             Route("/response/{token}", respond, methods=["POST"]),
             WebSocketRoute(LINK_PATH, link.serve),
         ]

@@ -14,12 +14,13 @@ Routes (all JSON unless said otherwise):
 * ``GET /sandbox/state?user=U`` what user U sees: channels, messages, their ephemerals, their open modal
   (without ``user``: the first person in the workspace).
 * ``POST /sandbox/command`` ``{user, channel, text}``: a slash command, sent signed to the bot as Slack does.
-* ``POST /sandbox/message`` ``{user, channel, text, thread_ts?}``: a person's plain message. ``@researchbot``
-  in it becomes the bot's mention, delivered as an ``app_mention`` event where the bot is a member; in a DM
-  with the bot the message is delivered as a ``message.im`` event, and any other message in a channel the bot
-  is in (a reply in a run's thread too, with its ``thread_ts``) as ``message.channels`` (``message.groups``
-  if private; a mention goes only as ``app_mention``) (:mod:`sandbox.event_delivery`: signed, retried with
-  X-Slack-Retry-Num when the bot fails).
+* ``POST /sandbox/message`` ``{user, channel, text, thread_ts?, files?: [{name, content_base64}]}``: a person's
+  plain message, with the files attached to it shared in it (:mod:`sandbox.files`; the events carry them).
+  ``@researchbot`` in it becomes the bot's mention, delivered as an ``app_mention`` event where the bot is a
+  member; in a DM with the bot the message is delivered as a ``message.im`` event, and any other message in a
+  channel the bot is in (a reply in a run's thread too, with its ``thread_ts``) as ``message.channels``
+  (``message.groups`` if private; a mention goes only as ``app_mention``) (:mod:`sandbox.event_delivery`:
+  signed, retried with X-Slack-Retry-Num when the bot fails).
 * ``POST /sandbox/open_dm`` ``{user}``: the person opens the bot's Messages tab (the DM pane): the DM is
   made if there is none, and ``app_home_opened`` (tab ``messages``) is delivered.
 * ``POST /sandbox/action`` ``{user, channel, message_ts | ephemeral_ts, block_id, action_id}``: a button,
@@ -33,6 +34,8 @@ Routes (all JSON unless said otherwise):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import mimetypes
 import re
@@ -46,7 +49,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from sandbox import payloads
+from sandbox import files, payloads
 from sandbox.assistant import pane_of
 from sandbox.bot_client import BotClient
 from sandbox.canvases import readable_canvases
@@ -66,6 +69,31 @@ __all__ = ["STATIC_DIR", "SandboxWeb"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 mimetypes.add_type("text/javascript", ".js")  # ES modules load only as JavaScript; some systems lack .js
+
+
+MAX_ATTACHED = 10  # Slack's own limit on files in one message
+
+
+def attached_files(value: object) -> list[tuple[str, bytes]]:
+    """The files the page attached to a message: (name, bytes) each; BadRequest for a malformed list."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_ATTACHED:
+        raise BadRequest("invalid_files")
+    attached = []
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else None
+        encoded = item.get("content_base64") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name.strip() or "/" in name or not isinstance(encoded, str):
+            raise BadRequest("invalid_files")
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise BadRequest("invalid_files") from None
+        if not content or len(content) > files.MAX_FILE_BYTES:
+            raise BadRequest("invalid_files")
+        attached.append((name.strip(), content))
+    return attached
 
 
 class SandboxWeb:
@@ -163,7 +191,8 @@ class SandboxWeb:
         user = person(self.workspace, data.get("user"))
         channel = channel_for(self.workspace, data.get("channel"), user)
         text = str(data.get("text") or "").strip()
-        if not text:
+        attached = attached_files(data.get("files"))
+        if not text and not attached:
             raise BadRequest("no_text")
         thread_ts = data.get("thread_ts") or None
         if thread_ts and self.workspace.message(channel.id, thread_ts) is None:
@@ -171,7 +200,10 @@ class SandboxWeb:
         if user.id not in channel.members:
             self.workspace.join(channel.id, user.id)
         text, mentioned = self._with_mentions(escape(text))
-        posted = self.workspace.post(channel.id, user=user.id, text=text, thread_ts=thread_ts)
+        shared = [files.share_person_file(self.workspace, user.id, name, content) for name, content in attached]
+        shared = [files.with_base(file, str(request.base_url)) for file in shared]
+        posted = self.workspace.post(channel.id, user=user.id, text=text, thread_ts=thread_ts, files=shared or None)
+        files.mark_shared(self.workspace, shared, channel.id, posted["ts"])
         delivered = await self._deliver_message(channel, user, posted, mentioned)
         return {"ok": True, "ts": posted["ts"], **delivered}
 

@@ -90,6 +90,8 @@ def _reading(status: RunStatus, failed: bool) -> Chunk:
     if failed and state != "complete":
         state = "error"
     details = f"{status.pages_read}/{status.pages_total} pages read" if status.pages_total else ""
+    if status.searches_failed:  # a source that failed or was refused (an attached file), named as the thread does
+        details = " · ".join(filter(None, [details, "⚠ " + "; ".join(status.searches_failed[:3])]))
     sources = _urls(status.sources)
     extra: dict[str, Any] = {"sources": sources} if sources else {}
     if status.sources:

@@ -27,6 +27,7 @@ from slack_ui.blocks import (
 from slack_ui.exports import export_buttons
 from slack_ui.ids import encode_button_value, encode_plan_value, encode_rating_value
 from slack_ui.mrkdwn import escape, link, markdown_for_slack, markdown_to_mrkdwn, mention, safe, unlinked
+from slack_ui.what_changed import what_changed_blocks
 from workflows.guardrails import check_line, cited_numbers
 from workflows.ledger import ledger_line
 from workflows.models import (
@@ -332,6 +333,7 @@ def draft_messages(workflow_id: str, question: str, draft: Draft, *, closed: str
         else []
     )
     body = [
+        *what_changed_blocks(draft.changes),  # a scheduled run's: the reviewer reads the difference first
         *problems,
         *sections(markdown_to_mrkdwn(draft.text, [s.url for s in draft.sources]) or "_(empty draft)_"),
         *_sources(draft.sources, draft.text),

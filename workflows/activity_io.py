@@ -12,10 +12,12 @@ from pydantic import BaseModel
 
 from workflows.models import (
     DecisionRecord,
+    EarlierRun,
     Page,
     PlanReviewRecord,
     ResearchResult,
     RunStatus,
+    ScheduleRef,
     SearchHit,
     SlackContext,
     Source,
@@ -32,10 +34,13 @@ class PlanInput(BaseModel):
 
 class RevisionPlanInput(BaseModel):
     question: str
-    # A reviewer's revise text, or a follow-up's context (workflows/follow_ups.py); the name is in history.
-    feedback: str
+    feedback: str  # a reviewer's revise text; "" for a follow-up's first plan, which has only ``earlier``
     previous_sub_questions: list[str]
     model: str | None = None
+    # A follow-up's earlier run in its thread (workflows/follow_ups.py): material, never instructions.
+    # A retry of an activity scheduled before this field existed still has that context in ``feedback``,
+    # where the model reads it as the reviewer's words, as it did then: acceptable for the few in flight.
+    earlier: EarlierRun | None = None
 
 
 class PlanOutput(BaseModel):
@@ -63,10 +68,11 @@ class SynthesizeInput(BaseModel):
     question: str
     sources: list[Source]
     pages: list[Page]
-    feedback: str | None = None  # revise text or a follow-up's context, as in RevisionPlanInput
+    feedback: str | None = None  # a reviewer's revise text
     previous_draft: str | None = None
     violations: list[str] = []
     model: str | None = None
+    earlier: EarlierRun | None = None  # a follow-up's earlier run, as in RevisionPlanInput
 
 
 class FinalizeInput(BaseModel):
@@ -74,8 +80,9 @@ class FinalizeInput(BaseModel):
     draft: str
     sources: list[Source]
     pages: list[Page]
-    feedback: str
+    feedback: str  # the approver's
     model: str | None = None
+    earlier: EarlierRun | None = None  # a follow-up's earlier run, as in RevisionPlanInput
 
 
 class TextOutput(BaseModel):
@@ -199,6 +206,8 @@ class SearchInput(BaseModel):
     # The Slack channel the run was asked in: a source limited to some channels serves only those.
     # None (the terminal, runs started before): every source.
     channel: str | None = None
+    # File ids attached to the asking message: search only their parts (activities/search/slack_files.py).
+    files: list[str] = []
 
 
 class SearchOutput(BaseModel):
@@ -254,6 +263,16 @@ class ProgressReceipt(BaseModel):
 class StoreInput(BaseModel):
     result: ResearchResult
     evidence: list[SourceEvidence] = []  # one record per source the published answer cites
+
+
+class CompareInput(BaseModel):
+    """A scheduled run's checked draft, to compare with its schedule's previous archived report
+    (activities/archive/changes.py). The schedule's runs are found by this run's id (docs/schedules.md)."""
+
+    workflow_id: str
+    schedule: ScheduleRef
+    text: str  # the draft as checked: its unverified claims marked
+    sources: list[Source]
 
 
 class ExportInput(BaseModel):

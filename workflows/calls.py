@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.activity_io import (
+        CompareInput,
         ExportInput,
         FinalizeInput,
         JudgeInput,
@@ -39,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyOutput,
     )
     from workflows.declaring import Declared, declaration, declared
-    from workflows.models import Page, ReportRating
+    from workflows.models import Page, ReportRating, WhatChanged
 
 # Every kind has a schedule-to-close bound, so nothing outside (a page, a provider that answers 429 for
 # ever, a model that hangs) can hold a run: a call that runs out of it fails, and the run goes on
@@ -181,12 +182,21 @@ class ArchiveCalls:
         raise NotImplementedError
 
 
+class ChangeCalls:
+    """activities/archive/changes.py (ChangeActivities). A scheduled run's draft against the schedule's previous
+    archived report: one read of the archive and a word check, seconds; a failure leaves the draft without it."""
+
+    @declared(VERIFY)
+    async def compare_with_previous_run(self, i: CompareInput) -> WhatChanged:
+        raise NotImplementedError
+
+
 class RatingCalls:
     """activities/archive/ratings.py (RatingActivities.record_rating). A 👍 / 👎 on a report
     (workflows/ratings.py), stored like the archive."""
 
-    @declared(STORE)
-    async def record_feedback(self, i: ReportRating) -> bool:
+    @declared(STORE, name="record_feedback")  # its first name, in history: a rating was "feedback" then
+    async def record_rating(self, i: ReportRating) -> bool:
         raise NotImplementedError
 
 

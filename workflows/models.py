@@ -291,6 +291,29 @@ class CitationCheck(BaseModel):
     recited: int = 0  # claims supported by another source of the run than the one they cited: cited to it
 
 
+# What changed since a schedule's previous run (activities/archive/changes.py): items kept per list, and
+# the length a claim is cut to, so a draft's comparison stays small in every progress report.
+MAX_CHANGED_ITEMS = 5
+MAX_CHANGED_CLAIM_CHARS = 300
+
+
+class WhatChanged(BaseModel):
+    """A scheduled run's draft against the schedule's previous archived report: the sources it cites that
+    the report did not, its claims the report did not make, and the report's claims it no longer makes
+    (or makes only unverified). Each list holds the first MAX_CHANGED_ITEMS; the ``*_total`` say how many."""
+
+    earlier_runs: int = 0  # archived runs of the schedule before this one; 0: the schedule's first run
+    previous_workflow_id: str | None = None  # the newest of them with a report (None: none had one)
+    previous_at: datetime | None = None  # when that run finished
+    new_sources: list[Source] = Field(default=[], max_length=MAX_CHANGED_ITEMS)
+    new_sources_total: int = 0
+    new_claims: list[str] = Field(default=[], max_length=MAX_CHANGED_ITEMS)
+    new_claims_total: int = 0
+    dropped_claims: list[str] = Field(default=[], max_length=MAX_CHANGED_ITEMS)  # no longer hold
+    dropped_claims_total: int = 0
+    problem: str | None = None  # why the comparison could not be made (the draft goes on without it)
+
+
 class Draft(BaseModel):
     round: int
     text: str
@@ -300,6 +323,7 @@ class Draft(BaseModel):
     check: CitationCheck | None = None  # None: drafts of runs from before the check, or that failed the guardrails
     ledger: Ledger | None = None  # the run's tokens (and cost) up to this draft; None on drafts from before it
     budget_stopped: str | None = None  # where the token budget stopped the research (RunStatus.budget_stopped)
+    changes: WhatChanged | None = None  # a scheduled run's: what changed since its previous run
 
 
 class RunStatus(BaseModel):
@@ -456,6 +480,14 @@ class ScheduleRef(BaseModel):
     schedule_id: str = Field(min_length=1, max_length=200)
 
 
+class SlackFileRef(BaseModel):
+    """A file attached to the asking message: its id and name only. The worker reads it with the bot's
+    token (files.info, url_private); no token or private URL is ever in workflow history."""
+
+    id: str = Field(pattern=r"^F[A-Z0-9]{2,30}$")
+    name: str = Field(default="", max_length=255)
+
+
 class ResearchRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     requested_by: str
@@ -488,6 +520,8 @@ class ResearchRequest(BaseModel):
     # --publish), a draft whose every claim is verified is published without waiting for review.
     schedule: ScheduleRef | None = None
     publish_when_verified: bool = False
+    # Files attached to the asking message (a mention or DM): read first, as the run's first sources.
+    files: list[SlackFileRef] = Field(default=[], max_length=10)
 
     @field_validator("question")
     @classmethod

@@ -29,4 +29,4 @@ class RatingWorkflow:
     async def run(self, rating: ReportRating) -> bool:
         """True if this click was new to the archive. A database outage is waited out, as for a run's
         archive (the click was acknowledged); data the database refuses fails at once."""
-        return await call(RatingCalls.record_feedback, rating)
+        return await call(RatingCalls.record_rating, rating)

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from workflows import (
+        changes,
         claims,
         decisions,
         evidence,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         DecisionKind,
         DecisionRecord,
         Draft,
+        EarlierRun,
         FollowUpInput,
         Outcome,
         PlanReviewInput,
@@ -99,13 +101,13 @@ class ResearchWorkflow:
     async def run(self, request: ResearchRequest) -> ResearchResult:
         try:
             if request.state is None and request.carried is None:
-                guidance = await self._gather_follow_ups()  # None unless a follow-up in a thread
+                earlier = await self._gather_follow_ups()  # None unless a follow-up in a thread
                 await self._report(ProgressKind.STARTED)
                 if request.slack and "root" not in self._state.messages:
                     # The requester was told why in private; nobody could see or decide this run.
                     raise ApplicationError("ResearchBot cannot post in this channel", non_retryable=True)
-                await self._run.research(feedback=guidance, review=self._plan_review())
-                await self._present(await self._run.write_draft(feedback=guidance))
+                await self._run.research(feedback=None, earlier=earlier, review=self._plan_review())
+                await self._present(await self._run.write_draft(feedback=None, earlier=earlier))
             return await self._decide_until_done()
         except _PlanNotReviewed:
             return await self._finish(Outcome.EXPIRED, answer="", error=PLAN_NOT_REVIEWED)
@@ -117,9 +119,9 @@ class ResearchWorkflow:
             await self._finish(Outcome.FAILED, answer="", error=message)
             raise ApplicationError(f"research run failed: {message}", non_retryable=True) from failure
 
-    async def _gather_follow_ups(self) -> str | None:
+    async def _gather_follow_ups(self) -> EarlierRun | None:
         """A follow-up asked in a finished run's thread (workflows/follow_ups.py): wait briefly for the
-        replies sent with it, ask them as one question, and return the earlier run as guidance."""
+        replies sent with it, ask them as one question, and return the earlier run it builds on."""
         earlier = self._request.earlier
         if earlier is None or not workflow.patched(follow_ups.FOLLOW_UPS_PATCH):
             return None
@@ -129,7 +131,7 @@ class ResearchWorkflow:
         self._request = self._request.model_copy(update={"question": question})
         self._status.question = question
         self._run = steps.RoundRunner(self._request, self._state, self._report)
-        return follow_ups.context_of(earlier)
+        return earlier
 
     def _plan_review(self) -> steps.PlanReview | None:
         """The first plan's review, when the run asks for one (runs from before it never do)."""
@@ -176,8 +178,12 @@ class ResearchWorkflow:
             if decision.kind is DecisionKind.APPROVE:
                 return await self._finish(Outcome.APPROVED, answer=await self._final_answer(decision))
             self._state.feedback = "\n".join(filter(None, [self._state.feedback, decision.feedback]))
-            await self._run.research(feedback=decision.feedback, draft_round=self._status.draft_round + 1)
-            await self._present(await self._run.write_draft(feedback=decision.feedback))
+            # A follow-up's revise round has both: the reviewer's words, and the earlier run as material.
+            earlier = self._request.earlier
+            await self._run.research(
+                feedback=decision.feedback, earlier=earlier, draft_round=self._status.draft_round + 1
+            )
+            await self._present(await self._run.write_draft(feedback=decision.feedback, earlier=earlier))
             if self._history_is_long():
                 await asyncio.gather(*self._reports)
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -217,6 +223,7 @@ class ResearchWorkflow:
         return decision
 
     async def _present(self, draft: Draft) -> None:
+        draft = await changes.with_changes(self._request, self._status.workflow_id, draft)  # scheduled runs only
         ledger = ledger_of(self._status.usage, self._request.prices)
         draft = draft.model_copy(update={"ledger": ledger, "budget_stopped": self._status.budget_stopped})
         self._status.draft = draft
@@ -244,6 +251,7 @@ class ResearchWorkflow:
                 pages=self._state.pages,
                 feedback=decision.feedback,
                 model=self._request.model,
+                earlier=self._request.earlier,
             ),
         )
         text = steps.clean_model_text(output.text)

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         CitationCheck,
         Draft,
+        EarlierRun,
         Page,
         ResearchRequest,
         RunState,
@@ -88,9 +89,17 @@ class RoundRunner:
         self._found_by: dict[str, int] = {}  # url -> the sub-question (1-based) whose search found it first
         self.verdicts: dict[str, ClaimVerdict] = {}  # claim statement -> the judge's verdict, this run
 
-    async def research(self, *, feedback: str | None, draft_round: int = 1, review: PlanReview | None = None) -> None:
-        """Plan (or re-plan from feedback), search and read. A revision may find nothing new to look up.
-        With ``review``, the plan waits for a person before anything is searched, and may be replaced.
+    async def research(
+        self,
+        *,
+        feedback: str | None,
+        earlier: EarlierRun | None = None,
+        draft_round: int = 1,
+        review: PlanReview | None = None,
+    ) -> None:
+        """Plan (or re-plan from a reviewer's ``feedback``, or from a follow-up's ``earlier`` run), search
+        and read. A revision may find nothing new to look up. With ``review``, the plan waits for a person
+        before anything is searched, and may be replaced.
 
         With the token budget spent (all but the reserve for writing), research stops where it is and
         the run writes from the pages it has read (workflows/budget.py)."""
@@ -98,9 +107,11 @@ class RoundRunner:
         status.stage = Stage.PLANNING
         status.draft_round = draft_round
         status.gaps = []  # the research loop's follow-ups are per round
-        if feedback is not None and await self._out_of_budget("before planning the revision"):
+        # A follow-up plans as a revision does (the same activity, so the same commands as before).
+        revising = feedback is not None or earlier is not None
+        if revising and await self._out_of_budget("before planning the revision"):
             return
-        if feedback is None:
+        if not revising:
             plan = await self.llm(
                 ModelCalls.plan_research, PlanInput(question=self._request.question, model=self._request.model)
             )
@@ -109,9 +120,10 @@ class RoundRunner:
                 ModelCalls.plan_revision,
                 RevisionPlanInput(
                     question=self._request.question,
-                    feedback=feedback,
+                    feedback=feedback or "",
                     previous_sub_questions=status.sub_questions,
                     model=self._request.model,
+                    earlier=earlier,
                 ),
             )
         if not plan.sub_questions:
@@ -124,9 +136,11 @@ class RoundRunner:
             await self._report(ProgressKind.PLAN)
         if await self._out_of_budget("after planning"):
             return
-        queries = planned[: self._request.max_steps]
+        # Files attached to the question are read first; a run without them sends what it always sent.
+        attached = await self._read_attached() if feedback is None and self._request.files else 0
+        queries = planned[: self._request.max_steps - attached]
         hits = await self._search(queries)
-        steps_left = self._request.max_steps - len(queries)
+        steps_left = self._request.max_steps - attached - len(queries)
         picked = self._pick_pages(hits, min(self._request.budget.max_pages, steps_left))
         await self._read(picked)
         if workflow.patched(LOOP_PATCH):
@@ -173,7 +187,7 @@ class RoundRunner:
             await self._read(picked)
             steps_left -= len(picked)
 
-    async def write_draft(self, *, feedback: str | None) -> Draft:
+    async def write_draft(self, *, feedback: str | None, earlier: EarlierRun | None = None) -> Draft:
         """Synthesize, then check; send violations back to the model at most twice, then surface them.
 
         Each draft that passes the guardrails is checked claim by claim against its sources; unsupported
@@ -202,6 +216,7 @@ class RoundRunner:
                     previous_draft=previous,
                     violations=violations,
                     model=self._request.model,
+                    earlier=earlier,
                 ),
             )
             status.stage = Stage.CHECKING
@@ -432,6 +447,27 @@ class RoundRunner:
                 f"every search failed or found nothing{why}; check the search provider settings", non_retryable=True
             )
         return results
+
+    async def _read_attached(self) -> int:
+        """The parts of the files attached to the question (a PDF's pages, a deck's slides) that best answer
+        it, read as the run's first pages; a file refused (another conversation's, too big) is named in the
+        progress. Answers the steps taken."""
+        request = self._request
+        files = SearchInput(
+            query=request.question,
+            limit=request.budget.max_pages,
+            channel=request.slack.channel_id if request.slack else None,
+            files=[file.id for file in request.files],
+        )
+        try:
+            output = await call(SearchCalls.search, files)
+        except ActivityError as failure:
+            self._search_failed([f"attached files: {describe_failure(failure)}"])
+            return 1
+        self._search_failed(output.failures)
+        hits = output.hits[: request.budget.max_pages]
+        await self._read(hits)
+        return 1 + len(hits)
 
     def _search_failed(self, failures: list[str]) -> None:
         """Name the failed searches and providers in the progress ("mcp:wiki: did not answer"), once each."""

@@ -77,7 +77,7 @@ class RatingActivities:
     def __init__(self, store: RatingStore) -> None:
         self._store = store
 
-    @implements(RatingCalls.record_feedback)  # its name in history
+    @implements(RatingCalls.record_rating)
     async def record_rating(self, rating: ReportRating) -> bool:
         kept = await archive_write("this rating", rating.workflow_id, self._store.save, rating)
         if kept:

@@ -114,7 +114,9 @@ class ChatResearchModel:
         return PlanOutput(sub_questions=subs or split_question(data.question, data.max_sub_questions), usage=usage)
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
-        messages = partial(prompts.revision_messages, data.question, data.feedback, data.previous_sub_questions)
+        messages = partial(
+            prompts.revision_messages, data.question, data.feedback, data.previous_sub_questions, earlier=data.earlier
+        )
         subs, usage = await self._ask_parsed(
             "revision",
             messages,

@@ -24,7 +24,7 @@ from activities.model.offline_text import (
     pick_for_feedback,
     topic_of,
 )
-from activities.model.prompts import usable_sources
+from activities.model.prompts import MAX_REVISION_SUB_QUESTIONS, usable_sources
 from activities.search.retrieval import PassageIndex, terms_of, what_is_asked
 from workflows.activity_io import (
     FinalizeInput,
@@ -118,6 +118,11 @@ class OfflineResearchModel:
 
     async def plan_revision(self, data: RevisionPlanInput) -> PlanOutput:
         subs = revision_sub_questions(data.question, data.feedback, data.previous_sub_questions)
+        if data.earlier is not None and not data.previous_sub_questions:
+            # A follow-up's first plan: its own question, split as a first plan is; the earlier run is
+            # material to write from, not something to search for.
+            subs = _dedupe([*split_question(data.question, MAX_REVISION_SUB_QUESTIONS), *subs])
+            subs = subs[:MAX_REVISION_SUB_QUESTIONS]
         return PlanOutput(sub_questions=subs, usage=_usage(data.question + data.feedback, "\n".join(subs)))
 
     async def judge(self, data: JudgeInput) -> JudgeOutput:

@@ -29,6 +29,7 @@ from activities.heartbeat import heartbeating
 from activities.search.local_corpus import LOCAL_SCHEME, CorpusReadError, LocalCorpus, extract_html
 from activities.search.mcp_sources import MCP_SCHEME, McpFailure, McpSources
 from activities.search.page_store import PageStore
+from activities.search.slack_files import SLACK_FILE_SCHEME, FileRefused, SlackFiles
 from core import tracing
 from workflows.activity_io import ReadPageInput
 from workflows.calls import PageCalls
@@ -133,8 +134,10 @@ class PageReader:
         resolver: Resolver = resolve_host,
         deadline: float = 30.0,
         mcp: McpSources | None = None,
+        slack_files: SlackFiles | None = None,
     ) -> None:
         self._client = client
+        self._slack_files = slack_files  # slack-file://<channel>/<id> parts of files attached in Slack
         self._mcp = mcp  # mcp://<server>/<id> sources are read through their server (mcp_sources.py)
         # A whole fetch, redirects and body included: a server that trickles a byte a second never
         # trips the client's per-read timeout.
@@ -158,9 +161,14 @@ class PageReader:
                 if self._mcp is None:
                     raise Refused("no MCP servers are configured (MCP_SERVERS_FILE) to read this source")
                 found = Fetched("", await self._mcp.read(url), status=None)
+            elif url.startswith(SLACK_FILE_SCHEME):
+                if self._slack_files is None:
+                    raise Refused("this worker has no Slack bot token (SLACK_BOT_TOKEN) to read files shared in Slack")
+                title_found, text, note = await self._slack_files.read(url)
+                found = Fetched(title_found, text, status=None, note=note)
             else:
                 found = await self._fetch_within_deadline(url)
-        except (Refused, CorpusReadError, McpFailure) as exc:
+        except (Refused, CorpusReadError, McpFailure, FileRefused) as exc:
             return Page(url=url, title=title, ok=False, error=str(exc), fetched_at=fetched_at)
         except httpx.InvalidURL as exc:
             return Page(url=url, title=title, ok=False, error=f"not a valid URL: {exc}", fetched_at=fetched_at)

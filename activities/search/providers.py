@@ -23,6 +23,7 @@ from activities.errors import permanent, raise_for_status
 from activities.heartbeat import heartbeating
 from activities.search.local_corpus import LocalCorpus
 from activities.search.mcp_sources import McpSources, build_mcp_providers
+from activities.search.slack_files import SlackFiles
 from core import tracing
 from core.errors import ConfigError
 from core.settings import Settings
@@ -190,11 +191,14 @@ def merge_hits(results: list[list[SearchHit]], limit: int) -> list[SearchHit]:
 
 
 class SearchActivities:
-    def __init__(self, providers: list[SearchProvider]) -> None:
+    def __init__(self, providers: list[SearchProvider], slack_files: SlackFiles | None = None) -> None:
         self._providers = list(providers)
+        self._slack_files = slack_files  # files attached in Slack: searched alone when a search names them
 
     @implements(SearchCalls.search)
     async def search(self, input: SearchInput) -> SearchOutput:
+        if input.files:
+            return await self._search_files(input)
         # A provider limited to some channels (an MCP server's `channels`) serves only runs asked there.
         providers = [p for p in self._providers if input.channel is None or _serves(p, input.channel)]
         async with heartbeating():  # a provider can hang for its whole timeout; a dead worker must show sooner
@@ -228,6 +232,17 @@ class SearchActivities:
             }
         )
         return SearchOutput(hits=hits, failures=failed)
+
+    async def _search_files(self, input: SearchInput) -> SearchOutput:
+        """The best parts of the files attached to the question; a refused file is a line of the progress."""
+        if self._slack_files is None:
+            why = "attached files: this worker has no Slack bot token (SLACK_BOT_TOKEN) to read them"
+            return SearchOutput(hits=[], failures=[why])
+        async with heartbeating():
+            hits, refused = await self._slack_files.search(input.query, input.limit, input.files, input.channel)
+        for line in refused:
+            log.warning("slack_file_refused", reason=line)
+        return SearchOutput(hits=hits, failures=refused)
 
 
 def _serves(provider: SearchProvider, channel: str) -> bool:

@@ -53,8 +53,12 @@ async def said_by_a_person(event: dict[str, Any]) -> bool:
 
 async def a_person_in_a_dm(event: dict[str, Any]) -> bool:
     """A person's own new message in a DM with the bot: no subtype (an edit, a deletion, a join, a bot's
-    message all have one), no bot_id."""
-    return event.get("channel_type") == "im" and "subtype" not in event and not event.get("bot_id")
+    message all have one) but ``file_share`` (the message carries files), no bot_id."""
+    return (
+        event.get("channel_type") == "im"
+        and event.get("subtype", "file_share") == "file_share"
+        and not event.get("bot_id")
+    )
 
 
 async def a_reply_in_a_thread(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> bool:

@@ -13,9 +13,24 @@ function setStatus(text, error) {
   el.classList.toggle("error", Boolean(error));
 }
 
+/** The files picked with the 📎 control, as the message's {name, content_base64}; the control is cleared. */
+async function takeAttached() {
+  const input = $("composer-file");
+  const picked = [...(input.files || [])];
+  input.value = "";
+  $("composer-attached").textContent = "";
+  return Promise.all(picked.map(async (file) => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { name: file.name, content_base64: btoa(binary) };
+  }));
+}
+
 async function send(text, threadTs, refresh) {
   text = text.trim();
-  if (!text) return;
+  const attached = !threadTs && ($("composer-file").files || []).length > 0;
+  if (!text && !attached) return;
   const channel = threadTs ? S.thread.channel : S.channel;
   if (text.startsWith("/")) {
     const name = text.split(/\s/)[0];
@@ -25,7 +40,10 @@ async function send(text, threadTs, refresh) {
     if (res.ok || res.error === "invalid_command" || BOT_ERRORS.includes(res.error)) setStatus("");
     else setStatus(`${name} could not be sent: ${res.error}${res.detail ? " · " + res.detail : ""}`, true);
   } else {
-    const res = await api("/sandbox/message", { user: S.me, channel, text, thread_ts: threadTs || undefined });
+    const files = threadTs ? [] : await takeAttached();
+    const res = await api("/sandbox/message", {
+      user: S.me, channel, text, thread_ts: threadTs || undefined, files: files.length ? files : undefined,
+    });
     if (!res.ok) setStatus(`Could not send the message: ${res.error}`, true);
   }
   await refresh({ channelBottom: !threadTs, threadBottom: Boolean(threadTs) });
@@ -59,6 +77,11 @@ export function pickCommand(command) {
 export function wireComposer(formId, inputId, threadOf, refresh) {
   const form = $(formId);
   const input = $(inputId);
+  if (formId === "composer") {  // files go with a message, as in Slack: a name each until it is sent
+    $("composer-file").addEventListener("change", (e) => {
+      $("composer-attached").textContent = [...e.target.files].map((f) => "📄 " + f.name).join(" ");
+    });
+  }
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value;

@@ -9,6 +9,7 @@ import pytest
 from activities.model.llm import OFFLINE_NOTICE, OfflineResearchModel
 from tests.activities.llm_inputs import PAGES, QUESTION, SOURCES, synth
 from workflows.activity_io import FinalizeInput, PlanInput, RevisionPlanInput
+from workflows.models import EarlierRun
 
 
 def citations(text: str) -> set[int]:
@@ -105,3 +106,19 @@ async def test_offline_finalize_takes_in_feedback_and_keeps_citations_valid():
         FinalizeInput(question=QUESTION, draft=draft, sources=SOURCES, pages=PAGES, feedback="")
     )
     assert unchanged.text == draft.replace(" [9]", "")
+
+
+async def test_offline_follow_up_plans_its_own_question_and_writes_without_the_earlier_run_as_feedback():
+    earlier = EarlierRun(
+        workflow_id="research-earlier",
+        question="How do retries work?",
+        report="Retries back off exponentially [1]. What about adding more examples?",
+    )
+    model = OfflineResearchModel()
+    plan = await model.plan_revision(
+        RevisionPlanInput(question=QUESTION, feedback="", previous_sub_questions=[], earlier=earlier)
+    )
+    assert plan.sub_questions[:2] == ["What is Temporal?", "How do its workflows survive worker crashes?"]
+    assert not any("retries" in q.lower() or "earlier" in q.lower() for q in plan.sub_questions)
+    draft = await model.synthesize(synth(earlier=earlier))
+    assert "Reviewer feedback" not in draft.text and "Retries back off" not in draft.text

@@ -36,6 +36,7 @@ class FakeTemporal:
     ``update_gate``, when set, holds every update until it is set; ``list_gate``, every listing."""
 
     starts: list[str] = field(default_factory=list)
+    requests: dict[str, Any] = field(default_factory=dict)  # workflow id -> the request it was started with
     written: set[str] = field(default_factory=set)  # runs Temporal has, whatever the caller heard
     updates: list[tuple[str, DecisionInput]] = field(default_factory=list)
     signals: list[tuple[str, DecisionInput]] = field(default_factory=list)
@@ -47,6 +48,7 @@ class FakeTemporal:
         if self.start is not None:
             await self.start()
         self.starts.append(id)
+        self.requests[id] = request
         self.written.add(id)
         return object()
 

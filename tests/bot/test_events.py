@@ -20,6 +20,7 @@ from slack_ui.ids import workflow_id_for_message
 from slack_ui.replies import SUGGESTED_PROMPTS
 from tests.bot.conftest import ASKER, SECRET, FakeTemporal, bolt_request
 from tests.support.waiting import eventually
+from workflows.models import SlackFileRef
 
 JSON = "application/json"
 
@@ -133,6 +134,25 @@ async def test_a_dm_question_is_started_with_the_panes_status_and_title(
     assert {key: status.params.get(key) for key in wanted} == wanted
     [title] = slack.calls_to("assistant.threads.setTitle")[-1:]
     assert title.params["title"] == "How do heartbeats work?"
+
+
+async def test_files_attached_to_a_dm_question_travel_as_ids_and_names_only(
+    app: AsyncApp, slack: SlackApiServer, dm: Channel, temporal: FakeTemporal
+) -> None:
+    ws = slack.workspace
+    attached = [
+        {"id": "F0HANDBOOK", "name": "handbook.pdf", "url_private": "https://files.slack.com/files-pri/T-F/x.pdf"},
+        {"id": "not a file id", "name": "junk"},
+        "junk",
+    ]
+    said = ws.post(dm.id, user=ASKER, text="What does the handbook say about travel?", files=attached)  # type: ignore[list-item]
+    event = payloads.event_callback(ws, payloads.im_message(ws, channel=dm, message=said))
+    assert event["event"]["subtype"] == "file_share", "as Slack sends a message with files"
+    assert (await app.async_dispatch(event_request(event))).status == 200
+    [workflow_id] = temporal.starts
+    request = temporal.requests[workflow_id]
+    assert request.files == [SlackFileRef(id="F0HANDBOOK", name="handbook.pdf")]
+    assert "files-pri" not in request.model_dump_json(), "no private URL in the workflow's input"
 
 
 def _edited(ws: Any, dm: Channel, said: dict[str, Any]) -> dict[str, Any]:

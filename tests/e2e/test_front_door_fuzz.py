@@ -209,8 +209,9 @@ def request(draw: st.DrawFn, base: Bases) -> tuple[bytes, dict[str, str], bool]:
         "now": int(time.time()),
         "stale": int(time.time()) - 3600,  # a replay of an old request
         "future": int(time.time()) + 3600,
-        # Printable ASCII: a header with a control character (NUL) cannot be sent, so never arrives.
-        "junk": draw(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)),
+        # Printable ASCII without surrounding spaces: a header with a control character (NUL) or a value
+        # that starts or ends with whitespace cannot be sent (HTTP strips it), so never arrives as such.
+        "junk": draw(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12).map(str.strip)),
         "empty": "",
     }[stamp]
     if is_signed:
@@ -221,7 +222,9 @@ def request(draw: st.DrawFn, base: Bases) -> tuple[bytes, dict[str, str], bool]:
         if forged == "missing":
             headers.pop("X-Slack-Signature")
         elif forged == "garbage":
-            headers["X-Slack-Signature"] = draw(st.text(max_size=80).filter(lambda s: s.isascii() and s.isprintable()))
+            headers["X-Slack-Signature"] = draw(
+                st.text(max_size=80).filter(lambda s: s.isascii() and s.isprintable()).map(str.strip)
+            )
     return body, {k: v for k, v in headers.items() if isinstance(v, str) and v.isascii()}, is_signed
 
 

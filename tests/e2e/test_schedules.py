@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from bot.schedules import schedule_id_for
 from sandbox import Channel, SlackApiServer, payloads
 from slack_ui.ids import parse_workflow_id
+from slack_ui.what_changed import FIRST_RUN
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
@@ -38,8 +39,10 @@ from tests.e2e.slack_stack import (
     command_fields,
     draft,
     eventually,
+    messages,
     report,
     runs_asked_in,
+    status_of,
     workflow_id_of,
 )
 from workflows.models import Outcome, ResearchRequest
@@ -196,6 +199,40 @@ async def test_a_published_cron_schedule_keeps_its_choice_and_its_time_zone(stac
     result = await stack.handle(run_id).result()
     assert result.outcome is Outcome.APPROVED and [d.decided_by for d in result.decisions] == [PUBLISHER]
     await handle.delete()
+
+
+async def test_the_second_run_of_a_schedule_shows_what_changed_since_the_first(stack: Stack, channel: Channel) -> None:
+    text = f"--publish every day 07:00 {QUESTION}"
+    assert (await ask(stack, channel, text)).json()["text"].startswith("📅 Scheduled")
+    handle = stack.client.get_schedule_handle(schedule_id_for(stack.workspace.team_id, channel.id, text))
+    await handle.trigger()
+    (first,) = await until(lambda: _runs(runs_asked_in(stack, channel), 1), "the first run")
+    assert (await stack.handle(first).result()).outcome is Outcome.APPROVED  # archived once it returns
+    await handle.trigger()
+    runs = await until(lambda: _runs(runs_asked_in(stack, channel), 2), "the second run")
+    (second,) = [run_id for run_id in runs if run_id != first]
+    assert (await stack.handle(second).result()).outcome is Outcome.APPROVED
+    by_thread = {m.get("thread_ts"): _what_changed(m) for m in messages(stack, channel) if _what_changed(m)}
+    threads = [(await status_of(stack, run_id)).thread_ts for run_id in (first, second)]
+    assert by_thread[threads[0]] == f"*What changed:* {FIRST_RUN}"
+    # The same question over the same corpus: the offline model writes the same claims from the same sources.
+    assert by_thread[threads[1]].startswith("*What changed since ") and "(previous run)*" in by_thread[threads[1]]
+    assert by_thread[threads[1]].endswith("Nothing: the same sources and claims as then.")
+    await handle.delete()
+
+
+async def _runs(found: Awaitable[list[str]], count: int) -> list[str] | None:
+    runs = await found
+    return runs if len(runs) == count else None
+
+
+def _what_changed(message: dict[str, Any]) -> str | None:
+    """The "What changed" section a draft opens with (after its header and question), if any."""
+    blocks = message.get("blocks") or []
+    if not blocks or blocks[0].get("type") != "header" or not blocks[0]["text"]["text"].startswith("Draft "):
+        return None
+    text = blocks[2].get("text", {}).get("text", "") if len(blocks) > 2 else ""
+    return text if text.startswith("*What changed") else None
 
 
 @pytest.mark.parametrize(

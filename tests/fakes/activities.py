@@ -19,6 +19,7 @@ from researchbot.wiring import check_every_call_implemented, implemented_methods
 from workflows.activity_io import (
     ClaimCheck,
     ClaimVerdict,
+    CompareInput,
     Entailment,
     ExportInput,
     FinalizeInput,
@@ -45,6 +46,7 @@ from workflows.activity_io import (
 )
 from workflows.calls import (
     ArchiveCalls,
+    ChangeCalls,
     ExportCalls,
     ModelCalls,
     PageCalls,
@@ -55,7 +57,7 @@ from workflows.calls import (
 )
 from workflows.claims import split_claims
 from workflows.declaring import implements
-from workflows.models import Page, ReportRating, SearchHit, TokenUsage
+from workflows.models import Page, ReportRating, SearchHit, TokenUsage, WhatChanged
 
 USAGE = TokenUsage(prompt_tokens=10, completion_tokens=5, calls=1)
 FETCHED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -67,6 +69,8 @@ class FakeActivities:
         self.progress: list[ProgressInput] = []
         self.stored: list[StoreInput] = []
         self.synth_inputs: list[SynthesizeInput] = []
+        self.revision_inputs: list[RevisionPlanInput] = []
+        self.finalize_inputs: list[FinalizeInput] = []
         # Replies for successive synthesize calls; the last one repeats.
         self.drafts: list[str] = ["Temporal keeps workflow state durable [1] and retries activities [2]."]
         self.revision_questions: list[str] = ["what do the critics say"]
@@ -93,7 +97,7 @@ class FakeActivities:
         self.searched: list[str] = []
         # Reports of these kinds fail: {kind: (how many times, for good?)}: Slack down, or refusing.
         self.report_failures: dict[ProgressKind, tuple[int, bool]] = {}
-        self.ratings: list[ReportRating] = []  # record_feedback's clicks
+        self.ratings: list[ReportRating] = []  # record_rating's clicks
         self.exports: list[ExportInput] = []  # upload_report_export's clicks
         self.refuted_words: list[str] = []  # the model judge refutes supported claims with these words
         self.unjudged_words: list[str] = []  # the judge gives no verdict on claims with these words
@@ -103,6 +107,9 @@ class FakeActivities:
         self.elsewhere: dict[str, int] = {}
         self.judge_inputs: list[JudgeInput] = []
         self.unreadable: set[str] = set()  # URLs read_page cannot read (the run falls back on the snippet)
+        self.compared: list[CompareInput] = []  # compare_with_previous_run's drafts (scheduled runs)
+        self.changes = WhatChanged()  # its answer: by default, the schedule's first run
+        self.compare_error: str | None = None  # when set, compare_with_previous_run fails for good with it
 
     def all(self) -> list[Callable[..., Any]]:
         """Every fake marked ``@implements``, as the worker registers the real ones: one for each declared call."""
@@ -118,6 +125,7 @@ class FakeActivities:
     @implements(ModelCalls.plan_revision)
     async def plan_revision(self, input: RevisionPlanInput) -> PlanOutput:
         self.calls["plan_revision"] += 1
+        self.revision_inputs.append(input)
         return PlanOutput(sub_questions=list(self.revision_questions), usage=USAGE)
 
     @implements(ModelCalls.reflect_on_gaps)
@@ -149,6 +157,7 @@ class FakeActivities:
     @implements(ModelCalls.finalize_answer)
     async def finalize_answer(self, input: FinalizeInput) -> TextOutput:
         self.calls["finalize_answer"] += 1
+        self.finalize_inputs.append(input)
         if self.finalize_error:
             raise ApplicationError(self.finalize_error, non_retryable=True)
         return TextOutput(text=f"{input.draft}{self.final_extra}\n\nFinal, taking in: {input.feedback}", usage=USAGE)
@@ -233,6 +242,14 @@ class FakeActivities:
         self.stored.append(input)
         return True
 
+    @implements(ChangeCalls.compare_with_previous_run)
+    async def compare_with_previous_run(self, input: CompareInput) -> WhatChanged:
+        self.calls["compare_with_previous_run"] += 1
+        self.compared.append(input)
+        if self.compare_error:
+            raise ApplicationError(self.compare_error, non_retryable=True)
+        return self.changes
+
     @implements(ModelCalls.judge_claims)
     async def judge_claims(self, input: JudgeInput) -> JudgeOutput:
         self.calls["judge_claims"] += 1
@@ -254,7 +271,7 @@ class FakeActivities:
             verdicts.append(JudgedClaim(index=claim.index, verdict=Entailment.SUPPORTED, sources=sources))
         return JudgeOutput(verdicts=verdicts, answers_question=self.relevant, usage=USAGE)
 
-    @implements(RatingCalls.record_feedback)
+    @implements(RatingCalls.record_rating)
     async def record_rating(self, input: ReportRating) -> bool:
         self.calls["record_feedback"] += 1
         self.ratings.append(input)

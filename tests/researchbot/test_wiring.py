@@ -26,7 +26,7 @@ async def test_the_worker_registers_one_implementation_of_every_declared_call(tm
 async def test_a_worker_missing_an_implementation_fails_at_once_naming_it(tmp_path: Path) -> None:
     async with build_activities(offline(tmp_path)) as activities:
         without_ratings = dataclasses.replace(activities, ratings=object())
-        with pytest.raises(RuntimeError, match=r"missing: RatingCalls\.record_feedback; more than one: none"):
+        with pytest.raises(RuntimeError, match=r"missing: RatingCalls\.record_rating; more than one: none"):
             without_ratings.all()
         twice = [*activities.all(), activities.search.search]
         with pytest.raises(RuntimeError, match=r"missing: none; more than one: search by SearchActivities\.search"):

@@ -5,10 +5,13 @@ and suggested prompts; url_verification first, when configured."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.demo_workspace import ADA, GENERAL, RESEARCH
 from sandbox.server import SandboxServer
@@ -122,3 +125,45 @@ async def test_a_reply_in_a_thread_goes_with_its_thread_ts_and_parent_user(
     assert answer["delivered"] is True
     delivered = fake_bot.of_kind("event_callback")[-1]["event"]
     assert (delivered["thread_ts"], delivered["parent_user_id"], delivered["text"]) == (root["ts"], ADA, "more please")
+
+
+async def test_a_file_attached_to_a_mention_is_shared_and_delivered_as_slack_does(
+    sandbox: SandboxServer, fake_bot: FakeBot
+) -> None:
+    pdf = b"%PDF-1.4 a tiny file"
+    attached = [{"name": "handbook.pdf", "content_base64": base64.b64encode(pdf).decode()}]
+    answer = await post(
+        sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="@researchbot what is in it?", files=attached
+    )
+    assert answer["ok"] is True and answer["delivered"] is True
+    [callback] = fake_bot.of_kind("event_callback")
+    [file] = callback["event"]["files"]
+    assert (file["name"], file["size"], file["mimetype"], file["user"]) == (
+        "handbook.pdf",
+        len(pdf),
+        "application/pdf",
+        ADA,
+    )
+    assert file["url_private"].startswith(sandbox.url) and "files-pri" in file["url_private"]
+    client = AsyncWebClient(token=sandbox.workspace.bot_token, base_url=sandbox.base_url)
+    info = (await client.files_info(file=file["id"]))["file"]
+    assert info["channels"] == [RESEARCH] and list(info["shares"]["public"]) == [RESEARCH]
+    async with httpx.AsyncClient() as http:
+        bearer = {"Authorization": f"Bearer {sandbox.workspace.bot_token}"}
+        assert (await http.get(info["url_private_download"], headers=bearer)).content == pdf
+        assert (await http.get(info["url_private_download"])).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        "not a list",
+        [{"name": "a.pdf"}],
+        [{"name": "../a.pdf", "content_base64": "QQ=="}],
+        [{"name": "a.pdf", "content_base64": "not base64!"}],
+        [{"name": "a.pdf", "content_base64": ""}],
+    ],
+)
+async def test_a_malformed_attachment_is_refused(sandbox: SandboxServer, files: object) -> None:
+    answer = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="hi", files=files)
+    assert answer == {"ok": False, "error": "invalid_files"}

@@ -16,13 +16,13 @@ from workflows.models import ReportRating
 
 def test_an_implementation_with_the_declared_types_is_registered_under_the_declared_name() -> None:
     class Ratings:
-        @implements(RatingCalls.record_feedback)
+        @implements(RatingCalls.record_rating)
         async def record_rating(self, rating: ReportRating) -> bool:
             return True
 
     defn = activity._Definition.from_callable(Ratings.record_rating)  # the SDK's reading, as a worker registers it
     assert defn is not None and defn.name == "record_feedback"
-    assert implemented(Ratings.record_rating) == declaration(RatingCalls.record_feedback)
+    assert implemented(Ratings.record_rating) == declaration(RatingCalls.record_rating)
 
 
 def test_an_implementation_taking_another_input_is_refused_when_defined() -> None:

@@ -3,7 +3,8 @@
 ``histories/`` holds today's scenarios (re-recorded after a deliberate change); each ``histories/before-*/``
 keeps those recorded before a change (the run state as one model; essential posts and the refused-signal
 notice; verified citations and the research loop; the evidence archive and the budget that degrades;
-claims judged by meaning; behind ``workflow.patched``), standing for runs still in flight.
+claims judged by meaning; a schedule's run before it showed what changed; behind ``workflow.patched``),
+standing for runs still in flight.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def test_histories_are_committed() -> None:
     assert len(list(HISTORY_DIR.glob("before-research-loop/*.json"))) == 10
     assert len(list(HISTORY_DIR.glob("before-evidence-and-budget/*.json"))) == 11
     assert len(list(HISTORY_DIR.glob("before-claims-by-meaning/*.json"))) == 6
+    assert len(list(HISTORY_DIR.glob("before-what-changed/*.json"))) == 1
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(HISTORY_DIR)) for p in HISTORIES])
