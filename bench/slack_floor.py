@@ -37,7 +37,7 @@ def floor(writes: Iterable[Write], limits: Mapping[str, RateLimit], progress_bur
     """The least possible largest lag (seconds after ``ready``) of the progress writes, over every
     method's budget. With ``progress_burst``, progress writes may spend only that much of a tier's burst
     and the rest is kept for clicks: the floor of a scheduler that cannot know when the next click comes
-    and must still answer it at once (activities/slack/limits.py, INFORMING_BURST)."""
+    and must still answer it at once (activities/slack/limits.py, Budget.finals)."""
     by_method: dict[str, list[Write]] = defaultdict(list)
     for write in writes:
         by_method[write.method].append(write)

@@ -50,6 +50,7 @@ __all__ = [
     "research_pages",
     "research_runs",
     "slack_budget",
+    "slack_budget_finals",
     "slack_message_states",
 ]
 
@@ -148,6 +149,21 @@ slack_budget = sa.Table(
     sa.Column("last_grant", sa.Text, nullable=False),  # the ask that took the last slot
     # Until then a worker holds a run's last progress write: other workers' earlier states wait.
     sa.Column("finals_until", _TIME, nullable=False, server_default=sa.text("'1970-01-01 00:00:00+00'")),
+)
+
+# The oldest final progress state each worker holds for a line (activities/slack/shared_budget.py): a worker
+# whose final is younger than another worker's waits for it, so finals go in the order their runs got there
+# across workers, as on one. A row holds until ``until``, renewed by each ask; a dead worker's row lapses.
+slack_budget_finals = sa.Table(
+    "slack_budget_finals",
+    metadata,
+    sa.Column("workspace", sa.Text, primary_key=True),
+    sa.Column("method", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("worker", sa.Text, primary_key=True),  # one process's SharedBudget
+    sa.Column("since", _TIME, nullable=False),  # when the workflow made the state final (its report's time)
+    sa.Column("until", _TIME, nullable=False),
+    sa.Index("ix_slack_budget_finals_until", "until"),  # the sweep of lapsed rows
 )
 
 # The newest state sent to each message that informs (a run's progress, its root's status), by the time

@@ -41,6 +41,7 @@ SLACK_FILE_SCHEME = "slack-file://"
 PROVIDER = "slack-file"
 SNIPPET_CHARS = 300
 CACHED_FILES = 16  # converted files kept in memory: a run reads several parts of one file
+INFO_SECONDS = 60.0  # a files.info answer reused this long: each part read would otherwise ask again
 # Where Slack serves files; the bot's token is sent to no other host (but the configured API's own, the sandbox).
 SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
 _URL = re.compile(r"^slack-file://(?P<channel>[A-Z0-9]{2,30})/(?P<file>F[A-Z0-9]{2,30})(?:#(?P<locator>.*))?$")
@@ -80,6 +81,7 @@ class SlackFiles:
         self._deadline = deadline
         self._cache: OrderedDict[tuple[str, int, int], _Converted] = OrderedDict()
         self._lock = asyncio.Lock()
+        self._infos: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def search(
         self, query: str, limit: int, file_ids: Iterable[str], channel: str | None
@@ -152,6 +154,17 @@ class SlackFiles:
         return converted
 
     async def _info(self, file_id: str) -> dict[str, Any]:
+        now = asyncio.get_running_loop().time()
+        cached = self._infos.get(file_id)
+        if cached is not None and now - cached[0] < INFO_SECONDS:
+            return cached[1]
+        file = await self._ask_info(file_id)
+        self._infos[file_id] = (now, file)
+        while len(self._infos) > CACHED_FILES:
+            self._infos.popitem(last=False)
+        return file
+
+    async def _ask_info(self, file_id: str) -> dict[str, Any]:
         try:
             answer = await self._slack.files_info(file=file_id)
         except SlackApiError as exc:

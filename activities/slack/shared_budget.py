@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import URL, Engine
 
-from activities.slack.limits import INFORMING_BURST, Budget
+from activities.slack.limits import Budget
 
 __all__ = ["SharedBudget", "Slot", "workspace_key"]
 
@@ -54,7 +54,8 @@ FINAL_HOLD = 2.0  # slots a final state's ask keeps earlier states off the line:
 # A run's last progress state (``final``) goes before the earlier states of other runs on every worker,
 # as it does on one: its ask, granted or not, holds the line (``finals_until``) until ``hold`` seconds
 # past the next slot, so its worker's next ask finds it held; meanwhile an earlier state's ask is
-# refused and told to come back when the hold ends.
+# refused and told to come back when the hold ends. A final ask ``behind`` another worker's older final
+# (_ANNOUNCE) is refused too, and told to come back half a slot after the next, when the older one has gone.
 _TAKE = sa.text(
     """
     WITH now AS (SELECT clock_timestamp() AS t)
@@ -64,12 +65,12 @@ _TAKE = sa.text(
     ON CONFLICT (workspace, method, scope) DO UPDATE SET
         theoretical = CASE
             WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
-                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now))
+                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now)) AND NOT :behind
             THEN greatest(line.theoretical, (SELECT t FROM now)) + make_interval(secs => :interval)
             ELSE line.theoretical END,
         last_grant = CASE
             WHEN greatest(line.theoretical - make_interval(secs => :span), line.paused_until) <= (SELECT t FROM now)
-                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now))
+                AND (:final OR :waited OR line.finals_until <= (SELECT t FROM now)) AND NOT :behind
             THEN :ask
             ELSE line.last_grant END,
         finals_until = CASE
@@ -78,11 +79,42 @@ _TAKE = sa.text(
             ELSE line.finals_until END
     RETURNING
         line.last_grant = :ask AS granted,
-        extract(epoch FROM CASE WHEN :final OR :waited THEN line.theoretical
+        extract(epoch FROM CASE
+            WHEN :behind AND line.last_grant <> :ask
+            THEN greatest(line.theoretical, (SELECT t FROM now) + make_interval(secs => :span + :interval / 2))
+            WHEN :final OR :waited THEN line.theoretical
             ELSE greatest(line.theoretical, line.finals_until) END - (SELECT t FROM now)) AS theoretical,
         extract(epoch FROM line.paused_until - (SELECT t FROM now)) AS paused,
         (SELECT t FROM now) AS at
     """
+)
+
+# A final ask first announces the worker's oldest final on the line (one row per worker, renewed by each ask,
+# lapsing after ``hold``) and learns whether another worker holds an older one: then it is ``behind``. So the
+# workers send finals in the order their runs got there, as one worker does, not each its own half of the
+# slots (a worker with the longer backlog fell behind by half). A granted final hands its announcement to the
+# worker's next final (``then``) at once, so no other worker's younger one slips in before that one asks.
+_ANNOUNCE = sa.text(
+    """
+    WITH announced AS (
+        INSERT INTO slack_budget_finals AS waiting (workspace, method, scope, worker, since, until)
+        VALUES (:workspace, :method, :scope, :worker, :since, clock_timestamp() + make_interval(secs => :hold))
+        ON CONFLICT (workspace, method, scope, worker) DO UPDATE SET since = excluded.since, until = excluded.until
+    )
+    SELECT EXISTS (
+        SELECT 1 FROM slack_budget_finals
+        WHERE workspace = :workspace AND method = :method AND scope = :scope AND worker <> :worker
+            AND since < :since AND until > clock_timestamp()
+    ) AS behind
+    """
+)
+_HAND_OVER = sa.text(
+    "UPDATE slack_budget_finals SET since = :then, until = clock_timestamp() + make_interval(secs => :hold)"
+    " WHERE workspace = :workspace AND method = :method AND scope = :scope AND worker = :worker"
+)
+_WITHDRAW = sa.text(
+    "DELETE FROM slack_budget_finals WHERE workspace = :workspace AND method = :method AND scope = :scope"
+    " AND worker = :worker"
 )
 
 # A 429 answered to one worker pauses the line for all: no worker writes on it before Retry-After.
@@ -127,6 +159,9 @@ _SWEEP = sa.text(
     AND reported_at < clock_timestamp() - make_interval(secs => :retention)
     """
 )
+
+# A dead worker's announced finals lapsed long ago: one row per line it wrote on.
+_SWEEP_FINALS = sa.text("DELETE FROM slack_budget_finals WHERE until < clock_timestamp() - interval '1 hour'")
 
 
 @dataclass(frozen=True)
@@ -175,6 +210,7 @@ class SharedBudget:
         # Threads of its own: in asyncio's default pool, an ask queues behind page extraction and
         # citation checks (bench.scale saw one time out at 1 s while 100 runs started).
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="slack-budget")
+        self.worker = uuid.uuid4().hex  # names this process's announced finals (_ANNOUNCE)
 
     @classmethod
     def connect(cls, url: URL | str, workspace: str, **options: Any) -> SharedBudget:
@@ -195,22 +231,39 @@ class SharedBudget:
         self._threads.shutdown(wait=False)
         self.engine.dispose()
 
-    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool, final: bool = False) -> Slot | None:
+    async def take(
+        self,
+        method: str,
+        scope: str,
+        budget: Budget,
+        *,
+        burst: bool,
+        final: bool = False,
+        since: datetime | None = None,
+        then: datetime | None = None,
+    ) -> Slot | None:
         """Take the line's next slot if it is due now. A waited write (``burst``) may spend the budget's
-        burst; an informing one only INFORMING_BURST slots of it, and an earlier state waits while any
-        worker holds a ``final`` one. None: the database did not answer, the caller decides alone."""
+        burst; an informing one only its share (Budget.informing_burst), and an earlier state waits while any
+        worker holds a ``final`` one. A final state made final at ``since`` (the workflow's clock) waits for
+        any other worker's older final; ``then``: when this worker's next final was made final, if it has one.
+        None: the database did not answer, the caller decides alone."""
+        final = final and not burst
         params = {
             "workspace": self.workspace,
             "method": method,
             "scope": scope,
             "interval": budget.interval,
-            "span": (budget.burst - 1 if burst else min(INFORMING_BURST, budget.burst) - 1) * budget.interval,
+            "span": ((budget.burst if burst else budget.informing_burst(final=final)) - 1) * budget.interval,
             "waited": burst,
-            "final": final and not burst,
+            "final": final,
             "hold": FINAL_HOLD * budget.interval,
             "ask": uuid.uuid4().hex,
+            "worker": self.worker,
+            "since": since,
+            "then": then,
+            "behind": False,
         }
-        row = await self._ask(_TAKE, params)
+        row = await self._ask(self._take_final if final and since is not None else self._run, _TAKE, params)
         if row is None:
             return None
         return Slot(bool(row.granted), float(row.theoretical), float(row.paused), row.at)
@@ -218,7 +271,7 @@ class SharedBudget:
     async def pause(self, method: str, scope: str, seconds: float) -> None:
         """No write on the line, by any worker, for ``seconds`` (Slack's Retry-After)."""
         params = {"workspace": self.workspace, "method": method, "scope": scope, "seconds": seconds}
-        await self._ask(_PAUSE, params)
+        await self._ask(self._run, _PAUSE, params)
 
     async def newest(self, message: str, reported_at: datetime) -> bool | None:
         """Whether the state of ``message`` reported at ``reported_at`` is the newest any worker sent, and if
@@ -226,7 +279,7 @@ class SharedBudget:
         (Claimed just before the send: two workers can still cross within one round trip.) A state reported
         before the retention's horizon is not. None: the database did not answer, the caller decides alone."""
         params = {"workspace": self.workspace, "message": message, "reported_at": reported_at}
-        row = await self._ask(_NEWEST, {**params, "retention": self.retention.total_seconds()})
+        row = await self._ask(self._run, _NEWEST, {**params, "retention": self.retention.total_seconds()})
         if row is not None and (self._sweep_after is None or self._clock() >= self._sweep_after):
             # Beside the writes, not in their way: the claim was answered, the sweep runs on its own.
             self._sweep_after = self._clock() + SWEEP_EVERY
@@ -244,6 +297,8 @@ class SharedBudget:
 
     def _sweep(self) -> int:
         deleted, params = 0, {"retention": self.retention.total_seconds(), "batch": SWEEP_BATCH}
+        with self.engine.begin() as connection:
+            connection.execute(_SWEEP_FINALS)
         while True:
             with self.engine.begin() as connection:
                 batch = connection.execute(_SWEEP, params).rowcount
@@ -251,13 +306,18 @@ class SharedBudget:
             if batch < SWEEP_BATCH:
                 return deleted
 
-    async def _ask(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
+    async def _ask(
+        self,
+        run: Callable[[sa.TextClause, dict[str, Any]], sa.Row[Any] | None],
+        statement: sa.TextClause,
+        params: dict[str, Any],
+    ) -> sa.Row[Any] | None:
         if self._away_until is not None and self._clock() < self._away_until:
             return None
         try:
             # The driver blocks: in a thread. A thread that overruns is left to finish on its own; the
             # most it can do is spend one slot of the shared budget that nobody uses.
-            asking = asyncio.get_running_loop().run_in_executor(self._threads, self._run, statement, params)
+            asking = asyncio.get_running_loop().run_in_executor(self._threads, run, statement, params)
             row = await asyncio.wait_for(asking, self._answer_within)
         except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as error:
             if self._away_until is None:  # once per outage, not once per write
@@ -273,6 +333,15 @@ class SharedBudget:
         with self.engine.begin() as connection:
             result = connection.execute(statement, params)
             return result.first() if result.returns_rows else None
+
+    def _take_final(self, statement: sa.TextClause, params: dict[str, Any]) -> sa.Row[Any] | None:
+        """Announce this worker's oldest final, then ask for the slot: one transaction."""
+        with self.engine.begin() as connection:
+            behind = connection.execute(_ANNOUNCE, params).scalar_one()
+            row = connection.execute(statement, {**params, "behind": bool(behind)}).first()
+            if row is not None and row.granted:
+                connection.execute(_WITHDRAW if params["then"] is None else _HAND_OVER, params)
+            return row
 
 
 def _first_line(error: BaseException) -> str:

@@ -6,8 +6,8 @@ Two classes of write share each method's rate budget (activities/slack/limits.py
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
 - **informing**: what only informs (the progress checklist or stream, the root's status line). These take
   the budget the waited writes leave over: they go at the budget's average rate and spend at most
-  INFORMING_BURST slots of its burst (a slot woken late for is made up), the rest staying free for the
-  next click. Only the latest state of each message is sent: a newer informing write of a message
+  the budget's ``informing`` slots of its burst (activities/slack/limits.py), the rest staying free for
+  the next click. Only the latest state of each message is sent: a newer informing write of a message
   replaces the one still waiting, in its place in the line. A message's
   **final** state (the progress of a run whose draft is out) goes before the intermediate states of
   other runs' messages, in the order the runs got there: when the budget is short, what a run ends on
@@ -51,7 +51,7 @@ import structlog
 from opentelemetry.trace import SpanKind
 from slack_sdk.errors import SlackApiError
 
-from activities.slack.limits import BUDGETS, INFORMING_BURST, PER_CHANNEL, Budget, retry_after
+from activities.slack.limits import BUDGETS, PER_CHANNEL, Budget, retry_after
 from activities.slack.shared_budget import SharedBudget
 from core import tracing
 
@@ -79,6 +79,7 @@ class _Entry:
     since: float
     final: bool = False
     final_since: float = 0.0  # when its message's state became final: finals go in that order
+    final_at: datetime | None = None  # the same by the workflow's clock, which all workers share
     granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -94,12 +95,17 @@ class _Line:
         self.waited: deque[_Entry] = deque()
         self.informing: OrderedDict[Hashable, _Entry] = OrderedDict()
         self.serving: asyncio.Task[None] | None = None
-        self.wake = asyncio.Event()  # a waited write came in: its turn may be sooner than the slot slept for
+        self.wake = asyncio.Event()  # a waited or final write came in: its turn may be sooner than the slot slept for
 
     def due(self, now: float) -> float:
-        """When the next write may go: a waited one may spend the burst, an informing one only its first
-        INFORMING_BURST slots (so a worker that wakes late for a slot makes it up)."""
-        burst = self.budget.burst if self.waited else min(INFORMING_BURST, self.budget.burst)
+        """When the next write may go: a waited one may spend the burst, an informing one only its share
+        (the rest is kept for clicks): a final state more, so it finds the slots intermediate ones left."""
+        if self.waited:
+            burst = self.budget.burst
+        else:
+            first = self._first_informing()
+            final = first is not None and self.informing[first].final
+            burst = self.budget.informing_burst(final=final)
         earliest = max(self.theoretical, now) - (burst - 1) * self.budget.interval
         return max(now, earliest, self.paused_until)
 
@@ -130,6 +136,11 @@ class _Line:
         taken = self.informing.pop(key, None)
         self.starved_last = taken is not None and bool(self.waited)
         return taken
+
+    def next_final_at(self, entry: _Entry) -> datetime | None:
+        """When the oldest final waiting after ``entry`` was made final (the workflow's clock), if any."""
+        waiting = [other.final_at for other in self.informing.values() if other is not entry and other.final_at]
+        return min(waiting, default=None)
 
     def _first_informing(self) -> Hashable | None:
         """The informing write to go next: the final state that became final first, else the first in
@@ -198,7 +209,7 @@ class SlackWrites:
         the newest state the other workers sent to the same message: an older one raises Superseded."""
         line = self._line(method, channel)
         entry = _Entry(waited, message, self._clock(), final)
-        entry.final_since = entry.since
+        entry.final_since, entry.final_at = entry.since, reported_at if final else None
         deadline = None if within is None else entry.since + within
         tries = 0
         while True:
@@ -222,7 +233,7 @@ class SlackWrites:
                 log.info("slack_rate_limited", method=method, retry_after=pause, waited=waited)
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
-                entry = _Entry(waited, message, entry.since, final, entry.final_since)
+                entry = _Entry(waited, message, entry.since, final, entry.final_since, entry.final_at)
 
     async def read(
         self, method: str, channel: str, send: Callable[[], Awaitable[T]], *, within: float | None = None
@@ -285,7 +296,7 @@ class SlackWrites:
             else:
                 entry.since = other.since  # it takes the older one's place, and its wait so far
                 if other.final:
-                    entry.final_since = other.final_since
+                    entry.final_since, entry.final_at = other.final_since, other.final_at or entry.final_at
         if entry.waited:
             line.waited.appendleft(entry) if again else line.waited.append(entry)
         elif message is None:
@@ -294,8 +305,8 @@ class SlackWrites:
             line.informing[message] = entry  # keeps the older one's place in the line
             if again:
                 line.informing.move_to_end(message, last=False)
-        if entry.waited:
-            line.wake.set()
+        if entry.waited or entry.final:
+            line.wake.set()  # its turn may be sooner than the slot the line sleeps for
         if line.serving is None or line.serving.done():
             line.serving = asyncio.create_task(self._serve(line))
 
@@ -326,7 +337,15 @@ class SlackWrites:
         if self._shared is not None and line.budget.interval > 0:
             # A waited write may spend the burst, an informing one only the average rate, in the
             # database as here: so another worker's click still finds the burst while these flow.
-            slot = await self._shared.take(line.method, line.scope, line.budget, burst=entry.waited, final=entry.final)
+            slot = await self._shared.take(
+                line.method,
+                line.scope,
+                line.budget,
+                burst=entry.waited,
+                final=entry.final,
+                since=entry.final_at,
+                then=line.next_final_at(entry),
+            )
         now = self._clock()
         if slot is None:
             line.spend(now)
@@ -338,7 +357,7 @@ class SlackWrites:
         return slot.granted
 
     async def _nap(self, line: _Line, seconds: float) -> None:
-        """Sleep until the next slot, or until a waited write comes in."""
+        """Sleep until the next slot, or until a waited or final write comes in."""
         line.wake.clear()
         napping = asyncio.ensure_future(self._sleep(seconds))
         woken = asyncio.ensure_future(line.wake.wait())

@@ -16,7 +16,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from activities.slack.limits import Budget, digest
+from activities.slack.limits import INFORMING_BURST, Budget, digest
 from activities.slack.reporter import SlackReporter
 from activities.slack.writes import SlackWrites, Superseded, TooLate
 from sandbox import SlackApiServer
@@ -113,6 +113,52 @@ async def test_waited_writes_go_before_informing_ones_that_came_first() -> None:
         await slots.next()
     await asyncio.gather(first, decision, *informing)
     assert sent == ["refresh-0", "decision", "refresh-1", "refresh-2", "refresh-3"]
+
+
+@pytest.mark.parametrize("finals", [1, 2, 4])
+async def test_final_states_spend_their_share_of_the_burst_and_leave_the_rest_to_a_click(finals: int) -> None:
+    slots, sent = Slots(), []
+    budget = Budget(interval=1.0, burst=finals + 1, finals=finals)
+    writes, send = SlackWrites({"chat.update": budget}, clock=slots.clock, sleep=slots.sleep), recorder(sent)
+    progress = [
+        asyncio.create_task(writes.write("chat.update", "C1", send(f"final {n}"), waited=False, message=n, final=True))
+        for n in range(finals + 2)
+    ]
+    await until(lambda: len(sent) == finals and slots.sleepers > 0)  # their share, at once: no slot passed
+    decision = asyncio.create_task(writes.write("chat.update", "C1", send("decision"), waited=True))
+    await until(lambda: "decision" in sent)  # the slot kept for the click, still without a slot passing
+    assert slots.passed == 0
+    await slots.until(lambda: len(sent) == finals + 3)
+    await asyncio.gather(decision, *progress)
+    assert sent.index("decision") == finals
+
+
+async def test_intermediate_states_leave_the_burst_to_final_ones() -> None:
+    slots, sent = Slots(), []
+    budget = Budget(interval=1.0, burst=8, finals=6)
+    writes, send = SlackWrites({"chat.update": budget}, clock=slots.clock, sleep=slots.sleep), recorder(sent)
+    steps = [
+        asyncio.create_task(writes.write("chat.update", "C1", send(f"step {n}"), waited=False, message=n))
+        for n in range(6)
+    ]
+    await until(lambda: len(sent) == INFORMING_BURST and slots.sleepers > 0)
+    finals = [
+        asyncio.create_task(
+            writes.write("chat.update", "C1", send(f"final {n}"), waited=False, message=f"f{n}", final=True)
+        )
+        for n in range(6)
+    ]
+    # The finals find the burst the intermediate states left: 6 - INFORMING_BURST more, no slot passing.
+    await until(lambda: len(sent) == 6 and slots.sleepers > 0)
+    assert slots.passed == 0 and sent[INFORMING_BURST:] == [f"final {n}" for n in range(6 - INFORMING_BURST)]
+    await slots.until(lambda: len(sent) == 12)
+    await asyncio.gather(*steps, *finals)
+
+
+def test_a_budget_never_lets_informing_writes_spend_more_than_its_burst() -> None:
+    assert Budget(interval=1.0, burst=2, finals=6).informing_burst(final=True) == 2
+    assert Budget(interval=1.0, burst=5, finals=0).informing_burst(final=True) == 1  # the average rate, at least
+    assert Budget(interval=1.0, burst=9, finals=6).informing_burst(final=False) == INFORMING_BURST
 
 
 async def test_informing_writes_coalesce_to_the_latest_state_of_each_message() -> None:

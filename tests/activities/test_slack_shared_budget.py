@@ -37,8 +37,18 @@ class RecordingBudget(SharedBudget):
         super().__init__(*args, **kwargs)
         self.answers: list[Slot] = []
 
-    async def take(self, method: str, scope: str, budget: Budget, *, burst: bool, final: bool = False) -> Slot | None:
-        slot = await super().take(method, scope, budget, burst=burst, final=final)
+    async def take(
+        self,
+        method: str,
+        scope: str,
+        budget: Budget,
+        *,
+        burst: bool,
+        final: bool = False,
+        since: datetime | None = None,
+        then: datetime | None = None,
+    ) -> Slot | None:
+        slot = await super().take(method, scope, budget, burst=burst, final=final, since=since, then=then)
         if slot is not None:
             self.answers.append(slot)
         return slot
@@ -151,6 +161,30 @@ async def test_runs_last_progress_on_one_worker_goes_before_earlier_states_on_th
     assert sent.index("final 5") <= before + 6 + 2, sent
     await asyncio.gather(*earlier)
     assert len(sent) == 22
+
+
+async def test_finals_go_in_the_order_their_runs_got_there_across_workers(workers: list[RecordingBudget]) -> None:
+    """Each worker holding a backlog of finals: the one whose runs got there first is not held to half of
+    the slots while the other sends finals its runs reached later."""
+    first, second = (SlackWrites(BUDGETS, shared=shared) for shared in workers)
+    sent: list[str] = []
+    start = datetime.now(UTC)
+
+    def final(writes: SlackWrites, label: str, reported_at: datetime) -> asyncio.Task[str]:
+        send = sending(sent, label)
+        return asyncio.create_task(
+            writes.write("chat.update", "C1", send, waited=False, message=label, final=True, reported_at=reported_at)
+        )
+
+    older = [final(first, f"older {n}", start + timedelta(seconds=n)) for n in range(8)]
+    while not sent:  # the older runs' finals are flowing
+        await asyncio.sleep(BUDGET.interval / 4)
+    younger = [final(second, f"younger {n}", start + timedelta(seconds=60 + n)) for n in range(8)]
+    await asyncio.gather(*older, *younger)
+    assert len(sent) == 16
+    # Taking turns, the older runs' last final would be sent 14th; in order, 8th, give or take the
+    # asks that crossed in the database when the second worker began.
+    assert sent.index("older 7") <= 8 + 1, " ".join(sent)
 
 
 async def test_a_429_met_by_one_worker_pauses_the_other(workers: list[RecordingBudget], store: ArchiveStore) -> None:
