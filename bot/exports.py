@@ -7,15 +7,14 @@ file is made from the archive and uploaded by the worker (activities/slack/expor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from bot.click_workflows import start_once
 from bot.decisions import decision_id
 from core.settings import Settings
 from slack_ui.exports import EXPORT_FORMATS
@@ -63,16 +62,13 @@ async def start_export(temporal: Client, settings: Settings, export: ExportInput
     """Start the click's upload; what to tell the person."""
     bound = log.bind(workflow_id=export.workflow_id, user=export.requested_by, format=export.format)
     try:
-        await asyncio.wait_for(
-            temporal.start_workflow(
-                ReportExportWorkflow.run,
-                export,
-                id=export_workflow_id(export),
-                task_queue=settings.research_task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            ),
-            START_WAIT.total_seconds(),
+        await start_once(
+            temporal,
+            ReportExportWorkflow.run,
+            export,
+            id=export_workflow_id(export),
+            task_queue=settings.research_task_queue,
+            within=START_WAIT,
         )
     except Exception as error:
         bound.warning("export.not_started", error=str(error) or repr(error))

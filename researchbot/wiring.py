@@ -151,7 +151,7 @@ async def build_activities(settings: Settings) -> AsyncIterator[Activities]:
         httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout_seconds, connect=5.0)) as llm_http,
     ):
         mcp = build_mcp_sources(settings)  # MCP_SERVERS_FILE, checked here: a wrong file stops the start
-        slack_files = build_slack_files(settings, http)  # files attached to a question in Slack
+        slack_files = build_slack_files(settings, http, shared)  # files attached to a question in Slack
         reader = PageReader(
             http,
             corpus,

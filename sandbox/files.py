@@ -185,11 +185,14 @@ def share_person_file(ws: Workspace, user_id: str, name: str, content: bytes) ->
         return _public(ws.files[file_id])
 
 
-def mark_shared(ws: Workspace, files: list[dict[str, Any]], channel_id: str, ts: str) -> None:
-    """The message ``ts`` in ``channel_id`` shares ``files``."""
+def mark_shared(
+    ws: Workspace, files: list[dict[str, Any]], channel_id: str, ts: str, thread_ts: str | None = None
+) -> None:
+    """The message ``ts`` in ``channel_id`` (a reply in ``thread_ts``'s thread, if given) shares ``files``."""
     with ws.lock:
         for file in files:
-            ws.files[file["id"]].setdefault("shares", []).append({"channel": channel_id, "ts": ts})
+            share = {"channel": channel_id, "ts": ts, **({"thread_ts": thread_ts} if thread_ts else {})}
+            ws.files[file["id"]].setdefault("shares", []).append(share)
 
 
 def _visible_to_bot(ws: Workspace, record: dict[str, Any]) -> bool:
@@ -217,7 +220,9 @@ def files_info(ws: Workspace, params: Params) -> dict[str, Any]:
             if channel.id not in kinds[kind]:
                 kinds[kind].append(channel.id)
             where = "public" if kind == "channels" else "private"
-            shares.setdefault(where, {}).setdefault(channel.id, []).append({"ts": share["ts"]})
+            # As Slack answers: a share in a thread reply names its thread too.
+            described_share = {key: share[key] for key in ("ts", "thread_ts") if key in share}
+            shares.setdefault(where, {}).setdefault(channel.id, []).append(described_share)
     return {"file": {**described, **kinds, "shares": shares}, "comments": [], "response_metadata": {"next_cursor": ""}}
 
 

@@ -203,7 +203,7 @@ class SandboxWeb:
         shared = [files.share_person_file(self.workspace, user.id, name, content) for name, content in attached]
         shared = [files.with_base(file, str(request.base_url)) for file in shared]
         posted = self.workspace.post(channel.id, user=user.id, text=text, thread_ts=thread_ts, files=shared or None)
-        files.mark_shared(self.workspace, shared, channel.id, posted["ts"])
+        files.mark_shared(self.workspace, shared, channel.id, posted["ts"], thread_ts)
         delivered = await self._deliver_message(channel, user, posted, mentioned)
         return {"ok": True, "ts": posted["ts"], **delivered}
 

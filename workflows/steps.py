@@ -535,9 +535,14 @@ def clean_model_text(text: str) -> str:
 
 
 def unread_line(page: Page) -> str:
-    """``host: why`` for a page the run could not read, bounded."""
-    host = urlsplit(page.url).hostname or page.url
-    return cut(f"{host[:80]}: {page.error or 'unknown'}", 200)
+    """``where: why`` for a page the run could not read, bounded: a web page's host; a file's or a
+    document's title (a slack-file:// or local:// address's "host" is a channel id or a folder)."""
+    address = urlsplit(page.url)
+    if address.scheme in ("http", "https"):
+        where = address.hostname or page.url
+    else:
+        where = page.title or ("a file shared in Slack" if address.scheme == "slack-file" else page.url)
+    return cut(f"{where[:80]}: {page.error or 'unknown'}", 200)
 
 
 def describe_failure(failure: BaseException) -> str:

@@ -1,12 +1,12 @@
 """Files attached to the asking message in Slack, as the run's first sources.
 
 The workflow carries only file ids (workflows/models.py ``SlackFileRef``). Here the worker asks Slack about
-each file (``files.info``, Tier 4, with the bot's token), checks that it is shared in the conversation the
-question was asked in and is within the corpus's limits, downloads its ``url_private_download`` with
-``Authorization: Bearer <bot token>`` (https://docs.slack.dev/messaging/working-with-files#authenticating;
-a download is not a Web API call, so it spends no rate tier), and converts it with documents.py, as a
-corpus file would be. Each part is a source of its own, ``slack-file://<channel>/<file id>#page=2``, titled
-``handbook.pdf, p. 2``.
+each file (``files.info``, Tier 4, with the bot's token, in the workspace's rate budget), checks that it is
+shared in the conversation the question was asked in and is within the corpus's limits, downloads its
+``url_private_download`` with ``Authorization: Bearer <bot token>``
+(https://docs.slack.dev/messaging/working-with-files#authenticating; a download is not a Web API call, so it
+spends no rate tier), and converts it with documents.py, as a corpus file would be. Each part is a source of
+its own, ``slack-file://<channel>/<file id>#page=2``, titled ``handbook.pdf, p. 2``.
 
 A file is refused, with a reason a person can act on, when Slack does not know it, it is not shared in the
 run's conversation (a file id from another channel must not leak into this one), it is too big or of a
@@ -31,6 +31,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.search.documents import SUFFIXES, Converters, DocumentLimits, Part, Unreadable
+from activities.slack.shared_budget import SharedBudget
+from activities.slack.writes import SlackWrites
 from core.settings import Settings
 from slack_ui.client import build_slack_client
 from workflows.models import SearchHit
@@ -74,8 +76,10 @@ class SlackFiles:
         *,
         limits: DocumentLimits,
         deadline: float = 60.0,
+        writes: SlackWrites | None = None,
     ) -> None:
         self._slack = slack
+        self._writes = writes or SlackWrites()  # files.info's line: a 429 waits for Retry-After
         self._http = http
         self._limits = limits
         self._deadline = deadline
@@ -166,7 +170,7 @@ class SlackFiles:
 
     async def _ask_info(self, file_id: str) -> dict[str, Any]:
         try:
-            answer = await self._slack.files_info(file=file_id)
+            answer = await self._writes.read("files.info", "", lambda: self._slack.files_info(file=file_id))
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             if error in ("file_not_found", "file_deleted", "access_denied"):
@@ -239,8 +243,11 @@ def _overlap(query: str, text: str) -> float:
     return round(len(words & found) / len(words), 6)
 
 
-def build_slack_files(settings: Settings, http: httpx.AsyncClient) -> SlackFiles | None:
-    """The reader of files attached in Slack, with the corpus's limits; None without a bot token."""
+def build_slack_files(
+    settings: Settings, http: httpx.AsyncClient, shared: SharedBudget | None = None
+) -> SlackFiles | None:
+    """The reader of files attached in Slack, with the corpus's limits and the workspace's budget for
+    files.info (``shared`` by the workers on PostgreSQL); None without a bot token."""
     if settings.slack_bot_token is None:
         return None
     limits = DocumentLimits(
@@ -248,4 +255,10 @@ def build_slack_files(settings: Settings, http: httpx.AsyncClient) -> SlackFiles
         max_unzipped_bytes=settings.corpus_max_unzipped_bytes,
         max_zip_ratio=settings.corpus_max_zip_ratio,
     )
-    return SlackFiles(build_slack_client(settings), http, limits=limits, deadline=settings.fetch_deadline_seconds)
+    return SlackFiles(
+        build_slack_client(settings),
+        http,
+        limits=limits,
+        deadline=settings.fetch_deadline_seconds,
+        writes=SlackWrites(shared=shared),
+    )

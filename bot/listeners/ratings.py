@@ -10,15 +10,14 @@ inside Slack's 3 seconds; past that the person is told their rating may not have
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from bot.click_workflows import start_once
 from bot.decisions import decision_id
 from bot.under_way import after_ack
 from core.settings import Settings
@@ -62,16 +61,13 @@ async def record_rating(temporal: Client, settings: Settings, rating: ReportRati
     """Start the click's recording; what to tell the person."""
     bound = log.bind(workflow_id=rating.workflow_id, user=rating.given_by, rating=rating.rating.value)
     try:
-        await asyncio.wait_for(
-            temporal.start_workflow(
-                RatingWorkflow.run,
-                rating,
-                id=rating_workflow_id(rating),
-                task_queue=settings.research_task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            ),
-            RECORD_WAIT.total_seconds(),
+        await start_once(
+            temporal,
+            RatingWorkflow.run,
+            rating,
+            id=rating_workflow_id(rating),
+            task_queue=settings.research_task_queue,
+            within=RECORD_WAIT,
         )
     except Exception as error:
         bound.warning("rating.not_recorded", error=str(error) or repr(error))

@@ -18,3 +18,14 @@ async def test_each_file_is_asked_about_once(slack: SlackApiServer, reader: Slac
     for page in ("page=1", "page=2", "page=1"):
         await reader.read(file_url(HERE, file_id, page))
     assert len(slack.calls_to("files.info")) == 1
+
+
+async def test_a_rate_limited_files_info_waits_as_slack_says(
+    slack: SlackApiServer, reader: SlackFiles, tmp_path: Path
+) -> None:
+    """files.info is in the workspace's budget: a 429 waits for Retry-After and asks again, not a failed search."""
+    file_id = attach(slack, HERE, write_pdf(tmp_path / "handbook.pdf", HANDBOOK))
+    slack.rate_limit("files.info", retry_after=1)
+    hits, refused = await reader.search("expenses", 5, [file_id], HERE)
+    assert refused == [] and len(hits) == 2
+    assert len(slack.calls_to("files.info")) == 2

@@ -193,21 +193,36 @@ async def ask(stack: Stack, channel: Channel, text: str, user: str = ASKER) -> h
     return await stack.http.command(**command_fields(stack, channel, text, user))
 
 
-async def click(stack: Stack, channel: Channel, message: dict[str, Any], action_id: str, user: str) -> httpx.Response:
-    """A block_actions payload for a button on ``message``, with a fresh trigger_id and response_url."""
+def clicked(
+    stack: Stack,
+    channel: Channel,
+    message: dict[str, Any],
+    element: dict[str, Any],
+    block_id: str,
+    user: str,
+    *,
+    ephemeral: bool = False,
+) -> dict[str, Any]:
+    """The block_actions payload Slack sends when ``user`` clicks ``element`` of block ``block_id`` on
+    ``message``, with a fresh trigger_id and response_url."""
     ws = stack.workspace
-    actions = next(block for block in message["blocks"] if block["type"] == "actions")
-    button = next(element for element in actions["elements"] if element["action_id"] == action_id)
-    payload = payloads.block_actions(
+    return payloads.block_actions(
         ws,
         channel=channel,
         user=ws.users[user],
         source=message,
-        element=button,
-        block_id=actions["block_id"],
+        element=element,
+        block_id=block_id,
         response_url=stack.slack.response_url(channel.id, user),
+        ephemeral=ephemeral,
     )
-    return await stack.http.interaction(payload)
+
+
+async def click(stack: Stack, channel: Channel, message: dict[str, Any], action_id: str, user: str) -> httpx.Response:
+    """``user`` clicks the button ``action_id`` of ``message``'s actions block."""
+    actions = next(block for block in message["blocks"] if block["type"] == "actions")
+    button = next(element for element in actions["elements"] if element["action_id"] == action_id)
+    return await stack.http.interaction(clicked(stack, channel, message, button, actions["block_id"], user))
 
 
 async def submit(stack: Stack, view: dict[str, Any], user: str, feedback: str | None) -> httpx.Response:

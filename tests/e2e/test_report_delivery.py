@@ -19,6 +19,7 @@ from tests.e2e.slack_stack import (
     ASKER,
     STRANGER,
     Stack,
+    clicked,
     ephemerals,
     eventually,
     new_ephemeral,
@@ -33,19 +34,10 @@ from workflows.models import Rating
 
 def rate(stack: Stack, channel: Channel, message: dict[str, Any], choice: str, user: str) -> dict[str, Any]:
     """The block_actions payload Slack sends when ``user`` clicks 👍 (positive) or 👎 (negative)."""
-    ws = stack.workspace
     block = next(b for b in payloads.with_block_ids(message["blocks"]) if b["type"] == "context_actions")
     element = payloads.feedback_choice(block["elements"][0], choice)
     assert element is not None
-    return payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[user],
-        source=message,
-        element=element,
-        block_id=block["block_id"],
-        response_url=stack.slack.response_url(channel.id, user),
-    )
+    return clicked(stack, channel, message, element, block["block_id"], user)
 
 
 async def test_feedback_on_a_report_is_recorded_once_per_click(stack: Stack, channel: Channel) -> None:
@@ -75,17 +67,8 @@ async def test_feedback_on_a_report_is_recorded_once_per_click(stack: Stack, cha
 
 
 async def test_a_feedback_value_that_is_not_ours_is_refused(stack: Stack, channel: Channel) -> None:
-    ws = stack.workspace
     junk = {"type": "feedback_buttons", "action_id": "report_feedback", "value": '{"wf": "x", "rating": "meh"}'}
-    payload = payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[ASKER],
-        source={"ts": ws.new_ts(), "blocks": []},
-        element=junk,
-        block_id="b0",
-        response_url=stack.slack.response_url(channel.id, ASKER),
-    )
+    payload = clicked(stack, channel, {"ts": stack.workspace.new_ts(), "blocks": []}, junk, "b0", ASKER)
     response = await stack.http.interaction(payload)
     assert response.status_code == 400 and "rating button value" in response.text
 

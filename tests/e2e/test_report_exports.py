@@ -14,13 +14,14 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bot.exports import export_input
-from sandbox import Channel, payloads
+from sandbox import Channel
 from slack_ui.exports import decode_export_value
 from tests.e2e.slack_stack import (
     APPROVER,
     ASKER,
     STRANGER,
     Stack,
+    clicked,
     ephemerals,
     eventually,
     messages,
@@ -35,18 +36,9 @@ from workflows.exports import export_workflow_id
 
 def export_click(stack: Stack, channel: Channel, message: dict[str, Any], format: str, user: str) -> dict[str, Any]:
     """The block_actions payload of ``user`` clicking Export ``format`` on ``message``."""
-    ws = stack.workspace
     block = next(b for b in message["blocks"] if b.get("block_id") == "report_export")
     button = next(e for e in block["elements"] if e["action_id"] == f"report_export_{format}")
-    return payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[user],
-        source=message,
-        element=button,
-        block_id=block["block_id"],
-        response_url=stack.slack.response_url(channel.id, user),
-    )
+    return clicked(stack, channel, message, button, block["block_id"], user)
 
 
 def shared_files(stack: Stack, channel: Channel) -> list[dict[str, Any]]:
@@ -94,16 +86,7 @@ async def test_the_asker_and_an_approver_get_the_report_as_a_file(stack: Stack, 
 
 
 async def test_an_export_value_that_is_not_ours_is_refused(stack: Stack, channel: Channel) -> None:
-    ws = stack.workspace
     junk = {"type": "button", "action_id": "report_export_pdf", "value": '{"wf": "x", "format": "docx"}'}
-    payload = payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[ASKER],
-        source={"ts": ws.new_ts(), "blocks": []},
-        element=junk,
-        block_id="report_export",
-        response_url=stack.slack.response_url(channel.id, ASKER),
-    )
+    payload = clicked(stack, channel, {"ts": stack.workspace.new_ts(), "blocks": []}, junk, "report_export", ASKER)
     response = await stack.http.interaction(payload)
     assert response.status_code == 400 and "export button value" in response.text

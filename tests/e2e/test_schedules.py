@@ -26,7 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from bot.schedules import schedule_id_for
-from sandbox import Channel, SlackApiServer, payloads
+from sandbox import Channel, SlackApiServer
 from slack_ui.ids import parse_workflow_id
 from slack_ui.what_changed import FIRST_RUN
 from tests.e2e.slack_stack import (
@@ -36,6 +36,7 @@ from tests.e2e.slack_stack import (
     STRANGER,
     Stack,
     ask,
+    clicked,
     command_fields,
     draft,
     eventually,
@@ -90,20 +91,10 @@ async def listed(stack: Stack, channel: Channel, user: str, wanted: Callable[[st
 
 async def press(stack: Stack, channel: Channel, shown: dict[str, Any], label: str, user: str) -> str:
     """``user`` presses ``label`` on the (private) list: the one line they are told."""
-    ws = stack.workspace
     block = next(b for b in shown["blocks"] if b["type"] == "actions")
     button = next(e for e in block["elements"] if e["text"]["text"] == label)
     seen = len(ephemeral_messages(stack, channel, user))
-    payload = payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[user],
-        source=shown,
-        element=button,
-        block_id=block["block_id"],
-        response_url=stack.slack.response_url(channel.id, user),
-        ephemeral=True,
-    )
+    payload = clicked(stack, channel, shown, button, block["block_id"], user, ephemeral=True)
     assert (await stack.http.interaction(payload)).status_code == 200
     return str(
         (await eventually(lambda: ephemeral_messages(stack, channel, user)[seen:], f"{label}'s answer"))[0]["text"]

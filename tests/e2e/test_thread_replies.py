@@ -29,6 +29,7 @@ from tests.e2e.slack_stack import (
     STRANGER,
     Stack,
     click,
+    clicked,
     draft,
     ephemerals,
     eventually,
@@ -71,19 +72,9 @@ def prompts_to(stack: Stack, channel: Channel, user: str) -> list[dict[str, Any]
 
 
 async def click_ephemeral(stack: Stack, channel: Channel, prompt: dict[str, Any], action_id: str, user: str) -> None:
-    ws = stack.workspace
     actions = next(block for block in prompt["blocks"] if block["type"] == "actions")
     button = next(element for element in actions["elements"] if element["action_id"] == action_id)
-    payload = payloads.block_actions(
-        ws,
-        channel=channel,
-        user=ws.users[user],
-        source=prompt,
-        element=button,
-        block_id=actions["block_id"],
-        response_url=stack.slack.response_url(channel.id, user),
-        ephemeral=True,
-    )
+    payload = clicked(stack, channel, prompt, button, actions["block_id"], user, ephemeral=True)
     assert (await stack.http.interaction(payload)).status_code == 200
 
 

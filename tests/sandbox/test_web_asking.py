@@ -154,6 +154,20 @@ async def test_a_file_attached_to_a_mention_is_shared_and_delivered_as_slack_doe
         assert (await http.get(info["url_private_download"])).status_code == 401
 
 
+async def test_a_file_attached_in_a_thread_reply_is_shared_in_that_thread(
+    sandbox: SandboxServer, fake_bot: FakeBot
+) -> None:
+    root = await post(sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="our notes")
+    attached = [{"name": "notes.txt", "content_base64": base64.b64encode(b"the notes").decode()}]
+    reply = await post(
+        sandbox, "/sandbox/message", user=ADA, channel=RESEARCH, text="here", thread_ts=root["ts"], files=attached
+    )
+    file_id = sandbox.workspace.message(RESEARCH, reply["ts"])["files"][0]["id"]
+    client = AsyncWebClient(token=sandbox.workspace.bot_token, base_url=sandbox.base_url)
+    info = (await client.files_info(file=file_id))["file"]
+    assert info["shares"]["public"][RESEARCH] == [{"ts": reply["ts"], "thread_ts": root["ts"]}]
+
+
 @pytest.mark.parametrize(
     "files",
     [
