@@ -130,7 +130,8 @@ def complete_upload_external(ws: Workspace, params: Params) -> dict[str, Any]:
             text = str(params.get("initial_comment") or "")
             message = ws.post(channel.id, text=text, thread_ts=thread_ts, files=shared)
             for record, _ in records:
-                record.setdefault("shares", []).append({"channel": channel.id, "ts": message["ts"]})
+                share = {"channel": channel.id, "ts": message["ts"], **({"thread_ts": thread_ts} if thread_ts else {})}
+                record.setdefault("shares", []).append(share)
     return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
 
 
@@ -196,6 +197,9 @@ def mark_shared(
 
 
 def _visible_to_bot(ws: Workspace, record: dict[str, Any]) -> bool:
+    """The bot sees the files it uploaded, and a person's shared where it is a member."""
+    if not record.get("user"):
+        return True
     channels = (ws.channel(share["channel"]) for share in record.get("shares", []))
     return any(channel is not None and ws.bot_user_id in channel.members for channel in channels)
 

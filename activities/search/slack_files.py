@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from activities.search.documents import SUFFIXES, Converters, DocumentLimits, Part, Unreadable
+from activities.slack.file_shares import shared_in
 from activities.slack.shared_budget import SharedBudget
 from activities.slack.writes import SlackWrites
 from core.settings import Settings
@@ -213,15 +214,7 @@ class SlackFiles:
 
 def _check_shared_in(info: dict[str, Any], channel: str | None) -> None:
     """Refuse a file not shared in ``channel``, the conversation the question was asked in."""
-    where: set[str] = set()
-    for key in ("channels", "groups", "ims"):
-        where.update(str(c) for c in info.get(key) or [] if isinstance(c, str))
-    shares = info.get("shares")
-    if isinstance(shares, dict):
-        for kind in shares.values():
-            if isinstance(kind, dict):
-                where.update(str(c) for c in kind)
-    if channel is None or channel not in where:
+    if channel is None or channel not in shared_in(info):
         raise FileRefused("it is not shared in the conversation the question was asked in")
 
 

@@ -3,6 +3,7 @@ in the sandbox Slack through Slack's three-step upload; what it does when Slack 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
@@ -14,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.archive.export import ExportFormat, render, report_document
 from activities.archive.store import ArchiveStore
 from activities.slack.exports import EXPORT_BUDGETS, ExportActivities
-from activities.slack.writes import SlackWrites
+from activities.slack.writes import RATE_LIMITED_TRIES, SlackWrites
 from sandbox import SlackApiServer
 from tests.activities.test_export import hostile_run
 from workflows.activity_io import ExportInput
@@ -72,3 +73,44 @@ async def test_a_run_not_archived_yet_is_retried(slack: SlackApiServer, exports)
         await ActivityEnvironment().run(exports.upload_report_export, an_export(root["ts"]))
     assert not waiting.value.non_retryable and "not in the archive yet" in str(waiting.value)
     assert "files.getUploadURLExternal" not in [c.method for c in slack.calls]
+
+
+async def test_a_lost_answer_to_the_share_does_not_share_a_second_copy(
+    store: ArchiveStore, slack: SlackApiServer, exports
+) -> None:
+    """Slack shared the file, its answer was lost: the retry finds the file shared (files.info on the id the
+    first attempt's heartbeat kept) and is done."""
+    result, evidence = hostile_run("research-export-1")
+    store.save(result, evidence)
+    root = slack.workspace.post("CRESEARCH", text="the run's root")
+    slack.lose_response("files.completeUploadExternal")
+    first = ActivityEnvironment()
+    beats: list[object] = []
+    first.on_heartbeat = lambda *details: beats.extend(details)
+    with pytest.raises(Exception):  # noqa: B017 - the cut connection, whatever the client makes of it
+        await first.run(exports.upload_report_export, an_export(root["ts"]))
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=[beats[-1]])
+    assert await retry.run(exports.upload_report_export, an_export(root["ts"]))
+    shared = [m for m in slack.workspace.messages["CRESEARCH"] if m.get("files")]
+    assert len(shared) == 1 and shared[0]["thread_ts"] == root["ts"]
+    assert [c.method for c in slack.calls].count("files.completeUploadExternal") == 1
+
+
+async def test_an_upload_never_shared_is_uploaded_again(store: ArchiveStore, slack: SlackApiServer, exports) -> None:
+    """The first attempt uploaded the bytes and died before the share: the retry shares a file."""
+    result, evidence = hostile_run("research-export-1")
+    store.save(result, evidence)
+    root = slack.workspace.post("CRESEARCH", text="the run's root")
+    slack.rate_limit("files.completeUploadExternal", times=RATE_LIMITED_TRIES, retry_after=1)
+    first = ActivityEnvironment()
+    beats: list[object] = []
+    first.on_heartbeat = lambda *details: beats.extend(details)
+    with pytest.raises(Exception):  # noqa: B017 - refused until the attempt gives up
+        await first.run(exports.upload_report_export, an_export(root["ts"]))
+    assert beats and beats[-1]
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=[beats[-1]])
+    assert await retry.run(exports.upload_report_export, an_export(root["ts"]))
+    shared = [m for m in slack.workspace.messages["CRESEARCH"] if m.get("files")]
+    assert len(shared) == 1
