@@ -10,15 +10,19 @@ The provider is this module's, not OpenTelemetry's process-wide one (which can b
 can read the spans of one run from an in-memory exporter (:func:`use`) and leave nothing behind.
 
 Attributes never carry a question, a prompt, a model's answer, a search query or a page's text: only
-counts, names, ids, statuses and sizes.
+counts, names, ids, statuses and sizes. Failures are recorded by their exception's type only, in our spans
+and in Temporal's (its interceptor gets a tracer that drops the message: :class:`TypeOnlyTracer`), since an
+exception's message or traceback may quote any of those.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -33,6 +37,7 @@ __all__ = [
     "BOT_SERVICE",
     "ONE_PROCESS_SERVICE",
     "WORKER_SERVICE",
+    "TypeOnlyTracer",
     "annotate",
     "configure",
     "event",
@@ -138,7 +143,102 @@ def interceptors() -> list[TracingInterceptor]:
     """Temporal's OpenTelemetry interceptor while tracing is on, for the client and so for the worker built
     on it: workflow starts, updates and signals carry the trace in their headers, and the worker's workflow
     and activity spans join it. None while tracing is off."""
-    return [TracingInterceptor(tracer())] if _provider is not None else []
+    return [TracingInterceptor(TypeOnlyTracer(tracer()))] if _provider is not None else []
+
+
+class TypeOnlySpan(trace.Span):
+    """A span that records a failure by its exception's type: Temporal's interceptor sets a status of
+    ``"Type: message"`` and records the exception with its traceback; neither reaches the exporter."""
+
+    def __init__(self, inner: trace.Span) -> None:
+        self._inner = inner
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if isinstance(status, Status):
+            status, description = status.status_code, status.description
+        self._inner.set_status(Status(status, _type_only(description)) if status is StatusCode.ERROR else status)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self._inner.add_event("exception", {"exception.type": type(exception).__name__}, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        self._inner.end(end_time)
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._inner.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._inner.is_recording()
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self._inner.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        self._inner.set_attributes(attributes)
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
+        self._inner.add_event(name, attributes, timestamp)
+
+    def update_name(self, name: str) -> None:
+        self._inner.update_name(name)
+
+
+class TypeOnlyTracer(trace.Tracer):
+    """The tracer Temporal's interceptor gets: its spans are :class:`TypeOnlySpan`."""
+
+    def __init__(self, inner: trace.Tracer) -> None:
+        self._inner = inner
+
+    def start_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Any = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        inner = self._inner.start_span(
+            name, context, kind, attributes, links, start_time, record_exception=False, set_status_on_exception=False
+        )
+        return TypeOnlySpan(inner)
+
+    @contextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Any = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        current = self.start_span(name, context, kind, attributes, links, start_time)
+        with trace.use_span(current, end_on_exit=end_on_exit, record_exception=False, set_status_on_exception=False):
+            try:
+                yield current
+            except BaseException as error:
+                if record_exception:
+                    current.record_exception(error)
+                if set_status_on_exception:
+                    current.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                raise
+
+
+def _type_only(description: str | None) -> str | None:
+    """``"ValueError: what it said"`` → ``"ValueError"``."""
+    return None if description is None else description.split(":", 1)[0].strip()[:80]
 
 
 @contextmanager

@@ -6,6 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+from temporalio.exceptions import ApplicationError
 
 from core import tracing
 from core.errors import ConfigError
@@ -103,3 +108,30 @@ def test_an_exporter_not_offered_is_refused_naming_the_setting(
     with pytest.raises(ConfigError, match=name) as refused:
         tracing.configure(tracing.WORKER_SERVICE)
     assert named in str(refused.value)
+
+
+def test_temporals_spans_record_a_failure_by_its_type_only() -> None:
+    """Temporal's interceptor sets ``"Type: message"`` as the status and records the exception with its
+    traceback; the message may quote a question, so neither is exported."""
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    secret = "what is in the merger memo"
+    with tracing.use(provider):
+        [interceptor] = tracing.interceptors()
+
+        def activity_fails() -> None:  # as the interceptor wraps an activity that raises
+            with interceptor.tracer.start_as_current_span("RunActivity:x") as span:
+                span.set_status(Status(StatusCode.ERROR, f"ValueError: {secret}"))
+                raise ValueError(secret)
+
+        with pytest.raises(ValueError):
+            activity_fails()
+        completed = interceptor.tracer.start_span("CompleteWorkflow:y")
+        completed.record_exception(ApplicationError(secret))
+        completed.set_status(StatusCode.ERROR, f"ApplicationError: {secret}")
+        completed.end()
+    exported = spans.get_finished_spans()
+    assert [s.status.description for s in exported] == ["ValueError", "ApplicationError"]
+    assert [e.attributes["exception.type"] for s in exported for e in s.events] == ["ValueError", "ApplicationError"]
+    assert secret not in str([s.to_json() for s in exported])
