@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,6 +86,7 @@ from workflows.research import ResearchWorkflow
 TIMEOUT = 900.0  # seconds any one phase may take before the benchmark gives up
 # Of Tier 3's burst, what a progress message's final state may spend (a checklist's is a chat.update).
 PROGRESS_BURST = BUDGETS["chat.update"].informing_burst(final=True)
+_EVENT = re.compile(r"\[(?:warning|error|critical)\s*\]\s+(\S+)")  # a worker's console log line
 
 
 # Questions the shipped corpus/ answers offline, so each draft offers Approve (a run that found
@@ -306,9 +308,13 @@ def _show_budget_warnings(data: Path) -> None:
     """The workers' lines about the shared budget (a database that did not answer in time): a measure
     with 429s is explained by them."""
     for log in sorted(data.glob("worker-*.log")):
-        lines = [line for line in log.read_text(errors="replace").splitlines() if "slack_budget" in line]
-        if lines:
-            print(f"{log.name}: {len(lines)} lines about the shared budget, first: {lines[0][:300]}", flush=True)
+        lines = log.read_text(errors="replace").splitlines()
+        budget = [line for line in lines if "slack_budget" in line]
+        if budget:
+            print(f"{log.name}: {len(budget)} lines about the shared budget, first: {budget[0][:300]}", flush=True)
+        events = Counter(match.group(1) for line in lines if (match := _EVENT.search(line)))
+        if events:
+            print(f"{log.name}: warnings and errors by event: {dict(events.most_common(8))}", flush=True)
 
 
 @contextlib.contextmanager
@@ -403,6 +409,9 @@ async def _measure(
         shown = seen.shown
         if not shown or shown[-1][1] != expected[workflow_id]:
             not_final += 1
+            kind = "checklist" if seen.progress else "stream" if seen.streamed else "nothing"
+            last = f"last at +{shown[-1][0] - asked:.1f} s" if shown else "none shown"
+            print(f"not final: {workflow_id} ({kind}, {len(shown)} states, {last})", flush=True)
         else:
             after = seen.report_at if workflow_id in clicked else seen.draft_at
             lags.append(max(0.0, shown[-1][0] - (after or shown[-1][0])))
