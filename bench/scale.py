@@ -87,6 +87,8 @@ TIMEOUT = 900.0  # seconds any one phase may take before the benchmark gives up
 # Of Tier 3's burst, what a progress message's final state may spend (a checklist's is a chat.update).
 PROGRESS_BURST = BUDGETS["chat.update"].informing_burst(final=True)
 _EVENT = re.compile(r"\[(?:warning|error|critical)\s*\]\s+(\S+)")  # a worker's console log line
+_FAILED_ACTIVITY = re.compile(r"Completing activity as failed.*?'activity_type': '([^']+)'")  # Temporal's line
+_RAISED = re.compile(r"^[A-Za-z_.]+(?:Error|Exception|Timeout|Lost|Late)\b")  # a traceback's last line
 
 
 # Questions the shipped corpus/ answers offline, so each draft offers Approve (a run that found
@@ -315,6 +317,11 @@ def _show_budget_warnings(data: Path) -> None:
         events = Counter(match.group(1) for line in lines if (match := _EVENT.search(line)))
         if events:
             print(f"{log.name}: warnings and errors by event: {dict(events.most_common(8))}", flush=True)
+        failed = Counter(match.group(1) for line in lines if (match := _FAILED_ACTIVITY.search(line)))
+        if failed:
+            print(f"{log.name}: activity attempts failed, by type: {dict(failed.most_common(8))}", flush=True)
+            errors = Counter(line.strip()[:160] for line in lines if _RAISED.match(line))
+            print(f"{log.name}: what they raised: {dict(errors.most_common(4))}", flush=True)
 
 
 @contextlib.contextmanager
