@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import structlog
 from temporalio import activity
+
+log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
@@ -30,7 +33,21 @@ async def heartbeating(every: float = 1.0, details: Callable[[], object] | None 
     task = asyncio.create_task(beat())
     try:
         yield
+    except asyncio.CancelledError:
+        # Why Temporal took the attempt away: a timeout here on a live worker means its event loop was too
+        # busy to heartbeat (the attempt is retried: work redone), which an operator should see.
+        info = activity.info()
+        log.warning("activity.cancelled", activity=info.activity_type, attempt=info.attempt, why=_why())
+        raise
     finally:
         task.cancel()
         if details is not None:
             send()
+
+
+def _why() -> str:
+    details = activity.cancellation_details()
+    if details is None:
+        return "unknown"
+    reasons = ("timed_out", "cancel_requested", "worker_shutdown", "not_found", "paused", "reset")
+    return ",".join(reason for reason in reasons if getattr(details, reason)) or "unknown"

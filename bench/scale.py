@@ -87,6 +87,7 @@ TIMEOUT = 900.0  # seconds any one phase may take before the benchmark gives up
 # Of Tier 3's burst, what a progress message's final state may spend (a checklist's is a chat.update).
 PROGRESS_BURST = BUDGETS["chat.update"].informing_burst(final=True)
 _EVENT = re.compile(r"\[(?:warning|error|critical)\s*\]\s+(\S+)")  # a worker's console log line
+_CANCELLED = re.compile(r"activity\.cancelled\s.*?activity=(\S+).*?why=(\S+)")  # activities/heartbeat.py
 _FAILED_ACTIVITY = re.compile(r"Completing activity as failed.*?'activity_type': '([^']+)'")  # Temporal's line
 _RAISED = re.compile(r"^[A-Za-z_.]+(?:Error|Exception|Timeout|Lost|Late)\b")  # a traceback's last line
 
@@ -317,6 +318,9 @@ def _show_budget_warnings(data: Path) -> None:
         events = Counter(match.group(1) for line in lines if (match := _EVENT.search(line)))
         if events:
             print(f"{log.name}: warnings and errors by event: {dict(events.most_common(8))}", flush=True)
+        cancelled = Counter(match.group(1, 2) for line in lines if (match := _CANCELLED.search(line)))
+        if cancelled:
+            print(f"{log.name}: attempts cancelled, by (activity, why): {dict(cancelled.most_common(8))}", flush=True)
         failed = Counter(match.group(1) for line in lines if (match := _FAILED_ACTIVITY.search(line)))
         if failed:
             print(f"{log.name}: activity attempts failed, by type: {dict(failed.most_common(8))}", flush=True)
