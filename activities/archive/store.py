@@ -175,6 +175,9 @@ slack_message_states = sa.Table(
     sa.Column("workspace", sa.Text, primary_key=True),
     sa.Column("message", sa.Text, primary_key=True),  # channel:ts
     sa.Column("reported_at", _TIME, nullable=False),
+    # The send lease of the newest state's claim (migration 0014): a newer state waits for an older one's send.
+    sa.Column("sender", sa.Text, nullable=False, server_default=""),
+    sa.Column("sending_until", _TIME, nullable=False, server_default=sa.text("'1970-01-01 00:00:00+00'")),
     sa.Index("ix_slack_message_states_reported_at", "reported_at"),  # the retention's deletes
 )
 

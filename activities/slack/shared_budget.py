@@ -37,13 +37,16 @@ from sqlalchemy.engine import URL, Engine
 
 from activities.slack.limits import Budget
 
-__all__ = ["SharedBudget", "Slot", "workspace_key"]
+__all__ = ["SEND_LEASE", "Claim", "SharedBudget", "Slot", "workspace_key"]
 
 log = structlog.get_logger(__name__)
 
 ANSWER_WITHIN = 1.0  # seconds a write waits for the database before the in-process budget decides
 THREADS = 8  # asks at once: about one per line (chat.update, the streaming methods, a channel's posts)
 RETRY_AFTER = 15.0  # seconds the in-process budget decides alone after the database failed to answer
+# Seconds a message's send lease holds if its sender never says the send was answered (a dead worker): a
+# send slower than this can still land after a newer state's. Slack answers a chat.update in well under it.
+SEND_LEASE = 10.0
 FINAL_HOLD = 2.0  # slots a final state's ask keeps earlier states off the line: until its worker asks again
 
 # The line's row is created by its first write (granted at once) and locked by ON CONFLICT, so the
@@ -131,18 +134,33 @@ _PAUSE = sa.text(
 # The state reported at ``reported_at`` may go to the message unless a newer one went already (equal:
 # the same report, sent again after a 429, or two made in one workflow task). A state reported before the
 # retention's horizon never goes: the newer state it would overwrite may have been deleted (_SWEEP).
+# A claim also takes the message's send lease (``sender``, ``sending_until``) until its send is answered
+# (_RELEASE): a newer state claimed meanwhile by another worker waits for it (``busy``: how long the lease
+# still runs), so the older send cannot land after the newer one. (The outer SELECT sees the row as it was
+# before the claim.)
 _NEWEST = sa.text(
     """
     WITH claimed AS (
-        INSERT INTO slack_message_states AS state (workspace, message, reported_at)
-        SELECT :workspace, :message, :reported_at
+        INSERT INTO slack_message_states AS state (workspace, message, reported_at, sender, sending_until)
+        SELECT :workspace, :message, :reported_at, :sender, clock_timestamp() + make_interval(secs => :lease)
         WHERE :reported_at >= clock_timestamp() - make_interval(secs => :retention)
-        ON CONFLICT (workspace, message) DO UPDATE SET reported_at = excluded.reported_at
+        ON CONFLICT (workspace, message) DO UPDATE SET
+            reported_at = excluded.reported_at, sender = excluded.sender, sending_until = excluded.sending_until
             WHERE state.reported_at <= excluded.reported_at
+                AND (state.sending_until <= clock_timestamp() OR state.sender = excluded.sender)
         RETURNING 1
     )
-    SELECT EXISTS (SELECT 1 FROM claimed) AS newest
+    SELECT
+        EXISTS (SELECT 1 FROM claimed) AS newest,
+        (SELECT extract(epoch FROM sending_until - clock_timestamp()) FROM slack_message_states
+            WHERE workspace = :workspace AND message = :message AND sender <> :sender
+                AND sending_until > clock_timestamp() AND reported_at <= :reported_at) AS busy
     """
+)
+_RELEASE = sa.text(
+    "UPDATE slack_message_states SET sending_until = clock_timestamp()"
+    " WHERE workspace = :workspace AND message = :message AND sender = :sender"
+    " AND sending_until > clock_timestamp()"
 )
 
 # Forget states reported before the horizon, a batch per transaction (short row locks, within the
@@ -162,6 +180,15 @@ _SWEEP = sa.text(
 
 # A dead worker's announced finals lapsed long ago: one row per line it wrote on.
 _SWEEP_FINALS = sa.text("DELETE FROM slack_budget_finals WHERE until < clock_timestamp() - interval '1 hour'")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message state's claim: ``newest``, or else how long an older state's send elsewhere may still take
+    (``busy`` > 0: ask again after it; 0: a newer state was sent, this one never goes)."""
+
+    newest: bool
+    busy: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -273,18 +300,27 @@ class SharedBudget:
         params = {"workspace": self.workspace, "method": method, "scope": scope, "seconds": seconds}
         await self._ask(self._run, _PAUSE, params)
 
-    async def newest(self, message: str, reported_at: datetime) -> bool | None:
+    async def newest(self, message: str, reported_at: datetime, sender: str) -> Claim | None:
         """Whether the state of ``message`` reported at ``reported_at`` is the newest any worker sent, and if
-        so, claim it: a worker's refresh that waited while another worker sent a newer state is not sent.
-        (Claimed just before the send: two workers can still cross within one round trip.) A state reported
-        before the retention's horizon is not. None: the database did not answer, the caller decides alone."""
-        params = {"workspace": self.workspace, "message": message, "reported_at": reported_at}
-        row = await self._ask(self._run, _NEWEST, {**params, "retention": self.retention.total_seconds()})
+        so, claim it for ``sender`` (one send): a worker's refresh that waited while another worker sent a
+        newer state is not sent. The claim holds the message's send lease until :meth:`release` (or
+        SEND_LEASE); an older state's send still under way elsewhere makes it ``busy`` instead: ask again
+        once it is answered. A state reported before the retention's horizon is not the newest. None: the
+        database did not answer, the caller decides alone."""
+        params = {"workspace": self.workspace, "message": message, "reported_at": reported_at, "sender": sender}
+        retention = self.retention.total_seconds()
+        row = await self._ask(self._run, _NEWEST, {**params, "retention": retention, "lease": SEND_LEASE})
         if row is not None and (self._sweep_after is None or self._clock() >= self._sweep_after):
             # Beside the writes, not in their way: the claim was answered, the sweep runs on its own.
             self._sweep_after = self._clock() + SWEEP_EVERY
             self.sweeping = asyncio.create_task(self.sweep())
-        return None if row is None else bool(row.newest)
+        if row is None:
+            return None
+        return Claim(bool(row.newest), 0.0 if row.newest or row.busy is None else float(row.busy))
+
+    async def release(self, message: str, sender: str) -> None:
+        """``sender``'s send to ``message`` was answered: a newer state waiting for it may go."""
+        await self._ask(self._run, _RELEASE, {"workspace": self.workspace, "message": message, "sender": sender})
 
     async def sweep(self) -> int:
         """Delete the message states reported before the retention's horizon; how many went. Never raises:

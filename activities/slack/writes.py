@@ -26,8 +26,11 @@ With a :class:`~activities.slack.shared_budget.SharedBudget` (DATABASE_URL is Po
 workspace spend one budget: each slot is taken from the line's row in the database, and a 429 pauses
 the line for every worker. Which write gets a slot is still chosen here, by the rules above. Because
 informing writes spend little of the burst, a worker's waited write still finds the burst free while
-another worker's informing writes flow at the average rate. When the database does not answer, the
-in-process budget decides, as it does alone on SQLite.
+another worker's informing writes flow at the average rate. A message's states sent by two workers land
+in the order the workflow made them: a state claims the message just before its send and holds it until
+Slack answers, so a newer state waits for an older one still being sent, and an older one is never sent
+after a newer one. When the database does not answer, the in-process budget decides, as it does alone on
+SQLite.
 
 A write may carry a deadline (``within`` seconds): one not granted by then is withdrawn and raises
 :class:`TooLate`, never sent. An activity gives its writes a deadline a margin before its own
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -61,6 +65,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 STARVE_AFTER = 5.0  # seconds an informing write may wait before it goes ahead of waited ones
+CLAIM_AGAIN = 0.1  # seconds between asks while another worker's older state of the message is being sent
 RATE_LIMITED_TRIES = 5  # tries of a waited write met by 429s before the activity fails and Temporal retries it
 
 
@@ -216,8 +221,7 @@ class SlackWrites:
             self._enqueue(line, entry, again=tries > 0)
             await self._granted(entry, deadline)
             tries += 1
-            if reported_at is not None and not waited and not await self._newest(message, reported_at):
-                raise Superseded()
+            claim = await self._claim(message, reported_at) if reported_at is not None and not waited else None
             try:
                 with _traced(method, waited, tries):
                     return await self._send_in_order(message, send)
@@ -234,6 +238,9 @@ class SlackWrites:
                 if waited and tries >= self._rate_limited_tries:
                     raise  # slack_failure makes it a Temporal retry after Retry-After
                 entry = _Entry(waited, message, entry.since, final, entry.final_since, entry.final_at)
+            finally:
+                if claim is not None and self._shared is not None:
+                    await self._shared.release(claim[0], claim[1])
 
     async def read(
         self, method: str, channel: str, send: Callable[[], Awaitable[T]], *, within: float | None = None
@@ -241,11 +248,23 @@ class SlackWrites:
         """A read in its method's budget, like a waited write: a 429 waits for Retry-After and calls again."""
         return await self.write(method, channel, send, waited=True, within=within)
 
-    async def _newest(self, message: Hashable | None, reported_at: datetime) -> bool:
+    async def _claim(self, message: Hashable | None, reported_at: datetime) -> tuple[str, str] | None:
+        """Claim the message's newest state for this send, waiting while an older state's send on another
+        worker is under way (so it cannot land after this one); raise Superseded if a newer one was sent.
+        The claim to release once Slack answered, or None (one worker, or the database away: send)."""
         if self._shared is None or message is None:
-            return True  # one worker: its own line keeps a message's states in order
+            return None  # one worker: its own line keeps a message's states in order
         key = ":".join(map(str, message)) if isinstance(message, tuple) else str(message)
-        return await self._shared.newest(key, reported_at) is not False  # unknown (database away): send
+        sender = uuid.uuid4().hex
+        while True:
+            claim = await self._shared.newest(key, reported_at, sender)
+            if claim is None:
+                return None  # unknown (database away): send
+            if claim.newest:
+                return key, sender
+            if claim.busy <= 0:
+                raise Superseded()
+            await self._sleep(min(claim.busy, CLAIM_AGAIN))
 
     async def _granted(self, entry: _Entry, deadline: float | None) -> None:
         """Wait for the entry's turn; past ``deadline``, withdraw it (the line skips it) and raise TooLate."""

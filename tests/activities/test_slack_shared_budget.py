@@ -264,6 +264,35 @@ async def test_an_older_state_waiting_on_one_worker_is_not_sent_over_a_newer_one
     assert sent == ["newer", "again"]
 
 
+async def test_a_newer_state_waits_for_an_older_ones_send_on_another_worker(workers: list[RecordingBudget]) -> None:
+    """The older state claimed the message first and is still being sent when another worker claims the
+    newer one: sent at once, the newer one could land first and be overwritten for good."""
+    first, second = (SlackWrites(BUDGETS, shared=budget) for budget in workers)
+    message, sent = ("C1", f"{uuid.uuid4().int % 10**6}.000200"), []
+    earlier = datetime.now(UTC)
+    later = earlier + timedelta(seconds=5)
+    under_way, answered = asyncio.Event(), asyncio.Event()
+
+    async def slow_send() -> str:
+        under_way.set()
+        await answered.wait()  # Slack takes the older state, its answer not back yet
+        sent.append("older")
+        return "older"
+
+    older = asyncio.create_task(
+        first.write("chat.update", "C1", slow_send, waited=False, message=message, reported_at=earlier)
+    )
+    await under_way.wait()
+    newer = asyncio.create_task(
+        second.write("chat.update", "C1", sending(sent, "newer"), waited=False, message=message, reported_at=later)
+    )
+    await asyncio.sleep(0.5)
+    assert sent == []  # the newer state waits for the older send
+    answered.set()
+    await asyncio.gather(older, newer)
+    assert sent == ["older", "newer"]
+
+
 def test_the_shared_budgets_statements_and_locks_time_out_on_the_server(postgres_url: str) -> None:
     shared = SharedBudget.connect(postgres_url, "T1")
     try:
