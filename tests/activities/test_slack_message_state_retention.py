@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from activities.archive.store import ArchiveStore, slack_message_states
-from activities.slack.shared_budget import SWEEP_BATCH, SWEEP_EVERY, SharedBudget
+from activities.slack.shared_budget import SWEEP_BATCH, SWEEP_EVERY, Claim, SharedBudget
 from activities.slack.writes import SlackWrites, Superseded
 from core.settings import Settings
 from researchbot.wiring import build_shared_budget
@@ -69,25 +69,25 @@ async def test_states_past_the_retention_are_deleted_and_recent_ones_kept(
         ("T2", "C1:old", now - RETENTION - timedelta(hours=1)),  # another workspace's, gone quiet
         ("T1", "C1:recent", now - RETENTION + timedelta(hours=1)),
     )
-    assert await budget.newest("C1:new", now) is True
+    assert await budget.newest("C1:new", now, "sender") == Claim(newest=True)
     assert budget.sweeping is not None and await budget.sweeping == 2
     assert kept(store) == [("T1", "C1:new"), ("T1", "C1:recent")]
 
 
 async def test_a_process_sweeps_at_most_once_an_hour(store: ArchiveStore, budget: SharedBudget, clock: Clock) -> None:
     now, old = datetime.now(UTC), datetime.now(UTC) - RETENTION - timedelta(hours=1)
-    assert await budget.newest("C1:1", now)
+    assert await budget.newest("C1:1", now, "sender") == Claim(newest=True)
     first = budget.sweeping
     assert first is not None and await first == 0
     keep(store, ("T1", "C1:old", old))
 
     clock.now += SWEEP_EVERY - 1
-    assert await budget.newest("C1:2", now)
+    assert await budget.newest("C1:2", now, "sender") == Claim(newest=True)
     assert budget.sweeping is first  # no second sweep within the hour
     assert ("T1", "C1:old") in kept(store)
 
     clock.now += 1
-    assert await budget.newest("C1:3", now)
+    assert await budget.newest("C1:3", now, "sender") == Claim(newest=True)
     assert budget.sweeping is not first and await budget.sweeping == 1
     assert ("T1", "C1:old") not in kept(store)
 
@@ -108,7 +108,7 @@ async def test_a_sweep_deletes_more_than_one_batch(store: ArchiveStore, budget: 
 async def test_a_state_reported_before_the_horizon_is_never_sent(store: ArchiveStore, budget: SharedBudget) -> None:
     """Its message's newer state may have been deleted with the retention: sending it could undo that one."""
     stale = datetime.now(UTC) - RETENTION - timedelta(minutes=1)
-    assert await budget.newest("C1:100.1", stale) is False
+    assert await budget.newest("C1:100.1", stale, "sender") == Claim(newest=False)
     writes, sent = SlackWrites(BUDGETS, shared=budget), []
     with pytest.raises(Superseded):
         await writes.write(
