@@ -18,12 +18,12 @@ score (for the evidence archive, workflows/evidence.py); every answer is bounded
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable
 
 from temporalio import activity
 
+from activities.compute import compute
 from activities.heartbeat import heartbeating
 from activities.model.prompts import usable_sources
 from activities.search.page_store import PageStore
@@ -296,7 +296,7 @@ class VerifyActivities:
             pages = await self._full_texts(data.pages)
             wanted = data.with_candidates and self._model_judges
             data = data.model_copy(update={"pages": pages, "with_candidates": wanted})
-            checked = await asyncio.to_thread(check, data)
+            checked = await compute(check, data)
             return checked.model_copy(update={"model_judges": wanted})
 
     async def _full_texts(self, pages: list[Page]) -> list[Page]:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 import structlog
 
 from activities.archive.store import ArchiveStore, research_evidence, research_runs
+from activities.compute import compute
 from activities.heartbeat import heartbeating
 from activities.verify import SupportIndex
 from workflows.activity_io import CompareInput
@@ -162,7 +163,7 @@ class ChangeActivities:
     async def compare_with_previous_run(self, input: CompareInput) -> WhatChanged:
         async with heartbeating():
             previous = await asyncio.to_thread(read_previous, self._store, input.workflow_id)
-            changes = await asyncio.to_thread(compare, input.text, input.sources, previous)
+            changes = await compute(compare, input.text, input.sources, previous)
         log.info(
             "changes.compared",
             workflow_id=input.workflow_id,

@@ -19,6 +19,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.compute import compute
 from activities.heartbeat import heartbeating
 from activities.model import prompts, spend
 from activities.model.chat_client import ChatClient, Completion, PromptTooLong
@@ -254,7 +255,7 @@ class ChatResearchModel:
         budget = window.prompt if window else None
         # Fitting ranks page text (BM25): CPU work, kept off the event loop so that other activities'
         # heartbeats still go out while many runs write at once.
-        messages = await asyncio.to_thread(self._fitted, step, build, budget, window)
+        messages = await compute(self._fitted, step, build, budget, window)
         try:
             reply = await self._complete(messages, name, window, json_mode)
         except PromptTooLong as refused:
@@ -263,7 +264,7 @@ class ChatResearchModel:
                 window = self._windows.learn(name, refused.limit)
             budget = min(window.prompt, tried * 3 // 4) if window and refused.limit else tried * 3 // 4
             log.warning("llm.prompt_cut_again", step=step, model=name, tried=tried, budget=budget, limit=refused.limit)
-            messages = await asyncio.to_thread(self._fitted, step, build, budget, window)
+            messages = await compute(self._fitted, step, build, budget, window)
             reply = await self._complete(messages, name, window, json_mode)  # refused again: non-retryable
         return reply
 

@@ -10,10 +10,10 @@ the reviewer's feedback, each cited with its source number.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable
 
+from activities.compute import compute
 from activities.model.offline_text import (
     STYLE_WORDS,
     Pick,
@@ -131,7 +131,7 @@ class OfflineResearchModel:
         return JudgeOutput()
 
     async def reflect(self, data: ReflectInput) -> ReflectOutput:
-        return await asyncio.to_thread(self._reflect, data)
+        return await compute(self._reflect, data)
 
     def _reflect(self, data: ReflectInput) -> ReflectOutput:
         """Sub-questions whose content words no read page covers become the follow-up queries."""
@@ -140,7 +140,7 @@ class OfflineResearchModel:
         return ReflectOutput(queries=queries, usage=_usage(asked, "\n".join(queries)))
 
     async def synthesize(self, data: SynthesizeInput) -> TextOutput:
-        return await asyncio.to_thread(self._synthesize, data)
+        return await compute(self._synthesize, data)
 
     def _synthesize(self, data: SynthesizeInput) -> TextOutput:
         usable = usable_sources(data.sources, data.pages)
@@ -160,7 +160,7 @@ class OfflineResearchModel:
         return TextOutput(text=text, usage=_usage(data.question + feedback + _corpus(usable), text))
 
     async def finalize(self, data: FinalizeInput) -> TextOutput:
-        return await asyncio.to_thread(self._finalize, data)
+        return await compute(self._finalize, data)
 
     def _finalize(self, data: FinalizeInput) -> TextOutput:
         numbers = {s.number for s in data.sources}

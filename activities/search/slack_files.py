@@ -30,6 +30,7 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from activities.compute import compute
 from activities.search.documents import SUFFIXES, Converters, DocumentLimits, Part, Unreadable
 from activities.slack.file_shares import shared_in
 from activities.slack.shared_budget import SharedBudget
@@ -148,7 +149,7 @@ class SlackFiles:
                 return self._cache[key]
         content = await self._download(info, name)
         try:
-            parts = await asyncio.to_thread(_convert, name, content, self._limits)
+            parts = await compute(_convert, name, content, self._limits)
         except Unreadable as exc:
             raise FileRefused(f"{name}: {exc}") from exc
         converted = _Converted(name, hashlib.sha256(content).hexdigest(), parts)

@@ -13,7 +13,6 @@ finding it shared in the channel, is done: one file in the thread, not two.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.archive.export import ExportFormat, render, report_document
 from activities.archive.store import ArchiveStore
+from activities.compute import compute
 from activities.errors import permanent
 from activities.heartbeat import heartbeating
 from activities.slack.file_shares import shared_in
@@ -86,7 +86,7 @@ class ExportActivities:
                 if earlier and await self._shared_already(client, earlier, export.channel_id):
                     bound.info("export.already_shared", file_id=earlier)  # the last attempt's answer was lost
                     return True
-                data = await asyncio.to_thread(self._render, export.workflow_id, format)
+                data = await compute(self._render, export.workflow_id, format)
                 await self._upload(client, export, format, data, uploaded)
             except SlackApiError as error:
                 raise slack_failure(error) from None
