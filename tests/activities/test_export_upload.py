@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.archive.export import ExportFormat, render, report_document
 from activities.archive.store import ArchiveStore
 from activities.slack.exports import EXPORT_BUDGETS, ExportActivities
-from activities.slack.writes import RATE_LIMITED_TRIES, SlackWrites
+from activities.slack.writes import SlackWrites
 from sandbox import SlackApiServer
 from tests.activities.test_export import hostile_run
 from workflows.activity_io import ExportInput
@@ -97,20 +97,25 @@ async def test_a_lost_answer_to_the_share_does_not_share_a_second_copy(
     assert [c.method for c in slack.calls].count("files.completeUploadExternal") == 1
 
 
-async def test_an_upload_never_shared_is_uploaded_again(store: ArchiveStore, slack: SlackApiServer, exports) -> None:
-    """The first attempt uploaded the bytes and died before the share: the retry shares a file."""
+async def test_an_upload_never_shared_is_uploaded_again(store: ArchiveStore, slack: SlackApiServer) -> None:
+    """The first attempt uploaded the bytes and gave up before the share (Slack refused it): the retry
+    shares a file."""
     result, evidence = hostile_run("research-export-1")
     store.save(result, evidence)
     root = slack.workspace.post("CRESEARCH", text="the run's root")
-    slack.rate_limit("files.completeUploadExternal", times=RATE_LIMITED_TRIES, retry_after=1)
-    first = ActivityEnvironment()
-    beats: list[object] = []
-    first.on_heartbeat = lambda *details: beats.extend(details)
-    with pytest.raises(Exception):  # noqa: B017 - refused until the attempt gives up
-        await first.run(exports.upload_report_export, an_export(root["ts"]))
-    assert beats and beats[-1]
-    retry = ActivityEnvironment()
-    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=[beats[-1]])
-    assert await retry.run(exports.upload_report_export, an_export(root["ts"]))
+    slack.rate_limit("files.completeUploadExternal", retry_after=1)
+    client = AsyncWebClient(token=slack.workspace.bot_token, base_url=slack.base_url, retry_handlers=[])
+    async with httpx.AsyncClient() as http:
+        # One 429 is enough for the attempt to give up, as its last try would.
+        exports = ExportActivities(store, client, http, SlackWrites(EXPORT_BUDGETS, rate_limited_tries=1))
+        first = ActivityEnvironment()
+        beats: list[object] = []
+        first.on_heartbeat = lambda *details: beats.extend(details)
+        with pytest.raises(Exception):  # noqa: B017 - refused, the attempt gives up
+            await first.run(exports.upload_report_export, an_export(root["ts"]))
+        assert beats and beats[-1]
+        retry = ActivityEnvironment()
+        retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=[beats[-1]])
+        assert await retry.run(exports.upload_report_export, an_export(root["ts"]))
     shared = [m for m in slack.workspace.messages["CRESEARCH"] if m.get("files")]
     assert len(shared) == 1
