@@ -249,15 +249,11 @@ def span(
 ) -> Iterator[trace.Span]:
     """A child of the current span (a no-op one while tracing is off); attributes that are None are left out.
     An exception marks it failed with the exception's type."""
-    with tracer().start_as_current_span(
-        name, kind=kind, attributes=_present(attributes or {}), record_exception=False, set_status_on_exception=False
+    # The type only, as Temporal's spans: an exception's message or traceback may quote what a span must not carry.
+    with TypeOnlyTracer(tracer()).start_as_current_span(
+        name, kind=kind, attributes=_present(attributes or {}), record_exception=False
     ) as current:
-        try:
-            yield current
-        except BaseException as error:
-            # The type only: an exception's message or traceback may quote what a span must not carry.
-            current.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            raise
+        yield current
 
 
 def annotate(attributes: Mapping[str, AttributeValue | None]) -> None:

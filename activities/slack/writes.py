@@ -6,8 +6,8 @@ Two classes of write share each method's rate budget (activities/slack/limits.py
   replacing the buttons, the final report, a reminder, a refusal). These go first, in arrival order.
 - **informing**: what only informs (the progress checklist or stream, the root's status line). These take
   the budget the waited writes leave over: they go at the budget's average rate and spend at most
-  the budget's ``informing`` slots of its burst (activities/slack/limits.py), the rest staying free for
-  the next click. Only the latest state of each message is sent: a newer informing write of a message
+  their share of its burst (``Budget.informing_burst``, activities/slack/limits.py), the rest staying free
+  for the next click. Only the latest state of each message is sent: a newer informing write of a message
   replaces the one still waiting, in its place in the line. A message's
   **final** state (the progress of a run whose draft is out) goes before the intermediate states of
   other runs' messages, in the order the runs got there: when the budget is short, what a run ends on

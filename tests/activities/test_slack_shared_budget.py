@@ -37,18 +37,8 @@ class RecordingBudget(SharedBudget):
         super().__init__(*args, **kwargs)
         self.answers: list[Slot] = []
 
-    async def take(
-        self,
-        method: str,
-        scope: str,
-        budget: Budget,
-        *,
-        burst: bool,
-        final: bool = False,
-        since: datetime | None = None,
-        then: datetime | None = None,
-    ) -> Slot | None:
-        slot = await super().take(method, scope, budget, burst=burst, final=final, since=since, then=then)
+    async def take(self, *args: Any, **kwargs: Any) -> Slot | None:
+        slot = await super().take(*args, **kwargs)
         if slot is not None:
             self.answers.append(slot)
         return slot
